@@ -1,0 +1,37 @@
+# make install | run | test | bench | models      (creates .venv; re-installs only when pyproject.toml changes)
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+export TF_CPP_MIN_LOG_LEVEL ?= 3
+
+.PHONY: install run test bench models clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+run: install
+	$(PY) -m desktop_app
+
+test: install
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest $(PYTEST_ARGS)
+
+bench: install
+	$(PY) -m bench
+
+# The shipped models, trained by this project's own CLI on the full datasets (see README).
+models: install
+	$(PY) -m training train --dataset mnist --architecture wide_cnn --precision bfloat16 \
+	    --augment --epochs 15 --learning-rate 0.003 --batch-size 128 --dropout 0.3 \
+	    --validation-split 0.05 --seed 1 --out resources/models/mnist.keras
+	$(PY) -m training train --dataset fashion_mnist --architecture wide_cnn --precision bfloat16 \
+	    --augment --epochs 30 --learning-rate 0.002 --batch-size 128 --dropout 0.3 \
+	    --validation-split 0.05 --seed 1 --out resources/models/fashion_mnist.keras
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -1,0 +1,73 @@
+"""Shared fixtures: tiny IDX datasets written by the tests, isolated caches, offscreen Qt."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = os.environ.get("DRAW_CLASSIFY_DATA")
+
+
+def idx_bytes(array: np.ndarray) -> bytes:
+    """Serialise a uint8 array in the IDX format (magic 0x0000 08 ndim, big-endian dims)."""
+    array = np.asarray(array, np.uint8)
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(struct.pack(">I", d) for d in array.shape)
+    return header + array.tobytes()
+
+
+def synthetic_digits(count: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Easy, learnable 28x28 images: class k is a bright bar at a position that depends on k."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 10, count).astype(np.uint8)
+    images = (rng.random((count, 28, 28)) * 40).astype(np.uint8)
+    for image, label in zip(images, labels):
+        row = 3 + 2 * int(label)
+        image[row:row + 3, 4:24] = 255
+    return images, labels
+
+
+def write_idx_dataset(folder: Path, train: int = 300, test: int = 100, seed: int = 0,
+                      compress: bool = True) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (x_train, y_train), (x_test, y_test) = synthetic_digits(train, seed), synthetic_digits(test, seed + 1)
+    for stem, array in (("train-images-idx3-ubyte", x_train), ("train-labels-idx1-ubyte", y_train),
+                        ("t10k-images-idx3-ubyte", x_test), ("t10k-labels-idx1-ubyte", y_test)):
+        data = idx_bytes(array)
+        if compress:
+            (folder / f"{stem}.gz").write_bytes(gzip.compress(data))
+        else:
+            (folder / stem).write_bytes(data)
+    return folder
+
+
+@pytest.fixture
+def isolated_cache(tmp_path, monkeypatch):
+    """No real Keras cache and no DRAW_CLASSIFY_DATA: only what the test provides is found."""
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras-home"))
+    monkeypatch.delenv("DRAW_CLASSIFY_DATA", raising=False)
+    return tmp_path
+
+
+@pytest.fixture
+def tiny_data(isolated_cache) -> Path:
+    """A data folder with mnist/ and fashion-mnist/ of 300 train + 100 test synthetic images."""
+    root = isolated_cache / "data"
+    write_idx_dataset(root / "mnist")
+    write_idx_dataset(root / "fashion-mnist", seed=5)
+    return root
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA or not Path(SHARED_DATA).is_dir():
+        pytest.skip("DRAW_CLASSIFY_DATA is not set to the real datasets")
+    return Path(SHARED_DATA)

@@ -1,0 +1,227 @@
+"""train(config, progress, should_stop) -> TrainingResult: a plain job function, no threads.
+
+The GUI runs it in a worker thread and the CLI in the main thread; both only pass callbacks.
+``progress`` receives plain dicts (see ``ProgressCallback``); ``should_stop`` is polled after every
+batch, so a stop takes effect within one batch and still returns a usable, evaluated model.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field, fields
+from typing import Callable
+
+import numpy as np
+
+from .datasets import DATASETS, Dataset, load_dataset, normalize_name
+
+OPTIMIZERS = ("adam", "rmsprop", "sgd")
+LR_SCHEDULES = ("constant", "cosine")
+EVAL_BATCH = 1000
+
+ProgressFn = Callable[[dict], None]
+StopFn = Callable[[], bool]
+
+
+class ConfigError(ValueError):
+    """A TrainingConfig value is out of range; the message names the field and the allowed range."""
+
+
+@dataclass
+class TrainingConfig:
+    dataset: str = "mnist"
+    architecture: str = "compact_cnn"
+    optimizer: str = "adam"
+    learning_rate: float = 3e-3
+    lr_schedule: str = "cosine"    # warm-up then cosine decay; "constant" as in the lecture
+    epochs: int = 2
+    batch_size: int = 128
+    validation_split: float = 0.1
+    dropout: float = 0.2
+    augment: bool = False          # random shifts, rotations, scaling and stroke thickness
+    precision: str = "float32"     # or "bfloat16" (mixed precision: ~2x faster on BF16 CPUs)
+    seed: int = 0
+    data_dir: str | None = None
+
+    def validate(self) -> "TrainingConfig":
+        from .models import ARCHITECTURES, PRECISIONS  # imports Keras: not at module import
+
+        self.dataset = normalize_name(self.dataset)
+        _check(self.dataset in DATASETS, "dataset", f"one of {', '.join(DATASETS)}")
+        _check(self.architecture in ARCHITECTURES, "architecture",
+               f"one of {', '.join(ARCHITECTURES)}")
+        _check(self.optimizer in OPTIMIZERS, "optimizer", f"one of {', '.join(OPTIMIZERS)}")
+        _check(self.precision in PRECISIONS, "precision", f"one of {', '.join(PRECISIONS)}")
+        _check(self.lr_schedule in LR_SCHEDULES, "lr_schedule", f"one of {', '.join(LR_SCHEDULES)}")
+        _check(_number(self.learning_rate) and 0 < self.learning_rate <= 1, "learning_rate",
+               "a number in (0, 1]")
+        _check(_integer(self.epochs) and 1 <= self.epochs <= 1000, "epochs", "an integer 1..1000")
+        _check(_integer(self.batch_size) and 1 <= self.batch_size <= 8192, "batch_size",
+               "an integer 1..8192")
+        _check(_number(self.validation_split) and 0 <= self.validation_split <= 0.5,
+               "validation_split", "a number in [0, 0.5]")
+        _check(_number(self.dropout) and 0 <= self.dropout < 1, "dropout", "a number in [0, 1)")
+        _check(_integer(self.seed) and 0 <= self.seed < 2**31, "seed", "an integer 0..2^31-1")
+        return self
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "TrainingConfig":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+
+def _check(ok: bool, name: str, allowed: str) -> None:
+    if not ok:
+        raise ConfigError(f"invalid {name}: expected {allowed}")
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _integer(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+@dataclass
+class TrainingResult:
+    model: object                      # keras.Model
+    config: TrainingConfig
+    class_names: tuple[str, ...]
+    history: dict[str, list[float]]    # loss, accuracy (+ val_loss, val_accuracy) per whole epoch
+    status: str                        # "finished" or "stopped"
+    epochs_completed: int
+    train_seconds: float
+    test_loss: float
+    test_accuracy: float
+    confusion: np.ndarray              # (10, 10) int, rows = true class, columns = predicted
+    test_predictions: np.ndarray       # predicted class of every test image
+    misclassified: np.ndarray          # indices into the test set
+    dataset_source: str = ""
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def stopped(self) -> bool:
+        return self.status == "stopped"
+
+    def metadata(self) -> dict:
+        """What store.save_model writes beside the model."""
+        return {
+            "dataset": self.config.dataset,
+            "architecture": self.config.architecture,
+            "config": self.config.to_dict(),
+            "history": self.history,
+            "status": self.status,
+            "epochs_completed": self.epochs_completed,
+            "train_seconds": round(self.train_seconds, 2),
+            "test_accuracy": self.test_accuracy,
+            "test_loss": self.test_loss,
+            "class_names": list(self.class_names),
+            "confusion": self.confusion.tolist(),
+        }
+
+
+def train(config: TrainingConfig, progress: ProgressFn | None = None,
+          should_stop: StopFn | None = None, dataset: Dataset | None = None) -> TrainingResult:
+    """Train ``config`` on its dataset and evaluate on the official test set.
+
+    ``dataset`` may be passed in (already loaded) to skip reading the files again.
+    """
+    config.validate()
+    progress = progress or (lambda event: None)
+    should_stop = should_stop or (lambda: False)
+
+    import keras  # slow import: only when training really starts
+
+    from .augment import make_eval_dataset, make_train_dataset
+    from .callbacks import ProgressReporter
+    from .models import build_model
+
+    data = dataset or load_dataset(config.dataset, config.data_dir)
+    keras.utils.set_random_seed(config.seed)
+    x_train, y_train, x_val, y_val = _split(data, config)
+
+    steps_per_epoch = math.ceil(len(x_train) / config.batch_size)
+    model = build_model(config.architecture, config.dropout, precision=config.precision)
+    model.compile(optimizer=_optimizer(config, steps_per_epoch * config.epochs),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+
+    train_ds = make_train_dataset(x_train, y_train, config.batch_size, config.seed,
+                                  config.dataset if config.augment else None)
+    val_ds = make_eval_dataset(x_val, y_val) if len(x_val) else None
+    reporter = ProgressReporter(progress, should_stop, config.epochs, steps_per_epoch)
+    progress({"event": "train_begin", "epochs": config.epochs, "steps": steps_per_epoch,
+              "train_samples": len(x_train), "val_samples": len(x_val),
+              "source": data.source})
+
+    started = time.perf_counter()
+    if not should_stop():
+        model.fit(train_ds, epochs=config.epochs, validation_data=val_ds, verbose=0, shuffle=False,
+                  callbacks=[reporter])
+    train_seconds = time.perf_counter() - started
+    status = "stopped" if reporter.stopped or should_stop() else "finished"
+
+    progress({"event": "evaluate_begin", "samples": len(data.x_test)})
+    probabilities = predict_probabilities(model, data.x_test)
+    predictions = probabilities.argmax(axis=1)
+    picked = probabilities[np.arange(len(predictions)), data.y_test]
+    test_loss = float(-np.mean(np.log(np.clip(picked, 1e-7, 1.0)))) if len(picked) else float("nan")
+    test_accuracy = float(np.mean(predictions == data.y_test)) if len(picked) else float("nan")
+    result = TrainingResult(
+        model=model, config=config, class_names=data.class_names, history=reporter.history,
+        status=status, epochs_completed=len(reporter.history["loss"]),
+        train_seconds=train_seconds, test_loss=test_loss, test_accuracy=test_accuracy,
+        confusion=confusion_matrix(data.y_test, predictions),
+        test_predictions=predictions.astype(np.uint8),
+        misclassified=np.flatnonzero(predictions != data.y_test),
+        dataset_source=data.source,
+    )
+    progress({"event": "train_end", "status": status, "test_accuracy": test_accuracy,
+              "test_loss": test_loss, "epochs_completed": result.epochs_completed,
+              "train_seconds": train_seconds})
+    return result
+
+
+def predict_probabilities(model, images: np.ndarray) -> np.ndarray:
+    """Probabilities for uint8 (n, 28, 28) images, in large batches (evaluation, not the canvas)."""
+    from .augment import to_float
+
+    out = [np.asarray(model.predict_on_batch(to_float(images[i:i + EVAL_BATCH])))
+           for i in range(0, len(images), EVAL_BATCH)]
+    return np.concatenate(out) if out else np.zeros((0, 10), np.float32)
+
+
+def confusion_matrix(true: np.ndarray, predicted: np.ndarray, classes: int = 10) -> np.ndarray:
+    pairs = true.astype(np.int64) * classes + predicted.astype(np.int64)
+    return np.bincount(pairs, minlength=classes * classes).reshape(classes, classes)
+
+
+def _split(data: Dataset, config: TrainingConfig):
+    """Shuffle once with the seed, then hold out the validation fraction."""
+    order = np.random.default_rng(config.seed).permutation(len(data.x_train))
+    n_val = int(round(len(order) * config.validation_split))
+    if len(order) - n_val < 1:
+        raise ConfigError(f"only {len(order)} training images: nothing left to train on after "
+                          f"holding out {config.validation_split:.0%} for validation")
+    val, train_idx = order[:n_val], order[n_val:]
+    return data.x_train[train_idx], data.y_train[train_idx], data.x_train[val], data.y_train[val]
+
+
+def _optimizer(config: TrainingConfig, total_steps: int):
+    import keras
+
+    lr = config.learning_rate
+    if config.lr_schedule == "cosine":
+        warmup = max(1, int(0.1 * total_steps))  # a short ramp keeps large rates stable
+        lr = keras.optimizers.schedules.CosineDecay(
+            lr / 10, max(1, total_steps - warmup), alpha=0.01,
+            warmup_target=config.learning_rate, warmup_steps=warmup)
+    if config.optimizer == "adam":
+        return keras.optimizers.Adam(lr)
+    if config.optimizer == "rmsprop":
+        return keras.optimizers.RMSprop(lr)
+    return keras.optimizers.SGD(lr, momentum=0.9, nesterov=True)
