@@ -162,6 +162,7 @@ def _temp_path(target: Path, suffix: str) -> Path:
     fd, name = tempfile.mkstemp(prefix=f".{target.stem}-", suffix=f".partial{suffix}",
                                 dir=target.parent)
     os.close(fd)
+    os.chmod(name, 0o644)  # mkstemp makes 0600; a saved model is an ordinary shareable file
     return Path(name)
 
 

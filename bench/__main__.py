@@ -1,0 +1,34 @@
+"""Benchmarks: python -m bench [training_speed] [budget] [predictor] [gui] (default: all).
+
+Speed is reported as ratios against a baseline run in the same process, so a busy or slower
+machine moves both sides together. Needs the real datasets (DRAW_CLASSIFY_DATA or Keras cache).
+Results are printed and written to bench/results/<name>.json.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+SUITES = ("training_speed", "budget", "predictor")
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def main(argv: list[str]) -> int:
+    names = argv or list(SUITES)
+    RESULTS.mkdir(exist_ok=True)
+    for name in names:
+        module = importlib.import_module(f"bench.bench_{name}")
+        print(f"== {name} ==", flush=True)
+        result = module.run()
+        (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

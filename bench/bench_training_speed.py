@@ -1,0 +1,55 @@
+"""Epoch time through train() versus a plain `model.fit(x, y, verbose=0)` of the same model and
+batch size, in the same process, alternating so both see the same machine state.
+Goal: ratio <= 1.0 (aim 0.9)."""
+
+from __future__ import annotations
+
+import time
+
+import keras
+import numpy as np
+
+from training.augment import to_float
+from training.datasets import load_dataset
+from training.models import build_model
+from training.trainer import TrainingConfig, train
+
+CASES = (  # (dataset, architecture, batch size, optimizer as in the lecture)
+    ("fashion_mnist", "lecture_dense", 32, "adam"),
+    ("mnist", "lecture_cnn", 64, "rmsprop"),
+)
+REPEATS = 2
+
+
+def plain_fit_epoch(data, architecture, batch_size, optimizer) -> float:
+    keras.utils.set_random_seed(0)
+    model = build_model(architecture)
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    x, y = to_float(data.x_train), data.y_train
+    started = time.perf_counter()
+    model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0)
+    return time.perf_counter() - started
+
+
+def train_epoch(data, architecture, batch_size, optimizer) -> float:
+    config = TrainingConfig(dataset=data.name, architecture=architecture, optimizer=optimizer,
+                            batch_size=batch_size, epochs=1, validation_split=0.0,
+                            lr_schedule="constant", learning_rate=1e-3, dropout=0.0)
+    return train(config, dataset=data).train_seconds
+
+
+def run() -> dict:
+    results = {}
+    for dataset, architecture, batch_size, optimizer in CASES:
+        data = load_dataset(dataset)
+        plain, ours = [], []
+        for _ in range(REPEATS):
+            plain.append(plain_fit_epoch(data, architecture, batch_size, optimizer))
+            ours.append(train_epoch(data, architecture, batch_size, optimizer))
+        ratio = float(np.median(ours) / np.median(plain))
+        key = f"{architecture}/{dataset}/bs{batch_size}"
+        results[key] = {"plain_fit_s": plain, "train_s": ours, "ratio": ratio}
+        print(f"{key:36s} plain fit {np.median(plain):6.1f} s  train() {np.median(ours):6.1f} s"
+              f"  ratio {ratio:.2f}", flush=True)
+    return results
