@@ -71,3 +71,25 @@ def shared_data() -> Path:
     if not SHARED_DATA or not Path(SHARED_DATA).is_dir():
         pytest.skip("DRAW_CLASSIFY_DATA is not set to the real datasets")
     return Path(SHARED_DATA)
+
+
+@pytest.fixture(autouse=True)
+def no_thread_left_running(request):
+    """Fail any test that leaves a worker QThread running (the napari pattern)."""
+    yield
+    if "qtbot" not in request.fixturenames:
+        return
+    from desktop_app.threads import running_threads
+
+    alive = running_threads()
+    assert alive == [], f"threads still running after the test: {alive}"
+
+
+@pytest.fixture
+def app_settings(tmp_path):
+    """AppSettings on a private INI file: tests never touch the user's real settings."""
+    from PySide6.QtCore import QSettings
+
+    from desktop_app.settings import AppSettings
+
+    return AppSettings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
