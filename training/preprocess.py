@@ -101,7 +101,7 @@ def is_blank(picture) -> bool:
 
 def ink_map(picture) -> np.ndarray:
     """Grey float32 map in [0, 1] with the subject bright on a zero background."""
-    grey = _to_grey(picture)
+    grey = to_grey(picture)
     if grey.size == 0:
         raise BlankPictureError("the picture is empty")
     background = float(np.median(_border(grey)))
@@ -148,8 +148,9 @@ def _fashion_layout(ink: np.ndarray) -> np.ndarray:
     return out
 
 
-def _to_grey(picture) -> np.ndarray:
-    """Float32 luminance in [0, 1] from a PIL image or an array; alpha composited."""
+def to_grey(picture) -> np.ndarray:
+    """Float32 luminance in [0, 1] from a PIL image or an array; alpha composited, EXIF
+    orientation applied, reduced to at most MAX_WORKING_SIDE a side."""
     if isinstance(picture, Image.Image):
         return _pil_to_grey(picture)
     array = np.asarray(picture)

@@ -1,0 +1,294 @@
+"""DrawingCanvas: a QImage backing store the user draws on with mouse or pen.
+
+Strokes are smooth, anti-aliased and round; only the dirty rectangle is repainted. Each stroke,
+picture, clear or paste is one undo step (snapshots of the image: QImage copies are cheap and
+exact). The pen colours are a display choice: the model input is computed from ink contrast, so
+white-on-black and black-on-white give the same prediction.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QPointF, QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import (QColor, QImage, QPainter, QPainterPath, QPen, QPixmap, QTabletEvent)
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+CANVAS_SIDE = 392          # logical pixels of the drawing surface: 14x the model's 28x28
+UNDO_LIMIT = 100
+PEN_COLOURS = {            # pen style -> (ink, paper)
+    "white_on_black": (QColor(255, 255, 255), QColor(0, 0, 0)),
+    "black_on_white": (QColor(0, 0, 0), QColor(255, 255, 255)),
+}
+
+
+class DrawingCanvas(QWidget):
+    """Emits ``changed`` whenever the picture changes (every stroke segment, undo, drop...)."""
+
+    changed = Signal()
+    undoAvailable = Signal(bool)
+    redoAvailable = Signal(bool)
+    fileDropped = Signal(str)        # a local file was dropped; the window opens it
+    imageDropped = Signal(QImage)    # image data was dropped (e.g. from a browser)
+    dropRefused = Signal(str)        # a message: what was dropped cannot be used
+
+    def __init__(self, parent=None, brush_size: int = 18, pen_style: str = "white_on_black"):
+        super().__init__(parent)
+        self.setObjectName("canvas")
+        self.setAttribute(Qt.WidgetAttribute.WA_StaticContents)
+        self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+        self.setCursor(Qt.CursorShape.CrossCursor)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setAcceptDrops(True)  # the main window handles the files; see MainWindow
+        self.setToolTip("Draw with the left button or a pen; right button erases.")
+        self.brush_size = brush_size
+        self.eraser = False
+        self._ink, self._paper = PEN_COLOURS[pen_style]
+        self._pen_style = pen_style
+        self._image = self._blank_image()
+        self._undo: list[QImage] = []
+        self._redo: list[QImage] = []
+        self._stroke: list[QPointF] | None = None
+        self._stroke_erases = False
+        self._has_content = False
+
+    # -- geometry
+    def sizeHint(self) -> QSize:
+        return QSize(CANVAS_SIDE, CANVAS_SIDE)
+
+    def minimumSizeHint(self) -> QSize:
+        return self.sizeHint()
+
+    def _blank_image(self) -> QImage:
+        ratio = max(1.0, self.devicePixelRatioF())
+        side = round(CANVAS_SIDE * ratio)
+        image = QImage(side, side, QImage.Format.Format_RGB32)
+        image.setDevicePixelRatio(ratio)
+        image.fill(self._paper)
+        return image
+
+    # -- public API
+    @property
+    def pen_style(self) -> str:
+        return self._pen_style
+
+    def set_pen_style(self, style: str) -> None:
+        """Swap ink and paper colours, keeping the drawing (its colours are inverted)."""
+        if style == self._pen_style or style not in PEN_COLOURS:
+            return
+        self._pen_style = style
+        self._ink, self._paper = PEN_COLOURS[style]
+        for image in [self._image, *self._undo, *self._redo]:
+            image.invertPixels()
+        self.update()
+        self.changed.emit()
+
+    def image(self) -> QImage:
+        return self._image
+
+    def grey_array(self) -> np.ndarray:
+        """The picture as a uint8 (H, W) grey array: what gets classified."""
+        grey = self._image.convertToFormat(QImage.Format.Format_Grayscale8)
+        width, height, stride = grey.width(), grey.height(), grey.bytesPerLine()
+        buffer = np.frombuffer(grey.constBits(), np.uint8, count=stride * height)
+        return buffer.reshape(height, stride)[:, :width].copy()
+
+    def is_empty(self) -> bool:
+        return not self._has_content
+
+    def clear(self) -> None:
+        if not self._has_content:
+            return
+        self._push_undo()
+        self._image.fill(self._paper)
+        self._has_content = False
+        self.update()
+        self.changed.emit()
+
+    def undo(self) -> None:
+        if self._undo:
+            self._redo.append(self._image)
+            self._restore(self._undo.pop())
+
+    def redo(self) -> None:
+        if self._redo:
+            self._undo.append(self._image)
+            self._restore(self._redo.pop())
+
+    def can_undo(self) -> bool:
+        return bool(self._undo)
+
+    def can_redo(self) -> bool:
+        return bool(self._redo)
+
+    def set_picture(self, grey: np.ndarray) -> None:
+        """Show a picture (uint8 grey array, ink bright or dark) fitted, aspect ratio kept.
+
+        The margins take the picture's own border colour, so its background looks continuous
+        and the model sees the same paper all around.
+        """
+        grey = np.ascontiguousarray(grey, dtype=np.uint8)
+        height, width = grey.shape
+        source = QImage(grey.data, width, height, width, QImage.Format.Format_Grayscale8).copy()
+        border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
+        self._push_undo()
+        self._image.fill(QColor(*(int(np.median(border)),) * 3))
+        side = CANVAS_SIDE
+        scale = side / max(width, height)
+        target = QRectF((side - width * scale) / 2, (side - height * scale) / 2,
+                        width * scale, height * scale)
+        painter = QPainter(self._image)
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+        painter.drawImage(target, source)
+        painter.end()
+        self._has_content = True
+        self.update()
+        self.changed.emit()
+
+    # -- undo helpers
+    def _push_undo(self) -> None:
+        self._undo.append(self._image.copy())
+        del self._undo[:-UNDO_LIMIT]
+        self._redo.clear()
+        self._emit_history()
+
+    def _restore(self, image: QImage) -> None:
+        self._image = image
+        self._has_content = not self._is_plain(image)
+        self.update()
+        self._emit_history()
+        self.changed.emit()
+
+    def _emit_history(self) -> None:
+        self.undoAvailable.emit(bool(self._undo))
+        self.redoAvailable.emit(bool(self._redo))
+
+    def _is_plain(self, image: QImage) -> bool:
+        grey = self.grey_array() if image is self._image else None
+        if grey is None:
+            return False
+        return bool((grey == grey.flat[0]).all())
+
+    # -- painting
+    def paintEvent(self, event) -> None:
+        painter = QPainter(self)
+        rect = event.rect()
+        painter.drawImage(QRectF(rect), self._image, self._image_rect(rect))
+        if not self._has_content and self._stroke is None:
+            painter.setPen(QColor(128, 128, 128))
+            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter,
+                             "Draw here\nor drop a picture")
+
+    def _image_rect(self, rect: QRect) -> QRectF:
+        ratio = self._image.devicePixelRatio()
+        return QRectF(rect.x() * ratio, rect.y() * ratio, rect.width() * ratio,
+                      rect.height() * ratio)
+
+    # -- strokes (mouse)
+    def mousePressEvent(self, event) -> None:
+        button = event.button()
+        if button in (Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton):
+            self._begin_stroke(event.position(), erase=self.eraser
+                               or button == Qt.MouseButton.RightButton)
+            event.accept()
+        else:
+            super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event) -> None:
+        if self._stroke is not None:
+            self._continue_stroke(event.position())
+            event.accept()
+
+    def mouseReleaseEvent(self, event) -> None:
+        if self._stroke is not None:
+            self._continue_stroke(event.position())
+            self._end_stroke()
+            event.accept()
+
+    # -- strokes (tablet pen): pressure varies the width
+    def tabletEvent(self, event: QTabletEvent) -> None:
+        kind = event.type()
+        width = self.brush_size * (0.4 + 0.9 * event.pressure())
+        erase = self.eraser or event.pointerType() == event.pointerType().Eraser
+        if kind == QTabletEvent.Type.TabletPress:
+            self._begin_stroke(event.position(), erase, width)
+        elif kind == QTabletEvent.Type.TabletMove and self._stroke is not None:
+            self._continue_stroke(event.position(), width)
+        elif kind == QTabletEvent.Type.TabletRelease and self._stroke is not None:
+            self._end_stroke()
+        event.accept()
+
+    def _begin_stroke(self, point: QPointF, erase: bool, width: float | None = None) -> None:
+        self._push_undo()
+        self._stroke = [point]
+        self._stroke_erases = erase
+        self._draw_segment(QPainterPath(point), point, width)  # a click leaves a dot
+        if not erase:
+            self._has_content = True
+
+    def _continue_stroke(self, point: QPointF, width: float | None = None) -> None:
+        last = self._stroke[-1]
+        if (point - last).manhattanLength() < 1.0:
+            return
+        # Smooth: a quadratic curve from the previous midpoint to the new one, through `last`.
+        start = (self._stroke[-2] + last) / 2 if len(self._stroke) > 1 else last
+        end = (last + point) / 2
+        path = QPainterPath(start)
+        path.quadTo(last, end)
+        self._stroke.append(point)
+        self._draw_segment(path, end, width)
+
+    def _end_stroke(self) -> None:
+        if self._stroke and len(self._stroke) > 1:
+            path = QPainterPath((self._stroke[-2] + self._stroke[-1]) / 2)
+            path.lineTo(self._stroke[-1])
+            self._draw_segment(path, self._stroke[-1])
+        self._stroke = None
+        if self._stroke_erases:
+            self._has_content = not self._is_plain(self._image)
+        self.update()
+        self.changed.emit()
+
+    def _draw_segment(self, path: QPainterPath, end: QPointF, width: float | None = None) -> None:
+        width = width or self.brush_size
+        colour = self._paper if self._stroke_erases else self._ink
+        if self._stroke_erases:
+            width *= 1.5  # erasing wants a slightly wider tip than drawing
+        pen = QPen(colour, width, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap,
+                   Qt.PenJoinStyle.RoundJoin)
+        painter = QPainter(self._image)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(pen)
+        if path.elementCount() == 1:
+            painter.drawPoint(end)
+        else:
+            painter.drawPath(path)
+        painter.end()
+        margin = int(width / 2) + 2
+        dirty = path.boundingRect().toAlignedRect().united(QRect(end.toPoint(), QSize(1, 1)))
+        self.update(dirty.adjusted(-margin, -margin, margin, margin))
+        self.changed.emit()
+
+    # -- drag and drop
+    def dragEnterEvent(self, event) -> None:
+        data = event.mimeData()
+        if data.hasUrls() or data.hasImage():
+            event.acceptProposedAction()
+
+    def dragMoveEvent(self, event) -> None:
+        event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        data = event.mimeData()
+        event.acceptProposedAction()
+        if data.hasImage():
+            self.imageDropped.emit(QImage(data.imageData()))
+            return
+        urls = [url for url in data.urls() if url.isLocalFile()]
+        if not urls:
+            self.dropRefused.emit("Only pictures from local files can be dropped here.")
+            return
+        self.fileDropped.emit(urls[0].toLocalFile())
+
+    def snapshot(self) -> QPixmap:
+        """The drawing as a pixmap, e.g. for saving as PNG."""
+        return QPixmap.fromImage(self._image)

@@ -1,0 +1,53 @@
+"""ModelInputView: the 28x28 picture the model actually sees, magnified with hard pixel edges."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QRect, QSize, Qt
+from PySide6.QtGui import QColor, QImage, QPainter
+from PySide6.QtWidgets import QWidget
+
+
+class ModelInputView(QWidget):
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setObjectName("modelInput")
+        self.setToolTip("What the model sees: your picture reduced to 28×28 as the training "
+                        "data was made")
+        self._array: np.ndarray | None = None
+        self._image: QImage | None = None
+
+    def sizeHint(self) -> QSize:
+        return QSize(112, 112)
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(84, 84)
+
+    def array(self) -> np.ndarray | None:
+        return None if self._array is None else self._array.copy()
+
+    def set_array(self, array: np.ndarray | None) -> None:
+        """A (28, 28) float array in [0, 1], or None for "nothing yet"."""
+        if array is None:
+            self._array = self._image = None
+        else:
+            self._array = np.asarray(array, np.float32)
+            pixels = np.ascontiguousarray(np.clip(self._array * 255, 0, 255).astype(np.uint8))
+            height, width = pixels.shape
+            self._image = QImage(pixels.data, width, height, width,
+                                 QImage.Format.Format_Grayscale8).copy()
+        self.update()
+
+    def paintEvent(self, event) -> None:
+        painter = QPainter(self)
+        side = min(self.width(), self.height())
+        target = QRect((self.width() - side) // 2, (self.height() - side) // 2, side, side)
+        painter.fillRect(target, QColor(0, 0, 0))
+        if self._image is not None:
+            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
+            painter.drawImage(target, self._image)
+        painter.setPen(QColor(90, 90, 90))
+        painter.drawRect(target.adjusted(0, 0, -1, -1))
+        if self._image is None:
+            painter.setPen(QColor(150, 150, 150))
+            painter.drawText(target, Qt.AlignmentFlag.AlignCenter, "28×28")

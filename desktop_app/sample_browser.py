@@ -1,0 +1,135 @@
+"""SampleBrowser: a 5x5 grid of test images with their labels (as in the lecture).
+
+Clicking one puts it on the canvas. The test set is read in a worker thread; when it cannot be
+found, the grid is replaced by the loader's message (where it looked, how to fix it).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QSize, Qt, Signal, Slot
+from PySide6.QtGui import QIcon, QImage, QPixmap
+from PySide6.QtWidgets import (QGridLayout, QLabel, QPushButton, QToolButton, QVBoxLayout,
+                               QWidget)
+
+from .threads import run_in_thread, stop_thread
+
+GRID = 5
+THUMB = 56
+
+
+def _load_test_split(dataset: str, data_dir: str | None):
+    from training.datasets import load_dataset
+
+    # Never a download from here: a browsing aid must not pull 30 MB behind the user's back.
+    data = load_dataset(dataset, data_dir or None, allow_download=False)
+    return dataset, data.x_test, data.y_test, data.class_names
+
+
+class SampleBrowser(QWidget):
+    sampleChosen = Signal(object, int)  # (uint8 28x28 image, true label)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setObjectName("sampleBrowser")
+        self._cache: dict[str, tuple] = {}
+        self._dataset = ""
+        self._data_dir: str | None = None
+        self._offset = 0
+        self._thread = None
+
+        self._hint = QLabel()
+        self._hint.setObjectName("sampleHint")
+        self._hint.setWordWrap(True)
+        self._hint.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        grid = QGridLayout()
+        grid.setSpacing(2)
+        self._buttons: list[QToolButton] = []
+        for index in range(GRID * GRID):
+            button = QToolButton()
+            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextUnderIcon)
+            button.setIconSize(QSize(THUMB, THUMB))
+            button.setAutoRaise(True)
+            button.clicked.connect(lambda _=False, i=index: self._choose(i))
+            grid.addWidget(button, index // GRID, index % GRID)
+            self._buttons.append(button)
+        self._more = QPushButton("Show other samples")
+        self._more.clicked.connect(self._next_page)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self._hint)
+        layout.addLayout(grid)
+        layout.addWidget(self._more)
+        layout.addStretch(1)
+        self._set_grid_visible(False)
+
+    def show_dataset(self, dataset: str, data_dir: str | None = None) -> None:
+        self._dataset, self._offset = dataset, 0
+        if data_dir != self._data_dir:
+            self._cache.clear()
+            self._data_dir = data_dir
+        if dataset in self._cache:
+            self._fill()
+            return
+        self._hint.setText("Loading test images…")
+        self._hint.show()
+        self._set_grid_visible(False)
+        if self._thread is None:
+            self._thread = run_in_thread(_load_test_split, dataset, data_dir, name="sample-loader",
+                                         on_done=self._loaded, on_failed=self._failed)
+            self._thread.finished.connect(self._loader_finished)
+
+    def shutdown(self, timeout_ms: int = 2000) -> bool:
+        return stop_thread(self._thread, timeout_ms)
+
+    def shown_labels(self) -> list[str]:
+        return [b.text() for b in self._buttons if b.isVisible()]
+
+    @Slot(object)
+    def _loaded(self, value) -> None:
+        dataset, images, labels, names = value
+        self._cache[dataset] = (images, labels, names)
+        if dataset == self._dataset:
+            self._fill()
+
+    @Slot(str)
+    def _failed(self, message: str) -> None:
+        self._hint.setText("No samples to show: the test images could not be loaded.\n\n" + message)
+        self._set_grid_visible(False)
+
+    @Slot()
+    def _loader_finished(self) -> None:
+        self._thread = None
+        if self._dataset and self._dataset not in self._cache and "Loading" in self._hint.text():
+            self.show_dataset(self._dataset, self._data_dir)  # switched while loading
+
+    def _fill(self) -> None:
+        images, labels, names = self._cache[self._dataset]
+        for index, button in enumerate(self._buttons):
+            sample = (self._offset + index) % len(images)
+            button.setIcon(QIcon(_pixmap(images[sample])))
+            button.setText(names[int(labels[sample])])
+            button.setToolTip(f"Test image #{sample}: {names[int(labels[sample])]}. "
+                              "Click to put it on the canvas.")
+        self._hint.hide()
+        self._set_grid_visible(True)
+
+    def _set_grid_visible(self, visible: bool) -> None:
+        for button in self._buttons:
+            button.setVisible(visible)
+        self._more.setVisible(visible)
+
+    def _next_page(self) -> None:
+        self._offset += GRID * GRID
+        self._fill()
+
+    def _choose(self, index: int) -> None:
+        images, labels, _ = self._cache[self._dataset]
+        sample = (self._offset + index) % len(images)
+        self.sampleChosen.emit(np.array(images[sample]), int(labels[sample]))
+
+
+def _pixmap(image: np.ndarray) -> QPixmap:
+    pixels = np.ascontiguousarray(255 - image)  # dark on light reads better in a list
+    qimage = QImage(pixels.data, 28, 28, 28, QImage.Format.Format_Grayscale8).copy()
+    return QPixmap.fromImage(qimage).scaled(THUMB, THUMB, Qt.AspectRatioMode.KeepAspectRatio,
+                                            Qt.TransformationMode.FastTransformation)

@@ -1,0 +1,57 @@
+"""Open the app, draw a digit with real mouse events, and save a screenshot (for the README).
+
+    xvfb-run -s "-screen 0 1400x900x24" .venv/bin/python scripts/screenshot.py docs/screenshot.png
+"""
+
+import sys
+import time
+
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
+
+
+def wait(app, seconds=0.0, until=None, timeout=60.0):
+    deadline = time.time() + (timeout if until else seconds)
+    while time.time() < deadline:
+        app.processEvents()
+        if until and until():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def draw_stroke(canvas, points):
+    QTest.mousePress(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                     QPoint(*points[0]))
+    for x, y in points[1:]:
+        QTest.mouseMove(canvas, QPoint(x, y))
+    QTest.mouseRelease(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                       QPoint(*points[-1]))
+
+
+def seven(scale=1.0):
+    top = [(110 + i * 8, 90) for i in range(22)]
+    down = [(286 - i * 5, 90 + i * 12) for i in range(22)]
+    return [(int(x * scale), int(y * scale)) for x, y in top + down]
+
+
+def main(out: str) -> None:
+    app = QApplication(sys.argv)
+    from desktop_app.main_window import MainWindow
+
+    window = MainWindow()
+    window.resize(1280, 800)
+    window.show()
+    wait(app, until=window.model_ready)
+    wait(app, until=lambda: "Loading" not in window.samples._hint.text() or
+         not window.samples._hint.isVisible(), timeout=20)
+    draw_stroke(window.canvas, seven())
+    wait(app, 1.0)
+    window.grab().save(out)
+    print(out, window.prediction_label.text())
+    window.close()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "screenshot.png")

@@ -1,0 +1,341 @@
+"""The training panel through its real widgets, on tiny synthetic data (pytest-qt, offscreen)."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QLabel, QLineEdit,
+                               QListWidget, QPlainTextEdit, QProgressBar, QPushButton, QSpinBox)
+
+from desktop_app.threads import running_threads
+from desktop_app.training_panel import TrainingPanel
+
+RUN_TIMEOUT = 60_000  # ms: generous, a background job may be using the CPU
+
+
+def child(panel, cls, name):
+    widget = panel.findChild(cls, name)
+    assert widget is not None, f"no {cls.__name__} named {name!r}"
+    return widget
+
+
+def choose(combo: QComboBox, data) -> None:
+    index = combo.findData(data)
+    assert index >= 0, f"{data!r} not offered by {combo.objectName()}"
+    combo.setCurrentIndex(index)
+
+
+def set_data_folder(qtbot, panel, folder) -> None:
+    field = child(panel, QLineEdit, "dataFolderField")
+    field.clear()
+    qtbot.keyClicks(field, str(folder))
+    qtbot.keyClick(field, Qt.Key.Key_Return)  # editingFinished: the setting is saved
+
+
+def make_panel(qtbot, settings, folder, *, epochs=2, batch_size=32, architecture="lecture_dense"):
+    panel = TrainingPanel(settings)
+    qtbot.addWidget(panel)
+    set_data_folder(qtbot, panel, folder)
+    preset = child(panel, QComboBox, "presetSelector")
+    preset.setCurrentText("Lecture dense net")
+    preset.activated.emit(preset.currentIndex())  # what a user's pick emits
+    choose(child(panel, QComboBox, "architectureField"), architecture)
+    child(panel, QSpinBox, "epochsField").setValue(epochs)
+    child(panel, QSpinBox, "batchSizeField").setValue(batch_size)
+    child(panel, QDoubleSpinBox, "validationSplitField").setValue(0.1)
+    return panel
+
+
+def start(qtbot, panel) -> None:
+    qtbot.mouseClick(child(panel, QPushButton, "startTraining"), Qt.MouseButton.LeftButton)
+
+
+def wait_until_idle(qtbot, panel, timeout=RUN_TIMEOUT) -> None:
+    qtbot.waitUntil(lambda: not panel.is_training(), timeout=timeout)
+    assert running_threads() == []
+
+
+def test_full_run_charts_results_and_use_model(qtbot, app_settings, tiny_data):
+    panel = make_panel(qtbot, app_settings, tiny_data, epochs=2)
+    start_button = child(panel, QPushButton, "startTraining")
+    start(qtbot, panel)
+    assert panel.is_training()
+    assert not start_button.isEnabled()
+    assert child(panel, QPushButton, "stopTraining").isEnabled()
+    assert not child(panel, QSpinBox, "epochsField").isEnabled()  # the run's config is fixed
+
+    wait_until_idle(qtbot, panel)
+    assert start_button.isEnabled()
+    result = panel.last_result()
+    assert result is not None and result.status == "finished"
+
+    points = panel.findChild(type(panel.charts), "trainingCharts").points()
+    for name in ("loss", "val_loss", "accuracy", "val_accuracy"):
+        assert len(points[name]) == 2, name  # one point per epoch, train and validation
+        assert points[name] == pytest.approx(result.history[name])
+
+    assert "Test accuracy" in child(panel, QLabel, "testResults").text()
+    assert f"{result.test_accuracy:.2%}" in child(panel, QLabel, "testResults").text()
+    matrix = panel.results.confusion.matrix()
+    assert matrix.shape == (10, 10)
+    assert matrix.sum() == 100  # every tiny test picture counted once
+    assert panel.results.confusion.class_names() == [str(d) for d in range(10)]
+    mistakes = len(result.misclassified)
+    assert child(panel, QListWidget, "misclassifiedGallery").count() == min(mistakes, 60)
+
+    with qtbot.waitSignal(panel.modelReady, timeout=5000) as blocker:
+        qtbot.mouseClick(child(panel, QPushButton, "useModel"), Qt.MouseButton.LeftButton)
+    model, metadata = blocker.args
+    assert model is result.model
+    assert metadata["dataset"] == "mnist"
+    assert metadata["history"]["loss"] == result.history["loss"]
+    probabilities = np.asarray(model.predict_on_batch(np.zeros((2, 28, 28, 1), np.float32)))
+    assert probabilities.shape == (2, 10)
+
+    # What the form held is persisted for the next start of the app.
+    assert app_settings.data_dir() == str(tiny_data)
+    assert app_settings.training_config()["epochs"] == 2
+    assert app_settings.training_config()["architecture"] == "lecture_dense"
+
+
+def test_stop_mid_run_returns_to_idle(qtbot, app_settings, tiny_data):
+    panel = make_panel(qtbot, app_settings, tiny_data, epochs=200, batch_size=1)
+    batch_times = []
+    start(qtbot, panel)
+    panel._worker.progress.connect(
+        lambda event: event["event"] == "batch" and batch_times.append(time.monotonic()))
+    progress = child(panel, QProgressBar, "epochProgress")
+    qtbot.waitUntil(lambda: len(batch_times) >= 3, timeout=RUN_TIMEOUT)
+    assert progress.value() > 0
+
+    stop_button = child(panel, QPushButton, "stopTraining")
+    qtbot.mouseClick(stop_button, Qt.MouseButton.LeftButton)
+    assert not stop_button.isEnabled()
+    wait_until_idle(qtbot, panel, timeout=30_000)
+
+    result = panel.last_result()
+    assert result.status == "stopped"
+    assert result.epochs_completed < 200
+    assert child(panel, QPushButton, "startTraining").isEnabled()
+    assert "Stopped" in child(panel, QLabel, "trainingMessage").text()
+    # The worker throttles batch progress to at most 10 signals a second.
+    gaps = np.diff(batch_times)
+    assert gaps.min() >= 0.09
+
+
+def test_missing_data_says_where_it_looked(qtbot, app_settings, tmp_path):
+    empty = tmp_path / "no-data-here"
+    empty.mkdir()
+    panel = make_panel(qtbot, app_settings, empty, epochs=1)
+    start(qtbot, panel)
+    wait_until_idle(qtbot, panel)
+    message = child(panel, QLabel, "trainingMessage").text()
+    assert "was not found" in message
+    assert str(empty) in message
+    assert "DRAW_CLASSIFY_DATA" in message
+    assert panel.last_result() is None
+    assert child(panel, QPushButton, "startTraining").isEnabled()
+    assert not child(panel, QPushButton, "useModel").isEnabled()
+
+
+def test_training_error_is_a_message_and_keeps_previous_result(qtbot, app_settings, tiny_data,
+                                                               monkeypatch):
+    import training.trainer
+
+    def out_of_memory(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(training.trainer, "train", out_of_memory)
+    panel = make_panel(qtbot, app_settings, tiny_data, epochs=1)
+    start(qtbot, panel)
+    wait_until_idle(qtbot, panel)
+    message = child(panel, QLabel, "trainingMessage").text()
+    assert "out of memory" in message
+    assert "Traceback" not in message
+    assert child(panel, QPushButton, "startTraining").isEnabled()
+
+
+def test_invalid_values_cannot_be_entered(qtbot, app_settings, tiny_data):
+    panel = make_panel(qtbot, app_settings, tiny_data)
+    lr = child(panel, QDoubleSpinBox, "learningRateField")
+    epochs = child(panel, QSpinBox, "epochsField")
+    batch = child(panel, QSpinBox, "batchSizeField")
+    split = child(panel, QDoubleSpinBox, "validationSplitField")
+    dropout = child(panel, QDoubleSpinBox, "dropoutField")
+    assert lr.decimals() >= 5
+
+    for spin, typed in ((epochs, "0"), (epochs, "5000"), (batch, "0"), (batch, "99999")):
+        spin.selectAll()
+        qtbot.keyClicks(spin, typed)
+        qtbot.keyClick(spin, Qt.Key.Key_Return)
+        assert spin.minimum() <= spin.value() <= spin.maximum()
+    epochs.selectAll()
+    qtbot.keyClicks(epochs, "abc")  # not a number: rejected by the validator
+    assert epochs.text().strip().isdigit()
+
+    lr.setValue(0)
+    assert lr.value() == pytest.approx(1e-5)
+    lr.setValue(7)
+    assert lr.value() == 1.0
+    epochs.setValue(10_000)
+    assert epochs.value() == 200
+    batch.setValue(100_000)
+    assert batch.value() == 4096
+    split.setValue(0.9)
+    assert split.value() == 0.5
+    dropout.setValue(1.0)
+    assert dropout.value() == pytest.approx(0.9)
+    panel.config().validate()  # whatever the widgets hold is a valid config
+
+
+def test_presets_fill_the_form_and_the_form_is_restored(qtbot, app_settings, tiny_data):
+    panel = make_panel(qtbot, app_settings, tiny_data)
+    preset = child(panel, QComboBox, "presetSelector")
+    preset.setCurrentText("Lecture CNN")
+    preset.activated.emit(preset.currentIndex())
+    assert child(panel, QComboBox, "architectureField").currentData() == "lecture_cnn"
+    assert child(panel, QComboBox, "optimizerField").currentData() == "rmsprop"
+    assert child(panel, QSpinBox, "batchSizeField").value() == 64
+    assert child(panel, QComboBox, "precisionField").currentData() == "float32"
+    assert preset.currentText() == "Lecture CNN"
+
+    preset.setCurrentText("Best")
+    preset.activated.emit(preset.currentIndex())
+    assert child(panel, QComboBox, "architectureField").currentData() == "wide_cnn"
+    assert child(panel, QCheckBox, "augmentField").isChecked()
+    assert child(panel, QSpinBox, "epochsField").value() == 15
+
+    child(panel, QSpinBox, "seedField").setValue(42)
+    child(panel, QSpinBox, "epochsField").setValue(3)
+    assert preset.currentText() == "Custom"  # edited: no longer the preset
+
+    again = TrainingPanel(app_settings)
+    qtbot.addWidget(again)
+    assert again.config().architecture == "wide_cnn"
+    assert again.config().epochs == 3
+    assert again.config().seed == 42
+    assert again.config().data_dir == str(tiny_data)
+
+
+def test_clicking_a_mistake_emits_the_picture(qtbot, app_settings, tiny_data):
+    panel = make_panel(qtbot, app_settings, tiny_data)
+    images = np.zeros((3, 28, 28), np.uint8)
+    for i in range(3):
+        images[i, i * 5:i * 5 + 4] = 255
+    confusion = np.eye(10, dtype=int) * 9
+    panel.results.show_results(0.9, 0.3, confusion, [str(d) for d in range(10)],
+                               images=images, true=[1, 2, 3], predicted=[7, 7, 8])
+    panel.show()
+    qtbot.waitExposed(panel)
+    panel.tabs.setCurrentWidget(panel.results)
+    gallery = child(panel, QListWidget, "misclassifiedGallery")
+    assert gallery.count() == 3
+    assert gallery.item(1).text() == "2 → 7"
+    rect = gallery.visualItemRect(gallery.item(1))
+    with qtbot.waitSignal(panel.sampleChosen, timeout=5000) as blocker:
+        qtbot.mouseClick(gallery.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    image, dataset = blocker.args
+    assert np.array_equal(image, images[1])
+    assert dataset == "mnist"
+    panel.shutdown()  # showing the panel starts the model-summary worker
+
+
+def test_model_summary_is_built_in_the_background(qtbot, app_settings, tiny_data):
+    panel = make_panel(qtbot, app_settings, tiny_data)
+    summary = child(panel, QPlainTextEdit, "modelSummary")
+    assert summary.toPlainText() == "…"  # nothing built before the panel is shown
+    assert running_threads() == []
+    panel.show()
+    qtbot.waitUntil(panel.summary_ready, timeout=RUN_TIMEOUT)
+    assert "101,770" in summary.toPlainText()  # the lecture dense net's parameter count
+    choose(child(panel, QComboBox, "architectureField"), "compact_cnn")
+    child(panel, QDoubleSpinBox, "dropoutField").setValue(0.2)
+    qtbot.waitUntil(panel.summary_ready, timeout=RUN_TIMEOUT)
+    assert "98,442" in summary.toPlainText()
+    qtbot.waitUntil(lambda: running_threads() == [], timeout=RUN_TIMEOUT)
+
+
+def test_save_then_load_gives_same_predictions_and_history(qtbot, app_settings, tiny_data,
+                                                          tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    from training.store import load_model
+
+    panel = make_panel(qtbot, app_settings, tiny_data, epochs=2)
+    start(qtbot, panel)
+    wait_until_idle(qtbot, panel)
+    result = panel.last_result()
+
+    target = tmp_path / "saved" / "mine.keras"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName",
+                        staticmethod(lambda *args, **kwargs: (str(target), "")))
+    qtbot.mouseClick(child(panel, QPushButton, "saveModel"), Qt.MouseButton.LeftButton)
+    assert target.is_file() and target.with_suffix(".json").is_file()
+
+    loaded = load_model(target)
+    x = np.random.default_rng(0).random((8, 28, 28, 1)).astype(np.float32)
+    np.testing.assert_allclose(np.asarray(loaded.model.predict_on_batch(x)),
+                               np.asarray(result.model.predict_on_batch(x)), atol=1e-6)
+
+    other = TrainingPanel(app_settings)
+    qtbot.addWidget(other)
+    other.show_saved_model(loaded.metadata)
+    points = other.charts.points()
+    assert points["loss"] == pytest.approx(result.history["loss"])
+    assert points["val_accuracy"] == pytest.approx(result.history["val_accuracy"])
+    assert np.array_equal(other.results.confusion.matrix(), result.confusion)
+    assert f"{result.test_accuracy:.2%}" in child(other, QLabel, "testResults").text()
+
+    # A save that cannot be written is a message, not a crash.
+    blocker_file = tmp_path / "a-file"
+    blocker_file.write_text("x")
+    monkeypatch.setattr(QFileDialog, "getSaveFileName",
+                        staticmethod(lambda *a, **k: (str(blocker_file / "m.keras"), "")))
+    qtbot.mouseClick(child(panel, QPushButton, "saveModel"), Qt.MouseButton.LeftButton)
+    assert "Could not save" in child(panel, QLabel, "trainingMessage").text()
+
+
+def test_shutdown_during_training_ends_quickly(qtbot, app_settings, tiny_data):
+    panel = make_panel(qtbot, app_settings, tiny_data, epochs=200, batch_size=1)
+    start(qtbot, panel)
+    progress = child(panel, QProgressBar, "epochProgress")
+    qtbot.waitUntil(lambda: progress.maximum() > 1 and progress.value() > 0, timeout=RUN_TIMEOUT)
+    began = time.monotonic()
+    assert panel.shutdown(2000)
+    assert time.monotonic() - began < 2.0
+    assert not panel.is_training()
+    assert running_threads() == []
+    assert panel.last_result() is None  # aborted: nothing evaluated, nothing to save
+
+
+@pytest.mark.parametrize("answer", ["No", "Yes"])
+def test_closing_during_training_asks_whether_to_stop(qtbot, app_settings, tiny_data,
+                                                      monkeypatch, answer):
+    from PySide6.QtWidgets import QMessageBox
+
+    asked = []
+    reply = getattr(QMessageBox.StandardButton, answer)
+    monkeypatch.setattr(QMessageBox, "question",
+                        staticmethod(lambda *args, **kwargs: asked.append(args) or reply))
+    panel = make_panel(qtbot, app_settings, tiny_data, epochs=200, batch_size=1)
+    assert panel.confirm_close()  # idle: closes without asking
+    assert asked == []
+
+    start(qtbot, panel)
+    progress = child(panel, QProgressBar, "epochProgress")
+    qtbot.waitUntil(lambda: progress.maximum() > 1 and progress.value() > 0, timeout=RUN_TIMEOUT)
+    began = time.monotonic()
+    closing = panel.confirm_close()
+    assert len(asked) == 1
+    if answer == "No":
+        assert closing is False
+        assert panel.is_training()  # the run goes on
+        assert panel.shutdown(5000)
+    else:
+        assert closing is True
+        assert time.monotonic() - began < 2.0
+        assert not panel.is_training()
+    assert running_threads() == []
