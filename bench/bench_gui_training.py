@@ -57,7 +57,8 @@ class StallProbe:
 
         self.phase = "startup"
         self.stalls: dict[str, list[float]] = {"startup": [], "epoch": [], "evaluate": []}
-        self._last = time.perf_counter()
+        self.at: dict[str, list[float]] = {phase: [] for phase in self.stalls}  # s into phase
+        self._phase_began = self._last = time.perf_counter()
         self._timer = QTimer()
         self._timer.setTimerType(Qt.TimerType.PreciseTimer)
         self._timer.setInterval(PROBE_MS)
@@ -72,14 +73,14 @@ class StallProbe:
 
     def on_progress(self, event: dict) -> None:
         kind = event.get("event")
-        if kind == "train_begin":
-            self.phase = "epoch"
-        elif kind == "evaluate_begin":
-            self.phase = "evaluate"
+        if kind in ("train_begin", "evaluate_begin"):
+            self.phase = "epoch" if kind == "train_begin" else "evaluate"
+            self._phase_began = time.perf_counter()
 
     def _tick(self):
         now = time.perf_counter()
         self.stalls[self.phase].append(max(0.0, (now - self._last) * 1000 - PROBE_MS))
+        self.at[self.phase].append(now - self._phase_began)
         self._last = now
 
 
@@ -112,16 +113,18 @@ def gui_epoch(settings_file: Path) -> tuple[float, dict]:
     panel.deleteLater()
     if result is None:
         raise RuntimeError(f"GUI training failed: {panel.message.text()}")
-    return result.train_seconds, {phase: _stats(values) for phase, values in probe.stalls.items()}
+    return result.train_seconds, {phase: _stats(values, probe.at[phase])
+                                  for phase, values in probe.stalls.items()}
 
 
-def _stats(values: list[float]) -> dict:
+def _stats(values: list[float], at: list[float]) -> dict:
     if not values:
         return {"ticks": 0}
     array = np.asarray(values)
     return {"ticks": len(values), "p50_ms": round(float(np.percentile(array, 50)), 2),
             "p99_ms": round(float(np.percentile(array, 99)), 2),
-            "max_ms": round(float(array.max()), 2)}
+            "max_ms": round(float(array.max()), 2),
+            "max_at_s": round(float(at[int(array.argmax())]), 2)}  # when, into the phase
 
 
 def run() -> dict:

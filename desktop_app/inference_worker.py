@@ -11,6 +11,7 @@ import logging
 import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
 
+from training.datasets import DATASETS
 from training.preprocess import BlankPictureError, to_model_input
 
 from .threads import import_tensorflow
@@ -20,8 +21,6 @@ log = logging.getLogger(__name__)
 
 def model_info(path, metadata: dict, dataset: str, shipped: bool) -> dict:
     """Plain description of a model for the UI (no Keras objects)."""
-    from training.datasets import DATASETS
-
     names = metadata.get("class_names") or list(DATASETS[dataset].class_names)
     return {
         "dataset": dataset,
@@ -63,7 +62,11 @@ class InferenceWorker(QObject):
                                    "message": str(exc) or exc.__class__.__name__})
             return
         self._predictors[dataset] = predictor
-        info = model_info(loaded.path, loaded.metadata, dataset, shipped=not request.get("path"))
+        shipped = not request.get("path")
+        metadata = dict(loaded.metadata)
+        if shipped:
+            metadata["display_name"] = f"Shipped {DATASETS[dataset].title} model"
+        info = model_info(loaded.path, metadata, dataset, shipped=shipped)
         self.modelLoaded.emit(info)
 
     @Slot(object, dict)

@@ -98,33 +98,32 @@ class MainWindow(QMainWindow):
         self.prediction_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.prediction_label.setMinimumWidth(300)
 
-        caption = QLabel("What the model sees")
-        caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        eye = QVBoxLayout()
-        eye.addWidget(self.model_input, 0, Qt.AlignmentFlag.AlignHCenter)
-        eye.addWidget(caption)
-
         right = QVBoxLayout()
         right.addWidget(self.prediction_label)
         right.addWidget(self.chart, 1)
-        right.addLayout(eye)
 
         frame = QFrame()
         frame.setFrameShape(QFrame.Shape.StyledPanel)
         frame_layout = QVBoxLayout(frame)
         frame_layout.setContentsMargins(0, 0, 0, 0)
         frame_layout.addWidget(self.canvas)
+        caption = QLabel("<b>What the model sees</b><br>your picture as a 28×28 input, made "
+                         "the way the training images were made.<br><br>"
+                         "<span style='color: gray'>Left button draws, right button erases "
+                         "(E toggles the eraser).<br>Drop, paste (Ctrl+V) or open (Ctrl+O) a "
+                         "picture to classify it.</span>")
+        caption.setWordWrap(True)
+        eye = QHBoxLayout()
+        eye.addWidget(self.model_input, 0, Qt.AlignmentFlag.AlignTop)
+        eye.addWidget(caption, 1, Qt.AlignmentFlag.AlignTop)
         left = QVBoxLayout()
         left.addWidget(frame, 0, Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignHCenter)
-        hint = QLabel("Left button draws, right button erases.\nDrop or paste a picture to "
-                      "classify it.")
-        hint.setStyleSheet("color: gray")
-        left.addWidget(hint)
+        left.addLayout(eye)
         left.addStretch(1)
 
         central = QWidget()
         layout = QHBoxLayout(central)
-        layout.addLayout(left)
+        layout.addLayout(left, 0)
         layout.addLayout(right, 1)
         self.setCentralWidget(central)
 

@@ -18,10 +18,10 @@ class ModelInputView(QWidget):
         self._image: QImage | None = None
 
     def sizeHint(self) -> QSize:
-        return QSize(112, 112)
+        return QSize(140, 140)
 
     def minimumSizeHint(self) -> QSize:
-        return QSize(84, 84)
+        return QSize(112, 112)
 
     def array(self) -> np.ndarray | None:
         return None if self._array is None else self._array.copy()

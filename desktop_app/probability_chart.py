@@ -41,7 +41,8 @@ class ProbabilityChart(FigureCanvasQTAgg):
         axes = self._axes
         axes.clear()
         positions = np.arange(len(names))
-        self._bars = axes.barh(positions, np.zeros(len(names)), color=BAR_COLOUR, animated=True)
+        self._bars = axes.barh(positions, np.zeros(len(names)), color=BAR_COLOUR, linewidth=0,
+                               height=0.7, animated=True)
         self._texts = [axes.text(0.01, y, "", va="center", fontsize=8, animated=True)
                        for y in positions]
         axes.set_yticks(positions, names)

@@ -7,27 +7,39 @@ found, the grid is replaced by the loader's message (where it looked, how to fix
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QSize, Qt, Signal, Slot
+from PySide6.QtCore import QObject, QSize, Qt, Signal, Slot
 from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (QGridLayout, QLabel, QPushButton, QToolButton, QVBoxLayout,
                                QWidget)
 
-from .threads import run_in_thread, stop_thread
+from .threads import start_worker, stop_thread
 
 GRID = 5
 THUMB = 56
 
 
-def _load_test_split(dataset: str, data_dir: str | None):
-    from training.datasets import load_dataset
+class TestSetLoader(QObject):
+    """Reads test sets in its own thread; replies with plain arrays or a message."""
 
-    # Never a download from here: a browsing aid must not pull 30 MB behind the user's back.
-    data = load_dataset(dataset, data_dir or None, allow_download=False)
-    return dataset, data.x_test, data.y_test, data.class_names
+    loaded = Signal(str, object, object, object)   # dataset, images, labels, class names
+    failed = Signal(str, str)                       # dataset, message
+
+    @Slot(str, str)
+    def load(self, dataset: str, data_dir: str) -> None:
+        from training.datasets import load_dataset
+
+        try:
+            # Never a download from here: a browsing aid must not pull 30 MB behind the user's back.
+            data = load_dataset(dataset, data_dir or None, allow_download=False)
+        except Exception as exc:  # DatasetError says where it looked; anything else is shown too
+            self.failed.emit(dataset, str(exc))
+            return
+        self.loaded.emit(dataset, data.x_test, data.y_test, data.class_names)
 
 
 class SampleBrowser(QWidget):
     sampleChosen = Signal(object, int)  # (uint8 28x28 image, true label)
+    _load = Signal(str, str)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -36,7 +48,8 @@ class SampleBrowser(QWidget):
         self._dataset = ""
         self._data_dir: str | None = None
         self._offset = 0
-        self._thread = None
+        self._thread = None  # started on first use
+        self._requested: set[str] = set()
 
         self._hint = QLabel()
         self._hint.setObjectName("sampleHint")
@@ -66,6 +79,7 @@ class SampleBrowser(QWidget):
         self._dataset, self._offset = dataset, 0
         if data_dir != self._data_dir:
             self._cache.clear()
+            self._requested.clear()
             self._data_dir = data_dir
         if dataset in self._cache:
             self._fill()
@@ -74,9 +88,14 @@ class SampleBrowser(QWidget):
         self._hint.show()
         self._set_grid_visible(False)
         if self._thread is None:
-            self._thread = run_in_thread(_load_test_split, dataset, data_dir, name="sample-loader",
-                                         on_done=self._loaded, on_failed=self._failed)
-            self._thread.finished.connect(self._loader_finished)
+            self._loader = TestSetLoader()
+            self._loader.loaded.connect(self._loaded)
+            self._loader.failed.connect(self._failed)
+            self._load.connect(self._loader.load)
+            self._thread = start_worker(self._loader, "test-set-loader")
+        if dataset not in self._requested:
+            self._requested.add(dataset)
+            self._load.emit(dataset, data_dir or "")
 
     def shutdown(self, timeout_ms: int = 2000) -> bool:
         return stop_thread(self._thread, timeout_ms)
@@ -84,23 +103,20 @@ class SampleBrowser(QWidget):
     def shown_labels(self) -> list[str]:
         return [b.text() for b in self._buttons if b.isVisible()]
 
-    @Slot(object)
-    def _loaded(self, value) -> None:
-        dataset, images, labels, names = value
+    @Slot(str, object, object, object)
+    def _loaded(self, dataset, images, labels, names) -> None:
+        self._requested.discard(dataset)
         self._cache[dataset] = (images, labels, names)
         if dataset == self._dataset:
             self._fill()
 
-    @Slot(str)
-    def _failed(self, message: str) -> None:
-        self._hint.setText("No samples to show: the test images could not be loaded.\n\n" + message)
-        self._set_grid_visible(False)
-
-    @Slot()
-    def _loader_finished(self) -> None:
-        self._thread = None
-        if self._dataset and self._dataset not in self._cache and "Loading" in self._hint.text():
-            self.show_dataset(self._dataset, self._data_dir)  # switched while loading
+    @Slot(str, str)
+    def _failed(self, dataset: str, message: str) -> None:
+        self._requested.discard(dataset)  # asking again later may succeed (folder fixed)
+        if dataset == self._dataset:
+            self._hint.setText("No samples to show: the test images could not be loaded.\n\n"
+                               + message)
+            self._set_grid_visible(False)
 
     def _fill(self) -> None:
         images, labels, names = self._cache[self._dataset]

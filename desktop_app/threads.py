@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import weakref
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, QThread
 
 _threads: "weakref.WeakSet[QThread]" = weakref.WeakSet()
 
@@ -47,49 +47,6 @@ def running_threads() -> list[str]:
         except RuntimeError:
             continue
     return alive
-
-
-class FunctionWorker(QObject):
-    """Runs one plain function in its thread and reports its value or its error message."""
-
-    done = Signal(object)
-    failed = Signal(str)
-
-    def __init__(self, function, *args):
-        super().__init__()
-        self._function, self._args = function, args
-
-    @Slot()
-    def run(self) -> None:
-        try:
-            value = self._function(*self._args)
-        except Exception as exc:  # reported to the UI as a message, never raised into Qt
-            self.failed.emit(str(exc) or exc.__class__.__name__)
-        else:
-            self.done.emit(value)
-
-
-def run_in_thread(function, *args, name: str, on_done=None, on_failed=None) -> QThread:
-    """Run ``function(*args)`` in a new registered thread that quits when it is finished.
-
-    ``on_done(value)`` / ``on_failed(message)`` are called in the caller's (UI) thread.
-    """
-    worker = FunctionWorker(function, *args)
-    thread = QThread()
-    thread.setObjectName(name)
-    worker.moveToThread(thread)
-    if on_done:
-        worker.done.connect(on_done)
-    if on_failed:
-        worker.failed.connect(on_failed)
-    worker.done.connect(thread.quit)
-    worker.failed.connect(thread.quit)
-    thread.started.connect(worker.run)
-    thread.finished.connect(worker.deleteLater)
-    thread._worker = worker  # keep the worker alive as long as its thread
-    _threads.add(thread)
-    thread.start()
-    return thread
 
 
 _tensorflow_lock = threading.Lock()

@@ -389,6 +389,7 @@ class TrainingPanel(QWidget):
     def start(self) -> None:
         if self.is_training():
             return
+        self._on_data_folder_changed()  # persist what was typed, even without Enter
         config = self.config()
         try:
             config.validate()
@@ -441,16 +442,15 @@ class TrainingPanel(QWidget):
         While training runs, asks whether to stop; on yes the run is stopped without evaluating
         or saving anything, and the worker threads are waited for.
         """
-        if not self.is_training():
-            return self.shutdown(timeout_ms)  # at most a model-summary build to wait for
-        answer = QMessageBox.question(
-            self, "Training is running",
-            "A model is being trained. Stop training and close? The model of this run will be "
-            "lost; nothing is saved.",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-            QMessageBox.StandardButton.No)
-        if answer != QMessageBox.StandardButton.Yes:
-            return False
+        if self.is_training():
+            answer = QMessageBox.question(
+                self, "Training is running",
+                "A model is being trained. Stop training and close? The model of this run will "
+                "be lost; nothing is saved.",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                QMessageBox.StandardButton.No)
+            if answer != QMessageBox.StandardButton.Yes:
+                return False
         if self.shutdown(timeout_ms):
             return True
         # Still importing TensorFlow or loading data (neither can be interrupted): the run ends
@@ -476,6 +476,7 @@ class TrainingPanel(QWidget):
                 f"accuracy {event['accuracy']:.1%}")
             self.charts.show_running(event)
         elif kind == "epoch":
+            self.progress.setValue(self.progress.maximum())  # the last batch event may be dropped
             self.charts.add_epoch(event)
             val = (f", validation accuracy {event['val_accuracy']:.2%}"
                    if "val_accuracy" in event else "")
@@ -491,6 +492,7 @@ class TrainingPanel(QWidget):
         self._result = result
         extra = result.extra
         self._results_dataset = result.config.dataset
+        self.tabs.setCurrentWidget(self.results)  # first: hidden charts are not redrawn now
         self.results.show_results(
             result.test_accuracy, result.test_loss, result.confusion, result.class_names,
             images=extra.get("misclassified_images"), true=extra.get("misclassified_true"),
@@ -503,7 +505,6 @@ class TrainingPanel(QWidget):
             text = (f"Finished {result.epochs_completed} epoch(s) in {result.train_seconds:.0f} s: "
                     f"test accuracy {result.test_accuracy:.2%}, loss {result.test_loss:.4f}.")
         self._show_message(text + " “Use this model” puts it on the canvas.")
-        self.tabs.setCurrentWidget(self.results)
 
     @Slot(str)
     def _on_failed(self, message: str) -> None:

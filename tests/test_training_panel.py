@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 import numpy as np
@@ -339,3 +340,23 @@ def test_closing_during_training_asks_whether_to_stop(qtbot, app_settings, tiny_
         assert time.monotonic() - began < 2.0
         assert not panel.is_training()
     assert running_threads() == []
+
+
+def test_creating_the_panel_does_not_import_tensorflow(tmp_path):
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from PySide6.QtCore import QSettings\n"
+        "from PySide6.QtWidgets import QApplication\n"
+        "app = QApplication([])\n"
+        "from desktop_app.settings import AppSettings\n"
+        "from desktop_app.training_panel import TrainingPanel\n"
+        f"panel = TrainingPanel(AppSettings(QSettings({str(tmp_path / 's.ini')!r}, "
+        "QSettings.Format.IniFormat)))\n"
+        "app.processEvents()\n"
+        "print([m for m in ('tensorflow', 'keras') if m in sys.modules])\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert out.stdout.strip().splitlines()[-1] == "[]"

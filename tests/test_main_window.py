@@ -1,0 +1,261 @@
+"""The main window through its real widgets (pytest-qt, offscreen): draw, drop, paste, undo,
+switch datasets, bad files, settings. The shipped models are used, loaded in the worker thread."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+from matplotlib import font_manager
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication, QImage
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
+
+from desktop_app.main_window import CLASS_NAMES, MainWindow
+
+TIMEOUT = 60_000
+
+
+@pytest.fixture
+def window(qtbot, app_settings):
+    win = MainWindow(settings=app_settings)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitUntil(win.model_ready, timeout=TIMEOUT)
+    return win
+
+
+def stroke(qtbot, canvas, points, button=Qt.MouseButton.LeftButton):
+    QTest.mousePress(canvas, button, Qt.KeyboardModifier.NoModifier, QPoint(*points[0]))
+    for x, y in points[1:]:
+        QTest.mouseMove(canvas, QPoint(x, y))
+    QTest.mouseRelease(canvas, button, Qt.KeyboardModifier.NoModifier, QPoint(*points[-1]))
+
+
+def line(start, end, steps=25):
+    return [(round(start[0] + (end[0] - start[0]) * t), round(start[1] + (end[1] - start[1]) * t))
+            for t in np.linspace(0, 1, steps)]
+
+
+def wait_label(qtbot, win, predicate):
+    qtbot.waitUntil(lambda: predicate(win.prediction_label.text()), timeout=TIMEOUT)
+    return win.prediction_label.text()
+
+
+def test_importing_the_window_does_not_import_tensorflow():
+    code = ("import sys; import desktop_app.main_window, desktop_app.app; "
+            "print('tensorflow' in sys.modules, 'keras' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False False"
+
+
+def test_blank_canvas_says_draw_something_and_objects_are_named(window):
+    for name in ("canvas", "probabilityChart", "predictedClass", "modelInput", "datasetSelector"):
+        assert window.findChild(object, name) is not None, name
+    assert window.prediction_label.text() == "Draw something"
+    assert window.chart.class_names() == CLASS_NAMES["mnist"]
+    assert "99." in window.model_status.text()  # the shipped model's test accuracy
+
+
+def test_a_vertical_stroke_is_a_one_and_more_strokes_change_the_prediction(qtbot, window):
+    stroke(qtbot, window.canvas, line((196, 60), (190, 330)))
+    text = wait_label(qtbot, window, lambda t: t[0].isdigit())
+    assert text.startswith("1 —"), text
+    first = window.chart.probabilities()
+    assert first.argmax() == 1 and first.sum() == pytest.approx(1, abs=1e-3)
+    assert window.model_input.array() is not None and window.model_input.array().max() > 0.5
+
+    # A top bar and a slanted stem turn the 1 into a 7: the bars move.
+    stroke(qtbot, window.canvas, line((100, 70), (300, 70)))
+    qtbot.waitUntil(lambda: not np.allclose(window.chart.probabilities(), first, atol=1e-3),
+                    timeout=TIMEOUT)
+
+
+def test_pen_colours_do_not_change_the_prediction(qtbot, window):
+    points = line((120, 80), (280, 300))
+    stroke(qtbot, window.canvas, points)
+    wait_label(qtbot, window, lambda t: t != "Draw something")
+    qtbot.waitUntil(lambda: window.chart.probabilities().sum() > 0.99, timeout=TIMEOUT)
+    white = window.chart.probabilities()
+    window.black_pen_action.trigger()
+    qtbot.waitUntil(lambda: window.canvas.grey_array()[0, 0] == 255, timeout=TIMEOUT)
+    qtbot.wait(300)
+    np.testing.assert_allclose(window.chart.probabilities(), white, atol=0.02)
+
+
+def test_undo_redo_clear(qtbot, window):
+    stroke(qtbot, window.canvas, line((196, 60), (190, 330)))
+    wait_label(qtbot, window, lambda t: t.startswith("1"))
+    QTest.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    wait_label(qtbot, window, lambda t: t == "Draw something")
+    assert window.canvas.is_empty()
+    QTest.keyClick(window, Qt.Key.Key_Z,
+                   Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    wait_label(qtbot, window, lambda t: t.startswith("1"))
+    QTest.keyClick(window, Qt.Key.Key_Delete)
+    wait_label(qtbot, window, lambda t: t == "Draw something")
+    assert window.chart.probabilities().sum() == 0
+    QTest.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # undo the clear
+    wait_label(qtbot, window, lambda t: t.startswith("1"))
+
+
+def test_right_button_erases(qtbot, window):
+    stroke(qtbot, window.canvas, line((196, 60), (190, 330)))
+    wait_label(qtbot, window, lambda t: t.startswith("1"))
+    stroke(qtbot, window.canvas, line((193, 40), (193, 350)), Qt.MouseButton.RightButton)
+    wait_label(qtbot, window, lambda t: t == "Draw something")
+
+
+def digit_picture(tmp_path, digit=3, size=(1200, 900)):
+    """A large black-on-white picture of a digit, like a photo or scan."""
+    font = ImageFont.truetype(font_manager.findfont("DejaVu Sans"), 500)
+    image = Image.new("RGB", size, "white")
+    ImageDraw.Draw(image).text((420, 150), str(digit), font=font, fill="black", stroke_width=8,
+                               stroke_fill="black")
+    path = tmp_path / f"digit{digit}.png"
+    image.save(path)
+    return path
+
+
+def drop_file(canvas, path):
+    data = QMimeData()
+    data.setUrls([QUrl.fromLocalFile(str(path))])
+    centre = QPointF(canvas.width() / 2, canvas.height() / 2)
+    enter = QDragEnterEvent(centre, Qt.DropAction.CopyAction, data,
+                            Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(canvas, enter)
+    assert enter.isAccepted()
+    drop = QDropEvent(centre, Qt.DropAction.CopyAction, data, Qt.MouseButton.LeftButton,
+                      Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(canvas, drop)
+
+
+def test_dropped_picture_is_shown_and_classified(qtbot, window, tmp_path):
+    drop_file(window.canvas, digit_picture(tmp_path, 3))
+    text = wait_label(qtbot, window, lambda t: t != "Draw something")
+    assert text.startswith("3 —"), text
+    assert not window.canvas.is_empty()
+
+
+def test_dropped_mnist_test_digit_is_classified(qtbot, window, tmp_path, shared_data):
+    from training.datasets import load_dataset
+
+    data = load_dataset("mnist", shared_data, allow_download=False)
+    index = 18  # a 3 in the official test set
+    big = Image.fromarray(255 - data.x_test[index]).resize((560, 560), Image.Resampling.BICUBIC)
+    path = tmp_path / "mnist-test-digit.png"
+    big.save(path)
+    drop_file(window.canvas, path)
+    text = wait_label(qtbot, window, lambda t: t != "Draw something")
+    assert text.startswith(f"{data.y_test[index]} —"), text
+
+
+def test_paste_an_image_from_the_clipboard(qtbot, window, tmp_path):
+    QGuiApplication.clipboard().setImage(QImage(str(digit_picture(tmp_path, 5))))
+    QTest.keyClick(window, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
+    text = wait_label(qtbot, window, lambda t: t != "Draw something")
+    assert text.startswith("5 —"), text
+
+
+@pytest.mark.parametrize("make_bad, words", [
+    (lambda p: p / "notes.txt", "not a picture"),
+    (lambda p: p / "broken.png", "damaged"),
+    (lambda p: p / "empty.png", "empty"),
+    (lambda p: p, "folder"),
+    (lambda p: p / "bomb.png", "too large"),
+])
+def test_bad_files_leave_the_canvas_as_it_was(qtbot, window, tmp_path, make_bad, words):
+    (tmp_path / "notes.txt").write_text("hello")
+    good = digit_picture(tmp_path, 3).read_bytes()
+    (tmp_path / "broken.png").write_bytes(good[:len(good) // 3])
+    (tmp_path / "empty.png").write_bytes(b"")
+    Image.new("1", (20000, 20000), 0).save(tmp_path / "bomb.png")
+    stroke(qtbot, window.canvas, line((196, 60), (190, 330)))
+    wait_label(qtbot, window, lambda t: t.startswith("1"))
+    before = window.canvas.grey_array()
+    drop_file(window.canvas, make_bad(tmp_path))
+    qtbot.waitUntil(lambda: words in window.statusBar().currentMessage(), timeout=TIMEOUT)
+    np.testing.assert_array_equal(window.canvas.grey_array(), before)
+    assert window.prediction_label.text().startswith("1")
+
+
+def test_dataset_switch_changes_model_labels_and_reclassifies(qtbot, window):
+    stroke(qtbot, window.canvas, line((196, 60), (190, 330)))
+    wait_label(qtbot, window, lambda t: t.startswith("1"))
+    window.dataset_selector.setCurrentIndex(window.dataset_selector.findData("fashion_mnist"))
+    qtbot.waitUntil(lambda: window.chart.class_names() == CLASS_NAMES["fashion_mnist"],
+                    timeout=TIMEOUT)
+    text = wait_label(qtbot, window, lambda t: t.split(" —")[0].split(": ")[-1].split(" or ")[0]
+                      in CLASS_NAMES["fashion_mnist"])
+    assert "Fashion-MNIST" in window.model_status.text()
+    assert text  # a vertical bar on Fashion-MNIST reads as a trouser or a dress, not a digit
+    window.dataset_selector.setCurrentIndex(window.dataset_selector.findData("mnist"))
+    wait_label(qtbot, window, lambda t: t.startswith("1"))
+
+
+def test_loading_a_wrong_model_keeps_the_current_one(qtbot, window, tmp_path):
+    bad = tmp_path / "bad.keras"
+    bad.write_text("not a model")
+    window.load_model(str(bad))
+    qtbot.waitUntil(lambda: "not a Keras model" in window.statusBar().currentMessage(),
+                    timeout=TIMEOUT)
+    stroke(qtbot, window.canvas, line((196, 60), (190, 330)))
+    wait_label(qtbot, window, lambda t: t.startswith("1"))
+
+
+def test_loading_a_fashion_model_switches_the_dataset(qtbot, window, tmp_path):
+    from training.store import shipped_model_path
+
+    copy = tmp_path / "my-fashion.keras"
+    copy.write_bytes(shipped_model_path("fashion_mnist").read_bytes())
+    copy.with_suffix(".json").write_bytes(shipped_model_path("fashion_mnist").with_suffix(".json")
+                                          .read_bytes())
+    window.load_model(str(copy))
+    qtbot.waitUntil(lambda: window.dataset_selector.currentData() == "fashion_mnist",
+                    timeout=TIMEOUT)
+    assert "my-fashion" in window.model_status.text()
+    assert window.settings.model_path("fashion_mnist") == str(copy)
+
+
+def test_settings_are_restored_and_a_vanished_model_falls_back(qtbot, app_settings, tmp_path):
+    first = MainWindow(settings=app_settings)
+    qtbot.addWidget(first)
+    first.show()
+    first.brush.setValue(31)
+    first.black_pen_action.trigger()
+    first.dataset_selector.setCurrentIndex(first.dataset_selector.findData("fashion_mnist"))
+    first.resize(700, 650)  # within the offscreen screen (800 wide), which clamps geometry
+    size = first.size()
+    app_settings.set_model_path("mnist", str(tmp_path / "gone.keras"))
+    first.close()
+
+    second = MainWindow(settings=app_settings)
+    qtbot.addWidget(second)
+    second.show()
+    assert second.canvas.brush_size == 31 and second.brush.value() == 31
+    assert second.canvas.pen_style == "black_on_white"
+    assert second.dataset_selector.currentData() == "fashion_mnist"
+    assert second.size() == size
+    second.dataset_selector.setCurrentIndex(second.dataset_selector.findData("mnist"))
+    qtbot.waitUntil(lambda: "shipped model" in second.statusBar().currentMessage(),
+                    timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: second.model_ready(), timeout=TIMEOUT)
+    assert app_settings.model_path("mnist") == ""
+
+
+def test_save_drawing_writes_a_png(qtbot, window, tmp_path):
+    stroke(qtbot, window.canvas, line((196, 60), (190, 330)))
+    target = tmp_path / "drawing.png"
+    assert window.save_drawing_to(str(target))
+    saved = np.asarray(Image.open(target).convert("L"))
+    assert saved.shape[0] >= 392 and saved.max() == 255
+    assert sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".png") == ["drawing.png"]
+
+
+def test_closing_while_the_model_loads_leaves_no_thread(qtbot, app_settings):
+    win = MainWindow(settings=app_settings)
+    qtbot.addWidget(win)
+    win.show()
+    win.close()  # immediately: the worker may be mid-import; close waits for it
