@@ -15,7 +15,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-SUITES = ("training_speed", "budget", "predictor", "gui_training")
+SUITES = ("predictor", "gui_latency", "training_speed", "budget", "gui_training")
 RESULTS = Path(__file__).resolve().parent / "results"
 
 

@@ -15,6 +15,8 @@ import time
 import numpy as np
 from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
 
+from .threads import import_tensorflow
+
 log = logging.getLogger(__name__)
 
 BATCH_INTERVAL = 0.1        # seconds between two batch signals: at most 10 UI updates a second
@@ -82,6 +84,9 @@ class TrainingWorker(QObject):
         from training.datasets import load_dataset
         from training.trainer import train
 
+        import_tensorflow()  # first, and serialised: TF's import deadlocks in two threads at once
+        if self._abort.is_set():
+            raise _Aborted
         data = self._dataset or load_dataset(self._config.dataset, self._config.data_dir)
         if self._abort.is_set():
             raise _Aborted
@@ -138,6 +143,7 @@ class SummaryWorker(QObject):
     @Slot()
     def run(self) -> None:
         try:
+            import_tensorflow()
             text = model_summary(self._architecture, self._dropout)
         except Exception as exc:  # noqa: BLE001 - a summary is informative only
             log.error("model summary failed", exc_info=exc)
