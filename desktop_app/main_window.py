@@ -24,6 +24,7 @@ from .prediction_controller import PredictionController
 from .probability_chart import ProbabilityChart
 from .sample_browser import SampleBrowser
 from .settings import AppSettings
+from .training_panel import TrainingPanel
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,7 @@ class MainWindow(QMainWindow):
         for key, title in DATASET_TITLES.items():
             self.dataset_selector.addItem(title, key)
         self.samples = SampleBrowser()
+        self.training_panel = TrainingPanel(self.settings)
         self.model_status = QLabel()
 
         self._build_layout()
@@ -80,6 +82,10 @@ class MainWindow(QMainWindow):
         self.controller.datasetChanged.connect(self._dataset_changed)
         self.dataset_selector.currentIndexChanged.connect(self._dataset_chosen)
         self.samples.sampleChosen.connect(self._show_sample)
+        self.training_panel.modelReady.connect(self._use_trained_model)
+        self.training_panel.sampleChosen.connect(self._show_sample_of)
+        self.training_panel.dataFolderChanged.connect(
+            lambda folder: self.samples.show_dataset(self.controller.dataset, folder or None))
 
         self._select_dataset_in_combo(self.settings.dataset())
         self.statusBar().addPermanentWidget(self.model_status)
@@ -178,6 +184,7 @@ class MainWindow(QMainWindow):
                     self.eraser_action, None, self.white_pen_action, self.black_pen_action):
             edit.addSeparator() if act is None else edit.addAction(act)
         self.view_menu = menu.addMenu("&View")
+        self.model_menu = menu.addMenu("&Model")
         menu.addMenu("&Help").addAction(self.about_action)
 
         self.brush = QSpinBox()
@@ -215,8 +222,30 @@ class MainWindow(QMainWindow):
         self.samples_dock = QDockWidget("Test samples", self)
         self.samples_dock.setObjectName("samplesDock")
         self.samples_dock.setWidget(self.samples)
+        self.training_dock = QDockWidget("Training", self)
+        self.training_dock.setObjectName("trainingDock")
+        self.training_dock.setWidget(self.training_panel)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.samples_dock)
-        self.view_menu.addAction(self.samples_dock.toggleViewAction())
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.training_dock)
+        self.tabifyDockWidget(self.samples_dock, self.training_dock)
+        self.samples_dock.raise_()
+        samples_action = self.samples_dock.toggleViewAction()
+        samples_action.setShortcut("Ctrl+1")
+        training_action = self.training_dock.toggleViewAction()
+        training_action.setShortcut("Ctrl+2")
+        self.view_menu.addAction(samples_action)
+        self.view_menu.addAction(training_action)
+        show_training = QAction("&Train a model…", self)
+        show_training.setShortcut("Ctrl+T")
+        show_training.triggered.connect(self.show_training_panel)
+        self.addAction(show_training)
+        self.train_menu_action = show_training
+        self.model_menu.addAction(show_training)
+        self.model_menu.addAction(self.load_model_action)
+
+    def show_training_panel(self) -> None:
+        self.training_dock.show()
+        self.training_dock.raise_()
 
     def _restore_geometry(self) -> None:
         geometry = self.settings.geometry()
@@ -334,6 +363,21 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Model ready: {text}", MESSAGE_MS)
         if info["dataset"] == self.controller.dataset:
             self._set_class_names(info["class_names"])
+        metadata = info.get("metadata") or {}
+        user_loaded = not info["shipped"] and info["path"]
+        if metadata.get("history") and (user_loaded or self.training_panel.last_result() is None):
+            self.training_panel.show_saved_model(metadata)
+
+    def _use_trained_model(self, model, metadata: dict) -> None:
+        """"Use this model" in the training panel: the canvas switches to it (and its dataset)."""
+        self.statusBar().showMessage("Switching the canvas to the trained model…", MESSAGE_MS)
+        self.controller.adopt_model(model, metadata)
+
+    def _show_sample_of(self, image: np.ndarray, dataset: str) -> None:
+        if dataset != self.controller.dataset:
+            self._select_dataset_in_combo(dataset)
+            self.controller.set_dataset(dataset)
+        self._show_sample(image)
 
     @Slot(str)
     def _model_failed(self, message: str) -> None:
@@ -422,6 +466,9 @@ class MainWindow(QMainWindow):
             f"Qt {qVersion()} · PySide6 {pyside_version}</p>"))
 
     def closeEvent(self, event) -> None:
+        if not self.training_panel.confirm_close():
+            event.ignore()  # the user chose to keep training
+            return
         self.settings.set_geometry(self.saveGeometry())
         self.settings.set_window_state(self.saveState())
         self.settings.sync()

@@ -18,7 +18,7 @@ from PySide6.QtGui import QFont, QFontDatabase
 from PySide6.QtWidgets import (QAbstractSpinBox, QCheckBox, QComboBox, QDoubleSpinBox,
                                QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
                                QMessageBox, QPlainTextEdit, QProgressBar, QPushButton,
-                               QScrollArea, QSpinBox, QSplitter, QTabWidget, QVBoxLayout,
+                               QScrollArea, QSpinBox, QTabWidget, QVBoxLayout,
                                QWidget)
 
 from training.datasets import DATA_ENV_VAR, DATASETS
@@ -71,6 +71,7 @@ class TrainingPanel(QWidget):
     modelReady = Signal(object, dict)       # (keras model, metadata) on "Use this model"
     sampleChosen = Signal(object, str)      # (uint8 28x28 picture, dataset) from the gallery
     trainingStateChanged = Signal(bool)     # True when a run starts, False when it has ended
+    dataFolderChanged = Signal(str)         # the data-folder setting was edited
 
     def __init__(self, settings: AppSettings, parent=None):
         super().__init__(parent)
@@ -232,23 +233,18 @@ class TrainingPanel(QWidget):
         for button in (self.start_button, self.stop_button, self.use_button, self.save_button):
             buttons.addWidget(button)
         buttons.addStretch(1)
+        # Settings, charts and results share one tab widget, so the panel fits a narrow dock;
+        # Start switches to the charts, and the end of a run to the results.
         self.tabs = QTabWidget()
+        self.tabs.addTab(scroll, "Settings")
         self.tabs.addTab(self.charts, "Loss && accuracy")
         self.tabs.addTab(self.results, "Test results")
-        run_box = QWidget()
-        right = QVBoxLayout(run_box)
-        right.addLayout(buttons)
-        right.addWidget(self.progress)
-        right.addWidget(self.message)
-        right.addWidget(self.tabs, 1)
-
-        splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(scroll)
-        splitter.addWidget(run_box)
-        splitter.setStretchFactor(1, 1)
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(splitter)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(buttons)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.message)
+        layout.addWidget(self.tabs, 1)
 
     # ------------------------------------------------------------------ form <-> config
     def config(self) -> TrainingConfig:
@@ -319,7 +315,10 @@ class TrainingPanel(QWidget):
 
     @Slot()
     def _on_data_folder_changed(self) -> None:
-        self._settings.set_data_dir(self.data_folder.text().strip())
+        folder = self.data_folder.text().strip()
+        if folder != self._settings.data_dir():
+            self._settings.set_data_dir(folder)
+            self.dataFolderChanged.emit(folder)
 
     @Slot()
     def _browse_data_folder(self) -> None:

@@ -119,11 +119,12 @@ def digit_picture(tmp_path, digit=3, size=(1200, 900)):
     return path
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # Qt has no QPointF overload yet
 def drop_file(canvas, path):
     data = QMimeData()
     data.setUrls([QUrl.fromLocalFile(str(path))])
     centre = QPointF(canvas.width() / 2, canvas.height() / 2)
-    enter = QDragEnterEvent(centre, Qt.DropAction.CopyAction, data,
+    enter = QDragEnterEvent(centre.toPoint(), Qt.DropAction.CopyAction, data,
                             Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
     QApplication.sendEvent(canvas, enter)
     assert enter.isAccepted()

@@ -127,7 +127,7 @@ def test_stop_mid_run_returns_to_idle(qtbot, app_settings, tiny_data):
     assert gaps.min() >= 0.09
 
 
-def test_missing_data_says_where_it_looked(qtbot, app_settings, tmp_path):
+def test_missing_data_says_where_it_looked(qtbot, app_settings, tmp_path, isolated_cache):
     empty = tmp_path / "no-data-here"
     empty.mkdir()
     panel = make_panel(qtbot, app_settings, empty, epochs=1)
