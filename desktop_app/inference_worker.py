@@ -14,7 +14,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 from training.datasets import DATASETS
 from training.preprocess import BlankPictureError, to_model_input
 
-from .threads import import_tensorflow
+from .threads import import_tensorflow, tf_graph_lock
 
 log = logging.getLogger(__name__)
 
@@ -52,9 +52,10 @@ class InferenceWorker(QObject):
             from training.store import load_model, shipped_model_path
 
             path = request.get("path") or shipped_model_path(request["dataset"])
-            loaded = load_model(path)
+            with tf_graph_lock:
+                loaded = load_model(path)
+                predictor = Predictor(loaded.model)
             dataset = loaded.dataset or request["dataset"]
-            predictor = Predictor(loaded.model)
         except Exception as exc:  # ModelLoadError has the user's message; others are surprises
             if not exc.__class__.__name__ == "ModelLoadError":
                 log.exception("loading %s failed", request)
@@ -76,7 +77,8 @@ class InferenceWorker(QObject):
             import_tensorflow()
             from training.predictor import Predictor
 
-            predictor = Predictor(model)
+            with tf_graph_lock:
+                predictor = Predictor(model)
         except Exception as exc:
             log.exception("adopting a trained model failed")
             self.modelFailed.emit({"dataset": metadata.get("dataset"), "path": "",

@@ -15,8 +15,22 @@ from PySide6.QtCore import QObject, QThread
 _threads: "weakref.WeakSet[QThread]" = weakref.WeakSet()
 
 
+class WorkerThread(QThread):
+    """A QThread whose event loop runs inside a Python call.
+
+    Without this, PySide creates and destroys a Python thread state around every queued slot
+    call, and TensorFlow's pybind11 code, which caches the thread state it first saw, later
+    re-acquires the GIL with a dead one: a segfault seen here in ``PyGraph::version_def`` when
+    the inference thread traced a second model. Running ``exec()`` from Python keeps one
+    thread state alive for the thread's whole life.
+    """
+
+    def run(self) -> None:
+        self.exec()
+
+
 def start_worker(worker: QObject, name: str) -> QThread:
-    thread = QThread()
+    thread = WorkerThread()
     thread.setObjectName(name)
     worker.moveToThread(thread)
     thread.finished.connect(worker.deleteLater)
@@ -50,6 +64,12 @@ def running_threads() -> list[str]:
 
 
 _tensorflow_lock = threading.Lock()
+
+# TensorFlow does not promise that two threads may build graphs (trace a tf.function, create a
+# model's variables) at the same time. Every worker holds this lock while it builds, loads or
+# traces a model; running an already traced model needs none, so training steps and live
+# predictions still overlap.
+tf_graph_lock = threading.RLock()
 
 
 def import_tensorflow() -> None:

@@ -15,7 +15,7 @@ import time
 import numpy as np
 from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
 
-from .threads import import_tensorflow
+from .threads import import_tensorflow, tf_graph_lock
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,7 @@ class TrainingWorker(QObject):
         self._config = config
         self._dataset = dataset
         self._stop = threading.Event()
+        self._holding = False  # whether this worker holds tf_graph_lock
         self._abort = threading.Event()
         self._last_batch = 0.0
 
@@ -90,7 +91,11 @@ class TrainingWorker(QObject):
         data = self._dataset or load_dataset(self._config.dataset, self._config.data_dir)
         if self._abort.is_set():
             raise _Aborted
-        result = train(self._config, self._on_progress, self._stop.is_set, dataset=data)
+        self._hold_graph_lock(True)  # building the model and tracing its first step
+        try:
+            result = train(self._config, self._on_progress, self._stop.is_set, dataset=data)
+        finally:
+            self._hold_graph_lock(False)
         # The test images themselves are not in the result: attach the first mistakes for the
         # gallery (copies, so the whole test set is not kept alive by the UI).
         picked = result.misclassified[:GALLERY_LIMIT]
@@ -99,8 +104,26 @@ class TrainingWorker(QObject):
         result.extra["misclassified_predicted"] = np.array(result.test_predictions[picked])
         return result
 
+    def _hold_graph_lock(self, hold: bool) -> None:
+        """Hold tf_graph_lock only while TensorFlow builds or traces (see threads.py): from the
+        start to the first batch, over the first validation, and for the final evaluation;
+        not during the steady training steps, so other models can load meanwhile."""
+        if hold and not self._holding:
+            tf_graph_lock.acquire()
+            self._holding = True
+        elif not hold and self._holding:
+            tf_graph_lock.release()
+            self._holding = False
+
     def _on_progress(self, event: dict) -> None:
         kind = event.get("event")
+        if kind == "batch":
+            first_epoch_end = event["epoch"] == 1 and event["batch"] == event["steps"]
+            self._hold_graph_lock(first_epoch_end)  # validation is traced after epoch 1
+        elif kind in ("epoch", "train_end"):
+            self._hold_graph_lock(False)
+        elif kind == "evaluate_begin":
+            self._hold_graph_lock(True)
         if self._abort.is_set() and kind in ("train_begin", "evaluate_begin"):
             raise _Aborted
         if kind == "batch":
@@ -144,7 +167,8 @@ class SummaryWorker(QObject):
     def run(self) -> None:
         try:
             import_tensorflow()
-            text = model_summary(self._architecture, self._dropout)
+            with tf_graph_lock:
+                text = model_summary(self._architecture, self._dropout)
         except Exception as exc:  # noqa: BLE001 - a summary is informative only
             log.error("model summary failed", exc_info=exc)
             text = f"(no summary: {type(exc).__name__}: {exc})"

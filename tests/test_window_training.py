@@ -1,0 +1,98 @@
+"""Training from the main window: the trained model reaches the canvas; closing mid-run is clean;
+loaded models show their saved history."""
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QMessageBox, QPushButton
+
+from desktop_app.main_window import MainWindow
+from test_main_window import TIMEOUT, line, stroke, wait_label
+from test_training_panel import child, make_panel, start
+
+
+def wait_until_idle(qtbot, panel):
+    qtbot.waitUntil(lambda: not panel.is_training(), timeout=TIMEOUT)
+
+
+def open_window(qtbot, settings):
+    win = MainWindow(settings=settings)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitUntil(win.model_ready, timeout=TIMEOUT)
+    return win
+
+
+def configure(qtbot, win, data, epochs):
+    """Use the window's own panel, set up the way make_panel sets up a standalone one."""
+    panel = win.training_panel
+    win.show_training_panel()
+    reference = make_panel(qtbot, win.settings, data, epochs=epochs)
+    panel.set_config(reference.config().to_dict())
+    panel.data_folder.setText(str(data))
+    panel._on_data_folder_changed()
+    return panel
+
+
+def test_use_this_model_switches_the_canvas_to_the_trained_model(qtbot, app_settings, tiny_data):
+    win = open_window(qtbot, app_settings)
+    stroke(qtbot, win.canvas, line((196, 60), (190, 330)))
+    wait_label(qtbot, win, lambda t: t.startswith("1"))
+    shipped = win.chart.probabilities()
+
+    panel = configure(qtbot, win, tiny_data, epochs=2)
+    start(qtbot, panel)
+    # While it trains, the canvas keeps classifying with the model in use.
+    stroke(qtbot, win.canvas, line((100, 70), (300, 70)))
+    qtbot.waitUntil(lambda: not np.allclose(win.chart.probabilities(), shipped, atol=1e-3),
+                    timeout=TIMEOUT)
+    wait_until_idle(qtbot, panel)
+    assert panel.last_result() is not None
+
+    before = win.chart.probabilities()
+    qtbot.mouseClick(child(panel, QPushButton, "useModel"), Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "trained in this session" in win.model_status.text(), timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: not np.allclose(win.chart.probabilities(), before, atol=1e-3),
+                    timeout=TIMEOUT)
+    assert f"{panel.last_result().test_accuracy:.2%}" in win.model_status.text()
+
+
+def test_closing_during_training_stops_it_and_exits_cleanly(qtbot, app_settings, tiny_data,
+                                                            monkeypatch):
+    win = open_window(qtbot, app_settings)
+    panel = configure(qtbot, win, tiny_data, epochs=200)
+    start(qtbot, panel)
+    qtbot.waitUntil(lambda: panel.progress.maximum() > 0 and panel.progress.value() > 0,
+                    timeout=TIMEOUT)
+    monkeypatch.setattr(QMessageBox, "question",
+                        lambda *a, **k: QMessageBox.StandardButton.Yes)
+    assert win.close()
+    assert not panel.is_training()  # and the autouse fixture checks no thread is left
+
+
+def test_saying_no_keeps_the_window_and_the_run(qtbot, app_settings, tiny_data, monkeypatch):
+    win = open_window(qtbot, app_settings)
+    panel = configure(qtbot, win, tiny_data, epochs=200)
+    start(qtbot, panel)
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.No)
+    assert not win.close()
+    assert win.isVisible() and panel.is_training()
+    panel.request_stop()
+    wait_until_idle(qtbot, panel)
+
+
+def test_a_loaded_model_shows_its_saved_history(qtbot, app_settings, tmp_path):
+    from training.models import build_model
+    from training.store import save_model
+
+    history = {"loss": [0.9, 0.5, 0.3], "accuracy": [0.6, 0.8, 0.9],
+               "val_loss": [0.8, 0.6, 0.5], "val_accuracy": [0.7, 0.75, 0.8]}
+    path = save_model(build_model("lecture_dense"), tmp_path / "mine.keras",
+                      {"dataset": "mnist", "history": history, "test_accuracy": 0.812,
+                       "test_loss": 0.55, "confusion": np.eye(10, dtype=int).tolist(),
+                       "class_names": list("0123456789")})
+    win = open_window(qtbot, app_settings)
+    win.load_model(str(path))
+    qtbot.waitUntil(lambda: "mine" in win.model_status.text(), timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: win.training_panel.charts.points().get("loss") == history["loss"],
+                    timeout=TIMEOUT)
+    assert "81.20%" in win.model_status.text()
