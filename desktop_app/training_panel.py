@@ -460,7 +460,15 @@ class TrainingPanel(QWidget):
     @Slot(dict)
     def _on_progress(self, event: dict) -> None:
         kind = event.get("event")
-        if kind == "train_begin":
+        if kind == "download":
+            total = event["total"]
+            self.progress.setRange(0, max(1, total))
+            self.progress.setValue(min(event["done"], total) if total else 0)
+            size = f"{event['done'] / 1e6:.1f}" + (f" of {total / 1e6:.1f}" if total else "")
+            self.progress.setFormat(f"Downloading {event['file']}: {size} MB")
+            self._show_message("The dataset was not found locally: downloading it into the "
+                               "Keras cache…")
+        elif kind == "train_begin":
             self._show_message(f"Training on {event['train_samples']:,} pictures, validating on "
                                f"{event['val_samples']:,} (data: {event['source']})")
             self.progress.setRange(0, max(1, event["steps"]))

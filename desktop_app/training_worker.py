@@ -88,7 +88,8 @@ class TrainingWorker(QObject):
         import_tensorflow()  # first, and serialised: TF's import deadlocks in two threads at once
         if self._abort.is_set():
             raise _Aborted
-        data = self._dataset or load_dataset(self._config.dataset, self._config.data_dir)
+        data = self._dataset or load_dataset(self._config.dataset, self._config.data_dir,
+                                             progress=self._on_progress)
         if self._abort.is_set():
             raise _Aborted
         self._hold_graph_lock(True)  # building the model and tracing its first step
@@ -126,9 +127,10 @@ class TrainingWorker(QObject):
             self._hold_graph_lock(True)
         if self._abort.is_set() and kind in ("train_begin", "evaluate_begin"):
             raise _Aborted
-        if kind == "batch":
+        if kind in ("batch", "download"):
             now = time.monotonic()
-            if now - self._last_batch < BATCH_INTERVAL:
+            finished_file = kind == "download" and event["done"] == event["total"]
+            if now - self._last_batch < BATCH_INTERVAL and not finished_file:
                 return
             self._last_batch = now
         self.progress.emit(dict(event))

@@ -73,6 +73,34 @@ def shared_data() -> Path:
     return Path(SHARED_DATA)
 
 
+@pytest.fixture
+def file_server(tmp_path):
+    """A local HTTP server (loopback only) serving tmp_path/www; ``lie`` truncates bodies."""
+    import functools
+    import http.server
+    import threading
+
+    www = tmp_path / "www"
+    www.mkdir()
+    state = {"lie": False}
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def copyfile(self, source, output):
+            data = source.read()
+            output.write(data[:len(data) // 2] if state["lie"] else data)
+
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(Handler, directory=str(www)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield www, f"http://127.0.0.1:{server.server_address[1]}/", state
+    server.shutdown()
+    server.server_close()
+
+
 @pytest.fixture(autouse=True)
 def no_thread_left_running(request):
     """Fail any test that leaves a worker QThread running (the napari pattern)."""

@@ -45,15 +45,40 @@ def test_missing_dataset_names_every_place_tried(isolated_cache):
     assert "nowhere" in message and "DRAW_CLASSIFY_DATA" in message and "keras-home" in message
 
 
-def test_download_failure_is_reported_not_raised_raw(isolated_cache, monkeypatch):
-    import training.datasets as datasets
+def test_download_with_progress_into_the_keras_cache(isolated_cache, file_server, monkeypatch):
+    www, url, _ = file_server
+    write_idx_dataset(www, train=40, test=10, seed=3)
+    monkeypatch.setenv("DRAW_CLASSIFY_DOWNLOAD_URL", url)
+    events = []
+    ds = load_dataset("fashion_mnist", isolated_cache / "nowhere", progress=events.append)
+    assert len(ds.x_train) == 40 and len(ds.x_test) == 10
+    cached = isolated_cache / "keras-home" / "datasets" / "fashion-mnist"
+    assert sorted(p.name for p in cached.iterdir()) == sorted(p.name for p in www.iterdir())
+    assert {e["file"] for e in events} == {p.name for p in www.iterdir()}
+    last = events[-1]
+    assert last["event"] == "download" and last["done"] == last["total"] > 0
+    # Now cached: no second download.
+    events.clear()
+    load_dataset("fashion_mnist", isolated_cache / "nowhere", progress=events.append)
+    assert events == []
 
-    def offline(info):
-        raise OSError("network unreachable")
 
-    monkeypatch.setattr(datasets, "_keras_download", offline)
-    with pytest.raises(DatasetError, match="network unreachable"):
+def test_interrupted_download_leaves_no_partial_file(isolated_cache, file_server, monkeypatch):
+    www, url, state = file_server
+    write_idx_dataset(www, train=40, test=10)
+    state["lie"] = True
+    monkeypatch.setenv("DRAW_CLASSIFY_DOWNLOAD_URL", url)
+    with pytest.raises(DatasetError, match="download"):
+        load_dataset("fashion_mnist", isolated_cache / "nowhere")
+    cached = isolated_cache / "keras-home" / "datasets" / "fashion-mnist"
+    assert list(cached.iterdir()) == []
+
+
+def test_offline_download_failure_is_a_clear_message(isolated_cache, monkeypatch):
+    monkeypatch.setenv("DRAW_CLASSIFY_DOWNLOAD_URL", "http://127.0.0.1:9/")  # nothing listens
+    with pytest.raises(DatasetError, match="could not download mnist.npz") as err:
         load_dataset("mnist", isolated_cache / "nowhere")
+    assert "Traceback" not in str(err.value) and "DRAW_CLASSIFY_DATA" in str(err.value)
 
 
 @pytest.mark.parametrize("damage, expected", [

@@ -360,3 +360,24 @@ def test_creating_the_panel_does_not_import_tensorflow(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_missing_data_is_downloaded_with_progress_shown(qtbot, app_settings, tmp_path,
+                                                        isolated_cache, file_server, monkeypatch):
+    from conftest import write_idx_dataset
+
+    www, url, _ = file_server
+    write_idx_dataset(www, train=200, test=50)
+    (www / "mnist.npz").unlink(missing_ok=True)
+    monkeypatch.setenv("DRAW_CLASSIFY_DOWNLOAD_URL", url)
+    empty = tmp_path / "no-data-here"
+    empty.mkdir()
+    panel = make_panel(qtbot, app_settings, empty, epochs=1)
+    choose(child(panel, QComboBox, "datasetField"), "fashion_mnist")
+    formats = []
+    bar = child(panel, QProgressBar, "epochProgress")
+    start(qtbot, panel)
+    qtbot.waitUntil(lambda: formats.append(bar.format()) or not panel.is_training(),
+                    timeout=RUN_TIMEOUT)
+    assert any(f.startswith("Downloading") for f in formats), set(formats)
+    assert panel.last_result() is not None and panel.last_result().confusion.sum() == 50

@@ -4,7 +4,8 @@ Sources, in order:
   1. an explicit ``data_dir`` (or the ``DRAW_CLASSIFY_DATA`` environment variable): a folder holding
      ``mnist/`` and ``fashion-mnist/`` sub-folders of the standard IDX files, or the files directly;
   2. the Keras cache (``~/.keras/datasets`` or ``$KERAS_HOME/datasets``);
-  3. Keras's own download (needs the internet).
+  3. a download from Keras's dataset storage (the same files and cache folder Keras's own
+     ``load_data()`` uses), with a progress callback so the GUI can show it.
 
 The IDX files are parsed here with numpy and validated, so a truncated or corrupt file gives one clear
 :class:`DatasetError` naming the file, never a bare gzip/numpy traceback. No TensorFlow import here
@@ -22,6 +23,10 @@ from pathlib import Path
 import numpy as np
 
 DATA_ENV_VAR = "DRAW_CLASSIFY_DATA"
+# Where keras.datasets downloads from; overridable for mirrors (and for the tests' local server).
+DOWNLOAD_ENV_VAR = "DRAW_CLASSIFY_DOWNLOAD_URL"
+KERAS_ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
+DOWNLOAD_TIMEOUT = 30  # seconds without an answer before a download is given up
 IMAGE_SIDE = 28
 NUM_CLASSES = 10
 
@@ -91,8 +96,12 @@ def normalize_name(name: str) -> str:
 
 
 def load_dataset(name: str, data_dir: str | os.PathLike | None = None,
-                 allow_download: bool = True) -> Dataset:
-    """Return the train and test splits of ``name`` ("mnist" or "fashion_mnist")."""
+                 allow_download: bool = True, progress=None) -> Dataset:
+    """Return the train and test splits of ``name`` ("mnist" or "fashion_mnist").
+
+    ``progress``, if given, receives ``{"event": "download", "file", "done", "total"}`` dicts
+    while files are downloaded (``total`` is 0 when the server does not say).
+    """
     info = dataset_info(name)
     tried: list[str] = []
 
@@ -111,11 +120,12 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None,
 
     if allow_download:
         try:
-            arrays = _keras_download(info)
-        except Exception as exc:  # no network, proxy, disk full, ...: all end the same way
-            tried.append(f"Keras download ({type(exc).__name__}: {exc})")
+            path = download_to_keras_cache(info, progress)
+        except DatasetError as exc:
+            tried.append(f"download: {exc}")
         else:
-            return _make_dataset(info, arrays, source="Keras download")
+            return load_dataset(info.name, path if path.is_dir() else None,
+                                allow_download=False)
     raise DatasetError(_not_found_message(info, tried))
 
 
@@ -204,12 +214,50 @@ def _read_mnist_npz(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     return arrays
 
 
-def _keras_download(info: DatasetInfo) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    import keras  # slow import, only reached when nothing local was found
+def download_to_keras_cache(info: DatasetInfo, progress=None) -> Path:
+    """Download the dataset where Keras keeps it (``mnist.npz``; ``fashion-mnist/*.gz``).
 
-    loader = keras.datasets.mnist if info.name == "mnist" else keras.datasets.fashion_mnist
-    (x_train, y_train), (x_test, y_test) = loader.load_data()
-    return {"train": (x_train, y_train), "test": (x_test, y_test)}
+    Each file is written to a temporary name and renamed when complete, so an interrupted
+    download never leaves a half-written file behind.
+    """
+    import http.client
+    import urllib.error
+    import urllib.request
+
+    cache = _keras_cache_dir()
+    base = os.environ.get(DOWNLOAD_ENV_VAR) or KERAS_ORIGIN
+    if info.name == "mnist":
+        files, folder = ["mnist.npz"], cache
+    else:
+        files = [stem + ".gz" for pair in SPLIT_FILES.values() for stem in pair]
+        folder = cache / "fashion-mnist"
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in files:
+        target = folder / name
+        if target.is_file():
+            continue
+        partial = target.with_name(f".{name}.partial")
+        try:
+            with urllib.request.urlopen(base.rstrip("/") + "/" + name,
+                                        timeout=DOWNLOAD_TIMEOUT) as response, \
+                    open(partial, "wb") as out:
+                total = int(response.headers.get("Content-Length") or 0)
+                done = 0
+                while block := response.read(1 << 16):
+                    out.write(block)
+                    done += len(block)
+                    if progress:
+                        progress({"event": "download", "file": name, "done": done,
+                                  "total": total})
+            if total and done != total:
+                raise DatasetError(f"{name}: the download stopped after {done} of {total} bytes")
+            os.replace(partial, target)
+        except (OSError, urllib.error.URLError, http.client.HTTPException, ValueError) as exc:
+            reason = getattr(exc, "reason", None) or exc
+            raise DatasetError(f"could not download {name} from {base} ({reason})") from None
+        finally:
+            partial.unlink(missing_ok=True)
+    return target if info.name == "mnist" else folder
 
 
 def _make_dataset(info: DatasetInfo, arrays, source: str) -> Dataset:
