@@ -15,7 +15,7 @@ PRECISION = "bfloat16" if cpu_supports_bfloat16() else "float32"
 RUNS = (  # (dataset, budget s, goal, config)
     ("mnist", 15, 0.990, dict(architecture="compact_cnn", epochs=2, batch_size=128,
                               learning_rate=3e-3)),
-    ("mnist", 60, 0.994, dict(architecture="compact_cnn", epochs=8, batch_size=128,
+    ("mnist", 60, 0.994, dict(architecture="compact_cnn", epochs=6, batch_size=128,
                               learning_rate=3e-3, augment=True)),
     ("fashion_mnist", 20, 0.91, dict(architecture="compact_cnn", epochs=3, batch_size=128,
                                      learning_rate=3e-3)),

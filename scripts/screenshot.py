@@ -48,10 +48,20 @@ def main(out: str) -> None:
          not window.samples._hint.isVisible(), timeout=20)
     draw_stroke(window.canvas, seven())
     wait(app, 1.0)
+    if "--training" in sys.argv:
+        # One quick epoch from the training panel, then show its results.
+        panel = window.training_panel
+        window.show_training_panel()
+        panel.preset.setCurrentText("Quick")
+        panel.preset.activated.emit(panel.preset.currentIndex())
+        panel.epochs.setValue(2)
+        panel.start()
+        wait(app, until=lambda: not panel.is_training(), timeout=300)
+        wait(app, 1.0)
     window.grab().save(out)
     print(out, window.prediction_label.text())
     window.close()
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "screenshot.png")
+    main(next((a for a in sys.argv[1:] if not a.startswith("--")), "screenshot.png"))
