@@ -8,17 +8,18 @@ the counts in the cells; ``MisclassifiedGallery`` shows the first mistakes as th
 from __future__ import annotations
 
 import numpy as np
-from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.figure import Figure
 from PySide6.QtCore import QSize, Qt, Signal, Slot
 from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (QLabel, QListView, QListWidget, QListWidgetItem, QVBoxLayout,
                                QWidget)
 
+from .figure_canvas import LazyFigureCanvas
+
 THUMB = 56  # pixels: each 28x28 picture scaled 2x, crisp (no smoothing)
 
 
-class ConfusionMatrixView(FigureCanvasQTAgg):
+class ConfusionMatrixView(LazyFigureCanvas):
     """Rows are the true classes, columns the predicted ones. Cells are coloured by the share of
     their row, so the errors of small classes stay visible; the text is the raw count."""
 
@@ -67,18 +68,7 @@ class ConfusionMatrixView(FigureCanvasQTAgg):
                         color="white" if shares[row, col] > 0.5 else "black")
         self._redraw()
 
-    def _redraw(self) -> None:
-        # A hidden heat map (another tab) is drawn when shown, not now: ~0.1 s of UI time.
-        if self.isVisible():
-            self.draw_idle()
-        else:
-            self._stale = True
 
-    def showEvent(self, event) -> None:
-        super().showEvent(event)
-        if self._stale:
-            self._stale = False
-            self.draw_idle()
 
     def matrix(self) -> np.ndarray:
         """The counts on display (0x0 when empty)."""

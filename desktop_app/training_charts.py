@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import time
 
-from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.figure import Figure
+
+from .figure_canvas import LazyFigureCanvas
 
 RUNNING_INTERVAL = 0.25  # seconds between two updates of the moving "current epoch" marker
 
@@ -24,7 +25,7 @@ SERIES = ("loss", "val_loss", "accuracy", "val_accuracy")
 MARGIN_LEFT, MARGIN_RIGHT, MARGIN_BOTTOM, MARGIN_TOP, GAP = 52, 12, 48, 26, 58
 
 
-class TrainingCharts(FigureCanvasQTAgg):
+class TrainingCharts(LazyFigureCanvas):
     def __init__(self, parent=None):
         figure = Figure(figsize=(6, 2.8))
         super().__init__(figure)
@@ -111,13 +112,6 @@ class TrainingCharts(FigureCanvasQTAgg):
         self._rescale()
         self._redraw()
 
-    def _redraw(self) -> None:
-        """A full draw soon, or when next shown: a hidden chart (another tab) costs nothing."""
-        if self.isVisible():
-            self.draw_idle()
-        else:
-            self._stale = True
-
     def _on_draw(self, _event) -> None:
         # After each full draw: keep the background for blitting, then paint the markers on it.
         self._backgrounds = [self.copy_from_bbox(ax.bbox) for ax in (self._loss_ax, self._acc_ax)]
@@ -159,8 +153,3 @@ class TrainingCharts(FigureCanvasQTAgg):
         self._backgrounds = None  # saved for the old size
         self._place_axes()
 
-    def showEvent(self, event) -> None:
-        super().showEvent(event)
-        if self._stale:
-            self._stale = False
-            self.draw_idle()

@@ -18,13 +18,17 @@ from desktop_app.main_window import CLASS_NAMES, MainWindow
 TIMEOUT = 60_000
 
 
-@pytest.fixture
-def window(qtbot, app_settings):
-    win = MainWindow(settings=app_settings)
+def open_window(qtbot, settings):
+    win = MainWindow(settings=settings)
     qtbot.addWidget(win)
     win.show()
     qtbot.waitUntil(win.model_ready, timeout=TIMEOUT)
     return win
+
+
+@pytest.fixture
+def window(qtbot, app_settings):
+    return open_window(qtbot, app_settings)
 
 
 def stroke(qtbot, canvas, points, button=Qt.MouseButton.LeftButton):

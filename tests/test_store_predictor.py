@@ -137,3 +137,12 @@ def test_predictor_is_safe_from_a_worker_thread(model, pictures):
         t.join()
     for got in results.values():
         np.testing.assert_allclose(got, expected, atol=1e-6)
+
+
+def test_predictor_runs_mixed_precision_models_in_float32():
+    mixed = build_model("compact_cnn", precision="bfloat16")
+    picture = np.random.default_rng(1).random((28, 28)).astype(np.float32)
+    reference = build_model("compact_cnn")
+    reference.set_weights(mixed.get_weights())
+    expected = reference.predict_on_batch(picture[None, ..., None])[0]
+    np.testing.assert_allclose(Predictor(mixed).predict(picture), expected, atol=1e-5)

@@ -5,21 +5,12 @@ import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox, QPushButton
 
-from desktop_app.main_window import MainWindow
-from test_main_window import TIMEOUT, line, stroke, wait_label
+from test_main_window import TIMEOUT, line, open_window, stroke, wait_label
 from test_training_panel import child, make_panel, start
 
 
 def wait_until_idle(qtbot, panel):
     qtbot.waitUntil(lambda: not panel.is_training(), timeout=TIMEOUT)
-
-
-def open_window(qtbot, settings):
-    win = MainWindow(settings=settings)
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitUntil(win.model_ready, timeout=TIMEOUT)
-    return win
 
 
 def configure(qtbot, win, data, epochs):
