@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 from PySide6 import __version__ as pyside_version
-from PySide6.QtCore import QSize, Qt, Slot, qVersion
+from PySide6.QtCore import QSize, Qt, QTimer, Slot, qVersion
 from PySide6.QtGui import QAction, QActionGroup, QFont, QGuiApplication, QIcon, QImage, QKeySequence
 from PySide6.QtWidgets import (QComboBox, QDockWidget, QFileDialog, QFrame, QHBoxLayout, QLabel,
                                QMainWindow, QMessageBox, QSlider, QSpinBox, QToolBar, QVBoxLayout,
@@ -21,10 +21,8 @@ from training.preprocess import PictureError, open_picture, to_grey
 from .canvas_widget import DrawingCanvas
 from .model_input_view import ModelInputView
 from .prediction_controller import PredictionController
-from .probability_chart import ProbabilityChart
 from .sample_browser import SampleBrowser
 from .settings import AppSettings
-from .training_panel import TrainingPanel
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +35,7 @@ CLASS_NAMES = {
 NOT_SURE_BELOW = 0.6  # top probability under this reads "Not sure"
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff *.webp);;All files (*)"
 MESSAGE_MS = 8000
+FIRST_FRAME_MS = 50  # delay between showing the window and starting the model loading
 
 
 def resource_path(*parts: str) -> Path:
@@ -55,7 +54,12 @@ class MainWindow(QMainWindow):
 
         self.canvas = DrawingCanvas(brush_size=self.settings.brush_size(),
                                     pen_style=self.settings.pen_style())
-        self.chart = ProbabilityChart(CLASS_NAMES[self.settings.dataset()])
+        # The matplotlib parts (probability chart, training panel) are built right after the
+        # first frame: importing matplotlib alone takes ~0.4 s, the window should not wait.
+        self.chart = None
+        self.training_panel = None
+        self._chart_placeholder = QLabel("…")
+        self._chart_placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.prediction_label = QLabel("Draw something")
         self.prediction_label.setObjectName("predictedClass")
         self.model_input = ModelInputView()
@@ -64,7 +68,6 @@ class MainWindow(QMainWindow):
         for key, title in DATASET_TITLES.items():
             self.dataset_selector.addItem(title, key)
         self.samples = SampleBrowser()
-        self.training_panel = TrainingPanel(self.settings)
         self.model_status = QLabel()
 
         self._build_layout()
@@ -82,18 +85,48 @@ class MainWindow(QMainWindow):
         self.controller.datasetChanged.connect(self._dataset_changed)
         self.dataset_selector.currentIndexChanged.connect(self._dataset_chosen)
         self.samples.sampleChosen.connect(self._show_sample)
-        self.training_panel.modelReady.connect(self._use_trained_model)
-        self.training_panel.sampleChosen.connect(self._show_sample_of)
-        self.training_panel.dataFolderChanged.connect(
-            lambda folder: self.samples.show_dataset(self.controller.dataset, folder or None))
 
         self._select_dataset_in_combo(self.settings.dataset())
         self.statusBar().addPermanentWidget(self.model_status)
         self.statusBar().showMessage("Loading model…")
         self.model_status.setText("Loading model…")
         self._restore_geometry()
+        self._background_started = False
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not self._background_started:
+            # Let the first frame paint before worker threads start: importing TensorFlow holds
+            # the GIL for seconds and would otherwise delay the window itself.
+            self._background_started = True
+            QTimer.singleShot(FIRST_FRAME_MS, self._start_background_work)
+
+    def _start_background_work(self) -> None:
+        if self._closing:
+            return
+        self._build_matplotlib_parts()
         self.controller.start()
-        self.samples.show_dataset(self.settings.dataset(), self.settings.data_dir() or None)
+        self.samples.show_dataset(self.controller.dataset, self.settings.data_dir() or None)
+
+    def _build_matplotlib_parts(self) -> None:
+        from .probability_chart import ProbabilityChart
+        from .training_panel import TrainingPanel
+
+        self.chart = ProbabilityChart(CLASS_NAMES[self.controller.dataset])
+        self._right_column.replaceWidget(self._chart_placeholder, self.chart)
+        self._chart_placeholder.deleteLater()
+        self.training_panel = TrainingPanel(self.settings)
+        self.training_panel.modelReady.connect(self._use_trained_model)
+        self.training_panel.sampleChosen.connect(self._show_sample_of)
+        self.training_panel.dataFolderChanged.connect(
+            lambda folder: self.samples.show_dataset(self.controller.dataset, folder or None))
+        self.training_dock.setWidget(self.training_panel)
+
+    def ensure_ready(self) -> None:
+        """Build what is normally built after the first frame now (scripts, tests)."""
+        if not self._background_started:
+            self._background_started = True
+            self._start_background_work()
 
     # -- layout
     def _build_layout(self) -> None:
@@ -106,7 +139,8 @@ class MainWindow(QMainWindow):
 
         right = QVBoxLayout()
         right.addWidget(self.prediction_label)
-        right.addWidget(self.chart, 1)
+        right.addWidget(self._chart_placeholder, 1)
+        self._right_column = right
 
         frame = QFrame()
         frame.setFrameShape(QFrame.Shape.StyledPanel)
@@ -224,7 +258,7 @@ class MainWindow(QMainWindow):
         self.samples_dock.setWidget(self.samples)
         self.training_dock = QDockWidget("Training", self)
         self.training_dock.setObjectName("trainingDock")
-        self.training_dock.setWidget(self.training_panel)
+        self.training_dock.setWidget(QLabel("…"))
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.samples_dock)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.training_dock)
         self.tabifyDockWidget(self.samples_dock, self.training_dock)
@@ -365,8 +399,9 @@ class MainWindow(QMainWindow):
             self._set_class_names(info["class_names"])
         metadata = info.get("metadata") or {}
         user_loaded = not info["shipped"] and info["path"]
-        if metadata.get("history") and (user_loaded or self.training_panel.last_result() is None):
-            self.training_panel.show_saved_model(metadata)
+        panel = self.training_panel
+        if panel and metadata.get("history") and (user_loaded or panel.last_result() is None):
+            panel.show_saved_model(metadata)
 
     def _use_trained_model(self, model, metadata: dict) -> None:
         """"Use this model" in the training panel: the canvas switches to it (and its dataset)."""
@@ -407,12 +442,14 @@ class MainWindow(QMainWindow):
         self.samples.show_dataset(dataset, self.settings.data_dir() or None)
 
     def _set_class_names(self, names: list[str]) -> None:
-        if names != self.chart.class_names():
+        if self.chart is not None and names != self.chart.class_names():
             self.chart.set_class_names(names)
 
     # -- results
     @Slot(dict)
     def _show_result(self, reply: dict) -> None:
+        if self.chart is None:
+            return  # not built yet; the controller classifies again once a model is ready
         if reply.get("blank"):
             self.prediction_label.setText("Draw something")
             self.chart.set_probabilities(None)
@@ -466,9 +503,10 @@ class MainWindow(QMainWindow):
             f"Qt {qVersion()} · PySide6 {pyside_version}</p>"))
 
     def closeEvent(self, event) -> None:
-        if not self.training_panel.confirm_close():
+        if self.training_panel is not None and not self.training_panel.confirm_close():
             event.ignore()  # the user chose to keep training
             return
+        self._closing = True
         self.settings.set_geometry(self.saveGeometry())
         self.settings.set_window_state(self.saveState())
         self.settings.sync()
