@@ -178,3 +178,18 @@ def test_decompression_bomb_is_refused(tmp_path):
     Image.new("1", (20000, 20000), 0).save(bomb)  # ~50 kB on disk, 400 M pixels decoded
     with pytest.raises(PictureError, match="too large"):
         open_picture(bomb)
+
+
+def test_a_huge_jpeg_photo_is_decoded_reduced_not_refused(tmp_path):
+    huge = Image.new("L", (14000, 14000), 255)  # 196 M pixels: beyond Pillow's bomb limit
+    ImageDraw.Draw(huge).line([(4000, 2000), (8400, 2000), (5800, 12000)], fill=0, width=700)
+    path = tmp_path / "huge.jpg"
+    huge.save(path, quality=60)
+    del huge
+    picture = open_picture(path)
+    assert max(picture.size) <= 1024
+    small = Image.new("L", (1400, 1400), 255)  # the same drawing at a tenth of the size
+    ImageDraw.Draw(small).line([(400, 200), (840, 200), (580, 1200)], fill=0, width=70)
+    reference = to_model_input(small, "mnist")
+    assert np.abs(to_model_input(picture, "mnist") - reference).mean() < 0.05
+    assert Image.MAX_IMAGE_PIXELS is not None  # the global guard is back in place

@@ -15,6 +15,9 @@ polarity from the border (light paper -> invert) so ink is bright on dark, subtr
 
 from __future__ import annotations
 
+import threading
+import warnings
+
 import numpy as np
 from PIL import Image, ImageOps
 
@@ -40,11 +43,11 @@ class PictureError(ValueError):
 def open_picture(path) -> Image.Image:
     """Read an image file (first frame), reduced to at most MAX_WORKING_SIDE pixels a side.
 
-    JPEGs are decoded at a reduced scale (draft mode), so a large photo costs little memory;
-    Pillow's decompression-bomb guard refuses images too large to decode safely.
+    JPEGs of any size are decoded at 1/2 to 1/8 scale (draft mode), so even a 20000x20000 photo
+    costs little memory; other formats beyond Pillow's decompression-bomb limit (~89 M pixels)
+    are refused with a message.
     """
     import os
-    import warnings
 
     name = os.path.basename(str(path)) or str(path)
     if os.path.isdir(path):
@@ -52,21 +55,22 @@ def open_picture(path) -> Image.Image:
     try:
         if os.path.getsize(path) == 0:
             raise PictureError(f"{name} is empty (0 bytes).")
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
-                image.seek(0)  # GIF, TIFF, WebP: the first frame
-                if image.format == "JPEG":
-                    image.draft("RGB" if image.mode != "L" else "L",
-                                (MAX_WORKING_SIDE, MAX_WORKING_SIDE))
-                image.load()
-                image = ImageOps.exif_transpose(image)
-                if max(image.size) > MAX_WORKING_SIDE:
-                    image = _reduce(image)
-                return image.copy()
+        with _open_first_frame(path) as image:
+            if image.format == "JPEG":
+                image.draft("RGB" if image.mode != "L" else "L",
+                            (MAX_WORKING_SIDE, MAX_WORKING_SIDE))
+            limit = Image.MAX_IMAGE_PIXELS
+            if limit and image.width * image.height > limit:
+                raise PictureError(f"{name} is too large to open safely "
+                                   f"({image.width}×{image.height} pixels).")
+            image.load()
+            image = ImageOps.exif_transpose(image)
+            if max(image.size) > MAX_WORKING_SIDE:
+                image = _reduce(image)
+            return image.copy()
     except PictureError:
         raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except Image.DecompressionBombError:
         raise PictureError(f"{name} is too large to open safely.") from None
     except FileNotFoundError:
         raise PictureError(f"{name} does not exist.") from None
@@ -75,6 +79,29 @@ def open_picture(path) -> Image.Image:
                            "(PNG, JPEG, BMP, GIF, TIFF or WebP).") from None
     except (OSError, ValueError, SyntaxError, EOFError) as exc:
         raise PictureError(f"{name} is damaged or truncated ({exc}).") from None
+
+
+_BOMB_LIMIT_LOCK = threading.Lock()
+
+
+def _open_first_frame(path) -> Image.Image:
+    """Image.open, letting through huge JPEGs only: they are decoded reduced (draft mode)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # sizes checked by caller
+        try:
+            image = Image.open(path)
+        except Image.DecompressionBombError:
+            with open(path, "rb") as f:
+                if f.read(3) != b"\xff\xd8\xff":  # not a JPEG: no cheap way to decode it
+                    raise
+            with _BOMB_LIMIT_LOCK:  # Pillow's limit is global: lift it for this open only
+                limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+                try:
+                    image = Image.open(path)
+                finally:
+                    Image.MAX_IMAGE_PIXELS = limit
+    image.seek(0)  # GIF, TIFF, WebP: the first frame
+    return image
 
 
 def to_model_input(picture, dataset: str) -> np.ndarray:
