@@ -51,9 +51,11 @@ def write_idx_dataset(folder: Path, train: int = 300, test: int = 100, seed: int
 
 @pytest.fixture
 def isolated_cache(tmp_path, monkeypatch):
-    """No real Keras cache and no DRAW_CLASSIFY_DATA: only what the test provides is found."""
+    """No real Keras cache, no DRAW_CLASSIFY_DATA, and downloads go to a closed loopback port:
+    only what the test provides is found, and no test ever reaches the internet."""
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras-home"))
     monkeypatch.delenv("DRAW_CLASSIFY_DATA", raising=False)
+    monkeypatch.setenv("DRAW_CLASSIFY_DOWNLOAD_URL", "http://127.0.0.1:9/")
     return tmp_path
 
 

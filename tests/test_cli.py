@@ -51,7 +51,8 @@ def test_train_evaluate_summary_predict(tiny_data, tmp_path):
 def test_clear_errors_not_tracebacks(tmp_path, isolated_cache):
     missing = cli("train", "--data-dir", tmp_path / "nowhere", "--out", tmp_path / "m.keras",
                   check=False, env_extra={"KERAS_HOME": str(tmp_path), "DRAW_CLASSIFY_DATA": ""})
-    # Offline here: the download fails too, and the message says where we looked.
+    # The download fails too (isolated_cache points it at a closed local port), and the message
+    # says where we looked.
     assert missing.returncode == 2 and "was not found" in missing.stderr
     assert "Traceback" not in missing.stderr
     bad = cli("train", "--epochs", "0", "--out", tmp_path / "m.keras", check=False)
