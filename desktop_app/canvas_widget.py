@@ -21,6 +21,16 @@ PEN_COLOURS = {            # pen style -> (ink, paper)
 }
 
 
+def qimage_to_array(image: QImage, fmt: QImage.Format) -> np.ndarray:
+    """A copy of ``image`` as uint8 pixels: (H, W) for Grayscale8, (H, W, 4) for RGBA8888."""
+    converted = image.convertToFormat(fmt)
+    width, height, stride = converted.width(), converted.height(), converted.bytesPerLine()
+    channels = 1 if fmt == QImage.Format.Format_Grayscale8 else 4
+    rows = np.frombuffer(converted.constBits(), np.uint8, count=stride * height)
+    pixels = rows.reshape(height, stride)[:, :width * channels]
+    return (pixels if channels == 1 else pixels.reshape(height, width, channels)).copy()
+
+
 class DrawingCanvas(QWidget):
     """Emits ``changed`` whenever the picture changes (every stroke segment, undo, drop...)."""
 
@@ -87,10 +97,7 @@ class DrawingCanvas(QWidget):
 
     def grey_array(self) -> np.ndarray:
         """The picture as a uint8 (H, W) grey array: what gets classified."""
-        grey = self._image.convertToFormat(QImage.Format.Format_Grayscale8)
-        width, height, stride = grey.width(), grey.height(), grey.bytesPerLine()
-        buffer = np.frombuffer(grey.constBits(), np.uint8, count=stride * height)
-        return buffer.reshape(height, stride)[:, :width].copy()
+        return qimage_to_array(self._image, QImage.Format.Format_Grayscale8)
 
     def is_empty(self) -> bool:
         return not self._has_content

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (QComboBox, QDockWidget, QFileDialog, QFrame, QHBo
 
 from training.preprocess import PictureError, open_picture, to_grey
 
-from .canvas_widget import DrawingCanvas
+from .canvas_widget import DrawingCanvas, qimage_to_array
 from .model_input_view import ModelInputView
 from .prediction_controller import PredictionController
 from .sample_browser import SampleBrowser
@@ -324,11 +324,7 @@ class MainWindow(QMainWindow):
         if image.isNull() or image.width() == 0 or image.height() == 0:
             self.show_message("The picture is empty.")
             return False
-        rgba = image.convertToFormat(QImage.Format.Format_RGBA8888)
-        width, height, stride = rgba.width(), rgba.height(), rgba.bytesPerLine()
-        buffer = np.frombuffer(rgba.constBits(), np.uint8, count=stride * height)
-        pixels = buffer.reshape(height, stride)[:, :width * 4].reshape(height, width, 4)
-        grey = to_grey(pixels)
+        grey = to_grey(qimage_to_array(image, QImage.Format.Format_RGBA8888))
         self.show_picture(np.round(grey * 255).astype(np.uint8))
         return True
 
