@@ -32,6 +32,7 @@ models: install
 	$(PY) -m training train --dataset fashion_mnist --architecture wide_cnn --precision bfloat16 \
 	    --augment --epochs 30 --learning-rate 0.002 --batch-size 128 --dropout 0.3 \
 	    --validation-split 0.05 --seed 1 --out resources/models/fashion_mnist.keras
+	$(PY) scripts/export_shipped.py    # the .tflite files the window runs (no TensorFlow)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

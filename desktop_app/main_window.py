@@ -4,37 +4,36 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
+import time
 from importlib import metadata as package_metadata
 from pathlib import Path
 
 import numpy as np
 from PySide6 import __version__ as pyside_version
-from PySide6.QtCore import QSize, Qt, QTimer, Slot, qVersion
+from PySide6.QtCore import QSize, Qt, QTimer, Signal, Slot, qVersion
 from PySide6.QtGui import QAction, QActionGroup, QFont, QGuiApplication, QIcon, QImage, QKeySequence
 from PySide6.QtWidgets import (QComboBox, QDockWidget, QFileDialog, QFrame, QHBoxLayout, QLabel,
                                QMainWindow, QMessageBox, QSlider, QSpinBox, QToolBar, QVBoxLayout,
                                QWidget)
 
-from training.preprocess import PictureError, open_picture, to_grey
+from training.atomic import WriteError, atomic_path
+from training.datasets import DATASETS
 
 from .canvas_widget import DrawingCanvas, qimage_to_array
 from .model_input_view import ModelInputView
+from .picture_loader import PictureLoader
 from .prediction_controller import PredictionController
 from .sample_browser import SampleBrowser
 from .settings import AppSettings
+from .threads import end_all_processes, start_worker, stop_thread
 
 log = logging.getLogger(__name__)
 
-DATASET_TITLES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
-CLASS_NAMES = {
-    "mnist": [str(d) for d in range(10)],
-    "fashion_mnist": ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
-                      "Sneaker", "Bag", "Ankle boot"],
-}
 NOT_SURE_BELOW = 0.6  # top probability under this reads "Not sure"
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff *.webp);;All files (*)"
 MESSAGE_MS = 8000
+ERROR_HOLD_S = 15  # a problem's message is not pushed away by routine messages this soon
+MAX_PASTE_SIDE = 2048  # pasted pixels are scaled down to this before leaving the GUI thread
 FIRST_FRAME_MS = 50  # delay between showing the window and starting the model loading
 
 
@@ -44,7 +43,14 @@ def resource_path(*parts: str) -> Path:
     return Path(str(resources.files("resources").joinpath(*parts)))
 
 
+def class_names(dataset: str) -> list[str]:
+    return list(DATASETS[dataset].class_names)
+
+
 class MainWindow(QMainWindow):
+    _open_file = Signal(int, str)
+    _open_pixels = Signal(int, object)
+
     def __init__(self, settings: AppSettings | None = None):
         super().__init__()
         self.settings = settings or AppSettings()
@@ -58,6 +64,8 @@ class MainWindow(QMainWindow):
         # first frame: importing matplotlib alone takes ~0.4 s, the window should not wait.
         self.chart = None
         self.training_panel = None
+        self._last_probabilities = None
+        self._error_shown_at = -ERROR_HOLD_S
         self._chart_placeholder = QLabel("…")
         self._chart_placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.prediction_label = QLabel("Draw something")
@@ -65,8 +73,8 @@ class MainWindow(QMainWindow):
         self.model_input = ModelInputView()
         self.dataset_selector = QComboBox()
         self.dataset_selector.setObjectName("datasetSelector")
-        for key, title in DATASET_TITLES.items():
-            self.dataset_selector.addItem(title, key)
+        for key, info in DATASETS.items():
+            self.dataset_selector.addItem(info.title, key)
         self.samples = SampleBrowser()
         self.model_status = QLabel()
 
@@ -82,16 +90,30 @@ class MainWindow(QMainWindow):
         self.controller.resultReady.connect(self._show_result)
         self.controller.modelReady.connect(self._show_model)
         self.controller.modelFailed.connect(self._model_failed)
+        self.controller.modelWarning.connect(self.show_message)
+        self.controller.busy.connect(self._show_busy)
         self.controller.datasetChanged.connect(self._dataset_changed)
+
+        # Pictures are decoded in their own thread: a huge or hostile file never blocks drawing.
+        self._picture_request = 0
+        self._loader = PictureLoader()
+        self._loader_thread = start_worker(self._loader, "picture-loader")
+        self._open_file.connect(self._loader.load_file)
+        self._open_pixels.connect(self._loader.load_pixels)
+        self._loader.loaded.connect(self._picture_loaded)
+        self._loader.failed.connect(self._picture_failed)
         self.dataset_selector.currentIndexChanged.connect(self._dataset_chosen)
         self.samples.sampleChosen.connect(self._show_sample)
 
         self._select_dataset_in_combo(self.settings.dataset())
         self.statusBar().addPermanentWidget(self.model_status)
-        self.statusBar().showMessage("Loading model…")
         self.model_status.setText("Loading model…")
         self._restore_geometry()
         self._background_started = False
+        problems = self.settings.problems()
+        if problems:
+            self.show_message(f"Some saved settings were unusable and were reset to their "
+                              f"defaults ({', '.join(problems)}).")
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
@@ -104,18 +126,30 @@ class MainWindow(QMainWindow):
     def _start_background_work(self) -> None:
         if self._closing:
             return
-        self._build_matplotlib_parts()
-        self.controller.start()
+        self.controller.start()  # the model loads in its thread while matplotlib imports here
         self.samples.show_dataset(self.controller.dataset, self.settings.data_dir() or None)
+        self._build_chart()
+        self._build_training_panel()
 
-    def _build_matplotlib_parts(self) -> None:
+    def _build_chart(self) -> None:
         from .probability_chart import ProbabilityChart
-        from .training_panel import TrainingPanel
 
-        self.chart = ProbabilityChart(CLASS_NAMES[self.controller.dataset])
+        self.chart = ProbabilityChart(class_names(self.controller.dataset))
         self._right_column.replaceWidget(self._chart_placeholder, self.chart)
         self._chart_placeholder.deleteLater()
-        self.training_panel = TrainingPanel(self.settings)
+        if self._last_probabilities is not None:
+            self.chart.set_probabilities(self._last_probabilities)
+
+    def _build_training_panel(self) -> None:
+        try:
+            from .training_panel import TrainingPanel
+
+            self.training_panel = TrainingPanel(self.settings)
+        except Exception as exc:  # noqa: BLE001 - drawing and classifying must work regardless
+            log.exception("the training panel could not be built")
+            self.training_dock.setWidget(QLabel(f"The training panel is unavailable: {exc}"))
+            self.show_message(f"The training panel is unavailable: {exc}")
+            return
         self.training_panel.modelReady.connect(self._use_trained_model)
         self.training_panel.sampleChosen.connect(self._show_sample_of)
         self.training_panel.dataFolderChanged.connect(
@@ -190,7 +224,10 @@ class MainWindow(QMainWindow):
         self.redo_action = action("&Redo", self.canvas.redo, ["Ctrl+Shift+Z", "Ctrl+Y"], "redo")
         self.clear_action = action("&Clear", self.canvas.clear, ["Delete", "Esc"], "clear",
                                    "Clear the canvas (Delete / Esc)")
-        self.about_action = action("&About Draw & Classify", self.show_about)
+        self.shipped_action = action("Use the &shipped model", self.use_shipped_model,
+                                     name="useShippedModel",
+                                     tip="Go back to the model that comes with the app")
+        self.about_action = action("&About Draw && Classify", self.show_about)
         self.undo_action.setEnabled(False)
         self.redo_action.setEnabled(False)
         self.canvas.undoAvailable.connect(self.undo_action.setEnabled)
@@ -276,6 +313,7 @@ class MainWindow(QMainWindow):
         self.train_menu_action = show_training
         self.model_menu.addAction(show_training)
         self.model_menu.addAction(self.load_model_action)
+        self.model_menu.addAction(self.shipped_action)
 
     def show_training_panel(self) -> None:
         self.training_dock.show()
@@ -284,10 +322,12 @@ class MainWindow(QMainWindow):
     def _restore_geometry(self) -> None:
         geometry = self.settings.geometry()
         if geometry is None or not self.restoreGeometry(geometry):
+            if geometry is not None:
+                self.settings.report_unusable(AppSettings.GEOMETRY, "not a window geometry")
             self.resize(1280, 800)
         state = self.settings.window_state()
-        if state is not None:
-            self.restoreState(state)
+        if state is not None and not self.restoreState(state):
+            self.settings.report_unusable(AppSettings.WINDOW_STATE, "not a window layout")
 
     # -- picture in
     def _grab_picture(self) -> np.ndarray | None:
@@ -302,31 +342,39 @@ class MainWindow(QMainWindow):
         self.show_picture(image if self.canvas.pen_style == "white_on_black" else 255 - image)
 
     @Slot(str)
-    def open_image(self, path: str) -> bool:
-        try:
-            picture = open_picture(path)
-            grey = to_grey(picture)
-        except PictureError as exc:
-            self.show_message(str(exc))
-            return False
-        except MemoryError:
-            self.show_message(f"{os.path.basename(path)} is too large to open.")
-            return False
-        if grey.size == 0:
-            self.show_message(f"{os.path.basename(path)} holds no pixels.")
-            return False
-        self.show_picture(np.round(grey * 255).astype(np.uint8))
-        self.statusBar().showMessage(f"Opened {os.path.basename(path)}", MESSAGE_MS)
-        return True
+    def open_image(self, path: str) -> None:
+        """Decode ``path`` in the picture thread; it replaces the canvas when it arrives (a
+        failure is a message and leaves the canvas as it was)."""
+        self._picture_request += 1
+        self.show_info(f"Opening {os.path.basename(path)}…")
+        self._open_file.emit(self._picture_request, path)
 
     @Slot(QImage)
     def _show_qimage(self, image: QImage) -> bool:
         if image.isNull() or image.width() == 0 or image.height() == 0:
             self.show_message("The picture is empty.")
             return False
-        grey = to_grey(qimage_to_array(image, QImage.Format.Format_RGBA8888))
-        self.show_picture(np.round(grey * 255).astype(np.uint8))
+        if max(image.width(), image.height()) > MAX_PASTE_SIDE:  # a fast C++ scale, then off
+            image = image.scaled(MAX_PASTE_SIDE, MAX_PASTE_SIDE,
+                                 Qt.AspectRatioMode.KeepAspectRatio,
+                                 Qt.TransformationMode.SmoothTransformation)
+        self._picture_request += 1
+        self._open_pixels.emit(self._picture_request,
+                               qimage_to_array(image, QImage.Format.Format_RGBA8888))
         return True
+
+    @Slot(int, object, str)
+    def _picture_loaded(self, request: int, grey: np.ndarray, name: str) -> None:
+        if request != self._picture_request or self._closing:
+            return  # superseded by a newer drop or paste
+        self.show_picture(grey)
+        if name:
+            self.show_info(f"Opened {name}")
+
+    @Slot(int, str)
+    def _picture_failed(self, request: int, message: str) -> None:
+        if request == self._picture_request:
+            self.show_message(message)
 
     def choose_image(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open image", "", IMAGE_FILTER)
@@ -349,25 +397,18 @@ class MainWindow(QMainWindow):
             self.save_drawing_to(path)
 
     def save_drawing_to(self, path: str) -> bool:
-        """Write atomically: a temporary file in the same folder, then a rename."""
+        """Write atomically (training.atomic): the old file stays whole if anything fails."""
         if not path.lower().endswith(".png"):
             path += ".png"
-        folder = os.path.dirname(os.path.abspath(path))
         try:
-            fd, temp = tempfile.mkstemp(prefix=".drawing-", suffix=".png", dir=folder)
-            os.close(fd)
-            ok = self.canvas.image().save(temp, "PNG")
-            if ok:
-                os.replace(temp, path)
-            else:
-                os.unlink(temp)
-        except OSError as exc:
-            self.show_message(f"Could not save {os.path.basename(path)}: {exc.strerror or exc}")
+            with atomic_path(path, ".png") as temp:
+                if not self.canvas.image().save(str(temp), "PNG"):
+                    raise WriteError(f"could not write {os.path.basename(path)} "
+                                     "(the disk may be full).")
+        except WriteError as exc:
+            self.show_message(f"Could not save the drawing: {exc}")
             return False
-        if not ok:
-            self.show_message(f"Could not save {os.path.basename(path)}.")
-            return False
-        self.statusBar().showMessage(f"Saved {path}", MESSAGE_MS)
+        self.show_info(f"Saved {path}")
         return True
 
     # -- models
@@ -378,7 +419,7 @@ class MainWindow(QMainWindow):
             self.load_model(path)
 
     def load_model(self, path: str) -> None:
-        self.statusBar().showMessage(f"Loading {os.path.basename(path)}…")
+        self.show_info(f"Loading {os.path.basename(path)}…")
         self.controller.load_model_file(path)
 
     def model_ready(self) -> bool:
@@ -387,10 +428,9 @@ class MainWindow(QMainWindow):
     @Slot(dict)
     def _show_model(self, info: dict) -> None:
         accuracy = info.get("test_accuracy")
-        text = f"{info['name']} ({DATASET_TITLES[info['dataset']]}"
+        text = f"{info['name']} ({DATASETS[info['dataset']].title}"
         text += f", {accuracy:.2%} on the test set)" if isinstance(accuracy, float) else ")"
         self.model_status.setText(text)
-        self.statusBar().showMessage(f"Model ready: {text}", MESSAGE_MS)
         if info["dataset"] == self.controller.dataset:
             self._set_class_names(info["class_names"])
         metadata = info.get("metadata") or {}
@@ -399,10 +439,20 @@ class MainWindow(QMainWindow):
         if panel and metadata.get("history") and (user_loaded or panel.last_result() is None):
             panel.show_saved_model(metadata)
 
-    def _use_trained_model(self, model, metadata: dict) -> None:
+    def _use_trained_model(self, path: str, metadata: dict) -> None:
         """"Use this model" in the training panel: the canvas switches to it (and its dataset)."""
-        self.statusBar().showMessage("Switching the canvas to the trained model…", MESSAGE_MS)
-        self.controller.adopt_model(model, metadata)
+        self.show_info("Switching the canvas to the trained model…")
+        self.controller.load_model_file(path)
+
+    def use_shipped_model(self) -> None:
+        self.show_info("Going back to the shipped model…")
+        self.controller.use_shipped_model()
+
+    @Slot(str)
+    def _show_busy(self, message: str) -> None:
+        if message:
+            self.show_info(message)
+            self.model_status.setText(message)
 
     def _show_sample_of(self, image: np.ndarray, dataset: str) -> None:
         if dataset != self.controller.dataset:
@@ -432,7 +482,7 @@ class MainWindow(QMainWindow):
     def _dataset_changed(self, dataset: str) -> None:
         self._select_dataset_in_combo(dataset)
         info = self.controller.model(dataset)
-        self._set_class_names(info["class_names"] if info else CLASS_NAMES[dataset])
+        self._set_class_names(info["class_names"] if info else class_names(dataset))
         if info is None:
             self.model_status.setText("Loading model…")
         self.samples.show_dataset(dataset, self.settings.data_dir() or None)
@@ -444,23 +494,26 @@ class MainWindow(QMainWindow):
     # -- results
     @Slot(dict)
     def _show_result(self, reply: dict) -> None:
-        if self.chart is None:
-            return  # not built yet; the controller classifies again once a model is ready
+        chart = self.chart  # None for the first few hundred ms: the label is shown regardless
+        probabilities = reply.get("probabilities")
+        self._last_probabilities = probabilities
         if reply.get("blank"):
             self.prediction_label.setText("Draw something")
-            self.chart.set_probabilities(None)
             self.model_input.set_array(None)
+            if chart is not None:
+                chart.set_probabilities(None)
             return
         if "error" in reply:
             self.show_message(reply["error"])
         self.model_input.set_array(reply.get("input"))
-        probabilities = reply.get("probabilities")
+        if chart is not None:
+            chart.set_probabilities(probabilities)
         if probabilities is None:
-            self.prediction_label.setText("Loading model…")
-            self.chart.set_probabilities(None)
+            self.prediction_label.setText("Cannot classify" if "error" in reply
+                                          else "Loading model…")
             return
-        self.chart.set_probabilities(probabilities)
-        names = self.chart.class_names()
+        info = self.controller.model() or {}
+        names = info.get("class_names") or class_names(self.controller.dataset)
         order = np.argsort(probabilities)[::-1]
         first, second = int(order[0]), int(order[1])
         if probabilities[first] >= NOT_SURE_BELOW:
@@ -480,9 +533,17 @@ class MainWindow(QMainWindow):
     # -- messages, about, close
     @Slot(str)
     def show_message(self, message: str) -> None:
-        """Non-modal: the status bar shows it; the canvas and model are left as they were."""
+        """A problem: stays in the status bar (no timeout) until another message replaces it,
+        and routine messages do not replace it for ERROR_HOLD_S. The canvas and the model are
+        left as they were."""
         log.info("%s", message)
-        self.statusBar().showMessage(message, MESSAGE_MS * 2)
+        self._error_shown_at = time.monotonic()
+        self.statusBar().showMessage(message)
+
+    def show_info(self, message: str) -> None:
+        """A routine message: shown for a few seconds, unless a recent problem is on display."""
+        if time.monotonic() - self._error_shown_at >= ERROR_HOLD_S:
+            self.statusBar().showMessage(message, MESSAGE_MS)
 
     def show_about(self) -> None:
         def version(name: str) -> str:
@@ -506,6 +567,16 @@ class MainWindow(QMainWindow):
         self.settings.set_geometry(self.saveGeometry())
         self.settings.set_window_state(self.saveState())
         self.settings.sync()
-        self.samples.shutdown()
-        self.controller.shutdown()
+        self.shutdown()
         event.accept()
+
+    def shutdown(self, timeout_ms: int = 1000) -> bool:
+        """End every child process (terminate, kill after 1 s), then every worker thread; True
+        when nothing is left running. The app's one owner of their lifetime."""
+        end_all_processes()
+        ok = True
+        if self.training_panel is not None:
+            ok = self.training_panel.shutdown(timeout_ms) and ok
+        ok = self.samples.shutdown(timeout_ms) and ok
+        ok = self.controller.shutdown(timeout_ms) and ok
+        return stop_thread(self._loader_thread, timeout_ms) and ok

@@ -4,26 +4,37 @@ The canvas says "changed" on every stroke segment. We coalesce: one zero-delay t
 changes already queued in the event loop, at most one request is in flight to the worker, and if
 the picture changed meanwhile exactly one more request follows with the newest picture. The
 worker thread owns the models; this object only passes plain data back and forth.
+
+Which model serves which dataset follows what the user asked for:
+- only a model the user chose (a file, a trained model) may change the active dataset;
+- a remembered model that fails is skipped for this launch (with a message) and the shipped
+  model is used; the setting is kept, the file may come back (an unplugged drive);
+- a user-chosen file that fails leaves the current model and the remembered one as they were.
 """
 
 from __future__ import annotations
 
+import os
 import time
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
-from .inference_worker import InferenceWorker
+from training.datasets import DATASETS
+
+from .inference_worker import ConversionWorker, InferenceWorker
 from .threads import start_worker, stop_thread
 
 
 class PredictionController(QObject):
     modelReady = Signal(dict)        # info of the model now used for the active dataset
     modelFailed = Signal(str)        # a message for the user; the previous model stays
-    datasetChanged = Signal(str)     # the active dataset changed (e.g. a model of another loaded)
+    modelWarning = Signal(str)       # the model is usable, but (part of) its sidecar is not
+    datasetChanged = Signal(str)     # the active dataset changed
     resultReady = Signal(dict)       # worker reply + "latency_ms" since the first unsent change
+    busy = Signal(str)               # a long step the user should know about ("" when done)
 
     _load = Signal(dict)
-    _adopt = Signal(object, dict)
+    _convert = Signal(dict)
     _classify = Signal(dict)
 
     def __init__(self, grab_picture, settings, parent=None):
@@ -33,7 +44,9 @@ class PredictionController(QObject):
         self._settings = settings
         self._dataset = settings.dataset()
         self._models: dict[str, dict] = {}   # dataset -> info, as reported by the worker
-        self._loading: set[str] = set()
+        self._loading: set[str] = set()      # datasets whose automatic load is under way
+        self._skip_remembered: set[str] = set()
+        self._token = 0                      # the newest user choice; older replies are stale
         self._seq = 0
         self._in_flight = False
         self._dirty = False
@@ -47,11 +60,13 @@ class PredictionController(QObject):
         self._worker = InferenceWorker()
         self._thread = start_worker(self._worker, "inference")
         self._load.connect(self._worker.load_model)
-        self._adopt.connect(self._worker.adopt_model)
         self._classify.connect(self._worker.classify)
         self._worker.modelLoaded.connect(self._on_model_loaded)
         self._worker.modelFailed.connect(self._on_model_failed)
+        self._worker.needsConversion.connect(self._on_needs_conversion)
         self._worker.classified.connect(self._on_classified)
+        self._converter = None               # started on first use (most users never need it)
+        self._converter_thread = None
 
     # -- state
     @property
@@ -70,7 +85,7 @@ class PredictionController(QObject):
         self._ensure_model(self._dataset)
 
     def set_dataset(self, dataset: str) -> None:
-        if dataset == self._dataset:
+        if dataset == self._dataset or dataset not in DATASETS:
             return
         self._dataset = dataset
         self._settings.set_dataset(dataset)
@@ -82,11 +97,19 @@ class PredictionController(QObject):
         self.picture_changed()
 
     def load_model_file(self, path: str) -> None:
-        self._loading.add(self._dataset)
-        self._load.emit({"path": path, "dataset": self._dataset, "user_choice": True})
+        """The user chose a model file (or "Use this model"): it becomes the active model, and
+        its dataset the active dataset, once it has loaded."""
+        self._token += 1
+        self._load.emit({"path": str(path), "dataset": self._dataset, "user_choice": True,
+                         "token": self._token})
 
-    def adopt_model(self, model, metadata: dict) -> None:
-        self._adopt.emit(model, metadata)
+    def use_shipped_model(self, dataset: str | None = None) -> None:
+        """Back to the shipped model of ``dataset`` (default: the active one)."""
+        dataset = dataset or self._dataset
+        self._settings.set_model_path(dataset, "")
+        self._token += 1
+        self._load.emit({"path": "", "dataset": dataset, "user_choice": True,
+                         "token": self._token})
 
     @Slot()
     def picture_changed(self) -> None:
@@ -96,17 +119,19 @@ class PredictionController(QObject):
         if not self._timer.isActive():
             self._timer.start()
 
-    def shutdown(self, timeout_ms: int = 2000) -> bool:
+    def shutdown(self, timeout_ms: int = 1000) -> bool:
         self._timer.stop()
-        return stop_thread(self._thread, timeout_ms)
+        ok = stop_thread(self._converter_thread, timeout_ms)
+        return stop_thread(self._thread, timeout_ms) and ok
 
     # -- internals
     def _ensure_model(self, dataset: str) -> None:
         if dataset in self._models or dataset in self._loading:
             return
         self._loading.add(dataset)
-        path = self._settings.model_path(dataset)
-        self._load.emit({"path": path, "dataset": dataset, "user_choice": False})
+        remembered = "" if dataset in self._skip_remembered else self._settings.model_path(dataset)
+        self._load.emit({"path": remembered, "dataset": dataset, "user_choice": False,
+                         "token": None})
 
     @Slot()
     def _dispatch(self) -> None:
@@ -141,27 +166,55 @@ class PredictionController(QObject):
     @Slot(dict)
     def _on_model_loaded(self, info: dict) -> None:
         dataset = info["dataset"]
-        self._loading.discard(dataset)
-        self._loading.discard(self._dataset)
+        user_choice = info.get("user_choice")
+        if user_choice and info.get("token") != self._token:
+            return  # the user has chosen another model since
+        if not user_choice:
+            self._loading.discard(dataset)
         self._models[dataset] = info
-        if info["path"] and not info["shipped"]:
-            self._settings.set_model_path(dataset, info["path"])
-        if dataset != self._dataset:
-            self._dataset = dataset
-            self._settings.set_dataset(dataset)
-            self.datasetChanged.emit(dataset)
-        self.modelReady.emit(info)
-        self.picture_changed()  # classify what is already drawn with the new model
+        self.busy.emit("")
+        for warning in info.get("warnings") or []:
+            self.modelWarning.emit(warning)
+        if user_choice:
+            self._settings.set_model_path(dataset, "" if info["shipped"] else info["path"])
+            self._skip_remembered.discard(dataset)
+            if dataset != self._dataset:
+                self._dataset = dataset
+                self._settings.set_dataset(dataset)
+                self.datasetChanged.emit(dataset)
+        if dataset == self._dataset:
+            self.modelReady.emit(info)
+            self.picture_changed()  # classify what is already drawn with the new model
 
     @Slot(dict)
     def _on_model_failed(self, failure: dict) -> None:
         dataset = failure.get("dataset") or self._dataset
+        self.busy.emit("")
+        if failure.get("user_choice"):
+            if failure.get("token") == self._token:
+                self.modelFailed.emit(f"{failure['message']} The model in use is unchanged.")
+            return
         self._loading.discard(dataset)
-        path = failure.get("path")
-        if path and dataset not in self._models:
-            # The remembered model is gone or broken: fall back to the shipped one.
-            self._settings.set_model_path(dataset, "")
+        if failure.get("path"):
+            # The remembered model is gone or broken: use the shipped one for this launch.
+            self._skip_remembered.add(dataset)
             self.modelFailed.emit(f"{failure['message']} Using the shipped model instead.")
             self._ensure_model(dataset)
-            return
-        self.modelFailed.emit(failure["message"])
+        else:
+            self.modelFailed.emit(failure["message"])
+
+    @Slot(dict)
+    def _on_needs_conversion(self, request: dict) -> None:
+        if self._converter is None:
+            self._converter = ConversionWorker()
+            self._converter.converted.connect(self._on_converted)
+            self._converter.failed.connect(self._on_model_failed)
+            self._convert.connect(self._converter.convert)
+            self._converter_thread = start_worker(self._converter, "converter")
+        name = os.path.basename(request["keras"])
+        self.busy.emit(f"Preparing {name} for live use (converting it to LiteRT)…")
+        self._convert.emit(request)
+
+    @Slot(dict)
+    def _on_converted(self, request: dict) -> None:
+        self._load.emit(request)  # the .tflite is there now: load it as first asked

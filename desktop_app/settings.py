@@ -1,15 +1,28 @@
-"""One typed wrapper around QSettings: every key, its type and its default in one place."""
+"""One typed wrapper around QSettings: every key, its type and its default in one place.
+
+Stored values are input like any other: a settings file may hold text where a number belongs,
+bytes that are not text, 1e999, or be random garbage. Every accessor reads the raw value and
+validates it itself (QSettings' own ``type=`` conversion raises on such values); anything unusable
+falls back to the default and is recorded in :meth:`AppSettings.problems`, which the window shows
+in one status-bar line. Nothing stored can stop the app from starting.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
+import math
 
 from PySide6.QtCore import QByteArray, QSettings
+
+from training.datasets import DATASETS
 
 ORGANIZATION = "DrawClassify"
 APPLICATION = "Draw & Classify"
 
 PEN_STYLES = ("white_on_black", "black_on_white")
+
+log = logging.getLogger(__name__)
 
 
 class AppSettings:
@@ -24,70 +37,177 @@ class AppSettings:
 
     DEFAULT_BRUSH = 18
     BRUSH_RANGE = (2, 60)
+    MAX_TEXT = 4096                          # longer "paths" are garbage, not paths
 
     def __init__(self, settings: QSettings | None = None):
         self._s = settings if settings is not None else QSettings(ORGANIZATION, APPLICATION)
+        self._problems: dict[str, str] = {}
 
     def sync(self) -> None:
-        self._s.sync()
+        try:
+            self._s.sync()
+        except Exception:  # noqa: BLE001 - a settings file we cannot write must not crash a close
+            log.warning("could not write the settings", exc_info=True)
+
+    def problems(self) -> list[str]:
+        """Keys whose stored value was unusable and was replaced by its default."""
+        return list(self._problems)
+
+    # -- raw access and validation
+    def _raw(self, key: str):
+        try:
+            return self._s.value(key)
+        except Exception:  # noqa: BLE001 - bytes that are not text, an unknown @Variant type...
+            self._reset(key, "unreadable")
+            return None
+
+    def _reset(self, key: str, why: str) -> None:
+        if key not in self._problems:
+            log.warning("setting %s was %s; using its default", key, why)
+        self._problems[key] = why
+        try:
+            self._s.remove(key)  # so the same garbage does not come back at the next launch
+        except Exception:  # noqa: BLE001
+            pass
+
+    def _bytes(self, key: str) -> QByteArray | None:
+        value = self._raw(key)
+        if value is None:
+            return None
+        if isinstance(value, QByteArray) and not value.isEmpty():
+            return value
+        if isinstance(value, (bytes, bytearray)) and value:
+            return QByteArray(bytes(value))
+        if value not in ("", b""):
+            self._reset(key, f"not binary data ({type(value).__name__})")
+        return None
+
+    def _int(self, key: str, default: int, low: int, high: int) -> int:
+        value = self._raw(key)
+        if value is None:
+            return default
+        try:
+            number = float(value)
+        except (TypeError, ValueError, OverflowError):
+            self._reset(key, f"not a number ({_preview(value)})")
+            return default
+        if not math.isfinite(number) or number != int(number) or not low <= number <= high:
+            self._reset(key, f"out of range ({_preview(value)})")
+            return default
+        return int(number)
+
+    def _text(self, key: str, default: str = "") -> str:
+        value = self._raw(key)
+        if value is None:
+            return default
+        if isinstance(value, QByteArray):
+            value = bytes(value)
+        if isinstance(value, bytes):
+            try:
+                value = value.decode("utf-8")
+            except UnicodeDecodeError:
+                self._reset(key, "not text")
+                return default
+        if not isinstance(value, str) or len(value) > self.MAX_TEXT or "\x00" in value:
+            self._reset(key, f"not text ({type(value).__name__})")
+            return default
+        return value
+
+    def _choice(self, key: str, choices, default: str) -> str:
+        value = self._text(key, default)
+        if value not in choices:
+            if key not in self._problems:
+                self._reset(key, f"unknown value {_preview(value)}")
+            return default
+        return value
+
+    def _set(self, key: str, value) -> None:
+        self._problems.pop(key, None)
+        self._s.setValue(key, value)
 
     # -- window
     def geometry(self) -> QByteArray | None:
-        value = self._s.value(self.GEOMETRY, None, type=QByteArray)
-        return value if value is not None and not value.isEmpty() else None
+        return self._bytes(self.GEOMETRY)
 
     def set_geometry(self, value: QByteArray) -> None:
-        self._s.setValue(self.GEOMETRY, value)
+        self._set(self.GEOMETRY, value)
 
     def window_state(self) -> QByteArray | None:
-        value = self._s.value(self.WINDOW_STATE, None, type=QByteArray)
-        return value if value is not None and not value.isEmpty() else None
+        return self._bytes(self.WINDOW_STATE)
 
     def set_window_state(self, value: QByteArray) -> None:
-        self._s.setValue(self.WINDOW_STATE, value)
+        self._set(self.WINDOW_STATE, value)
+
+    def report_unusable(self, key: str, why: str) -> None:
+        """For values only the caller can judge (e.g. a geometry Qt refuses to restore)."""
+        self._reset(key, why)
 
     # -- canvas
     def brush_size(self) -> int:
-        low, high = self.BRUSH_RANGE
-        return min(high, max(low, int(self._s.value(self.BRUSH_SIZE, self.DEFAULT_BRUSH, type=int))))
+        return self._int(self.BRUSH_SIZE, self.DEFAULT_BRUSH, *self.BRUSH_RANGE)
 
     def set_brush_size(self, value: int) -> None:
-        self._s.setValue(self.BRUSH_SIZE, int(value))
+        self._set(self.BRUSH_SIZE, int(value))
 
     def pen_style(self) -> str:
-        value = self._s.value(self.PEN_STYLE, PEN_STYLES[0], type=str)
-        return value if value in PEN_STYLES else PEN_STYLES[0]
+        return self._choice(self.PEN_STYLE, PEN_STYLES, PEN_STYLES[0])
 
     def set_pen_style(self, value: str) -> None:
-        self._s.setValue(self.PEN_STYLE, value if value in PEN_STYLES else PEN_STYLES[0])
+        self._set(self.PEN_STYLE, value if value in PEN_STYLES else PEN_STYLES[0])
 
     # -- models and data
     def dataset(self) -> str:
-        value = self._s.value(self.DATASET, "mnist", type=str)
-        return value if value in ("mnist", "fashion_mnist") else "mnist"
+        return self._choice(self.DATASET, tuple(DATASETS), "mnist")
 
     def set_dataset(self, value: str) -> None:
-        self._s.setValue(self.DATASET, value)
+        if value in DATASETS:
+            self._set(self.DATASET, value)
 
     def model_path(self, dataset: str) -> str:
-        return self._s.value(self.MODEL_PATH.format(dataset=dataset), "", type=str)
+        return self._text(self.MODEL_PATH.format(dataset=dataset))
 
     def set_model_path(self, dataset: str, path: str) -> None:
-        self._s.setValue(self.MODEL_PATH.format(dataset=dataset), path)
+        self._set(self.MODEL_PATH.format(dataset=dataset), str(path))
 
     def data_dir(self) -> str:
-        return self._s.value(self.DATA_DIR, "", type=str)
+        return self._text(self.DATA_DIR)
 
     def set_data_dir(self, path: str) -> None:
-        self._s.setValue(self.DATA_DIR, path)
+        self._set(self.DATA_DIR, str(path))
 
     def training_config(self) -> dict:
-        text = self._s.value(self.TRAINING_CONFIG, "", type=str)
-        try:
-            value = json.loads(text) if text else {}
-        except ValueError:
+        """The saved training form as a dict of plain JSON values (each field is validated
+        again by the form, which ignores what it cannot use)."""
+        text = self._text(self.TRAINING_CONFIG)
+        if not text:
             return {}
-        return value if isinstance(value, dict) else {}
+        try:
+            value = json.loads(text, parse_constant=_reject_constant)
+        except (ValueError, RecursionError):
+            self._reset(self.TRAINING_CONFIG, "not valid JSON")
+            return {}
+        if not isinstance(value, dict):
+            self._reset(self.TRAINING_CONFIG, "not a JSON object")
+            return {}
+        clean = {}
+        for key, item in value.items():
+            if isinstance(item, (int, float)) and not isinstance(item, bool) and not (
+                    math.isfinite(item) and abs(item) < 2**31):
+                continue  # Qt's spin boxes take 32-bit ints: 1e999 or 10**30 would raise
+            if isinstance(item, (str, bool, int, float)) or item is None:
+                clean[str(key)] = item
+        if len(clean) != len(value):
+            self._problems[self.TRAINING_CONFIG] = "some fields unusable"
+        return clean
 
     def set_training_config(self, values: dict) -> None:
-        self._s.setValue(self.TRAINING_CONFIG, json.dumps(values))
+        self._set(self.TRAINING_CONFIG, json.dumps(values, allow_nan=False))
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not a number")
+
+
+def _preview(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."

@@ -1,8 +1,10 @@
-"""Worker threads with a known lifetime (the superqt/Orange3 pattern).
+"""Worker threads and child processes with a known lifetime (the superqt/Orange3 pattern).
 
 ``start_worker(worker)`` moves a QObject worker into a new QThread and starts it. The thread is
 registered so tests can fail when one is left running, and so the app can stop every thread on
-exit: ask it to quit, ``wait()`` with a timeout, never ``terminate()``.
+exit: ask it to quit, ``wait()`` with a timeout, never ``terminate()``. Child processes (all of
+TensorFlow runs in them) are registered with ``track_process`` and ended on exit: terminate, then
+kill after one second.
 """
 
 from __future__ import annotations
@@ -16,14 +18,9 @@ _threads: "weakref.WeakSet[QThread]" = weakref.WeakSet()
 
 
 class WorkerThread(QThread):
-    """A QThread whose event loop runs inside a Python call.
-
-    Without this, PySide creates and destroys a Python thread state around every queued slot
-    call, and TensorFlow's pybind11 code, which caches the thread state it first saw, later
-    re-acquires the GIL with a dead one: a segfault seen here in ``PyGraph::version_def`` when
-    the inference thread traced a second model. Running ``exec()`` from Python keeps one
-    thread state alive for the thread's whole life.
-    """
+    """A QThread whose event loop runs inside a Python call, so the thread keeps one Python
+    thread state for its whole life instead of one per queued slot call (which once crashed
+    native code that cached the thread state it first saw)."""
 
     def run(self) -> None:
         self.exec()
@@ -63,22 +60,49 @@ def running_threads() -> list[str]:
     return alive
 
 
-_tensorflow_lock = threading.Lock()
+# -- child processes (TensorFlow work: training, conversion, summaries, downloads)
 
-# TensorFlow does not promise that two threads may build graphs (trace a tf.function, create a
-# model's variables) at the same time. Every worker holds this lock while it builds, loads or
-# traces a model; running an already traced model needs none, so training steps and live
-# predictions still overlap.
-tf_graph_lock = threading.RLock()
+_processes: "weakref.WeakSet" = weakref.WeakSet()
+_processes_lock = threading.Lock()
+KILL_AFTER_S = 1.0
 
 
-def import_tensorflow() -> None:
-    """Import TensorFlow and Keras once, from whichever worker thread needs them first.
+def track_process(process) -> None:
+    """Register a ``subprocess.Popen`` child so the app can end it on exit, whoever started it."""
+    with _processes_lock:
+        _processes.add(process)
 
-    TensorFlow's package import is not safe to run in two threads at once (its circular imports
-    deadlock), so every worker calls this before touching TF: the first one imports, the others
-    wait for it.
-    """
-    with _tensorflow_lock:
-        import keras  # noqa: F401
-        import tensorflow  # noqa: F401
+
+def end_process(process, grace_s: float = KILL_AFTER_S) -> None:
+    """Terminate a child, kill it if it has not ended after ``grace_s``, and reap it (no zombie)."""
+    import subprocess
+
+    if process is None or process.poll() is not None:
+        return
+    try:
+        process.terminate()
+        process.wait(grace_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    except OSError:
+        pass
+
+
+def running_processes() -> list[int]:
+    with _processes_lock:
+        children = list(_processes)
+    return [p.pid for p in children if p.poll() is None]
+
+
+def end_all_processes(grace_s: float = KILL_AFTER_S) -> None:
+    with _processes_lock:
+        children = list(_processes)
+    alive = [p for p in children if p.poll() is None]
+    for process in alive:
+        try:
+            process.terminate()
+        except OSError:
+            pass
+    for process in alive:  # one grace period for all of them, not one each
+        end_process(process, grace_s)

@@ -49,6 +49,13 @@ def write_idx_dataset(folder: Path, train: int = 300, test: int = 100, seed: int
     return folder
 
 
+@pytest.fixture(autouse=True)
+def private_home(tmp_path, monkeypatch):
+    """Personal data (samples, runs, conversions) of each test goes to its own folder."""
+    monkeypatch.setenv("DRAW_CLASSIFY_HOME", str(tmp_path / "draw-classify-home"))
+    return tmp_path / "draw-classify-home"
+
+
 @pytest.fixture
 def isolated_cache(tmp_path, monkeypatch):
     """No real Keras cache, no DRAW_CLASSIFY_DATA, and downloads go to a closed loopback port:

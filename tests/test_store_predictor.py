@@ -60,7 +60,7 @@ def test_interrupted_save_leaves_the_previous_model_intact(tmp_path, model, pict
         save_model(CrashingModel(), path, {"dataset": "fashion_mnist"})
     assert path.read_bytes() == before
     assert read_metadata(path)["dataset"] == "mnist"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json", "m.keras"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json", "m.keras", "m.tflite"]
 
 
 def test_stale_sidecar_is_ignored(tmp_path, model):
@@ -122,21 +122,39 @@ def test_predictor_accepts_models_without_channel_axis_or_softmax():
     assert probabilities.min() >= 0 and probabilities.sum() == pytest.approx(1, abs=1e-5)
 
 
-def test_predictor_is_safe_from_a_worker_thread(model, pictures):
-    predictor = Predictor(model)
-    expected = [predictor.predict(p) for p in pictures]
-    results = {}
+def test_lite_model_is_safe_from_several_threads(tmp_path, model):
+    """LiteRT keeps input and output in shared buffers: without LiteModel's lock, concurrent
+    callers get another's answer or LiteRT's "reference to internal data" error."""
+    import sys
 
-    def work(i):
-        results[i] = [predictor.predict(p) for p in pictures]
+    from training.lite_runtime import LiteModel
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    for got in results.values():
-        np.testing.assert_allclose(got, expected, atol=1e-6)
+    path = save_model(model, tmp_path / "m.keras", {"dataset": "mnist"})
+    lite = LiteModel(path.with_suffix(".tflite"))
+    pictures = np.random.default_rng(2).random((8, 28, 28)).astype(np.float32)
+    expected = [lite.predict(p) for p in pictures]
+    wrong = []
+
+    def work(offset):
+        for i in range(1000):
+            k = (i + offset) % len(pictures)
+            try:
+                if not np.allclose(lite.predict(pictures[k]), expected[k], atol=1e-6):
+                    wrong.append(k)
+            except RuntimeError as exc:  # LiteRT refuses to run while a buffer is in use
+                wrong.append(exc)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+    try:
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert wrong == []
 
 
 def test_predictor_runs_mixed_precision_models_in_float32():

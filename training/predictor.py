@@ -8,12 +8,12 @@ casts cost more than they save for one picture (p50 0.89 vs 1.02 ms for the ship
 
 from __future__ import annotations
 
-import json
-import logging
 import threading
 
 import numpy as np
 import tensorflow as tf
+
+from training.export import _float32_version
 
 
 class Predictor:
@@ -43,19 +43,3 @@ class Predictor:
             out = np.exp(out - out.max())
             out /= out.sum()
         return out
-
-
-def _float32_version(model):
-    """The same model with every layer computing in float32 (a copy, if it used mixed precision)."""
-    if not any(layer.dtype_policy.name.startswith("mixed") for layer in model.layers):
-        return model
-    try:
-        config = json.loads(json.dumps(model.get_config()).replace('"mixed_bfloat16"', '"float32"')
-                            .replace('"mixed_float16"', '"float32"'))
-        copy = model.__class__.from_config(config)
-        copy.set_weights(model.get_weights())
-        return copy
-    except Exception:  # an unusual model: keep its own precision rather than fail
-        logging.getLogger(__name__).warning("float32 copy failed; using the model as it is",
-                                            exc_info=True)
-        return model

@@ -1,0 +1,149 @@
+"""LiteRT export and runtime (issue #8): the .tflite computes what Keras computes in float32,
+bad files give clear errors, exports are atomic, and the runtime never loads TensorFlow."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from training.atomic import WriteError
+from training.export import _float32_version, export_tflite, tflite_path
+from training.lite_runtime import LiteModel
+from training.store import SHIPPED_MODELS, ModelLoadError, load_model, shipped_model_path
+
+SHIPPED_TFLITE = {name: tflite_path(shipped_model_path(name)) for name in SHIPPED_MODELS}
+
+
+def keras_float32(model, images01: np.ndarray) -> np.ndarray:
+    """What the exported file must reproduce: the model run with every layer in float32."""
+    return np.asarray(_float32_version(model)(images01[..., None], training=False))
+
+
+def test_tflite_path_is_beside_the_keras_file(tmp_path):
+    assert tflite_path(tmp_path / "my.model.keras") == tmp_path / "my.model.tflite"
+    assert SHIPPED_TFLITE["mnist"].name == "mnist.tflite"
+
+
+@pytest.mark.parametrize("architecture, precision",
+                         [("lecture_dense", "float32"), ("compact_cnn", "bfloat16")])
+def test_export_matches_keras_in_float32(tmp_path, architecture, precision):
+    import keras
+
+    from training.models import build_model
+
+    keras.utils.set_random_seed(3)
+    model = build_model(architecture, precision=precision)
+    path = export_tflite(model, tmp_path / "m.tflite")
+    assert path == tmp_path / "m.tflite" and not list(tmp_path.glob("*partial*"))
+
+    lite = LiteModel(path)
+    pictures = np.random.default_rng(0).random((200, 28, 28), dtype=np.float32)
+    expected = keras_float32(model, pictures)
+    batch = lite.predict_batch(pictures)  # 200 < one chunk: exercises the padding
+    assert batch.shape == (200, 10) and batch.dtype == np.float32
+    assert np.abs(batch - expected).max() <= 1e-4
+    assert (batch.argmax(1) == expected.argmax(1)).all()
+    singles = np.stack([lite.predict(p) for p in pictures[:20]])
+    assert np.abs(singles - expected[:20]).max() <= 1e-4
+    uint8 = (pictures * 255).astype(np.uint8)
+    from_uint8 = keras_float32(model, uint8 / np.float32(255))
+    assert np.abs(lite.predict_batch(uint8) - from_uint8).max() <= 1e-4
+
+
+def test_fixed_batch_model_ending_in_logits(tmp_path):
+    """A .tflite made elsewhere: batch fixed at 1, (28, 28) input, logits out."""
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(4)
+    model = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(),
+                              keras.layers.Dense(10)])
+    model.export(str(tmp_path / "logits.tflite"), format="litert", verbose=False,
+                 input_signature=[tf.TensorSpec((1, 28, 28), tf.float32)])
+    pictures = np.random.default_rng(1).random((7, 28, 28), dtype=np.float32)
+    expected = np.asarray(keras.activations.softmax(model(pictures)))
+    lite = LiteModel(tmp_path / "logits.tflite")
+    assert np.abs(lite.predict_batch(pictures) - expected).max() <= 1e-5
+    assert np.abs(lite.predict(pictures[0]) - expected[0]).max() <= 1e-5
+
+
+def test_bad_files_raise_model_load_error(tmp_path):
+    good = SHIPPED_TFLITE["mnist"].read_bytes()
+    cases = {
+        "missing.tflite": (None, "no such file"),
+        "empty.tflite": (b"", "empty"),
+        "text.tflite": (b"hello, I am not a model\n" * 10, "not a LiteRT"),
+        "renamed.tflite": (shipped_model_path("mnist").read_bytes(), "Keras archive"),
+        "truncated.tflite": (good[:len(good) // 3], "not a usable LiteRT model"),
+    }
+    for name, (content, message) in cases.items():
+        if content is not None:
+            (tmp_path / name).write_bytes(content)
+        with pytest.raises(ModelLoadError, match=message) as caught:
+            LiteModel(tmp_path / name)
+        assert name in str(caught.value)
+    with pytest.raises(ModelLoadError, match="folder"):
+        LiteModel(tmp_path)
+
+
+def test_export_into_a_file_posing_as_a_folder_fails_cleanly(tmp_path):
+    from training.models import build_model
+
+    (tmp_path / "blocker").write_text("a file, not a folder")
+    with pytest.raises(WriteError):
+        export_tflite(build_model("lecture_dense"), tmp_path / "blocker" / "m.tflite")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["blocker"]
+
+
+def test_failed_export_keeps_the_previous_file(tmp_path, monkeypatch):
+    import keras
+
+    from training.models import build_model
+
+    target = tmp_path / "m.tflite"
+    target.write_bytes(b"previous")
+
+    def half_written_then_fails(self, filepath, **kwargs):
+        open(filepath, "wb").write(b"half")
+        raise RuntimeError("converter crashed")
+
+    monkeypatch.setattr(keras.Model, "export", half_written_then_fails)
+    with pytest.raises(RuntimeError, match="converter crashed"):
+        export_tflite(build_model("lecture_dense"), target)
+    assert target.read_bytes() == b"previous"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.tflite"]
+
+
+def test_runtime_never_imports_tensorflow_or_keras():
+    """The window's process: import, load both shipped models, predict, and still no TF."""
+    code = f"""
+import json, sys
+import numpy as np
+import training.export, training.lite_runtime
+from training.lite_runtime import LiteModel
+paths = {json.dumps([str(p) for p in SHIPPED_TFLITE.values()])}
+for path in paths:
+    model = LiteModel(path)
+    model.predict(np.zeros((28, 28), np.float32))
+    model.predict_batch(np.zeros((300, 28, 28), np.uint8))
+print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras"))))
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+
+
+@pytest.mark.parametrize("name", SHIPPED_MODELS)
+def test_shipped_tflite_matches_its_keras_model(shared_data, name):
+    from training.datasets import load_dataset
+
+    images = load_dataset(name, shared_data, allow_download=False).x_test[:1000]
+    model = load_model(name).model
+    lite = LiteModel(SHIPPED_TFLITE[name]).predict_batch(images)
+    float32 = keras_float32(model, images / np.float32(255))
+    mixed = np.asarray(model(images[..., None] / np.float32(255), training=False))
+    assert np.abs(lite - float32).max() <= 1e-4
+    assert (lite.argmax(1) == mixed.argmax(1)).mean() >= 0.999

@@ -1,0 +1,117 @@
+"""Export Keras models to LiteRT (``.tflite``) files for the window's process.
+
+The window runs live inference with LiteRT (``training.lite_runtime``) so that it never imports
+TensorFlow (issue #8); every saved ``.keras`` model gets a ``.tflite`` beside it, same stem.
+
+TensorFlow and Keras are imported inside :func:`export_tflite` only: :func:`tflite_path` is used
+by the window, which must stay free of them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+
+from training.atomic import atomic_path
+
+
+def tflite_path(keras_path: str | os.PathLike) -> Path:
+    """``models/mnist.keras`` -> ``models/mnist.tflite``."""
+    return Path(keras_path).expanduser().with_suffix(".tflite")
+
+
+def export_tflite(model, path: str | os.PathLike) -> Path:
+    """Write ``model`` as a float32 LiteRT model at ``path`` (atomically); returns the path.
+
+    The batch dimension is left free (any batch size), so evaluation can run batches. Only
+    LiteRT's built-in ops are allowed: a model that would need TensorFlow ("Flex") ops fails
+    here, at export, rather than later in the window, whose runtime has no TensorFlow.
+    Raises ``training.atomic.WriteError`` when the file cannot be written.
+    """
+    import tensorflow as tf
+
+    path = Path(path).expanduser()
+    # A mixed-precision model would export bfloat16 convolutions as Flex ops, which plain LiteRT
+    # cannot run; its float32 twin computes the same function with built-in ops.
+    runner = _float32_version(model)
+    spec = tf.TensorSpec((None, *tuple(runner.inputs[0].shape)[1:]), tf.float32)
+    # The exporter writes the temporary file (its name must end in .tflite); the context checks
+    # it, fsyncs it and renames it over ``path``, or removes it on any failure.
+    with atomic_path(path, suffix=".tflite") as temp, _quiet_absl():
+        runner.export(str(temp), format="litert", verbose=False, input_signature=[spec],
+                      target_spec={"supported_ops": {tf.lite.OpsSet.TFLITE_BUILTINS}})
+    return path
+
+
+def _float32_version(model):
+    """The same model with every layer computing in float32 (a copy, if it used mixed precision)."""
+    if not any(layer.dtype_policy.name.startswith("mixed") for layer in model.layers):
+        return model
+    try:
+        config = json.loads(json.dumps(model.get_config()).replace('"mixed_bfloat16"', '"float32"')
+                            .replace('"mixed_float16"', '"float32"'))
+        copy = model.__class__.from_config(config)
+        copy.set_weights(model.get_weights())
+        return copy
+    except Exception:  # an unusual model: keep its own precision rather than fail
+        logging.getLogger(__name__).warning("float32 copy failed; using the model as it is",
+                                            exc_info=True)
+        return model
+
+
+class _quiet_absl:
+    """The SavedModel step of the converter logs INFO/WARNING lines through absl; keep only
+    errors for the export's duration."""
+
+    def __enter__(self):
+        try:
+            from absl import logging as absl_logging
+        except ImportError:  # absl comes with TensorFlow; without it there is nothing to quiet
+            self._absl = None
+            return self
+        self._absl, self._level = absl_logging, absl_logging.get_verbosity()
+        absl_logging.set_verbosity(absl_logging.ERROR)
+        return self
+
+    def __exit__(self, *exc):
+        if self._absl is not None:
+            self._absl.set_verbosity(self._level)
+        return False
+
+
+def convert_file(keras_path: str | os.PathLike, out: str | os.PathLike | None = None) -> Path:
+    """Load a ``.keras`` file (safely) and write its ``.tflite`` (default: beside it)."""
+    from training.store import load_model
+
+    loaded = load_model(keras_path)
+    return export_tflite(loaded.model, out or tflite_path(loaded.path))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m training.export MODEL.keras [--out FILE.tflite]``: what the window runs in a
+    child process for a model that has no ``.tflite`` yet."""
+    import argparse
+    import sys
+
+    from training.atomic import WriteError
+    from training.store import ModelLoadError
+
+    parser = argparse.ArgumentParser(prog="python -m training.export",
+                                     description="Convert a .keras model for LiteRT.")
+    parser.add_argument("model")
+    parser.add_argument("--out", help="the .tflite to write (default: beside the model)")
+    args = parser.parse_args(argv)
+    try:
+        out = convert_file(args.model, args.out)
+    except (ModelLoadError, WriteError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(out)
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    raise SystemExit(main())
