@@ -109,11 +109,10 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.model_status)
         self.model_status.setText("Loading model…")
         self._restore_geometry()
-        self._background_started = False
-        problems = self.settings.problems()
-        if problems:
-            self.show_message(f"Some saved settings were unusable and were reset to their "
-                              f"defaults ({', '.join(problems)}).")
+        self._background_started = False   # scheduled after the first frame
+        self._background_done = False
+        self._reported_problems: set[str] = set()
+        self._report_settings_problems()
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
@@ -124,12 +123,21 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(FIRST_FRAME_MS, self._start_background_work)
 
     def _start_background_work(self) -> None:
-        if self._closing:
+        if self._closing or self._background_done:
             return
+        self._background_done = True
         self.controller.start()  # the model loads in its thread while matplotlib imports here
         self.samples.show_dataset(self.controller.dataset, self.settings.data_dir() or None)
         self._build_chart()
         self._build_training_panel()
+        self._report_settings_problems()  # the panel and the models read settings too
+
+    def _report_settings_problems(self) -> None:
+        problems = [p for p in self.settings.problems() if p not in self._reported_problems]
+        if problems:
+            self._reported_problems.update(problems)
+            self.show_message(f"Some saved settings were unusable and were reset to their "
+                              f"defaults: {', '.join(problems)}.")
 
     def _build_chart(self) -> None:
         from .probability_chart import ProbabilityChart
@@ -158,9 +166,8 @@ class MainWindow(QMainWindow):
 
     def ensure_ready(self) -> None:
         """Build what is normally built after the first frame now (scripts, tests)."""
-        if not self._background_started:
-            self._background_started = True
-            self._start_background_work()
+        self._background_started = True
+        self._start_background_work()
 
     # -- layout
     def _build_layout(self) -> None:

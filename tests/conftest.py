@@ -13,6 +13,13 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+from PIL import Image, ImageDraw, ImageFont  # noqa: E402
+from matplotlib import font_manager  # noqa: E402
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl  # noqa: E402
+from PySide6.QtGui import QDragEnterEvent, QDropEvent  # noqa: E402
+from PySide6.QtTest import QTest  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = os.environ.get("DRAW_CLASSIFY_DATA")
 
@@ -130,3 +137,68 @@ def app_settings(tmp_path):
     from desktop_app.settings import AppSettings
 
     return AppSettings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+
+
+# -- helpers for window tests (real widgets, offscreen)
+
+@pytest.fixture
+def window(qtbot, app_settings):
+    """The main window, shown, with its model loaded."""
+    return open_window(qtbot, app_settings)
+
+
+TIMEOUT = 60_000
+
+
+def open_window(qtbot, settings):
+    from desktop_app.main_window import MainWindow
+
+    win = MainWindow(settings=settings)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitUntil(win.model_ready, timeout=TIMEOUT)
+    return win
+
+
+def stroke(qtbot, canvas, points, button=Qt.MouseButton.LeftButton):
+    QTest.mousePress(canvas, button, Qt.KeyboardModifier.NoModifier, QPoint(*points[0]))
+    for x, y in points[1:]:
+        QTest.mouseMove(canvas, QPoint(x, y))
+    QTest.mouseRelease(canvas, button, Qt.KeyboardModifier.NoModifier, QPoint(*points[-1]))
+
+
+def line(start, end, steps=25):
+    return [(round(start[0] + (end[0] - start[0]) * t), round(start[1] + (end[1] - start[1]) * t))
+            for t in np.linspace(0, 1, steps)]
+
+
+def wait_label(qtbot, win, predicate):
+    qtbot.waitUntil(lambda: predicate(win.prediction_label.text()), timeout=TIMEOUT)
+    return win.prediction_label.text()
+
+
+def digit_picture(tmp_path, digit=3, size=(1200, 900)):
+    """A large black-on-white picture of a digit, like a photo or scan."""
+    font = ImageFont.truetype(font_manager.findfont("DejaVu Sans"), 500)
+    image = Image.new("RGB", size, "white")
+    ImageDraw.Draw(image).text((420, 150), str(digit), font=font, fill="black", stroke_width=8,
+                               stroke_fill="black")
+    path = tmp_path / f"digit{digit}.png"
+    image.save(path)
+    return path
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # Qt has no QPointF overload yet
+def drop_file(canvas, path):
+    data = QMimeData()
+    data.setUrls([QUrl.fromLocalFile(str(path))])
+    centre = QPointF(canvas.width() / 2, canvas.height() / 2)
+    enter = QDragEnterEvent(centre.toPoint(), Qt.DropAction.CopyAction, data,
+                            Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(canvas, enter)
+    assert enter.isAccepted()
+    drop = QDropEvent(centre, Qt.DropAction.CopyAction, data, Qt.MouseButton.LeftButton,
+                      Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(canvas, drop)
+
+

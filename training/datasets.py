@@ -262,6 +262,11 @@ def download_to_keras_cache(info: DatasetInfo, progress=None) -> Path:
 
 def _make_dataset(info: DatasetInfo, arrays, source: str) -> Dataset:
     (x_train, y_train), (x_test, y_test) = arrays["train"], arrays["test"]
+    for split, images in (("training", x_train), ("test", x_test)):
+        if len(images) == 0:  # a model cannot be trained or scored on nothing: say so now
+            raise DatasetError(f"The {split} set of {info.title} in {source} holds no images; "
+                               "put the full IDX files there (60,000 training and 10,000 test "
+                               "images).")
     return Dataset(info.name, np.asarray(x_train, np.uint8), np.asarray(y_train, np.uint8),
                    np.asarray(x_test, np.uint8), np.asarray(y_test, np.uint8),
                    info.class_names, source=source)

@@ -221,8 +221,9 @@ def _history(value):
     if not isinstance(value, dict):
         raise TypeError
     number = _finite()
-    return {str(k): [number(x) for x in v] for k, v in value.items()
-            if isinstance(v, list) and len(v) <= 100_000}
+    if not all(isinstance(v, list) and len(v) <= 100_000 for v in value.values()):
+        raise TypeError
+    return {str(k): [number(x) for x in v] for k, v in value.items()}
 
 
 def _confusion(value):

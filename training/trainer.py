@@ -14,7 +14,7 @@ from typing import Callable
 
 import numpy as np
 
-from .datasets import DATASETS, Dataset, load_dataset, normalize_name
+from .datasets import DATASETS, Dataset, DatasetError, load_dataset, normalize_name
 
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
 LR_SCHEDULES = ("constant", "cosine")
@@ -142,6 +142,10 @@ def train(config: TrainingConfig, progress: ProgressFn | None = None,
     from .models import build_model
 
     data = dataset or load_dataset(config.dataset, config.data_dir)
+    if len(data.x_test) == 0 or len(data.x_train) == 0:
+        raise DatasetError(f"{data.info.title} from {data.source or 'memory'} has "
+                           f"{len(data.x_train)} training and {len(data.x_test)} test images; "
+                           "both are needed.")
     keras.utils.set_random_seed(config.seed)
     x_train, y_train, x_val, y_val = _split(data, config)
 
@@ -154,6 +158,11 @@ def train(config: TrainingConfig, progress: ProgressFn | None = None,
                                   config.dataset if config.augment else None)
     val_ds = make_eval_dataset(x_val, y_val) if len(x_val) else None
     reporter = ProgressReporter(progress, should_stop, config.epochs, steps_per_epoch)
+    classes = np.unique(y_train)
+    if len(classes) < 2:
+        progress({"event": "warning",
+                  "message": f"The training images hold only {len(classes)} class: the model "
+                             "will answer that class whatever it sees."})
     progress({"event": "train_begin", "epochs": config.epochs, "steps": steps_per_epoch,
               "train_samples": len(x_train), "val_samples": len(x_val),
               "source": data.source})
@@ -169,8 +178,12 @@ def train(config: TrainingConfig, progress: ProgressFn | None = None,
     probabilities = predict_probabilities(model, data.x_test)
     predictions = probabilities.argmax(axis=1)
     picked = probabilities[np.arange(len(predictions)), data.y_test]
-    test_loss = float(-np.mean(np.log(np.clip(picked, 1e-7, 1.0)))) if len(picked) else float("nan")
-    test_accuracy = float(np.mean(predictions == data.y_test)) if len(picked) else float("nan")
+    if not np.all(np.isfinite(probabilities)):
+        raise ConfigError("the trained model's output is not a number (NaN): the training "
+                          "diverged; try a smaller learning rate")
+    # load_dataset refuses an empty test set, so these are real numbers
+    test_loss = float(-np.mean(np.log(np.clip(picked, 1e-7, 1.0))))
+    test_accuracy = float(np.mean(predictions == data.y_test))
     result = TrainingResult(
         model=model, config=config, class_names=data.class_names, history=reporter.history,
         status=status, epochs_completed=len(reporter.history["loss"]),
