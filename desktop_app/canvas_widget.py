@@ -1,6 +1,9 @@
 """DrawingCanvas: a QImage backing store the user draws on with mouse or pen.
 
-Strokes are smooth, anti-aliased and round; only the dirty rectangle is repainted. Each stroke,
+The picture has a fixed resolution (IMAGE_SIDE, grey) whatever the widget's size: the widget
+shows it as the largest square that fits, and maps the pointer into it, so the canvas grows with
+the window while strokes keep their proportions and the model sees the same picture. Strokes are
+smooth, anti-aliased and round; only the dirty rectangle is repainted. Each stroke, fill,
 picture, clear or paste is one undo step (snapshots of the image: QImage copies are cheap and
 exact). The pen colours are a display choice: the model input is computed from ink contrast, so
 white-on-black and black-on-white give the same prediction.
@@ -13,8 +16,11 @@ from PySide6.QtCore import QPointF, QRect, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (QColor, QImage, QPainter, QPainterPath, QPen, QPixmap, QTabletEvent)
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-CANVAS_SIDE = 392          # logical pixels of the drawing surface: 14x the model's 28x28
+IMAGE_SIDE = 560           # pixels of the picture: 20x the model's 28x28 (grey, 0.3 MB)
+REFERENCE_SIDE = 392       # brush sizes are in pixels of a canvas shown this large
+MINIMUM_SIDE = 300
 UNDO_LIMIT = 100
+FILL_GRID = 4              # flood fills are computed on a 4x coarser grid (strokes are wider)
 PEN_COLOURS = {            # pen style -> (ink, paper)
     "white_on_black": (QColor(255, 255, 255), QColor(0, 0, 0)),
     "black_on_white": (QColor(0, 0, 0), QColor(255, 255, 255)),
@@ -45,13 +51,14 @@ class DrawingCanvas(QWidget):
         super().__init__(parent)
         self.setObjectName("canvas")
         self.setAttribute(Qt.WidgetAttribute.WA_StaticContents)
-        self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setCursor(Qt.CursorShape.CrossCursor)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setAcceptDrops(True)  # the main window handles the files; see MainWindow
         self.setToolTip("Draw with the left button or a pen; right button erases.")
         self.brush_size = brush_size
         self.eraser = False
+        self.fill_tool = False     # a click fills the enclosed area under it with ink
         self._ink, self._paper = PEN_COLOURS[pen_style]
         self._pen_style = pen_style
         self._image = self._blank_image()
@@ -63,16 +70,29 @@ class DrawingCanvas(QWidget):
 
     # -- geometry
     def sizeHint(self) -> QSize:
-        return QSize(CANVAS_SIDE, CANVAS_SIDE)
+        return QSize(REFERENCE_SIDE + 88, REFERENCE_SIDE + 88)
 
     def minimumSizeHint(self) -> QSize:
-        return self.sizeHint()
+        return QSize(MINIMUM_SIDE, MINIMUM_SIDE)
+
+    def picture_rect(self) -> QRectF:
+        """Where the square picture is shown: the largest square that fits, centred."""
+        side = min(self.width(), self.height())
+        return QRectF((self.width() - side) / 2, (self.height() - side) / 2, side, side)
+
+    def _to_image(self, point: QPointF) -> QPointF:
+        rect = self.picture_rect()
+        scale = IMAGE_SIDE / max(rect.width(), 1.0)
+        return QPointF((point.x() - rect.x()) * scale, (point.y() - rect.y()) * scale)
+
+    def _to_widget(self, rect: QRectF) -> QRect:
+        shown = self.picture_rect()
+        scale = shown.width() / IMAGE_SIDE
+        return QRectF(shown.x() + rect.x() * scale, shown.y() + rect.y() * scale,
+                      rect.width() * scale, rect.height() * scale).toAlignedRect()
 
     def _blank_image(self) -> QImage:
-        ratio = max(1.0, self.devicePixelRatioF())
-        side = round(CANVAS_SIDE * ratio)
-        image = QImage(side, side, QImage.Format.Format_RGB32)
-        image.setDevicePixelRatio(ratio)
+        image = QImage(IMAGE_SIDE, IMAGE_SIDE, QImage.Format.Format_Grayscale8)
         image.fill(self._paper)
         return image
 
@@ -88,7 +108,7 @@ class DrawingCanvas(QWidget):
         self._pen_style = style
         self._ink, self._paper = PEN_COLOURS[style]
         for image in [self._image, *self._undo, *self._redo]:
-            image.invertPixels()
+            image.invertPixels()  # Grayscale8: 255 - value
         self.update()
         self.changed.emit()
 
@@ -139,7 +159,7 @@ class DrawingCanvas(QWidget):
         border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
         self._push_undo()
         self._image.fill(QColor(*(int(np.median(border)),) * 3))
-        side = CANVAS_SIDE
+        side = IMAGE_SIDE
         scale = side / max(width, height)
         target = QRectF((side - width * scale) / 2, (side - height * scale) / 2,
                         width * scale, height * scale)
@@ -178,23 +198,28 @@ class DrawingCanvas(QWidget):
     # -- painting
     def paintEvent(self, event) -> None:
         painter = QPainter(self)
-        rect = event.rect()
-        painter.drawImage(QRectF(rect), self._image, self._image_rect(rect))
+        painter.fillRect(event.rect(), self.palette().window())
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+        shown = self.picture_rect()
+        painter.setClipRect(event.rect())
+        painter.drawImage(shown, self._image)
         if not self._has_content and self._stroke is None:
             painter.setPen(QColor(128, 128, 128))
-            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter,
+            painter.drawText(shown, Qt.AlignmentFlag.AlignCenter,
                              "Draw here\nor drop a picture")
 
-    def _image_rect(self, rect: QRect) -> QRectF:
-        ratio = self._image.devicePixelRatio()
-        return QRectF(rect.x() * ratio, rect.y() * ratio, rect.width() * ratio,
-                      rect.height() * ratio)
+    def _scale(self) -> float:
+        """Image pixels per reference pixel: brush sizes keep their look at any canvas size."""
+        return IMAGE_SIDE / REFERENCE_SIDE
 
     # -- strokes (mouse)
     def mousePressEvent(self, event) -> None:
         button = event.button()
-        if button in (Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton):
-            self._begin_stroke(event.position(), erase=self.eraser
+        if button == Qt.MouseButton.LeftButton and self.fill_tool:
+            self.fill_at(self._to_image(event.position()))
+            event.accept()
+        elif button in (Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton):
+            self._begin_stroke(self._to_image(event.position()), erase=self.eraser
                                or button == Qt.MouseButton.RightButton)
             event.accept()
         else:
@@ -202,39 +227,43 @@ class DrawingCanvas(QWidget):
 
     def mouseMoveEvent(self, event) -> None:
         if self._stroke is not None:
-            self._continue_stroke(event.position())
+            self._continue_stroke(self._to_image(event.position()))
             event.accept()
 
     def mouseReleaseEvent(self, event) -> None:
         if self._stroke is not None:
-            self._continue_stroke(event.position())
+            self._continue_stroke(self._to_image(event.position()))
             self._end_stroke()
             event.accept()
 
     # -- strokes (tablet pen): pressure varies the width
     def tabletEvent(self, event: QTabletEvent) -> None:
         kind = event.type()
-        width = self.brush_size * (0.4 + 0.9 * event.pressure())
+        width = self.brush_size * self._scale() * (0.4 + 0.9 * event.pressure())
         erase = self.eraser or event.pointerType() == event.pointerType().Eraser
+        point = self._to_image(event.position())
         if kind == QTabletEvent.Type.TabletPress:
-            self._begin_stroke(event.position(), erase, width)
+            self._begin_stroke(point, erase, width)
         elif kind == QTabletEvent.Type.TabletMove and self._stroke is not None:
-            self._continue_stroke(event.position(), width)
+            self._continue_stroke(point, width)
         elif kind == QTabletEvent.Type.TabletRelease and self._stroke is not None:
             self._end_stroke()
         event.accept()
 
     def _begin_stroke(self, point: QPointF, erase: bool, width: float | None = None) -> None:
         self._push_undo()
+        first = not self._has_content
         self._stroke = [point]
         self._stroke_erases = erase
         self._draw_segment(QPainterPath(point), point, width)  # a click leaves a dot
         if not erase:
             self._has_content = True
+        if first:
+            self.update()  # the whole canvas: the "Draw here" hint goes at the first touch
 
     def _continue_stroke(self, point: QPointF, width: float | None = None) -> None:
         last = self._stroke[-1]
-        if (point - last).manhattanLength() < 1.0:
+        if (point - last).manhattanLength() < 1.0 * self._scale():
             return
         # Smooth: a quadratic curve from the previous midpoint to the new one, through `last`.
         start = (self._stroke[-2] + last) / 2 if len(self._stroke) > 1 else last
@@ -256,7 +285,7 @@ class DrawingCanvas(QWidget):
         self.changed.emit()
 
     def _draw_segment(self, path: QPainterPath, end: QPointF, width: float | None = None) -> None:
-        width = width or self.brush_size
+        width = width or self.brush_size * self._scale()
         colour = self._paper if self._stroke_erases else self._ink
         if self._stroke_erases:
             width *= 1.5  # erasing wants a slightly wider tip than drawing
@@ -272,8 +301,32 @@ class DrawingCanvas(QWidget):
         painter.end()
         margin = int(width / 2) + 2
         dirty = path.boundingRect().toAlignedRect().united(QRect(end.toPoint(), QSize(1, 1)))
-        self.update(dirty.adjusted(-margin, -margin, margin, margin))
+        self.update(self._to_widget(QRectF(dirty.adjusted(-margin, -margin, margin, margin)))
+                    .adjusted(-1, -1, 1, 1))
         self.changed.emit()
+
+    # -- fill (bucket): Fashion-MNIST items are filled silhouettes, not outlines
+    def fill_at(self, point: QPointF) -> bool:
+        """Fill the paper-coloured area around ``point`` (image coordinates) with ink; an
+        area open to the canvas edge is filled too (the user asked for it). One undo step."""
+        grey = self.grey_array().astype(np.int16)
+        paper = self._paper.value()
+        x, y = int(point.x()), int(point.y())
+        if not (0 <= x < IMAGE_SIDE and 0 <= y < IMAGE_SIDE):
+            return False
+        is_paper = np.abs(grey - paper) < 128
+        if not is_paper[y, x]:
+            return False  # clicked on ink: nothing to fill
+        region = flood_region(is_paper, (y, x))
+        self._push_undo()
+        pixels = self.grey_array()
+        pixels[region] = self._ink.value()
+        self._image = QImage(np.ascontiguousarray(pixels).data, IMAGE_SIDE, IMAGE_SIDE,
+                             IMAGE_SIDE, QImage.Format.Format_Grayscale8).copy()
+        self._has_content = True
+        self.update()
+        self.changed.emit()
+        return True
 
     # -- drag and drop
     def dragEnterEvent(self, event) -> None:
@@ -299,3 +352,37 @@ class DrawingCanvas(QWidget):
     def snapshot(self) -> QPixmap:
         """The drawing as a pixmap, e.g. for saving as PNG."""
         return QPixmap.fromImage(self._image)
+
+
+def flood_region(open_mask: np.ndarray, seed: tuple[int, int]) -> np.ndarray:
+    """The 4-connected part of ``open_mask`` that holds ``seed``.
+
+    Grown by repeated dilation on a grid FILL_GRID times coarser (fast in numpy; strokes are
+    wider than the grid, so no gap opens), then refined on the full grid."""
+    h, w = open_mask.shape
+    g = FILL_GRID
+    coarse = open_mask[:h - h % g, :w - w % g].reshape(h // g, g, w // g, g).all(axis=(1, 3))
+    region = np.zeros_like(coarse)
+    cy, cx = min(seed[0] // g, coarse.shape[0] - 1), min(seed[1] // g, coarse.shape[1] - 1)
+    if not coarse[cy, cx]:
+        coarse[cy, cx] = True  # a seed squeezed between strokes still starts a fill
+    region[cy, cx] = True
+    while True:
+        grown = region.copy()
+        grown[1:] |= region[:-1]
+        grown[:-1] |= region[1:]
+        grown[:, 1:] |= region[:, :-1]
+        grown[:, :-1] |= region[:, 1:]
+        grown &= coarse
+        if np.array_equal(grown, region):
+            break
+        region = grown
+    # Back to full resolution, one coarse cell wider so the fill meets the strokes' soft edges.
+    grown = region.copy()
+    grown[1:] |= region[:-1]
+    grown[:-1] |= region[1:]
+    grown[:, 1:] |= region[:, :-1]
+    grown[:, :-1] |= region[:, 1:]
+    full = np.zeros((h, w), bool)
+    full[:h - h % g, :w - w % g] = np.repeat(np.repeat(grown, g, axis=0), g, axis=1)
+    return full & open_mask

@@ -240,9 +240,24 @@ class MainWindow(QMainWindow):
         self.canvas.undoAvailable.connect(self.undo_action.setEnabled)
         self.canvas.redoAvailable.connect(self.redo_action.setEnabled)
 
+        # Tools: pen (none checked), eraser or fill; at most one at a time.
         self.eraser_action = QAction("&Eraser", self, checkable=True)
         self.eraser_action.setShortcut("E")
+        self.eraser_action.setObjectName("eraserTool")
+        self.eraser_action.setToolTip("Eraser for the left button (E); the right button always "
+                                      "erases")
         self.eraser_action.toggled.connect(lambda on: setattr(self.canvas, "eraser", on))
+        self.fill_action = QAction("&Fill", self, checkable=True)
+        self.fill_action.setShortcut("F")
+        self.fill_action.setObjectName("fillTool")
+        self.fill_action.setToolTip("Fill an enclosed area with ink (F): clothes are drawn as "
+                                    "filled shapes")
+        self.fill_action.toggled.connect(lambda on: setattr(self.canvas, "fill_tool", on))
+        tool_group = QActionGroup(self)
+        tool_group.setExclusionPolicy(QActionGroup.ExclusionPolicy.ExclusiveOptional)
+        for act in (self.eraser_action, self.fill_action):
+            tool_group.addAction(act)
+            self.addAction(act)
         pens = QActionGroup(self)
         self.white_pen_action = QAction("White on black", pens, checkable=True)
         self.black_pen_action = QAction("Black on white", pens, checkable=True)
@@ -259,11 +274,17 @@ class MainWindow(QMainWindow):
             file_menu.addSeparator() if act is None else file_menu.addAction(act)
         edit = menu.addMenu("&Edit")
         for act in (self.undo_action, self.redo_action, self.clear_action, None,
-                    self.eraser_action, None, self.white_pen_action, self.black_pen_action):
+                    self.eraser_action, self.fill_action, None, self.white_pen_action,
+                    self.black_pen_action):
             edit.addSeparator() if act is None else edit.addAction(act)
         self.view_menu = menu.addMenu("&View")
         self.model_menu = menu.addMenu("&Model")
-        menu.addMenu("&Help").addAction(self.about_action)
+        self.shortcuts_action = action("&Keyboard shortcuts", self.show_shortcuts,
+                                       [QKeySequence.StandardKey.HelpContents, "Ctrl+/"],
+                                       "keyboardShortcuts")
+        help_menu = menu.addMenu("&Help")
+        help_menu.addAction(self.shortcuts_action)
+        help_menu.addAction(self.about_action)
 
         self.brush = QSpinBox()
         self.brush.setObjectName("brushSize")
@@ -278,6 +299,10 @@ class MainWindow(QMainWindow):
         slider.valueChanged.connect(self.brush.setValue)
         self.brush.valueChanged.connect(slider.setValue)
         self.brush.valueChanged.connect(self._set_brush)
+        # After typing a size, the keys belong to the canvas again (Delete clears the drawing,
+        # not the spin box's text).
+        self.brush.editingFinished.connect(self.canvas.setFocus)
+        slider.sliderReleased.connect(self.canvas.setFocus)
 
         tools = QToolBar("Tools")
         tools.setObjectName("toolsToolbar")
@@ -289,6 +314,7 @@ class MainWindow(QMainWindow):
         tools.addWidget(slider)
         tools.addWidget(self.brush)
         tools.addAction(self.eraser_action)
+        tools.addAction(self.fill_action)
         tools.addSeparator()
         for act in (self.undo_action, self.redo_action, self.clear_action):
             tools.addAction(act)
@@ -307,12 +333,19 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.training_dock)
         self.tabifyDockWidget(self.samples_dock, self.training_dock)
         self.samples_dock.raise_()
-        samples_action = self.samples_dock.toggleViewAction()
-        samples_action.setShortcut("Ctrl+1")
-        training_action = self.training_dock.toggleViewAction()
-        training_action.setShortcut("Ctrl+2")
-        self.view_menu.addAction(samples_action)
-        self.view_menu.addAction(training_action)
+        # Ctrl+1 / Ctrl+2 show and raise their dock (a dock's own toggle action would hide one
+        # that is merely tabbed behind another); the View menu keeps the show/hide toggles.
+        for dock, key, name in ((self.samples_dock, "Ctrl+1", "showSamples"),
+                                (self.training_dock, "Ctrl+2", "showTraining")):
+            show = QAction(f"Show {dock.windowTitle()}", self)
+            show.setObjectName(name)
+            show.setShortcut(key)
+            show.triggered.connect(lambda _=False, d=dock: self.show_dock(d))
+            self.addAction(show)
+            self.view_menu.addAction(show)
+        self.view_menu.addSeparator()
+        for dock in (self.samples_dock, self.training_dock):
+            self.view_menu.addAction(dock.toggleViewAction())
         show_training = QAction("&Train a model…", self)
         show_training.setShortcut("Ctrl+T")
         show_training.triggered.connect(self.show_training_panel)
@@ -323,8 +356,25 @@ class MainWindow(QMainWindow):
         self.model_menu.addAction(self.shipped_action)
 
     def show_training_panel(self) -> None:
-        self.training_dock.show()
-        self.training_dock.raise_()
+        self.show_dock(self.training_dock)
+
+    def show_dock(self, dock: QDockWidget) -> None:
+        dock.show()
+        dock.raise_()
+
+    def show_shortcuts(self) -> None:
+        """Every action with a shortcut, as the menus name them."""
+        rows = []
+        for act in self.findChildren(QAction):
+            keys = [k.toString(QKeySequence.SequenceFormat.NativeText) for k in act.shortcuts()]
+            keys = [k for k in keys if k]
+            if keys and act.text():
+                rows.append((act.text().replace("&&", "\0").replace("&", "")
+                             .replace("\0", "&"), " or ".join(dict.fromkeys(keys))))
+        rows.append(("Draw / erase", "left / right mouse button"))
+        table = "".join(f"<tr><td>{name}</td><td>&nbsp;&nbsp;<b>{keys}</b></td></tr>"
+                        for name, keys in sorted(set(rows)))
+        QMessageBox.information(self, "Keyboard shortcuts", f"<table>{table}</table>")
 
     def _restore_geometry(self) -> None:
         geometry = self.settings.geometry()
@@ -420,9 +470,15 @@ class MainWindow(QMainWindow):
 
     # -- models
     def choose_model(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Load model", "",
-                                              "Keras models (*.keras);;All files (*)")
+        from training.paths import models_dir
+
+        start = self.settings.model_folder() or str(models_dir())
+        if not os.path.isdir(start):
+            start = os.path.expanduser("~")
+        path, _ = QFileDialog.getOpenFileName(self, "Load model", start,
+                                              "Models (*.keras *.tflite);;All files (*)")
         if path:
+            self.settings.set_model_folder(os.path.dirname(path))
             self.load_model(path)
 
     def load_model(self, path: str) -> None:

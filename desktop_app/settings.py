@@ -33,6 +33,7 @@ class AppSettings:
     DATASET = "model/dataset"
     MODEL_PATH = "model/path/{dataset}"      # last loaded model file per dataset
     DATA_DIR = "data/folder"
+    MODEL_FOLDER = "model/lastFolder"        # where Load model… opens
     TRAINING_CONFIG = "training/config"      # JSON of training.TrainingConfig fields
 
     DEFAULT_BRUSH = 18
@@ -122,7 +123,6 @@ class AppSettings:
         return value
 
     def _set(self, key: str, value) -> None:
-        self._problems.pop(key, None)
         self._s.setValue(key, value)
 
     # -- window
@@ -168,6 +168,12 @@ class AppSettings:
 
     def set_model_path(self, dataset: str, path: str) -> None:
         self._set(self.MODEL_PATH.format(dataset=dataset), str(path))
+
+    def model_folder(self) -> str:
+        return self._text(self.MODEL_FOLDER)
+
+    def set_model_folder(self, path: str) -> None:
+        self._set(self.MODEL_FOLDER, str(path))
 
     def data_dir(self) -> str:
         return self._text(self.DATA_DIR)

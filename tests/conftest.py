@@ -160,11 +160,20 @@ def open_window(qtbot, settings):
     return win
 
 
+def canvas_point(canvas, x, y) -> QPoint:
+    """A point given on a 392-pixel reference canvas, where it shows on the real (resizable)
+    canvas: tests draw the same shapes whatever size the window gives it."""
+    shown = canvas.picture_rect()
+    scale = shown.width() / 392
+    return QPoint(round(shown.x() + x * scale), round(shown.y() + y * scale))
+
+
 def stroke(qtbot, canvas, points, button=Qt.MouseButton.LeftButton):
-    QTest.mousePress(canvas, button, Qt.KeyboardModifier.NoModifier, QPoint(*points[0]))
+    QTest.mousePress(canvas, button, Qt.KeyboardModifier.NoModifier, canvas_point(canvas, *points[0]))
     for x, y in points[1:]:
-        QTest.mouseMove(canvas, QPoint(x, y))
-    QTest.mouseRelease(canvas, button, Qt.KeyboardModifier.NoModifier, QPoint(*points[-1]))
+        QTest.mouseMove(canvas, canvas_point(canvas, x, y))
+    QTest.mouseRelease(canvas, button, Qt.KeyboardModifier.NoModifier,
+                       canvas_point(canvas, *points[-1]))
 
 
 def line(start, end, steps=25):

@@ -4,6 +4,7 @@ switch datasets, bad files, settings. The shipped models are used, loaded in the
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication, QImage
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
+from conftest import canvas_point as conftest_point
 from conftest import (TIMEOUT, digit_picture, drop_file, line, open_window,  # noqa: F401
                       stroke, wait_label)
 from desktop_app.main_window import MainWindow, class_names
@@ -228,3 +230,90 @@ def test_closing_early_ends_everything_at_once(qtbot, app_settings, moment):
     elapsed = time.monotonic() - began
     assert running_threads() == [] and running_processes() == []
     assert not win.model_ready() or moment != "before the first frame"
+
+
+def test_closing_during_a_conversion_ends_the_child_and_every_thread(qtbot, window, tmp_path):
+    """A .keras without its .tflite is converted by a child process; closing meanwhile ends
+    that child (terminate, then kill) and every thread."""
+    from desktop_app.threads import running_processes, running_threads
+    from training.store import shipped_model_path
+
+    model = tmp_path / "no-tflite.keras"
+    model.write_bytes(shipped_model_path("mnist").read_bytes())
+    window.load_model(str(model))
+    qtbot.waitUntil(lambda: "Preparing no-tflite.keras" in window.model_status.text(),
+                    timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: running_processes() != [], timeout=TIMEOUT)
+    children = running_processes()
+    assert window.close()
+    assert running_processes() == [] and running_threads() == []
+    assert not any(Path(f"/proc/{pid}").exists() for pid in children)  # reaped, no zombie
+
+
+def test_a_keras_file_without_tflite_is_converted_in_the_background(qtbot, window, tmp_path):
+    from training.store import shipped_model_path
+
+    model = tmp_path / "fresh.keras"
+    model.write_bytes(shipped_model_path("mnist").read_bytes())
+    window.load_model(str(model))
+    qtbot.waitUntil(lambda: "Preparing fresh.keras" in window.model_status.text(),
+                    timeout=TIMEOUT)
+    stroke(qtbot, window.canvas, line((196, 60), (190, 330)))
+    wait_label(qtbot, window, lambda t: t.startswith("1"))  # the shipped model meanwhile
+    qtbot.waitUntil(lambda: window.controller.model()["path"] == str(model), timeout=TIMEOUT)
+    assert not model.with_suffix(".tflite").exists()  # the user's folder is left alone
+
+
+def test_ctrl_1_and_ctrl_2_show_and_raise_their_dock_even_when_tabbed(qtbot, window):
+    window.show_dock(window.training_dock)
+    QTest.keyClick(window, Qt.Key.Key_1, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: not window.samples_dock.visibleRegion().isEmpty(), timeout=TIMEOUT)
+    QTest.keyClick(window, Qt.Key.Key_2, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: not window.training_dock.visibleRegion().isEmpty(), timeout=TIMEOUT)
+    QTest.keyClick(window, Qt.Key.Key_2, Qt.KeyboardModifier.ControlModifier)  # again: stays
+    assert window.training_dock.isVisible() and not window.training_dock.visibleRegion().isEmpty()
+    QTest.keyClick(window, Qt.Key.Key_1, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: not window.samples_dock.visibleRegion().isEmpty(), timeout=TIMEOUT)
+    assert window.training_dock.isVisible()  # tabbed behind, not hidden
+
+
+def test_after_typing_a_brush_size_delete_clears_the_canvas(qtbot, window):
+    stroke(qtbot, window.canvas, line((196, 60), (190, 330)))
+    wait_label(qtbot, window, lambda t: t.startswith("1"))
+    window.brush.setFocus()
+    window.brush.selectAll()
+    QTest.keyClicks(window.brush, "25")
+    QTest.keyClick(window.brush, Qt.Key.Key_Return)
+    assert window.brush.value() == 25
+    QTest.keyClick(QApplication.focusWidget(), Qt.Key.Key_Delete)
+    wait_label(qtbot, window, lambda t: t == "Draw something")
+    assert window.canvas.is_empty() and window.brush.value() == 25
+
+
+def test_the_fill_tool_fills_a_closed_outline(qtbot, window):
+    ring = [(196 + 100 * np.cos(a), 196 + 100 * np.sin(a)) for a in np.linspace(0, 2 * np.pi, 60)]
+    stroke(qtbot, window.canvas, [(round(x), round(y)) for x, y in ring])
+    before = window.canvas.grey_array()
+    QTest.keyClick(window, Qt.Key.Key_F)
+    assert window.fill_action.isChecked() and not window.eraser_action.isChecked()
+    centre = conftest_point(window.canvas, 196, 196)
+    QTest.mouseClick(window.canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                     centre)
+    after = window.canvas.grey_array()
+    inside = after[200:360, 200:360]
+    assert before[280, 280] == 0 and inside.min() == 255  # the inside is ink now
+    assert after[10, 10] == 0  # the outside is not
+    QTest.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    np.testing.assert_array_equal(window.canvas.grey_array(), before)  # one undo step
+    QTest.keyClick(window, Qt.Key.Key_E)
+    assert window.eraser_action.isChecked() and not window.fill_action.isChecked()
+
+
+def test_help_lists_the_keyboard_shortcuts(qtbot, window, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    shown = []
+    monkeypatch.setattr(QMessageBox, "information", lambda *a: shown.append(a[2]))
+    window.shortcuts_action.trigger()
+    for words in ("Ctrl+Z", "Fill", "Eraser", "Ctrl+1", "Show Training", "Del"):
+        assert words in shown[0], words
