@@ -1,14 +1,78 @@
-"""QApplication set-up and main(): the window appears first, TensorFlow loads behind it."""
+"""QApplication set-up and main(): the window appears first, models load behind it.
+
+On a bare Linux box Qt's X11 plugin cannot load without a few system libraries, and Qt then
+aborts with a message that does not say what to install. We check first and print the one
+command that fixes it.
+"""
 
 from __future__ import annotations
 
 import os
+import re
+import subprocess
 import sys
+from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# Debian/Ubuntu package of each library Qt's xcb plugin needs that a minimal system may lack.
+XCB_PACKAGES = {
+    "libxcb-cursor.so.0": "libxcb-cursor0",
+    "libxcb-icccm.so.4": "libxcb-icccm4",
+    "libxcb-keysyms.so.1": "libxcb-keysyms1",
+    "libxcb-render-util.so.0": "libxcb-render-util0",
+    "libxcb-image.so.0": "libxcb-image0",
+    "libxcb-shape.so.0": "libxcb-shape0",
+    "libxcb-randr.so.0": "libxcb-randr0",
+    "libxcb-xkb.so.1": "libxcb-xkb1",
+    "libxkbcommon-x11.so.0": "libxkbcommon-x11-0",
+    "libxkbcommon.so.0": "libxkbcommon0",
+    "libEGL.so.1": "libegl1",
+    "libfontconfig.so.1": "libfontconfig1",
+    "libdbus-1.so.3": "libdbus-1-3",
+}
+
+
+def missing_xcb_libraries() -> list[str]:
+    """Libraries Qt's X11 plugin needs but cannot find (empty when it can load, or when X11
+    is not what Qt will use)."""
+    if not sys.platform.startswith("linux"):
+        return []
+    platform = os.environ.get("QT_QPA_PLATFORM", "")
+    if platform not in ("", "xcb") or (not platform and os.environ.get("WAYLAND_DISPLAY")):
+        return []
+    try:
+        import PySide6
+    except ImportError:
+        return []
+    plugin = Path(PySide6.__file__).parent / "Qt" / "plugins" / "platforms" / "libqxcb.so"
+    if not plugin.exists():
+        return []
+    try:
+        linked = subprocess.run(["ldd", str(plugin)], capture_output=True, text=True,
+                                timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    missing = re.findall(r"^\s*(\S+) => not found", linked, re.MULTILINE)
+    import ctypes.util
+
+    if ctypes.util.find_library("xcb-cursor") is None:  # loaded at run time since Qt 6.5
+        missing.append("libxcb-cursor.so.0")
+    return list(dict.fromkeys(missing))
+
+
+def xcb_fix_message(missing: list[str]) -> str:
+    packages = sorted({XCB_PACKAGES.get(lib, lib.split(".so")[0]) for lib in missing})
+    return ("Draw & Classify cannot open its window: Qt's X11 support needs system libraries "
+            f"that are missing ({', '.join(missing)}).\n"
+            f"On Debian or Ubuntu, install them with:\n\n"
+            f"    sudo apt-get install {' '.join(packages)}\n")
 
 
 def main(argv: list[str] | None = None) -> int:
+    missing = missing_xcb_libraries()
+    if missing:
+        print(xcb_fix_message(missing), file=sys.stderr)
+        return 1
+
     from PySide6.QtCore import QCoreApplication
     from PySide6.QtWidgets import QApplication
 

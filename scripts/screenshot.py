@@ -1,6 +1,7 @@
 """Open the app, draw a digit with real mouse events, and save a screenshot (for the README).
 
     xvfb-run -s "-screen 0 1400x900x24" .venv/bin/python scripts/screenshot.py docs/screenshot.png
+    options: --size=WxH (window size, default 1280x800), --training (train two epochs first)
 """
 
 import sys
@@ -22,12 +23,19 @@ def wait(app, seconds=0.0, until=None, timeout=60.0):
 
 
 def draw_stroke(canvas, points):
+    """``points`` on a 392-pixel reference canvas, mapped to where the canvas shows them."""
+    shown = canvas.picture_rect()
+    scale = shown.width() / 392
+
+    def at(x, y):
+        return QPoint(round(shown.x() + x * scale), round(shown.y() + y * scale))
+
     QTest.mousePress(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
-                     QPoint(*points[0]))
+                     at(*points[0]))
     for x, y in points[1:]:
-        QTest.mouseMove(canvas, QPoint(x, y))
+        QTest.mouseMove(canvas, at(x, y))
     QTest.mouseRelease(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
-                       QPoint(*points[-1]))
+                       at(*points[-1]))
 
 
 def seven(scale=1.0):
@@ -41,7 +49,9 @@ def main(out: str) -> None:
     from desktop_app.main_window import MainWindow
 
     window = MainWindow()
-    window.resize(1280, 800)
+    size = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--size=")), "1280x800")
+    width, height = map(int, size.split("x"))
+    window.resize(width, height)
     window.show()
     wait(app, until=window.model_ready)
     wait(app, until=lambda: "Loading" not in window.samples._hint.text() or
