@@ -104,6 +104,7 @@ class MainWindow(QMainWindow):
         self._loader.failed.connect(self._picture_failed)
         self.dataset_selector.currentIndexChanged.connect(self._dataset_chosen)
         self.samples.sampleChosen.connect(self._show_sample)
+        self.samples.dataFolderChosen.connect(self._data_folder_chosen)
 
         self._select_dataset_in_combo(self.settings.dataset())
         self.statusBar().addPermanentWidget(self.model_status)
@@ -354,6 +355,13 @@ class MainWindow(QMainWindow):
         self.model_menu.addAction(show_training)
         self.model_menu.addAction(self.load_model_action)
         self.model_menu.addAction(self.shipped_action)
+
+    @Slot(str)
+    def _data_folder_chosen(self, folder: str) -> None:
+        """The data folder picked in the samples dock is the app's data folder setting."""
+        self.settings.set_data_dir(folder)
+        if self.training_panel is not None:
+            self.training_panel.data_folder.setText(folder)
 
     def show_training_panel(self) -> None:
         self.show_dock(self.training_dock)

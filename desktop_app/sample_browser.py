@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QObject, QSize, Qt, Signal, Slot
 from PySide6.QtGui import QIcon, QImage, QPixmap
-from PySide6.QtWidgets import (QGridLayout, QLabel, QPushButton, QToolButton, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (QGridLayout, QHBoxLayout, QLabel, QPushButton, QToolButton,
+                               QVBoxLayout, QWidget)
 
 from .threads import start_worker, stop_thread
 
@@ -39,6 +39,7 @@ class TestSetLoader(QObject):
 
 class SampleBrowser(QWidget):
     sampleChosen = Signal(object, int)  # (uint8 28x28 image, true label)
+    dataFolderChosen = Signal(str)      # the user picked a data folder from the no-data state
     _load = Signal(str, str)
 
     def __init__(self, parent=None):
@@ -68,12 +69,31 @@ class SampleBrowser(QWidget):
             self._buttons.append(button)
         self._more = QPushButton("Show other samples")
         self._more.clicked.connect(self._next_page)
+        # The no-data state: a short message, the details on demand, and the two ways out.
+        self._details = QLabel()
+        self._details.setObjectName("sampleDetails")
+        self._details.setWordWrap(True)
+        self._details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self._details.setStyleSheet("color: gray")
+        self._choose_folder = QPushButton("Choose folder…", objectName="chooseDataFolder")
+        self._retry = QPushButton("Retry", objectName="retryDataFolder")
+        self._choose_folder.clicked.connect(self._ask_for_folder)
+        self._retry.clicked.connect(self.retry)
+        fixes = QHBoxLayout()
+        fixes.addWidget(self._choose_folder)
+        fixes.addWidget(self._retry)
+        fixes.addStretch(1)
+        self._fixes = QWidget()
+        self._fixes.setLayout(fixes)
         layout = QVBoxLayout(self)
         layout.addWidget(self._hint)
+        layout.addWidget(self._fixes)
+        layout.addWidget(self._details)
         layout.addLayout(grid)
         layout.addWidget(self._more)
         layout.addStretch(1)
         self._set_grid_visible(False)
+        self._show_fixes(False)
 
     def show_dataset(self, dataset: str, data_dir: str | None = None) -> None:
         self._dataset, self._offset = dataset, 0
@@ -86,6 +106,7 @@ class SampleBrowser(QWidget):
             return
         self._hint.setText("Loading test images…")
         self._hint.show()
+        self._show_fixes(False)
         self._set_grid_visible(False)
         if self._thread is None:
             self._loader = TestSetLoader()
@@ -114,9 +135,31 @@ class SampleBrowser(QWidget):
     def _failed(self, dataset: str, message: str) -> None:
         self._requested.discard(dataset)  # asking again later may succeed (folder fixed)
         if dataset == self._dataset:
-            self._hint.setText("No samples to show: the test images could not be loaded.\n\n"
-                               + message)
+            self._hint.setText("<b>No test images to show.</b> Point the app at a folder "
+                               "holding <tt>mnist/</tt> and <tt>fashion-mnist/</tt>, or connect "
+                               "to the internet and train once (the data is then downloaded).")
+            self._details.setText(message)
+            self._show_fixes(True)
             self._set_grid_visible(False)
+
+    def retry(self) -> None:
+        """Look for the data again (e.g. after the user copied it into place)."""
+        self._cache.pop(self._dataset, None)
+        self._requested.discard(self._dataset)
+        self.show_dataset(self._dataset, self._data_dir)
+
+    def _ask_for_folder(self) -> None:
+        from PySide6.QtWidgets import QFileDialog
+
+        folder = QFileDialog.getExistingDirectory(self, "Folder with mnist/ and fashion-mnist/",
+                                                  self._data_dir or "")
+        if folder:
+            self.dataFolderChosen.emit(folder)
+            self.show_dataset(self._dataset, folder)
+
+    def _show_fixes(self, visible: bool) -> None:
+        self._fixes.setVisible(visible)
+        self._details.setVisible(visible)
 
     def _fill(self) -> None:
         images, labels, names = self._cache[self._dataset]
@@ -127,6 +170,7 @@ class SampleBrowser(QWidget):
             button.setToolTip(f"Test image #{sample}: {names[int(labels[sample])]}. "
                               "Click to put it on the canvas.")
         self._hint.hide()
+        self._show_fixes(False)
         self._set_grid_visible(True)
 
     def _set_grid_visible(self, visible: bool) -> None:

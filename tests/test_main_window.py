@@ -317,3 +317,36 @@ def test_help_lists_the_keyboard_shortcuts(qtbot, window, monkeypatch):
     window.shortcuts_action.trigger()
     for words in ("Ctrl+Z", "Fill", "Eraser", "Ctrl+1", "Show Training", "Del"):
         assert words in shown[0], words
+
+
+def test_without_data_the_samples_dock_offers_choose_folder_and_retry(qtbot, app_settings,
+                                                                     isolated_cache, tmp_path,
+                                                                     monkeypatch):
+    from PySide6.QtWidgets import QFileDialog, QPushButton
+
+    from conftest import write_idx_dataset
+
+    win = open_window(qtbot, app_settings)
+    win.ensure_ready()
+    samples = win.samples
+    choose = samples.findChild(QPushButton, "chooseDataFolder")
+    retry = samples.findChild(QPushButton, "retryDataFolder")
+    qtbot.waitUntil(lambda: choose.isVisible(), timeout=TIMEOUT)
+    assert retry.isVisible() and samples.shown_labels() == []
+    assert "No test images" in samples._hint.text()
+
+    # The user copies the data into the Keras cache and presses Retry.
+    write_idx_dataset(isolated_cache / "keras-home" / "datasets" / "mnist", train=20, test=30)
+    qtbot.mouseClick(retry, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: len(samples.shown_labels()) == 25, timeout=TIMEOUT)
+    assert not choose.isVisible()
+
+    # Or picks a folder: it becomes the app's data folder.
+    folder = tmp_path / "elsewhere"
+    write_idx_dataset(folder / "fashion-mnist", train=20, test=30)
+    win.dataset_selector.setCurrentIndex(win.dataset_selector.findData("fashion_mnist"))
+    qtbot.waitUntil(lambda: choose.isVisible(), timeout=TIMEOUT)
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(folder))
+    qtbot.mouseClick(choose, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: len(samples.shown_labels()) == 25, timeout=TIMEOUT)
+    assert app_settings.data_dir() == str(folder)
