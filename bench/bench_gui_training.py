@@ -1,11 +1,13 @@
 """Training from the GUI costs nothing extra, and the UI stays responsive while it runs.
 
-1. Epoch time of one config trained through the real ``TrainingPanel`` (``TrainingWorker`` in a
-   ``QThread``) versus ``python -m training train`` headless in a subprocess, alternating so both
-   see the same machine state. Goal: ratio <= 1.05.
-2. Event-loop stalls in the GUI process while that epoch trains: a 10 ms ``QTimer`` probe records
-   how late each tick fires. Goal during the epoch: p99 <= 50 ms, max <= 100 ms. The start-up
-   (importing TensorFlow in the worker, which holds the GIL) is reported separately.
+1. Epoch time of one config trained through the real ``TrainingPanel`` (its child process,
+   ``python -m training train --progress json``, driven by a worker thread) versus
+   ``python -m training train`` run headless, alternating so both see the same machine state.
+   Goal: ratio <= 1.05.
+2. Event-loop stalls in the GUI process while the child works: a 10 ms ``QTimer`` probe records
+   how late each tick fires, per phase: start-up (the child imports TensorFlow and loads the
+   data), the epoch, and the results (evaluation, reading the test pictures for the gallery,
+   drawing the confusion matrix). Goal: p99 <= 50 ms, max <= 100 ms in every phase.
 
 Needs the real MNIST (``DRAW_CLASSIFY_DATA`` or the Keras cache).
 """
@@ -56,7 +58,7 @@ class StallProbe:
         from PySide6.QtCore import Qt, QTimer
 
         self.phase = "startup"
-        self.stalls: dict[str, list[float]] = {"startup": [], "epoch": [], "evaluate": []}
+        self.stalls: dict[str, list[float]] = {"startup": [], "epoch": [], "results": []}
         self.at: dict[str, list[float]] = {phase: [] for phase in self.stalls}  # s into phase
         self._phase_began = self._last = time.perf_counter()
         self._timer = QTimer()
@@ -74,7 +76,7 @@ class StallProbe:
     def on_progress(self, event: dict) -> None:
         kind = event.get("event")
         if kind in ("train_begin", "evaluate_begin"):
-            self.phase = "epoch" if kind == "train_begin" else "evaluate"
+            self.phase = "epoch" if kind == "train_begin" else "results"
             self._phase_began = time.perf_counter()
 
     def _tick(self):
@@ -101,11 +103,12 @@ def gui_epoch(settings_file: Path) -> tuple[float, dict]:
     probe = StallProbe()
     loop = QEventLoop()
     panel.trainingStateChanged.connect(lambda running: running or loop.quit())
-    panel.start()
-    panel._worker.progress.connect(probe.on_progress)  # noqa: SLF001 - the bench watches phases
+    panel.controller.progress.connect(probe.on_progress)
     panel.show()  # charts and progress bar really repaint (offscreen)
+    _settle(0.5)  # the panel's first paint is not part of training
     probe.start()
-    loop.exec()
+    panel.start()
+    loop.exec()  # until the results (and the gallery) are on screen
     probe.stop()
     result = panel.last_result()
     panel.shutdown()
@@ -113,8 +116,19 @@ def gui_epoch(settings_file: Path) -> tuple[float, dict]:
     panel.deleteLater()
     if result is None:
         raise RuntimeError(f"GUI training failed: {panel.message.text()}")
-    return result.train_seconds, {phase: _stats(values, probe.at[phase])
-                                  for phase, values in probe.stalls.items()}
+    stats = {phase: _stats(values, probe.at[phase]) for phase, values in probe.stalls.items()}
+    everything = [v for values in probe.stalls.values() for v in values]
+    stats["whole_run"] = _stats(everything, [0.0] * len(everything))
+    return result["train_seconds"], stats
+
+
+def _settle(seconds: float) -> None:
+    from PySide6.QtCore import QCoreApplication
+
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        QCoreApplication.processEvents()
+        time.sleep(0.005)
 
 
 def _stats(values: list[float], at: list[float]) -> dict:
@@ -141,6 +155,7 @@ def run() -> dict:
     app = QApplication.instance() or QApplication([])  # noqa: F841 - keeps the event loop alive
     cli, gui, stalls = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
+        os.environ["DRAW_CLASSIFY_HOME"] = tmp  # the panel's run folders: not the user's
         for _ in range(REPEATS):
             cli.append(cli_epoch(Path(tmp)))
             seconds, stats = gui_epoch(Path(tmp) / "settings.ini")
@@ -149,11 +164,12 @@ def run() -> dict:
             print(f"  cli {cli[-1]:6.1f} s   gui {gui[-1]:6.1f} s   stalls {stats}", flush=True)
     # Best of each side: run-to-run noise on this VM (the same epoch 7 s or 11 s) swamps medians.
     ratio = float(min(gui) / min(cli))
-    epoch = stalls[-1]["epoch"]  # the last run: TensorFlow already imported, as in a long session
     print(f"{ARCHITECTURE}/mnist/bs{BATCH_SIZE}/{_precision()}: GUI/CLI epoch-time ratio "
           f"{ratio:.2f} (goal <= 1.05)")
-    print(f"UI stalls while an epoch trains: p50 {epoch.get('p50_ms')} ms, p99 "
-          f"{epoch.get('p99_ms')} ms, max {epoch.get('max_ms')} ms (goal p99 <= 50, max <= 100)")
+    for phase in ("startup", "epoch", "results", "whole_run"):  # worst of the runs
+        p99 = max(s[phase].get("p99_ms", 0) for s in stalls)
+        worst = max(s[phase].get("max_ms", 0) for s in stalls)
+        print(f"UI stalls, {phase}: p99 {p99} ms, max {worst} ms (goal p99 <= 50, max <= 100)")
     return {"config": {"architecture": ARCHITECTURE, "batch_size": BATCH_SIZE,
                        "precision": _precision(), "epochs": 1, "dataset": "mnist"},
             "cli_train_s": cli, "gui_train_s": gui, "ratio": ratio, "stalls": stalls,

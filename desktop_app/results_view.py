@@ -7,6 +7,8 @@ the counts in the cells; ``MisclassifiedGallery`` shows the first mistakes as th
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from matplotlib.figure import Figure
 from PySide6.QtCore import QSize, Qt, Signal, Slot
@@ -145,14 +147,17 @@ class ResultsView(QWidget):
         self.gallery.set_samples([], [], [], [])
         self.gallery_title.setText("Misclassified test pictures")
 
-    def show_results(self, test_accuracy: float, test_loss: float, confusion, class_names,
-                     images=None, true=None, predicted=None, heading: str = "") -> None:
+    def show_results(self, test_accuracy, test_loss, confusion, class_names,
+                     images=None, true=None, predicted=None, heading: str = "",
+                     mistakes: int | None = None) -> None:
         """``images``/``true``/``predicted``: the first mistakes, or None when unknown (a model
-        loaded from disk keeps its scores but not the pictures)."""
+        loaded from disk keeps its scores but not the pictures). ``mistakes``: how many there
+        are in all (default: from the confusion matrix). A score may be None (not a number)."""
         matrix = np.asarray(confusion, np.int64)
         total = int(matrix.sum())
-        mistakes = total - int(np.trace(matrix)) if matrix.size else 0
-        text = f"Test accuracy {test_accuracy:.2%} · test loss {test_loss:.4f}"
+        if mistakes is None:
+            mistakes = total - int(np.trace(matrix)) if matrix.size else 0
+        text = f"Test accuracy {_share(test_accuracy)} · test loss {_number(test_loss)}"
         if total:
             text += f" · {mistakes} of {total} test pictures misclassified"
         self.summary.setText(f"{heading}{text}")
@@ -162,13 +167,25 @@ class ResultsView(QWidget):
             self.confusion.clear()
         if images is None:
             self.gallery.set_samples([], [], [], [])
-            self.gallery_title.setText("Misclassified test pictures (not saved with the model)")
+            self.gallery_title.setText("Misclassified test pictures (not available)")
         else:
             self.gallery.set_samples(images, true, predicted, class_names)
             shown = len(images)
             self.gallery_title.setText(
                 f"Misclassified test pictures: first {shown} of {mistakes}" if mistakes > shown
                 else f"Misclassified test pictures: {shown}")
+
+
+def _finite(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _share(value) -> str:
+    return f"{value:.2%}" if _finite(value) else "n/a"
+
+
+def _number(value) -> str:
+    return f"{value:.4f}" if _finite(value) else "n/a"
 
 
 def _pixmap(image: np.ndarray) -> QPixmap:

@@ -1,10 +1,9 @@
 """The training panel: a form bound to ``training.TrainingConfig``, Start/Stop, live progress and
 charts, and the test results of the run.
 
-Training runs in a ``TrainingWorker`` on its own ``QThread`` (started through
-``threads.start_worker``). The worker owns the model until it finishes; only then does the result
-(with its model) reach this panel, which can hand it to the live canvas (``modelReady``) or save
-it. TensorFlow is never imported here: the model summary is built by a background worker too.
+The panel holds only widgets. Its ``TrainingController`` runs the jobs: training (and the model
+summary) in a child process, ``python -m training``, so this process never imports TensorFlow.
+A run's model stays in its run folder; "Use this model" emits its path, "Save model…" copies it.
 """
 
 from __future__ import annotations
@@ -13,7 +12,7 @@ import logging
 import math
 import os
 
-from PySide6.QtCore import QMetaObject, Qt, Signal, Slot
+from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QFont, QFontDatabase
 from PySide6.QtWidgets import (QAbstractSpinBox, QCheckBox, QComboBox, QDoubleSpinBox,
                                QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
@@ -21,15 +20,15 @@ from PySide6.QtWidgets import (QAbstractSpinBox, QCheckBox, QComboBox, QDoubleSp
                                QScrollArea, QSpinBox, QTabWidget, QVBoxLayout,
                                QWidget)
 
+from training.atomic import WriteError
 from training.datasets import DATA_ENV_VAR, DATASETS
 from training.models import ARCHITECTURES, PRECISIONS, cpu_supports_bfloat16
 from training.trainer import LR_SCHEDULES, ConfigError, TrainingConfig
 
 from .results_view import ResultsView
 from .settings import AppSettings
-from .threads import start_worker
 from .training_charts import TrainingCharts
-from .training_worker import SummaryWorker, TrainingWorker
+from .training_controller import TrainingController
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +67,7 @@ def _same(a, b) -> bool:
 
 
 class TrainingPanel(QWidget):
-    modelReady = Signal(object, dict)       # (keras model, metadata) on "Use this model"
+    modelReady = Signal(str, dict)          # (trained .keras path, metadata): "Use this model"
     sampleChosen = Signal(object, str)      # (uint8 28x28 picture, dataset) from the gallery
     trainingStateChanged = Signal(bool)     # True when a run starts, False when it has ended
     dataFolderChanged = Signal(str)         # the data-folder setting was edited
@@ -78,15 +77,17 @@ class TrainingPanel(QWidget):
         self.setObjectName("trainingPanel")
         self._settings = settings
         self._presets = presets()
-        self._thread = None
-        self._worker = None
-        self._result = None                 # the last TrainingResult (its model is ours now)
+        self._result = None                 # the result the buttons act on (None: nothing)
+        self._warnings: list[str] = []      # the running run's warnings, kept on screen
         self._results_dataset = "mnist"     # dataset of the results on display
-        self._summary_cache: dict[tuple, str] = {}
-        self._summary_thread = None
-        self._summary_worker = None
         self._shown = False
         self._loading = True                # no saving or preset matching while restoring
+        self.controller = TrainingController(self)
+        self.controller.progress.connect(self._on_progress)
+        self.controller.finished.connect(self._on_finished)
+        self.controller.failed.connect(self._on_failed)
+        self.controller.stateChanged.connect(self._on_state_changed)
+        self.controller.summaryReady.connect(self._on_summary_ready)
 
         self._build_form()
         self._build_controls()
@@ -336,52 +337,41 @@ class TrainingPanel(QWidget):
             self._shown = True
             self._request_summary()
 
-    def _summary_key(self) -> tuple:
-        # Dropout only adds Dropout layers: its rate does not change the summary.
-        return (self.architecture.currentData(), self.dropout.value() > 0)
+    def _summary_args(self) -> tuple[str, float]:
+        return self.architecture.currentData(), self.dropout.value()
 
     @Slot()
     def _request_summary(self, *_args) -> None:
-        key = self._summary_key()
-        if key in self._summary_cache:
-            self.summary.setPlainText(self._summary_cache[key])
+        text = self.controller.summary(*self._summary_args())
+        if text is not None:
+            self.summary.setPlainText(text)
             return
         self.summary.setPlainText(SUMMARY_PENDING)
-        # Not before the panel is first shown (keeps app start-up free of TensorFlow), not while
-        # training (a model built in parallel would disturb the seeded run), one at a time.
-        if not self._shown or self.is_training() or self._summary_thread is not None:
-            return
-        architecture, with_dropout = key
-        worker = SummaryWorker(key, architecture, 0.5 if with_dropout else 0.0)
-        worker.done.connect(self._on_summary_done)
-        self._summary_worker = worker
-        self._summary_thread = start_worker(worker, "model-summary")
-        self._summary_thread.finished.connect(self._on_summary_thread_finished)
-        QMetaObject.invokeMethod(worker, "run", Qt.ConnectionType.QueuedConnection)
+        # Not before the panel is first shown (nothing to see), not while training (its child
+        # needs both cores); the controller runs one summary child at a time.
+        if self._shown and not self.is_training():
+            self.controller.request_summary(*self._summary_args())
 
     @Slot(object, str)
-    def _on_summary_done(self, key, text: str) -> None:
-        self._summary_cache[tuple(key)] = text
-        if tuple(key) == self._summary_key():
+    def _on_summary_ready(self, key, text: str) -> None:
+        if key is None:  # a summary child ended: ask for what the form shows now, if missing
+            if not self.summary_ready():
+                self._request_summary()
+            return
+        architecture, dropout = self._summary_args()
+        if tuple(key) == (architecture, dropout > 0):
             self.summary.setPlainText(text)
 
-    @Slot()
-    def _on_summary_thread_finished(self) -> None:
-        if self._summary_thread is not None:
-            self._summary_thread.wait()
-        self._summary_thread = self._summary_worker = None
-        if self._summary_key() not in self._summary_cache:
-            self._request_summary()  # the architecture changed while the last one was built
-
     def summary_ready(self) -> bool:
-        return self._summary_key() in self._summary_cache
+        return self.controller.summary(*self._summary_args()) is not None
 
     # ------------------------------------------------------------------ training
     def is_training(self) -> bool:
-        return self._thread is not None
+        return self.controller.is_training()
 
-    def last_result(self):
-        """The last TrainingResult of this session (None before any run ends)."""
+    def last_result(self) -> dict | None:
+        """The result event of this session's last run (None before any run ends, or after a
+        saved model's results were shown instead)."""
         return self._result
 
     @Slot()
@@ -389,57 +379,31 @@ class TrainingPanel(QWidget):
         if self.is_training():
             return
         self._on_data_folder_changed()  # persist what was typed, even without Enter
-        config = self.config()
         try:
-            config.validate()
+            self.controller.start(self.config())
         except ConfigError as exc:  # cannot happen through the widgets; kept as a safety net
             self._show_message(str(exc), error=True)
-            return
-        worker = TrainingWorker(config)
-        worker.progress.connect(self._on_progress)
-        worker.finished.connect(self._on_finished)
-        worker.failed.connect(self._on_failed)
-        self._worker = worker
-        self.charts.reset()
-        self.tabs.setCurrentWidget(self.charts)
-        self.progress.setRange(0, 0)  # busy until the first batch: data and TensorFlow load
-        self.progress.setFormat("Preparing…")
-        self._show_message("Loading the data and TensorFlow…")
-        self._thread = start_worker(worker, "training")
-        self._thread.finished.connect(self._on_thread_finished)
-        QMetaObject.invokeMethod(worker, "run", Qt.ConnectionType.QueuedConnection)
-        self._update_buttons()
-        self.trainingStateChanged.emit(True)
 
     @Slot()
     def request_stop(self) -> None:
-        if self._worker is None:
+        if not self.is_training():
             return
-        self._worker.request_stop()
+        self.controller.request_stop()
         self._show_message("Stopping after the current batch…")
         self._update_buttons()
 
     def shutdown(self, timeout_ms: int = 2000) -> bool:
-        """Stop training (skipping the final evaluation) and wait for the worker threads; True
-        when none is left running. Never terminates a thread: a run that cannot stop in time
-        keeps running and False is returned."""
-        if self._worker is not None:
-            self._worker.abort()
-        ok = True
-        for thread in (self._thread, self._summary_thread):
-            if thread is not None:
-                ok = thread.wait(timeout_ms) and ok
-        if ok:
-            self._thread = self._worker = None
-            self._summary_thread = self._summary_worker = None
-            self._update_buttons()
+        """End the training and summary child processes (nothing is saved) and wait for their
+        threads; True when none is left running."""
+        ok = self.controller.shutdown(timeout_ms)
+        self._update_buttons()
         return ok
 
     def confirm_close(self, timeout_ms: int = 2000) -> bool:
         """For the main window's closeEvent: True when the app may close now.
 
-        While training runs, asks whether to stop; on yes the run is stopped without evaluating
-        or saving anything, and the worker threads are waited for.
+        While training runs, asks whether to stop; on yes the child process is ended without
+        evaluating or saving anything.
         """
         if self.is_training():
             answer = QMessageBox.question(
@@ -452,10 +416,28 @@ class TrainingPanel(QWidget):
                 return False
         if self.shutdown(timeout_ms):
             return True
-        # Still importing TensorFlow or loading data (neither can be interrupted): the run ends
-        # at its next check. Waiting beats letting Qt destroy a running thread.
         self._show_message("Waiting for training to stop…")
         return self.shutdown(30_000)
+
+    @Slot(bool)
+    def _on_state_changed(self, training: bool) -> None:
+        if training:
+            self._warnings = []
+            self.charts.reset()
+            self.tabs.setCurrentWidget(self.charts)
+            self.progress.setRange(0, 0)  # busy until the first batch: data and TensorFlow load
+            self.progress.setFormat("Preparing…")
+            self._show_message("Starting the training process (loading the data and "
+                               "TensorFlow)…")
+        else:
+            done = self._result is not None
+            self.progress.setRange(0, 1)
+            self.progress.setValue(1 if done else 0)
+            self.progress.setFormat("Done" if done else "Not training")
+            if self._shown and not self.summary_ready():
+                self._request_summary()
+        self._update_buttons()
+        self.trainingStateChanged.emit(training)
 
     @Slot(dict)
     def _on_progress(self, event: dict) -> None:
@@ -469,8 +451,10 @@ class TrainingPanel(QWidget):
             self._show_message("The dataset was not found locally: downloading it into the "
                                "Keras cache…")
         elif kind == "train_begin":
-            self._show_message(f"Training on {event['train_samples']:,} pictures, validating on "
-                               f"{event['val_samples']:,} (data: {event['source']})")
+            self._show_message(" ".join([f"Training on {event['train_samples']:,} pictures, "
+                                         f"validating on {event['val_samples']:,} (data: "
+                                         f"{event['source']}).", *self._warnings]),
+                               error=bool(self._warnings))
             self.progress.setRange(0, max(1, event["steps"]))
             self.progress.setValue(0)
             self.progress.setFormat(f"Epoch 1/{event['epochs']}: starting…")
@@ -479,62 +463,61 @@ class TrainingPanel(QWidget):
             self.progress.setValue(event["batch"])
             self.progress.setFormat(
                 f"Epoch {event['epoch']}/{event['epochs']} · batch %v/%m · "
-                f"ETA {_duration(event['eta_seconds'])} · loss {event['loss']:.4f} · "
-                f"accuracy {event['accuracy']:.1%}")
+                f"ETA {_duration(event['eta_seconds'])} · loss {_number(event['loss'])} · "
+                f"accuracy {_percent(event['accuracy'], 1)}")
             self.charts.show_running(event)
         elif kind == "epoch":
             self.progress.setValue(self.progress.maximum())  # the last batch event may be dropped
             self.charts.add_epoch(event)
-            val = (f", validation accuracy {event['val_accuracy']:.2%}"
+            val = (f", validation accuracy {_percent(event['val_accuracy'])}"
                    if "val_accuracy" in event else "")
             self._show_message(f"Epoch {event['epoch']}/{event['epochs']} done in "
-                               f"{event['seconds']:.1f} s: accuracy {event['accuracy']:.2%}{val}")
+                               f"{event['seconds']:.1f} s: accuracy "
+                               f"{_percent(event['accuracy'])}{val}")
+        elif kind == "warning":  # e.g. the training images hold a single class
+            self._warnings.append(str(event.get("message", "")))
+            self._show_message(" ".join(self._warnings), error=True)
         elif kind == "evaluate_begin":
             self.progress.setRange(0, 0)
             self.progress.setFormat("Evaluating…")
             self._show_message(f"Evaluating on {event['samples']:,} test pictures…")
 
     @Slot(object)
-    def _on_finished(self, result) -> None:
+    def _on_finished(self, result: dict) -> None:
         self._result = result
-        extra = result.extra
-        self._results_dataset = result.config.dataset
+        self._results_dataset = result["dataset"]
         self.tabs.setCurrentWidget(self.results)  # first: hidden charts are not redrawn now
         self.results.show_results(
-            result.test_accuracy, result.test_loss, result.confusion, result.class_names,
-            images=extra.get("misclassified_images"), true=extra.get("misclassified_true"),
-            predicted=extra.get("misclassified_predicted"))
-        self.charts.set_history(result.history)
-        if result.stopped:
-            text = (f"Stopped after {result.epochs_completed} whole epoch(s). The partial model "
-                    f"scores {result.test_accuracy:.2%} on the test set.")
+            result.get("test_accuracy"), result.get("test_loss"), result["confusion"],
+            result["class_names"], images=result.get("misclassified_images"),
+            true=result.get("misclassified_true"),
+            predicted=result.get("misclassified_predicted"), mistakes=result.get("mistakes"))
+        self.charts.set_history(result.get("history") or {})
+        accuracy = _percent(result.get("test_accuracy"))
+        if result["status"] == "stopped":
+            text = (f"Stopped after {result['epochs_completed']} whole epoch(s). The partial "
+                    f"model scores {accuracy} on the test set.")
         else:
-            text = (f"Finished {result.epochs_completed} epoch(s) in {result.train_seconds:.0f} s: "
-                    f"test accuracy {result.test_accuracy:.2%}, loss {result.test_loss:.4f}.")
-        self._show_message(text + " “Use this model” puts it on the canvas.")
+            text = (f"Finished {result['epochs_completed']} epoch(s) in "
+                    f"{result['train_seconds']:.0f} s: test accuracy {accuracy}, loss "
+                    f"{_number(result.get('test_loss'))}.")
+        text += " “Use this model” puts it on the canvas."
+        if result.get("message"):  # saved, but not where asked (kept in the recovery folder)
+            text += " " + result["message"]
+        if self._warnings:
+            text += " " + " ".join(self._warnings)
+        if result.get("gallery_error"):
+            text += " The misclassified pictures cannot be shown: the test set is not readable."
+        self._show_message(text, error=bool(result.get("message") or self._warnings))
 
     @Slot(str)
     def _on_failed(self, message: str) -> None:
-        self._show_message(message, error=True)
-
-    @Slot()
-    def _on_thread_finished(self) -> None:
-        if self._thread is None:
-            return  # already cleaned up by shutdown()
-        self._thread.wait()  # finished is emitted just before the thread really ends
-        self._thread = self._worker = None
-        self.progress.setRange(0, 1)
-        self.progress.setValue(1 if self._result is not None else 0)
-        self.progress.setFormat("Done" if self._result is not None else "Not training")
-        self._update_buttons()
-        self.trainingStateChanged.emit(False)
-        if self._shown and not self.summary_ready():
-            self._request_summary()
+        self._show_message(message[:1].upper() + message[1:], error=True)  # CLI errors: lower case
 
     def _update_buttons(self) -> None:
         training = self.is_training()
         self.start_button.setEnabled(not training)
-        self.stop_button.setEnabled(training and not self._worker.stop_requested())
+        self.stop_button.setEnabled(training and not self.controller.stop_requested())
         self.use_button.setEnabled(not training and self._result is not None)
         self.save_button.setEnabled(not training and self._result is not None)
         for widget in (*self._fields, self.preset, self.data_folder, self.browse):
@@ -549,26 +532,24 @@ class TrainingPanel(QWidget):
     def _use_model(self) -> None:
         if self._result is None:
             return
-        self.modelReady.emit(self._result.model, self._result.metadata())
+        self.modelReady.emit(self._result["path"], dict(self._result.get("metadata") or {}))
         self._show_message("The canvas now classifies with the model just trained.")
 
     @Slot()
     def _save_model(self) -> None:
         if self._result is None:
             return
-        config = self._result.config
-        suggested = f"{config.dataset}_{config.architecture}.keras"
+        suggested = f"{self._result['dataset']}_{self._result['architecture']}.keras"
         path, _ = QFileDialog.getSaveFileName(self, "Save model", suggested,
                                               "Keras models (*.keras)")
         if not path:
             return
-        from training.store import save_model  # imports Keras, already loaded by training
-
         try:
-            saved = save_model(self._result.model, path, self._result.metadata())
-        except Exception as exc:  # noqa: BLE001 - disk full, permissions...: a message, not a crash
-            log.error("saving the model failed", exc_info=exc)
-            self._show_message(f"Could not save the model to {path}: {exc}", error=True)
+            saved = self.controller.save_model_to(path)
+        except (WriteError, OSError) as exc:  # disk full, permissions...: a message, no crash
+            log.error("saving the model failed: %s", exc)
+            self._show_message(f"Could not save the model to {path}: {exc} The trained model "
+                               "is still available.", error=True)
             return
         self._show_message(f"Saved {saved} (and its metadata {saved.with_suffix('.json').name}).")
 
@@ -578,29 +559,47 @@ class TrainingPanel(QWidget):
         if self.is_training():
             return
         metadata = metadata or {}
-        dataset = metadata.get("dataset") or "mnist"
-        class_names = metadata.get("class_names") or list(
-            DATASETS[dataset].class_names if dataset in DATASETS else [str(i) for i in range(10)])
+        if self._is_current_run(metadata):
+            return  # "Use this model" loaded this run's file: its results (and gallery) are shown
+        dataset = metadata.get("dataset") if metadata.get("dataset") in DATASETS else "mnist"
+        class_names = metadata.get("class_names") or list(DATASETS[dataset].class_names)
         self._result = None  # the buttons act on a trained model, not on the loaded one
         self._results_dataset = dataset
         self.charts.set_history(metadata.get("history") or {})
-        accuracy, loss = metadata.get("test_accuracy"), metadata.get("test_loss")
+        accuracy = metadata.get("test_accuracy")
         if accuracy is None:
             self.results.clear()
         else:
-            self.results.show_results(float(accuracy), float(loss if loss is not None else "nan"),
+            self.results.show_results(accuracy, metadata.get("test_loss"),
                                       metadata.get("confusion") or [], class_names,
                                       heading="Saved model: ")
-        title = DATASETS[dataset].title if dataset in DATASETS else dataset
         self._show_message(f"Showing the saved training history and test results of the loaded "
-                           f"{title} model.")
+                           f"{DATASETS[dataset].title} model.")
         self._update_buttons()
+
+    def _is_current_run(self, metadata: dict) -> bool:
+        digest = metadata.get("model_sha256")
+        return (self._result is not None and digest is not None
+                and digest == (self._result.get("metadata") or {}).get("model_sha256"))
 
     @Slot(object)
     def _on_sample_clicked(self, image) -> None:
         self.sampleChosen.emit(image, self._results_dataset)
 
 
-def _duration(seconds: float) -> str:
-    seconds = max(0, int(seconds))
+def _duration(seconds) -> str:
+    seconds = max(0, int(seconds)) if _finite(seconds) else 0
     return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def _finite(value) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value)
+
+
+def _percent(value, digits: int = 2) -> str:
+    """A share as a percentage; "n/a" for null (NaN in the child: e.g. no test pictures)."""
+    return f"{value:.{digits}%}" if _finite(value) else "n/a"
+
+
+def _number(value) -> str:
+    return f"{value:.4f}" if _finite(value) else "n/a"

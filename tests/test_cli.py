@@ -4,8 +4,10 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from conftest import REPO
@@ -61,3 +63,199 @@ def test_clear_errors_not_tracebacks(tmp_path, isolated_cache):
     wrong = cli("predict", "--model", tmp_path / "fake.keras", "x.png", check=False)
     assert wrong.returncode == 2 and "not a Keras model" in wrong.stderr
     assert not (tmp_path / "m.keras").exists()
+
+
+# ---------------------------------------------------------------------------------- JSON lines
+def json_lines(text):
+    """Every stdout line must be one JSON object with an "event"."""
+    events = [json.loads(line) for line in text.splitlines()]
+    assert all(isinstance(e, dict) and isinstance(e.get("event"), str) for e in events)
+    return events
+
+
+def start_cli(*args, env_extra=None):
+    env = {**os.environ, **(env_extra or {})}
+    env.pop("TF_CPP_MIN_LOG_LEVEL", None)  # the CLI silences TensorFlow by itself
+    return subprocess.Popen([sys.executable, "-m", "training", *map(str, args)], cwd=REPO,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env)
+
+
+def read_until(process, predicate, events):
+    for line in process.stdout:
+        events.append(json.loads(line))
+        if predicate(events[-1]):
+            return events[-1]
+    raise AssertionError(f"the stream ended first: {events[-3:]}")
+
+
+@pytest.fixture
+def user_home(tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    monkeypatch.setenv("DRAW_CLASSIFY_HOME", str(home))
+    return home
+
+
+def test_progress_json_lines_parse_and_end_in_a_result(tiny_data, tmp_path, user_home):
+    out = tmp_path / "model.keras"
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    done = subprocess.run([sys.executable, "-m", "training", "train", "--data-dir", tiny_data,
+                           "--architecture", "lecture_dense", "--epochs", "2", "--batch-size",
+                           "32", "--lr", "0.001", "--out", out, "--progress", "json"],
+                          cwd=REPO, capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""  # no TensorFlow start-up lines, no progress bar in JSON mode
+    events = json_lines(done.stdout)
+    kinds = [e["event"] for e in events]
+    assert kinds[0] == "train_begin" and kinds[-1] == "result"
+    assert kinds.count("epoch") == 2 and "batch" in kinds
+    assert kinds[-3:-1] == ["evaluate_begin", "train_end"]
+    result = events[-1]
+    assert result["status"] == "finished" and result["epochs_completed"] == 2
+    assert result["dataset"] == "mnist" and result["class_names"] == list("0123456789")
+    assert len(result["history"]["val_loss"]) == 2 and sum(map(sum, result["confusion"])) == 100
+    assert result["path"] == str(out) and out.is_file()
+    assert result["metadata"]["model_file"] == "model.keras"
+    assert result["metadata"]["config"]["learning_rate"] == 0.001
+    wrong = 100 - sum(result["confusion"][i][i] for i in range(10))
+    assert result["mistakes"] == wrong
+    assert len(result["misclassified"]) == len(result["misclassified_predicted"]) == min(wrong, 60)
+
+
+def test_stop_on_stdin_saves_the_partial_model(tiny_data, tmp_path, user_home):
+    out = tmp_path / "partial.keras"
+    child = start_cli("train", "--data-dir", tiny_data, "--architecture", "lecture_dense",
+                      "--epochs", "200", "--batch-size", "1", "--out", out, "--progress", "json")
+    events = []
+    try:
+        read_until(child, lambda e: e["event"] == "batch" and e["epoch"] >= 2, events)
+        child.stdin.write("stop\n")
+        child.stdin.flush()
+        stopped_at = len(events)
+        read_until(child, lambda e: e["event"] == "result", events)
+    except BaseException:
+        child.kill()
+        raise
+    finally:
+        child.wait(timeout=60)
+    assert child.returncode == 0
+    after = [e["event"] for e in events[stopped_at:]]
+    assert after.count("epoch") <= 1  # 270 batches an epoch: it stopped within that one
+    result = events[-1]
+    assert result["status"] == "stopped" and result["epochs_completed"] < 200
+    assert out.is_file() and result["path"] == str(out)  # JSON mode keeps a stopped run
+
+
+@pytest.mark.parametrize("where", ["folder", "device", "under a file", "read-only folder"])
+def test_an_unusable_out_is_refused_before_training(tiny_data, tmp_path, where):
+    if where == "folder":
+        out = tmp_path
+    elif where == "device":
+        out = "/dev/full"
+    elif where == "under a file":
+        (tmp_path / "a-file").write_text("x")
+        out = tmp_path / "a-file" / "m.keras"
+    else:
+        if os.geteuid() == 0:
+            pytest.skip("root writes in read-only folders; 'under a file' covers the refusal")
+        (tmp_path / "ro").mkdir(mode=0o555)
+        out = tmp_path / "ro" / "m.keras"
+    try:
+        for mode in ("bar", "json"):
+            done = cli("train", "--data-dir", tiny_data, "--architecture", "lecture_dense",
+                       "--epochs", "1", "--out", out, "--progress", mode, check=False)
+            assert done.returncode == 2, done.stderr
+            assert "error: cannot save the model there" in done.stderr
+            assert "Traceback" not in done.stderr and "training on" not in done.stderr
+            if mode == "json":
+                assert [e["event"] for e in json_lines(done.stdout)] == ["error"]
+    finally:  # a regression must not leave files in /dev
+        stray = [Path(f"/dev/full{suffix}") for suffix in (".keras", ".json", ".tflite")]
+        leaked = [p for p in stray if p.is_file()]
+        for path in leaked:
+            path.unlink()
+    assert not leaked
+
+
+def test_a_failed_save_keeps_the_model_in_the_recovery_folder(tiny_data, tmp_path, user_home):
+    folder = tmp_path / "out"
+    folder.mkdir()
+    child = start_cli("train", "--data-dir", tiny_data, "--architecture", "lecture_dense",
+                      "--epochs", "200", "--batch-size", "1", "--out", folder / "m.keras",
+                      "--progress", "json")
+    events = []
+    read_until(child, lambda e: e["event"] == "batch", events)
+    folder.rmdir()
+    folder.write_text("the folder became a file while training ran")
+    child.stdin.write("stop\n")
+    child.stdin.flush()
+    read_until(child, lambda e: e["event"] == "result", events)
+    assert child.wait(timeout=60) == 3
+    stderr = child.stderr.read()
+    assert "Traceback" not in stderr and "could not save the model" in stderr
+    kept = Path(events[-1]["path"])
+    assert kept.parent == user_home / "recovered" and kept.is_file()
+    assert str(kept) in events[-1]["message"] and str(kept) in stderr
+
+
+def test_predict_with_a_nan_model_gives_valid_json(tmp_path):
+    import keras
+
+    from training.store import save_model
+
+    model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(),
+                              keras.layers.Dense(10, activation="softmax")])
+    model.layers[-1].set_weights([np.full((784, 10), np.nan, np.float32),
+                                  np.zeros(10, np.float32)])
+    path = save_model(model, tmp_path / "nan.keras", {"dataset": "mnist"})
+    bar = np.zeros((100, 100), np.uint8)
+    bar[30:40, 10:90] = 255
+    Image.fromarray(bar).save(tmp_path / "bar.png")
+    done = cli("predict", "--model", path, tmp_path / "bar.png", check=False)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    [record] = [json.loads(line) for line in done.stdout.splitlines()]
+    assert record == {"file": str(tmp_path / "bar.png"),
+                      "error": "this model's output is not a number"}
+
+
+def test_evaluate_on_an_empty_test_set_is_a_clear_error(tmp_path, isolated_cache):
+    from conftest import write_idx_dataset
+
+    write_idx_dataset(tmp_path / "data" / "mnist", train=20, test=0)
+    done = cli("evaluate", "--model", "mnist", "--data-dir", tmp_path / "data", check=False)
+    assert done.returncode == 2 and done.stdout == ""
+    assert "holds no" in done.stderr and "Traceback" not in done.stderr
+    assert "nan" not in done.stderr.lower()
+
+
+def test_download_reports_progress_lines(tmp_path, isolated_cache, file_server):
+    from conftest import write_idx_dataset
+
+    www, url, _ = file_server
+    write_idx_dataset(www, train=200, test=50)
+    done = cli("download", "--dataset", "fashion_mnist", "--progress", "json",
+               env_extra={"DRAW_CLASSIFY_DOWNLOAD_URL": url})
+    events = json_lines(done.stdout)
+    files = {e["file"] for e in events if e["event"] == "download"}
+    assert files == {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+                     "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"}
+    assert events[-1] == {"event": "result", "dataset": "fashion_mnist",
+                          "source": str(isolated_cache / "keras-home" / "datasets"
+                                        / "fashion-mnist"),
+                          "train_images": 200, "test_images": 50}
+
+
+def test_describe_prints_the_summary_table_without_tensorflow_noise():
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    done = subprocess.run([sys.executable, "-m", "training", "describe", "--architecture",
+                           "all", "--dropout", "0", "--json"], cwd=REPO, capture_output=True,
+                          text=True, env=env, timeout=300)
+    assert done.returncode == 0 and done.stderr == ""
+    events = json_lines(done.stdout)
+    summaries = {e["architecture"]: e for e in events if e["event"] == "summary"}
+    assert {name: s["parameters"] for name, s in summaries.items()} == {
+        "lecture_dense": 101_770, "lecture_cnn": 65_994, "compact_cnn": 98_442,
+        "wide_cnn": 241_546}
+    assert "Total parameters: 101,770" in summaries["lecture_dense"]["text"]
+    assert "Dropout" not in summaries["compact_cnn"]["text"]
+    assert events[-1] == {"event": "result", "count": 4}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,6 +16,25 @@ from desktop_app.threads import running_threads
 from desktop_app.training_panel import TrainingPanel
 
 RUN_TIMEOUT = 60_000  # ms: generous, a background job may be using the CPU
+
+
+@pytest.fixture(autouse=True)
+def user_home(tmp_path, monkeypatch):
+    """Runs are saved under $DRAW_CLASSIFY_HOME/runs: never in the user's real folder."""
+    home = tmp_path / "user-home"
+    monkeypatch.setenv("DRAW_CLASSIFY_HOME", str(home))
+    return home
+
+
+def process_gone(pid: int) -> bool:
+    """No process, not even a zombie (a child that was never wait()-ed keeps its /proc entry)."""
+    return not os.path.exists(f"/proc/{pid}")
+
+
+def child_pid(qtbot, panel) -> int:
+    qtbot.waitUntil(lambda: panel.controller.worker() is not None
+                    and panel.controller.worker().pid is not None, timeout=RUN_TIMEOUT)
+    return panel.controller.worker().pid
 
 
 def child(panel, cls, name):
@@ -59,7 +79,9 @@ def wait_until_idle(qtbot, panel, timeout=RUN_TIMEOUT) -> None:
     assert running_threads() == []
 
 
-def test_full_run_charts_results_and_use_model(qtbot, app_settings, tiny_data):
+def test_full_run_charts_results_and_use_model(qtbot, app_settings, tiny_data, user_home):
+    from training.datasets import load_dataset
+
     panel = make_panel(qtbot, app_settings, tiny_data, epochs=2)
     start_button = child(panel, QPushButton, "startTraining")
     start(qtbot, panel)
@@ -67,34 +89,48 @@ def test_full_run_charts_results_and_use_model(qtbot, app_settings, tiny_data):
     assert not start_button.isEnabled()
     assert child(panel, QPushButton, "stopTraining").isEnabled()
     assert not child(panel, QSpinBox, "epochsField").isEnabled()  # the run's config is fixed
+    pid = child_pid(qtbot, panel)
 
     wait_until_idle(qtbot, panel)
     assert start_button.isEnabled()
+    assert process_gone(pid)  # the child ended and was reaped
     result = panel.last_result()
-    assert result is not None and result.status == "finished"
+    assert result is not None and result["status"] == "finished"
 
     points = panel.findChild(type(panel.charts), "trainingCharts").points()
     for name in ("loss", "val_loss", "accuracy", "val_accuracy"):
         assert len(points[name]) == 2, name  # one point per epoch, train and validation
-        assert points[name] == pytest.approx(result.history[name])
+        assert points[name] == pytest.approx(result["history"][name])
 
     assert "Test accuracy" in child(panel, QLabel, "testResults").text()
-    assert f"{result.test_accuracy:.2%}" in child(panel, QLabel, "testResults").text()
+    assert f"{result['test_accuracy']:.2%}" in child(panel, QLabel, "testResults").text()
     matrix = panel.results.confusion.matrix()
     assert matrix.shape == (10, 10)
     assert matrix.sum() == 100  # every tiny test picture counted once
     assert panel.results.confusion.class_names() == [str(d) for d in range(10)]
-    mistakes = len(result.misclassified)
-    assert child(panel, QListWidget, "misclassifiedGallery").count() == min(mistakes, 60)
 
+    # The gallery shows the test pictures at the indices the child reported, read here.
+    gallery = child(panel, QListWidget, "misclassifiedGallery")
+    assert gallery.count() == min(result["mistakes"], 60) == len(result["misclassified"])
+    test = load_dataset("mnist", tiny_data, allow_download=False)
+    for row, index in enumerate(result["misclassified"][:5]):
+        assert np.array_equal(panel.results.gallery.image(row), test.x_test[index])
+        names = result["class_names"]
+        assert gallery.item(row).text() == (f"{names[test.y_test[index]]} → "
+                                            f"{names[result['misclassified_predicted'][row]]}")
+
+    # The model was saved by the child in a run folder of the user's data.
+    path = Path(result["path"])
+    assert path.parent.parent == user_home / "runs" and path.name == "mnist_lecture_dense.keras"
+    assert path.is_file() and path.with_suffix(".json").is_file()
     with qtbot.waitSignal(panel.modelReady, timeout=5000) as blocker:
         qtbot.mouseClick(child(panel, QPushButton, "useModel"), Qt.MouseButton.LeftButton)
-    model, metadata = blocker.args
-    assert model is result.model
+    used, metadata = blocker.args
+    assert used == str(path)
     assert metadata["dataset"] == "mnist"
-    assert metadata["history"]["loss"] == result.history["loss"]
-    probabilities = np.asarray(model.predict_on_batch(np.zeros((2, 28, 28, 1), np.float32)))
-    assert probabilities.shape == (2, 10)
+    assert metadata["history"]["loss"] == pytest.approx(result["history"]["loss"])
+    expected = panel.config().to_dict()
+    assert metadata["config"] == expected  # the child trained exactly what the form held
 
     # What the form held is persisted for the next start of the app.
     assert app_settings.data_dir() == str(tiny_data)
@@ -105,9 +141,9 @@ def test_full_run_charts_results_and_use_model(qtbot, app_settings, tiny_data):
 def test_stop_mid_run_returns_to_idle(qtbot, app_settings, tiny_data):
     panel = make_panel(qtbot, app_settings, tiny_data, epochs=200, batch_size=1)
     batch_times = []
-    start(qtbot, panel)
-    panel._worker.progress.connect(
+    panel.controller.progress.connect(
         lambda event: event["event"] == "batch" and batch_times.append(time.monotonic()))
+    start(qtbot, panel)
     progress = child(panel, QProgressBar, "epochProgress")
     qtbot.waitUntil(lambda: len(batch_times) >= 3, timeout=RUN_TIMEOUT)
     assert progress.value() > 0
@@ -118,9 +154,11 @@ def test_stop_mid_run_returns_to_idle(qtbot, app_settings, tiny_data):
     wait_until_idle(qtbot, panel, timeout=30_000)
 
     result = panel.last_result()
-    assert result.status == "stopped"
-    assert result.epochs_completed < 200
+    assert result["status"] == "stopped"
+    assert result["epochs_completed"] < 200
+    assert Path(result["path"]).is_file()  # the partial model can be used or saved
     assert child(panel, QPushButton, "startTraining").isEnabled()
+    assert child(panel, QPushButton, "useModel").isEnabled()
     assert "Stopped" in child(panel, QLabel, "trainingMessage").text()
     # The worker throttles batch progress to at most 10 signals a second.
     gaps = np.diff(batch_times)
@@ -142,21 +180,43 @@ def test_missing_data_says_where_it_looked(qtbot, app_settings, tmp_path, isolat
     assert not child(panel, QPushButton, "useModel").isEnabled()
 
 
-def test_training_error_is_a_message_and_keeps_previous_result(qtbot, app_settings, tiny_data,
-                                                               monkeypatch):
-    import training.trainer
-
-    def out_of_memory(*args, **kwargs):
-        raise MemoryError
-
-    monkeypatch.setattr(training.trainer, "train", out_of_memory)
+def test_an_error_of_the_child_is_a_message(qtbot, app_settings, tiny_data, tmp_path,
+                                            monkeypatch):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    monkeypatch.setenv("DRAW_CLASSIFY_HOME", str(blocker))  # runs/ cannot be made under a file
     panel = make_panel(qtbot, app_settings, tiny_data, epochs=1)
     start(qtbot, panel)
     wait_until_idle(qtbot, panel)
     message = child(panel, QLabel, "trainingMessage").text()
-    assert "out of memory" in message
+    assert message.startswith("Cannot save the model there") and "cannot create" in message
     assert "Traceback" not in message
+    assert panel.last_result() is None
     assert child(panel, QPushButton, "startTraining").isEnabled()
+
+
+def test_a_killed_child_is_a_message_and_start_works_again(qtbot, app_settings, tiny_data):
+    import signal
+
+    panel = make_panel(qtbot, app_settings, tiny_data, epochs=200, batch_size=1)
+    start(qtbot, panel)
+    pid = child_pid(qtbot, panel)
+    progress = child(panel, QProgressBar, "epochProgress")
+    qtbot.waitUntil(lambda: progress.maximum() > 1 and progress.value() > 0, timeout=RUN_TIMEOUT)
+    os.kill(pid, signal.SIGKILL)  # what the kernel's out-of-memory killer does
+    wait_until_idle(qtbot, panel)
+    assert process_gone(pid)
+    message = child(panel, QLabel, "trainingMessage").text()
+    assert "ended unexpectedly" in message and "killed by signal 9" in message
+    assert "out of memory" in message and "unaffected" in message
+    assert panel.last_result() is None
+    assert not child(panel, QPushButton, "useModel").isEnabled()
+
+    child(panel, QSpinBox, "epochsField").setValue(1)
+    child(panel, QSpinBox, "batchSizeField").setValue(32)
+    start(qtbot, panel)
+    wait_until_idle(qtbot, panel)
+    assert panel.last_result()["status"] == "finished"
 
 
 def test_invalid_values_cannot_be_entered(qtbot, app_settings, tiny_data):
@@ -259,8 +319,8 @@ def test_model_summary_is_built_in_the_background(qtbot, app_settings, tiny_data
     qtbot.waitUntil(lambda: running_threads() == [], timeout=RUN_TIMEOUT)
 
 
-def test_save_then_load_gives_same_predictions_and_history(qtbot, app_settings, tiny_data,
-                                                          tmp_path, monkeypatch):
+def test_save_copies_the_model_its_lite_twin_and_sidecar(qtbot, app_settings, tiny_data,
+                                                         tmp_path, monkeypatch):
     from PySide6.QtWidgets import QFileDialog
 
     from training.store import load_model
@@ -269,39 +329,48 @@ def test_save_then_load_gives_same_predictions_and_history(qtbot, app_settings, 
     start(qtbot, panel)
     wait_until_idle(qtbot, panel)
     result = panel.last_result()
+    run = Path(result["path"])
 
     target = tmp_path / "saved" / "mine.keras"
     monkeypatch.setattr(QFileDialog, "getSaveFileName",
                         staticmethod(lambda *args, **kwargs: (str(target), "")))
     qtbot.mouseClick(child(panel, QPushButton, "saveModel"), Qt.MouseButton.LeftButton)
-    assert target.is_file() and target.with_suffix(".json").is_file()
-
+    assert "Saved" in child(panel, QLabel, "trainingMessage").text()
+    assert target.read_bytes() == run.read_bytes()
+    if run.with_suffix(".tflite").exists():  # store.save_model writes one beside each .keras
+        assert target.with_suffix(".tflite").read_bytes() == run.with_suffix(".tflite").read_bytes()
     loaded = load_model(target)
+    assert loaded.metadata["model_file"] == "mine.keras"  # the sidecar names its new file
+    assert loaded.metadata["history"]["loss"] == pytest.approx(result["history"]["loss"])
     x = np.random.default_rng(0).random((8, 28, 28, 1)).astype(np.float32)
     np.testing.assert_allclose(np.asarray(loaded.model.predict_on_batch(x)),
-                               np.asarray(result.model.predict_on_batch(x)), atol=1e-6)
+                               np.asarray(load_model(run).model.predict_on_batch(x)), atol=1e-6)
 
     other = TrainingPanel(app_settings)
     qtbot.addWidget(other)
     other.show_saved_model(loaded.metadata)
     points = other.charts.points()
-    assert points["loss"] == pytest.approx(result.history["loss"])
-    assert points["val_accuracy"] == pytest.approx(result.history["val_accuracy"])
-    assert np.array_equal(other.results.confusion.matrix(), result.confusion)
-    assert f"{result.test_accuracy:.2%}" in child(other, QLabel, "testResults").text()
+    assert points["loss"] == pytest.approx(result["history"]["loss"])
+    assert points["val_accuracy"] == pytest.approx(result["history"]["val_accuracy"])
+    assert np.array_equal(other.results.confusion.matrix(), result["confusion"])
+    assert f"{result['test_accuracy']:.2%}" in child(other, QLabel, "testResults").text()
 
-    # A save that cannot be written is a message, not a crash.
+    # A save that cannot be written is a message, not a crash, and loses nothing.
+    saved_before = target.read_bytes()
     blocker_file = tmp_path / "a-file"
     blocker_file.write_text("x")
     monkeypatch.setattr(QFileDialog, "getSaveFileName",
                         staticmethod(lambda *a, **k: (str(blocker_file / "m.keras"), "")))
     qtbot.mouseClick(child(panel, QPushButton, "saveModel"), Qt.MouseButton.LeftButton)
     assert "Could not save" in child(panel, QLabel, "trainingMessage").text()
+    assert run.is_file() and target.read_bytes() == saved_before
+    assert child(panel, QPushButton, "saveModel").isEnabled()
 
 
-def test_shutdown_during_training_ends_quickly(qtbot, app_settings, tiny_data):
+def test_shutdown_during_training_ends_quickly(qtbot, app_settings, tiny_data, user_home):
     panel = make_panel(qtbot, app_settings, tiny_data, epochs=200, batch_size=1)
     start(qtbot, panel)
+    pid = child_pid(qtbot, panel)
     progress = child(panel, QProgressBar, "epochProgress")
     qtbot.waitUntil(lambda: progress.maximum() > 1 and progress.value() > 0, timeout=RUN_TIMEOUT)
     began = time.monotonic()
@@ -309,7 +378,9 @@ def test_shutdown_during_training_ends_quickly(qtbot, app_settings, tiny_data):
     assert time.monotonic() - began < 2.0
     assert not panel.is_training()
     assert running_threads() == []
+    assert process_gone(pid)  # ended and reaped: no orphan, no zombie
     assert panel.last_result() is None  # aborted: nothing evaluated, nothing to save
+    assert not any((user_home / "runs").glob("*/*"))  # and no half-made run left behind
 
 
 @pytest.mark.parametrize("answer", ["No", "Yes"])
@@ -342,24 +413,45 @@ def test_closing_during_training_asks_whether_to_stop(qtbot, app_settings, tiny_
     assert running_threads() == []
 
 
-def test_creating_the_panel_does_not_import_tensorflow(tmp_path):
+def test_creating_and_using_the_panel_never_imports_tensorflow(tmp_path, tiny_data):
+    """A whole run from the window's side: summary, training, results, gallery, use, save."""
     import subprocess
     import sys
 
-    code = (
-        "import sys\n"
-        "from PySide6.QtCore import QSettings\n"
-        "from PySide6.QtWidgets import QApplication\n"
-        "app = QApplication([])\n"
-        "from desktop_app.settings import AppSettings\n"
-        "from desktop_app.training_panel import TrainingPanel\n"
-        f"panel = TrainingPanel(AppSettings(QSettings({str(tmp_path / 's.ini')!r}, "
-        "QSettings.Format.IniFormat)))\n"
-        "app.processEvents()\n"
-        "print([m for m in ('tensorflow', 'keras') if m in sys.modules])\n")
+    code = f"""
+import sys, time
+from PySide6.QtCore import QEventLoop, QSettings, QTimer
+from PySide6.QtWidgets import QApplication, QFileDialog
+app = QApplication([])
+from desktop_app.settings import AppSettings
+from desktop_app.training_panel import TrainingPanel
+panel = TrainingPanel(AppSettings(QSettings({str(tmp_path / 's.ini')!r},
+                                            QSettings.Format.IniFormat)))
+panel.set_config(dict(architecture="lecture_dense", epochs=1, batch_size=32))
+panel.data_folder.setText({str(tiny_data)!r})
+panel.show()
+while not panel.summary_ready():
+    app.processEvents(); time.sleep(0.01)
+loop = QEventLoop()
+panel.trainingStateChanged.connect(lambda running: running or loop.quit())
+panel.start()
+loop.exec()
+assert panel.last_result()["status"] == "finished", panel.message.text()
+panel.modelReady.connect(lambda path, meta: print("used", path))
+panel.use_button.click()
+QFileDialog.getSaveFileName = staticmethod(lambda *a, **k: ({str(tmp_path / 'm.keras')!r}, ""))
+panel.save_button.click()
+app.processEvents()
+assert panel.shutdown()
+print([m for m in ('tensorflow', 'keras') if m in sys.modules])
+"""
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
-    assert out.stdout.strip().splitlines()[-1] == "[]"
+                         env={**os.environ, "QT_QPA_PLATFORM": "offscreen",
+                              "DRAW_CLASSIFY_HOME": str(tmp_path / "home")}, timeout=300)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.strip().splitlines()
+    assert lines[0].startswith("used ") and (tmp_path / "m.keras").is_file()
+    assert lines[-1] == "[]"
 
 
 def test_missing_data_is_downloaded_with_progress_shown(qtbot, app_settings, tmp_path,
@@ -380,4 +472,5 @@ def test_missing_data_is_downloaded_with_progress_shown(qtbot, app_settings, tmp
     qtbot.waitUntil(lambda: formats.append(bar.format()) or not panel.is_training(),
                     timeout=RUN_TIMEOUT)
     assert any(f.startswith("Downloading") for f in formats), set(formats)
-    assert panel.last_result() is not None and panel.last_result().confusion.sum() == 50
+    assert panel.last_result() is not None
+    assert np.sum(panel.last_result()["confusion"]) == 50

@@ -1,12 +1,23 @@
 """Training from the main window: the trained model reaches the canvas; closing mid-run is clean;
 loaded models show their saved history."""
 
+import os
+from pathlib import Path
+
 import numpy as np
+import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox, QPushButton
 
-from test_main_window import TIMEOUT, line, open_window, stroke, wait_label
+from conftest import TIMEOUT, line, open_window, stroke, wait_label
 from test_training_panel import child, make_panel, start
+
+
+@pytest.fixture(autouse=True)
+def user_home(tmp_path, monkeypatch):
+    """Runs are saved under $DRAW_CLASSIFY_HOME/runs: never in the user's real folder."""
+    monkeypatch.setenv("DRAW_CLASSIFY_HOME", str(tmp_path / "user-home"))
+    return tmp_path / "user-home"
 
 
 def wait_until_idle(qtbot, panel):
@@ -41,10 +52,13 @@ def test_use_this_model_switches_the_canvas_to_the_trained_model(qtbot, app_sett
 
     before = win.chart.probabilities()
     qtbot.mouseClick(child(panel, QPushButton, "useModel"), Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: "trained in this session" in win.model_status.text(), timeout=TIMEOUT)
+    name = Path(panel.last_result()["path"]).stem  # the run's file: mnist_lecture_dense
+    qtbot.waitUntil(lambda: name in win.model_status.text(), timeout=TIMEOUT)
     qtbot.waitUntil(lambda: not np.allclose(win.chart.probabilities(), before, atol=1e-3),
                     timeout=TIMEOUT)
-    assert f"{panel.last_result().test_accuracy:.2%}" in win.model_status.text()
+    assert f"{panel.last_result()['test_accuracy']:.2%}" in win.model_status.text()
+    # Loading the run's file does not replace the run's results: it can still be saved.
+    assert child(panel, QPushButton, "saveModel").isEnabled()
 
 
 def test_closing_during_training_stops_it_and_exits_cleanly(qtbot, app_settings, tiny_data,
@@ -54,10 +68,12 @@ def test_closing_during_training_stops_it_and_exits_cleanly(qtbot, app_settings,
     start(qtbot, panel)
     qtbot.waitUntil(lambda: panel.progress.maximum() > 0 and panel.progress.value() > 0,
                     timeout=TIMEOUT)
+    pid = panel.controller.worker().pid
     monkeypatch.setattr(QMessageBox, "question",
                         lambda *a, **k: QMessageBox.StandardButton.Yes)
     assert win.close()
     assert not panel.is_training()  # and the autouse fixture checks no thread is left
+    assert not os.path.exists(f"/proc/{pid}")  # the child ended and was reaped
 
 
 def test_saying_no_keeps_the_window_and_the_run(qtbot, app_settings, tiny_data, monkeypatch):

@@ -1,24 +1,45 @@
-"""Command line: python -m training {train,evaluate,summary,predict}.
+"""Command line: python -m training {train,evaluate,summary,predict,download,describe}.
 
     python -m training train --dataset mnist --architecture compact_cnn --epochs 2 --out m.keras
     python -m training evaluate --model mnist
     python -m training summary --model fashion_mnist
     python -m training predict --model mnist digit.png other.jpg     # one JSON object per line
+    python -m training download --dataset fashion_mnist
+    python -m training describe --architecture compact_cnn --dropout 0.2
+
+``--progress json`` (train, download) and ``--json`` (describe) speak the protocol the window
+uses to drive this CLI as a child process: one JSON object per line on stdout, each with an
+``"event"`` (train_begin, batch, epoch, evaluate_begin, train_end, download, summary), ending in
+``{"event": "result", ...}`` or ``{"event": "error", "message": ...}``. A line ``stop`` on stdin
+(or SIGINT) stops training after the current batch; the partial model is saved and reported.
+
+Exit status: 0 done, 1 some pictures could not be classified, 2 error (nothing done), 3 trained
+but not saved where asked (kept in the recovery folder), 130 interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as _dt
+import io
 import json
+import logging
+import math
 import os
+import re
 import signal
 import sys
+import tempfile
+import threading
 import time
+import traceback
 from dataclasses import fields
+from pathlib import Path
 
 # TensorFlow prints CUDA probing noise on machines without a GPU; keep the terminal readable.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+from .atomic import WriteError, check_writable_target  # noqa: E402
 from .datasets import DATASETS, DatasetError  # noqa: E402
 from .models import ARCHITECTURES, PRECISIONS  # noqa: E402
 from .preprocess import BlankPictureError, PictureError, open_picture, to_model_input  # noqa: E402
@@ -26,16 +47,54 @@ from .store import ModelLoadError  # noqa: E402
 from .trainer import LR_SCHEDULES, OPTIMIZERS, ConfigError, TrainingConfig  # noqa: E402
 
 EXIT_ERROR = 2
+EXIT_NOT_SAVED = 3
 EXIT_INTERRUPTED = 130
+GALLERY_LIMIT = 60          # misclassified test indices reported in the result event
+BATCH_INTERVAL = 0.1        # seconds between two batch (or download) lines: <= 10 a second
+DEBUG_ENV_VAR = "DRAW_CLASSIFY_DEBUG"
+
+# Lines TensorFlow's C++ side writes to stderr while it loads, before TF_CPP_MIN_LOG_LEVEL
+# applies (absl logging is initialised later): start-up information, not problems.
+_TF_NOISE = re.compile(r"^(WARNING: All log messages before absl::InitializeLog|[IW]\d{4} "
+                       r"\d\d:\d\d:\d\d|To enable the following instructions|E\d{4} .*cuda)")
+
+_protocol: "_JsonLines | None" = None  # set when this run speaks JSON lines on stdout
+
+
+class CliError(Exception):
+    """A user error found by the CLI itself (the message is printed, exit status 2)."""
 
 
 def main(argv: list[str] | None = None) -> int:
+    global _protocol
     args = _parser().parse_args(argv)
+    if getattr(args, "progress", None) == "json" or getattr(args, "json", False):
+        _protocol = _JsonLines(_take_stdout())
     try:
         return args.run(args)
-    except (DatasetError, ConfigError, ModelLoadError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
+    except (DatasetError, ConfigError, ModelLoadError, WriteError, CliError) as exc:
+        return _fail(str(exc))
+    except KeyboardInterrupt:  # a second Ctrl+C: abort at once, quietly
+        print("\naborted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except MemoryError:
+        return _fail("out of memory; try a smaller batch size or a smaller model")
+    except Exception as exc:  # noqa: BLE001 - a user gets one line; the details go to stderr
+        if type(exc).__name__ == "ResourceExhaustedError":  # TensorFlow's out-of-memory error
+            return _fail("out of memory; try a smaller batch size or a smaller model")
+        if _protocol is not None or os.environ.get(DEBUG_ENV_VAR):
+            traceback.print_exc()  # stderr is the log when the window drives us
+        detail = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
+        return _fail(f"unexpected {type(exc).__name__}" + (f": {detail}" if detail else "")
+                     + ("" if os.environ.get(DEBUG_ENV_VAR)
+                        else f" (set {DEBUG_ENV_VAR}=1 for the details)"))
+
+
+def _fail(message: str, status: int = EXIT_ERROR) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    if _protocol is not None:
+        _protocol.write({"event": "error", "message": message})
+    return status
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -63,6 +122,7 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--data-dir", help="folder with mnist/ and fashion-mnist/ IDX files "
                                           "(default: $DRAW_CLASSIFY_DATA, then the Keras cache)")
     train.add_argument("--out", required=True, help="where to save the .keras model")
+    _progress_argument(train)
     train.set_defaults(run=_train)
 
     for name, run, text in (("evaluate", _evaluate, "accuracy on the official test set"),
@@ -77,7 +137,27 @@ def _parser() -> argparse.ArgumentParser:
     _model_argument(predict)
     predict.add_argument("files", nargs="+", metavar="FILE")
     predict.set_defaults(run=_predict)
+
+    download = sub.add_parser("download", help="fetch a dataset into the Keras cache")
+    download.add_argument("--dataset", default="mnist", choices=list(DATASETS))
+    download.add_argument("--data-dir", help="look here first (nothing is downloaded if found)")
+    _progress_argument(download)
+    download.set_defaults(run=_download)
+
+    describe = sub.add_parser("describe", help="layers and parameters of an architecture")
+    describe.add_argument("--architecture", default=defaults.architecture,
+                          choices=[*ARCHITECTURES, "all"])
+    describe.add_argument("--dropout", type=float, default=None,
+                          help="dropout rate (default: the architecture's own)")
+    describe.add_argument("--json", action="store_true", help="JSON lines instead of tables")
+    describe.set_defaults(run=_describe)
     return parser
+
+
+def _progress_argument(cmd: argparse.ArgumentParser) -> None:
+    cmd.add_argument("--progress", choices=("bar", "json"), default="bar",
+                     help="bar: a human progress line on stderr (default); json: one JSON "
+                          "object per line on stdout, and 'stop' on stdin stops training")
 
 
 def _model_argument(cmd: argparse.ArgumentParser) -> None:
@@ -87,32 +167,106 @@ def _model_argument(cmd: argparse.ArgumentParser) -> None:
                      help="dataset of a model without metadata (default: from its metadata)")
 
 
+# ---------------------------------------------------------------------------------- train
 def _train(args) -> int:
+    from .datasets import load_dataset
     from .trainer import train
 
     config = TrainingConfig(**{f.name: getattr(args, f.name) for f in fields(TrainingConfig)})
     config.validate()
-    stop = _StopOnInterrupt()
-    bar = _ProgressBar()
+    try:  # before minutes of training, not after; the name as given first (a folder, a device)
+        check_writable_target(args.out)
+        target = check_writable_target(_keras_name(args.out))
+    except WriteError as exc:
+        raise CliError(f"cannot save the model there: {exc}") from None
+
+    stop = _StopRequests()
+    progress = _protocol or _ProgressBar()
     with stop:
-        result = train(config, progress=bar, should_stop=stop)
-    bar.close()
-    if result.stopped:
+        if _protocol is not None:
+            threading.Thread(target=stop.read_stdin, name="stdin-stop", daemon=True).start()
+        data = load_dataset(config.dataset, config.data_dir, progress=progress)
+        _import_keras_quietly()
+        result = train(config, progress=progress, should_stop=stop, dataset=data)
+    if _protocol is not None and _protocol.broken:
+        return EXIT_INTERRUPTED  # whoever read our output is gone: nobody wants this model
+    if result.stopped and _protocol is None:
         print(f"stopped after {result.epochs_completed} whole epoch(s); nothing saved "
-              f"(test accuracy of the partial model: {result.test_accuracy:.2%})", file=sys.stderr)
+              f"(test accuracy of the partial model: {_percent(result.test_accuracy)})",
+              file=sys.stderr)
         return EXIT_INTERRUPTED
 
+    metadata = _finite_metadata(result.metadata())
+    status, problem = 0, None
+    try:
+        path = _save(result.model, target, metadata)
+    except (WriteError, OSError) as exc:
+        problem = f"could not save the model to {target}: {exc}"
+        try:  # keep the work: a recovery folder we control is likely writable
+            path = _save(result.model, _recovery_path(target), metadata)
+        except (WriteError, OSError) as again:
+            raise WriteError(f"{problem}; keeping it in the recovery folder failed too: "
+                             f"{again}") from None
+        problem += f" It was kept as {path}."
+        status = EXIT_NOT_SAVED
+        print(f"error: {problem}", file=sys.stderr)
+
+    if _protocol is not None:
+        from .store import read_metadata
+
+        _protocol.write(_result_event(result, path, read_metadata(path), problem))
+    elif status == 0:
+        print(f"test accuracy {_percent(result.test_accuracy)}, loss {result.test_loss:.4f}, "
+              f"{result.train_seconds:.1f} s of training; saved {path}")
+    return status
+
+
+def _save(model, path: Path, metadata: dict) -> Path:
     from .store import save_model
 
-    path = save_model(result.model, args.out, result.metadata())
-    print(f"test accuracy {result.test_accuracy:.2%}, loss {result.test_loss:.4f}, "
-          f"{result.train_seconds:.1f} s of training; saved {path}")
-    return 0
+    return save_model(model, path, metadata)
 
 
+def _keras_name(out: str) -> Path:
+    path = Path(out).expanduser()
+    return path if path.suffix == ".keras" else path.with_name(path.name + ".keras")
+
+
+def _recovery_path(target: Path) -> Path:
+    from .paths import recovery_dir
+
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return recovery_dir() / f"{target.stem}-{stamp}.keras"
+
+
+def _result_event(result, path: Path, metadata: dict, problem: str | None) -> dict:
+    picked = result.misclassified[:GALLERY_LIMIT]
+    event = {
+        "event": "result", "status": result.status,
+        "epochs_completed": result.epochs_completed, "train_seconds": result.train_seconds,
+        "test_accuracy": result.test_accuracy, "test_loss": result.test_loss,
+        "history": result.history, "confusion": result.confusion,
+        "class_names": list(result.class_names), "dataset": result.config.dataset,
+        "architecture": result.config.architecture, "config": result.config.to_dict(),
+        "source": result.dataset_source, "path": str(path), "metadata": metadata,
+        "misclassified": picked, "misclassified_predicted": result.test_predictions[picked],
+        "mistakes": len(result.misclassified),
+    }
+    if problem:
+        event.update(saved_where_asked=False, message=problem)
+    return event
+
+
+def _finite_metadata(metadata: dict) -> dict:
+    """The sidecar is strict JSON: a NaN score (no test images, a diverged run) is left out."""
+    return {key: value for key, value in _json_safe(metadata).items() if value is not None}
+
+
+# ---------------------------------------------------------------------------------- others
 def _load(args):
     from .store import load_model
 
+    _import_keras_quietly()
     loaded = load_model(args.model)
     dataset = args.dataset or loaded.dataset
     if dataset is None:
@@ -127,26 +281,33 @@ def _evaluate(args) -> int:
 
     loaded, dataset = _load(args)
     data = load_dataset(dataset, args.data_dir)
+    if len(data.x_test) == 0:
+        raise CliError(f"the {DATASETS[dataset].title} test set in {data.source} holds no "
+                       "pictures: there is nothing to evaluate")
     probabilities = predict_probabilities(loaded.model, data.x_test)
     predictions = probabilities.argmax(axis=1)
     accuracy = float((predictions == data.y_test).mean())
-    print(json.dumps({"model": str(loaded.path), "dataset": dataset, "test_images": len(predictions),
-                      "test_accuracy": accuracy,
-                      "confusion": confusion_matrix(data.y_test, predictions).tolist()}))
+    print(_dumps({"model": str(loaded.path), "dataset": dataset,
+                  "test_images": len(predictions), "test_accuracy": accuracy,
+                  "confusion": confusion_matrix(data.y_test, predictions)}))
     return 0
 
 
 def _summary(args) -> int:
     from .store import load_model
 
+    _import_keras_quietly()
     loaded = load_model(args.model)
     loaded.model.summary(print_fn=lambda line, **_: print(line))
     meta = {k: v for k, v in loaded.metadata.items() if k not in ("history", "confusion")}
-    print(json.dumps(meta, indent=1) if meta else "(no metadata sidecar)")
+    print(json.dumps(_json_safe(meta), indent=1, allow_nan=False) if meta
+          else "(no metadata sidecar)")
     return 0
 
 
 def _predict(args) -> int:
+    import numpy as np
+
     from .predictor import Predictor
 
     loaded, dataset = _load(args)
@@ -162,23 +323,153 @@ def _predict(args) -> int:
             record = {"file": file, "error": str(exc)}
         else:
             probabilities = predictor.predict(picture)
-            label = int(probabilities.argmax())
-            record = {"file": file, "label": label, "class_name": names[label],
-                      "probabilities": [round(float(p), 6) for p in probabilities]}
+            if not np.all(np.isfinite(probabilities)):  # broken weights: NaN or inf out
+                record = {"file": file, "error": "this model's output is not a number"}
+            else:
+                label = int(probabilities.argmax())
+                record = {"file": file, "label": label, "class_name": names[label],
+                          "probabilities": [round(float(p), 6) for p in probabilities]}
         failures += "error" in record
-        print(json.dumps(record), flush=True)
+        print(_dumps(record), flush=True)
     return 1 if failures else 0
 
 
-class _StopOnInterrupt:
-    """First Ctrl+C asks training to stop after the current batch; a second one aborts."""
+def _download(args) -> int:
+    from .datasets import load_dataset
+
+    data = load_dataset(args.dataset, args.data_dir, allow_download=True,
+                        progress=_protocol or _ProgressBar())
+    record = {"event": "result", "dataset": data.name, "source": data.source,
+              "train_images": len(data.x_train), "test_images": len(data.x_test)}
+    if _protocol is not None:
+        _protocol.write(record)
+    else:
+        print(f"{DATASETS[data.name].title}: {record['train_images']} training and "
+              f"{record['test_images']} test pictures in {data.source}")
+    return 0
+
+
+def _describe(args) -> int:
+    from .models import describe
+
+    _import_keras_quietly()
+    names = list(ARCHITECTURES) if args.architecture == "all" else [args.architecture]
+    for name in names:
+        info = describe(name, args.dropout)
+        if _protocol is not None:
+            _protocol.write({"event": "summary", **info})
+        else:
+            print(info["text"] + "\n")
+    if _protocol is not None:
+        _protocol.write({"event": "result", "count": len(names)})
+    return 0
+
+
+# ---------------------------------------------------------------------------------- helpers
+def _import_keras_quietly() -> None:
+    """Import Keras (and TensorFlow) with fd 2 captured, then pass on all but the start-up
+    lines TensorFlow's C++ logging prints before TF_CPP_MIN_LOG_LEVEL takes effect."""
+    if "keras" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            import keras  # noqa: F401
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            capture.seek(0)
+            for line in capture.read().decode("utf-8", "replace").splitlines():
+                if line.strip() and not _TF_NOISE.match(line):
+                    print(line, file=sys.stderr)
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    try:
+        import absl.logging
+
+        absl.logging.set_verbosity(absl.logging.ERROR)
+    except ImportError:
+        pass
+
+
+def _take_stdout() -> io.TextIOBase:
+    """Keep the real stdout for the JSON lines and point fd 1 (and sys.stdout) at stderr, so a
+    stray print from a library, Python or C++, can never corrupt the protocol."""
+    sys.stdout.flush()
+    protocol_fd = os.dup(1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    return io.open(protocol_fd, "w", encoding="utf-8", newline="\n", buffering=1)
+
+
+def _json_safe(value):
+    """Plain JSON values: numpy to lists/numbers, NaN and infinities to None (null)."""
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if hasattr(value, "tolist"):  # numpy arrays and scalars
+        return _json_safe(value.tolist())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def _dumps(record: dict) -> str:
+    return json.dumps(_json_safe(record), allow_nan=False)
+
+
+def _percent(value: float) -> str:
+    return f"{value:.2%}" if math.isfinite(value) else "n/a (no test pictures)"
+
+
+class _JsonLines:
+    """The protocol: one JSON object per line. Also the progress callback of train/download:
+    batch and download lines are limited to 10 a second (the last batch of an epoch and the
+    end of a file always go out)."""
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.broken = False  # the reader went away (the window closed or crashed)
+        self._last = 0.0
+        self._lock = threading.Lock()
+
+    def __call__(self, event: dict) -> None:
+        kind = event.get("event")
+        if kind in ("batch", "download"):
+            last = (event["batch"] >= event["steps"] if kind == "batch"
+                    else event["done"] == event["total"])
+            now = time.monotonic()
+            if now - self._last < BATCH_INTERVAL and not last:
+                return
+            self._last = now
+        self.write(event)
+
+    def write(self, record: dict) -> None:
+        text = _dumps(record)
+        with self._lock:
+            if self.broken:
+                return
+            try:
+                self.stream.write(text + "\n")
+                self.stream.flush()
+            except (OSError, ValueError):  # EPIPE: stop training, nobody is listening
+                self.broken = True
+
+
+class _StopRequests:
+    """Stop after the current batch on the first Ctrl+C or a ``stop`` line on stdin (JSON mode);
+    a second Ctrl+C aborts. Also stops when the JSON reader has gone away."""
 
     def __init__(self):
         self.requested = False
         self._previous = None
 
     def __call__(self) -> bool:
-        return self.requested
+        return self.requested or (_protocol is not None and _protocol.broken)
 
     def __enter__(self):
         self._previous = signal.signal(signal.SIGINT, self._handle)
@@ -187,11 +478,20 @@ class _StopOnInterrupt:
     def __exit__(self, *exc):
         signal.signal(signal.SIGINT, self._previous)
 
+    def read_stdin(self) -> None:
+        for line in sys.stdin:
+            if line.strip().lower() == "stop":
+                self.request("stop requested on stdin")
+
+    def request(self, why: str) -> None:
+        if not self.requested:
+            self.requested = True
+            print(f"\n{why}: stopping after this batch...", file=sys.stderr, flush=True)
+
     def _handle(self, signum, frame):
         if self.requested:
             raise KeyboardInterrupt
-        self.requested = True
-        print("\nstopping after this batch (Ctrl+C again to abort)...", file=sys.stderr)
+        self.request("Ctrl+C (again to abort)")
 
 
 class _ProgressBar:
@@ -209,15 +509,20 @@ class _ProgressBar:
         if kind == "train_begin":
             print(f"training on {event['train_samples']} images, validating on "
                   f"{event['val_samples']} ({event['source']})", file=self.stream)
-        elif kind == "batch":
+        elif kind in ("batch", "download"):
             now = time.monotonic()
             if not self.tty and now - self._last_line < 10:
                 return  # a log file gets a line every 10 s, not a flood
             self._last_line = now
-            done = int(self.WIDTH * event["batch"] / event["steps"])
-            text = (f"epoch {event['epoch']}/{event['epochs']} [{'=' * done:<{self.WIDTH}}] "
-                    f"{event['batch']}/{event['steps']} loss {event['loss']:.4f} "
-                    f"acc {event['accuracy']:.4f} ETA {_duration(event['eta_seconds'])}")
+            if kind == "download":
+                total = f" of {event['total'] / 1e6:.1f}" if event["total"] else ""
+                text = f"downloading {event['file']}: {event['done'] / 1e6:.1f}{total} MB"
+            else:
+                done = int(self.WIDTH * event["batch"] / event["steps"])
+                text = (f"epoch {event['epoch']}/{event['epochs']} "
+                        f"[{'=' * done:<{self.WIDTH}}] {event['batch']}/{event['steps']} "
+                        f"loss {event['loss']:.4f} acc {event['accuracy']:.4f} "
+                        f"ETA {_duration(event['eta_seconds'])}")
             print(("\r" + text) if self.tty else text, end="" if self.tty else "\n",
                   file=self.stream, flush=True)
         elif kind == "epoch":
@@ -228,13 +533,12 @@ class _ProgressBar:
             print(("\r\x1b[K" + text) if self.tty else text, file=self.stream, flush=True)
         elif kind == "evaluate_begin":
             print(f"evaluating on {event['samples']} test images...", file=self.stream)
-
-    def close(self) -> None:
-        self.stream.flush()
+        elif kind == "warning":
+            print(f"warning: {event['message']}", file=self.stream)
 
 
 def _duration(seconds: float) -> str:
-    seconds = max(0, int(seconds))
+    seconds = max(0, int(seconds)) if math.isfinite(seconds) else 0
     return f"{seconds // 60}:{seconds % 60:02d}"
 
 

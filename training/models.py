@@ -167,3 +167,24 @@ def cpu_supports_bfloat16() -> bool:
     except OSError:
         return False
     return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def describe(architecture: str, dropout: float | None = None) -> dict:
+    """Layers, output shapes and parameter counts of a fresh model, as plain data, plus a narrow
+    plain-text table (Keras's own summary draws box characters too wide for a side panel).
+
+    Used by ``python -m training describe``: the window asks a child process for it, so that
+    building a model (which imports TensorFlow) never happens in the window's process.
+    """
+    model = build_model(architecture, dropout)
+    layers = [{"type": type(layer).__name__,
+               "output_shape": [d for d in tuple(layer.output.shape)[1:]],
+               "parameters": int(layer.count_params())} for layer in model.layers]
+    rows = [("Layer", "Output shape", "Parameters")]
+    rows += [(layer["type"], str(tuple(layer["output_shape"])).replace(",)", ")"),
+              f"{layer['parameters']:,}") for layer in layers]
+    lines = [model.name] + [f"{a:<14} {b:<14} {c:>10}" for a, b, c in rows]
+    lines.insert(2, "-" * 40)
+    lines += ["-" * 40, f"Total parameters: {model.count_params():,}"]
+    return {"architecture": architecture, "dropout": dropout, "name": model.name,
+            "layers": layers, "parameters": int(model.count_params()), "text": "\n".join(lines)}

@@ -1,0 +1,265 @@
+"""TrainingController: the training panel's state and jobs, without widgets.
+
+A run is ``python -m training train ... --progress json`` in a child process (see
+``training_worker``), saving into a fresh run folder ``runs_dir()/<timestamp>/``. The result
+line names that file; "Use this model" hands its path to the prediction side, "Save model…"
+copies the ``.keras``, its ``.tflite`` and its sidecar elsewhere. Model summaries come from
+``python -m training describe`` in a child too. This process never imports TensorFlow.
+
+The misclassified test pictures are not sent through the pipe: the child reports their indices,
+and the worker thread reads the test set here (numpy only) before the result reaches the UI.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import functools
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QMetaObject, QObject, Qt, Signal, Slot
+
+from training.atomic import WriteError, check_writable_target, write_bytes, write_text
+from training.datasets import DatasetError, load_dataset
+from training.export import tflite_path
+from training.paths import runs_dir
+from training.store import sidecar_path
+from training.trainer import TrainingConfig
+
+from .threads import start_worker
+from .training_worker import ChildProcessWorker
+
+log = logging.getLogger(__name__)
+
+SUMMARY_DROPOUT = 0.5  # any rate > 0: only whether Dropout layers exist changes the summary
+
+
+def train_arguments(config: TrainingConfig, out: Path) -> list[str]:
+    """The CLI flags that reproduce ``config`` exactly (floats with full precision)."""
+    args = ["train", "--dataset", config.dataset, "--architecture", config.architecture,
+            "--optimizer", config.optimizer, "--lr", repr(float(config.learning_rate)),
+            "--lr-schedule", config.lr_schedule, "--epochs", str(config.epochs),
+            "--batch-size", str(config.batch_size),
+            "--validation-split", repr(float(config.validation_split)),
+            "--dropout", repr(float(config.dropout)),
+            "--augment" if config.augment else "--no-augment",
+            "--precision", config.precision, "--seed", str(config.seed),
+            "--out", str(out), "--progress", "json"]
+    if config.data_dir:
+        args += ["--data-dir", str(config.data_dir)]
+    return args
+
+
+def new_run_path(config: TrainingConfig) -> Path:
+    """``runs/<timestamp>/<dataset>_<architecture>.keras``, in a folder no other run uses."""
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    folder, n = runs_dir() / stamp, 1
+    while folder.exists():
+        n += 1
+        folder = runs_dir() / f"{stamp}-{n}"
+    return folder / f"{config.dataset}_{config.architecture}.keras"
+
+
+def attach_gallery(result: dict, data_dir: str | None) -> None:
+    """Add the misclassified test pictures (by the indices the child sent) to ``result``.
+
+    Runs in the worker thread. The test set is read locally, never downloaded; if it cannot be
+    read, the gallery stays empty and ``gallery_error`` says why.
+    """
+    indices = np.asarray(result.get("misclassified") or [], np.int64)
+    predicted = np.asarray(result.get("misclassified_predicted") or [], np.int64)
+    try:
+        data = load_dataset(result["dataset"], data_dir, allow_download=False)
+    except (DatasetError, KeyError, ValueError) as exc:
+        result["gallery_error"] = str(exc)
+        return
+    keep = (indices >= 0) & (indices < len(data.x_test))
+    keep &= np.arange(len(indices)) < len(predicted)
+    result["misclassified_images"] = data.x_test[indices[keep]].copy()
+    result["misclassified_true"] = data.y_test[indices[keep]].astype(np.int64)
+    result["misclassified_predicted"] = predicted[:len(indices)][keep]
+
+
+class TrainingController(QObject):
+    """Start/stop one training child at a time; keep its result; describe architectures."""
+
+    stateChanged = Signal(bool)        # True when a run starts, False when it has ended
+    progress = Signal(dict)            # the child's events (batch at most 10 a second)
+    finished = Signal(object)          # the result dict, with the gallery pictures
+    failed = Signal(str)               # a message for the user
+    summaryReady = Signal(object, str)  # (key, text) of a model summary
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._config: TrainingConfig | None = None
+        self._worker: ChildProcessWorker | None = None
+        self._thread = None
+        self._result: dict | None = None
+        self._run_path: Path | None = None
+        self._summaries: dict[tuple, str] = {}
+        self._summary_worker: ChildProcessWorker | None = None
+        self._summary_thread = None
+        self._summary_key: tuple | None = None
+
+    # ------------------------------------------------------------------ state
+    def is_training(self) -> bool:
+        return self._thread is not None
+
+    def stop_requested(self) -> bool:
+        return self._worker is not None and self._worker.stop_requested()
+
+    def last_result(self) -> dict | None:
+        """The last run's result event (+ gallery pictures), or None before any run ends."""
+        return self._result
+
+    def worker(self) -> ChildProcessWorker | None:
+        """The running child's worker (tests and benchmarks watch its signals and pid)."""
+        return self._worker
+
+    # ------------------------------------------------------------------ training
+    def start(self, config: TrainingConfig) -> None:
+        """Start a run in a child process; raises ``ConfigError`` for an invalid config."""
+        if self.is_training():
+            return
+        config.validate()
+        self._config = config
+        self._run_path = new_run_path(config)
+        worker = ChildProcessWorker(train_arguments(config, self._run_path), "training",
+                                    on_result=functools.partial(attach_gallery,
+                                                                data_dir=config.data_dir))
+        worker.progress.connect(self.progress)
+        worker.finished.connect(self._on_finished)
+        worker.failed.connect(self._on_failed)
+        self._worker = worker
+        self._thread = start_worker(worker, "training")
+        self._thread.finished.connect(self._on_thread_finished)
+        QMetaObject.invokeMethod(worker, "run", Qt.ConnectionType.QueuedConnection)
+        self.stateChanged.emit(True)
+
+    def request_stop(self) -> None:
+        if self._worker is not None:
+            self._worker.request_stop()
+
+    def shutdown(self, timeout_ms: int = 2000) -> bool:
+        """End the children (SIGTERM, then SIGKILL after 1 s) and wait for the threads; True
+        when none is left. An aborted run saves nothing."""
+        for worker in (self._worker, self._summary_worker):
+            if worker is not None:
+                worker.abort()
+        ok = True
+        for thread in (self._thread, self._summary_thread):
+            if thread is not None:
+                ok = thread.wait(timeout_ms) and ok
+        if ok:
+            was_training = self._thread is not None
+            self._thread = self._worker = None
+            self._summary_thread = self._summary_worker = None
+            if was_training:
+                self._discard_run_folder()
+                self.stateChanged.emit(False)
+        return ok
+
+    @Slot(object)
+    def _on_finished(self, result: dict) -> None:
+        self._result = result
+        self.finished.emit(result)
+
+    @Slot(str)
+    def _on_failed(self, message: str) -> None:
+        self._discard_run_folder()
+        self.failed.emit(message)
+
+    @Slot()
+    def _on_thread_finished(self) -> None:
+        if self._thread is None:
+            return  # already cleaned up by shutdown()
+        self._thread.wait()  # finished is emitted just before the thread really ends
+        self._thread = self._worker = None
+        self.stateChanged.emit(False)
+
+    def _discard_run_folder(self) -> None:
+        """A run that saved nothing leaves no empty folder behind."""
+        if self._run_path is not None:
+            try:
+                self._run_path.parent.rmdir()  # only succeeds when empty
+            except OSError:
+                pass
+
+    # ------------------------------------------------------------------ saving
+    def save_model_to(self, target: str | Path) -> Path:
+        """Copy the last run's ``.keras``, ``.tflite`` (if any) and sidecar to ``target``
+        atomically, the sidecar naming its new model file. Raises ``WriteError`` (nothing is
+        lost: the run's files stay where they are)."""
+        if self._result is None:
+            raise WriteError("there is no trained model to save")
+        source = Path(self._result["path"])
+        target = Path(target).expanduser()
+        if target.suffix != ".keras":
+            target = target.with_name(target.name + ".keras")
+        check_writable_target(target)
+        try:
+            model = source.read_bytes()
+            lite = tflite_path(source).read_bytes() if tflite_path(source).is_file() else None
+            sidecar = json.loads(sidecar_path(source).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise WriteError(f"the trained model's files in {source.parent} cannot be read "
+                             f"({exc})") from None
+        sidecar["model_file"] = target.name
+        # Model first, sidecar last (as store.save_model): a failure in between leaves a sidecar
+        # whose hash no longer matches, which loading detects and ignores.
+        write_bytes(target, model)
+        if lite is not None:
+            write_bytes(tflite_path(target), lite)
+        else:
+            tflite_path(target).unlink(missing_ok=True)  # an old twin would not match
+        write_text(sidecar_path(target), json.dumps(sidecar, indent=1, allow_nan=False))
+        return target
+
+    # ------------------------------------------------------------------ model summaries
+    def summary(self, architecture: str, dropout: float) -> str | None:
+        """The cached summary text, or None (then ``request_summary`` fetches it)."""
+        return self._summaries.get((architecture, dropout > 0))
+
+    def summary_running(self) -> bool:
+        return self._summary_thread is not None
+
+    def request_summary(self, architecture: str, dropout: float) -> None:
+        """Describe every architecture (with or without dropout) in one child process: its
+        TensorFlow start-up costs seconds, building the four models a fraction of one."""
+        key = (architecture, dropout > 0)
+        if key in self._summaries or self._summary_thread is not None:
+            return
+        self._summary_key = key
+        worker = ChildProcessWorker(
+            ["describe", "--architecture", "all", "--json",
+             "--dropout", str(SUMMARY_DROPOUT if dropout > 0 else 0.0)], "model summary")
+        worker.progress.connect(self._on_summary_event)
+        worker.failed.connect(self._on_summary_failed)
+        self._summary_worker = worker
+        self._summary_thread = start_worker(worker, "model-summary")
+        self._summary_thread.finished.connect(self._on_summary_thread_finished)
+        QMetaObject.invokeMethod(worker, "run", Qt.ConnectionType.QueuedConnection)
+
+    @Slot(dict)
+    def _on_summary_event(self, event: dict) -> None:
+        if event.get("event") != "summary":
+            return
+        key = (event["architecture"], bool(event.get("dropout")))
+        self._summaries[key] = str(event.get("text", ""))
+        self.summaryReady.emit(key, self._summaries[key])
+
+    @Slot(str)
+    def _on_summary_failed(self, message: str) -> None:
+        if self._summary_key is not None and self._summary_key not in self._summaries:
+            text = f"(no summary: {message})"
+            self._summaries[self._summary_key] = text  # informative only: do not retry forever
+            self.summaryReady.emit(self._summary_key, text)
+
+    @Slot()
+    def _on_summary_thread_finished(self) -> None:
+        if self._summary_thread is not None:
+            self._summary_thread.wait()
+        self._summary_thread = self._summary_worker = None
+        self.summaryReady.emit(None, "")  # lets the panel ask for what is still missing
