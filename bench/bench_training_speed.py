@@ -7,7 +7,6 @@ from __future__ import annotations
 import time
 
 import keras
-import numpy as np
 
 from training.augment import to_float
 from training.datasets import load_dataset
