@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .atomic import atomic_path
+
 DATA_ENV_VAR = "DRAW_CLASSIFY_DATA"
 # Where keras.datasets downloads from; overridable for mirrors (and for the tests' local server).
 DOWNLOAD_ENV_VAR = "DRAW_CLASSIFY_DOWNLOAD_URL"
@@ -217,8 +219,8 @@ def _read_mnist_npz(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
 def download_to_keras_cache(info: DatasetInfo, progress=None) -> Path:
     """Download the dataset where Keras keeps it (``mnist.npz``; ``fashion-mnist/*.gz``).
 
-    Each file is written to a temporary name and renamed when complete, so an interrupted
-    download never leaves a half-written file behind.
+    Each file is written through training.atomic (a temporary name, renamed when complete), so
+    an interrupted download never leaves a half-written file behind.
     """
     import http.client
     import urllib.error
@@ -236,11 +238,11 @@ def download_to_keras_cache(info: DatasetInfo, progress=None) -> Path:
         target = folder / name
         if target.is_file():
             continue
-        partial = target.with_name(f".{name}.partial")
         try:
+            # training.atomic: a temporary file, fsynced and renamed only when complete.
             with urllib.request.urlopen(base.rstrip("/") + "/" + name,
                                         timeout=DOWNLOAD_TIMEOUT) as response, \
-                    open(partial, "wb") as out:
+                    atomic_path(target) as partial, open(partial, "wb") as out:
                 total = int(response.headers.get("Content-Length") or 0)
                 done = 0
                 while block := response.read(1 << 16):
@@ -249,14 +251,15 @@ def download_to_keras_cache(info: DatasetInfo, progress=None) -> Path:
                     if progress:
                         progress({"event": "download", "file": name, "done": done,
                                   "total": total})
-            if total and done != total:
-                raise DatasetError(f"{name}: the download stopped after {done} of {total} bytes")
-            os.replace(partial, target)
+                out.flush()
+                if total and done != total:
+                    raise DatasetError(f"{name}: the download stopped after {done} of "
+                                       f"{total} bytes")
+        except DatasetError:
+            raise
         except (OSError, urllib.error.URLError, http.client.HTTPException, ValueError) as exc:
             reason = getattr(exc, "reason", None) or exc
             raise DatasetError(f"could not download {name} from {base} ({reason})") from None
-        finally:
-            partial.unlink(missing_ok=True)
     return target if info.name == "mnist" else folder
 
 
