@@ -27,6 +27,7 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 app = QApplication(sys.argv[:1])
+from desktop_app.app import configure_process; configure_process()
 from desktop_app.main_window import MainWindow
 window = MainWindow()
 window.show()
@@ -84,6 +85,10 @@ def stroke_latency() -> dict:
     from PySide6.QtCore import QPoint, Qt
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication
+
+    from desktop_app.app import configure_process
+
+    configure_process()  # as the app does
 
     from desktop_app.main_window import MainWindow
 

@@ -144,6 +144,10 @@ def _stats(values: list[float], at: list[float]) -> dict:
 def run() -> dict:
     from PySide6.QtWidgets import QApplication
 
+    from desktop_app.app import configure_process
+
+    configure_process()  # as the app does
+
     from training.datasets import DatasetError, load_dataset
 
     try:

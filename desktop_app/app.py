@@ -67,11 +67,20 @@ def xcb_fix_message(missing: list[str]) -> str:
             f"    sudo apt-get install {' '.join(packages)}\n")
 
 
+def configure_process() -> None:
+    """Hand the GIL between threads every 1 ms instead of 5: the GUI thread waits at most that
+    long whenever a worker thread (chart drawing, reading a child's output) runs Python. With
+    the default, a GUI repaint that re-enters Python many times could wait 5 ms each time
+    (measured: event-loop p99 37 ms while a chart was drawn, 7-10 ms with 1 ms)."""
+    sys.setswitchinterval(0.001)
+
+
 def main(argv: list[str] | None = None) -> int:
     missing = missing_xcb_libraries()
     if missing:
         print(xcb_fix_message(missing), file=sys.stderr)
         return 1
+    configure_process()
 
     from PySide6.QtCore import QCoreApplication
     from PySide6.QtWidgets import QApplication

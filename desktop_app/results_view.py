@@ -10,67 +10,82 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from matplotlib.figure import Figure
 from PySide6.QtCore import QSize, Qt, Signal, Slot
 from PySide6.QtGui import QIcon, QImage, QPixmap
-from PySide6.QtWidgets import (QLabel, QListView, QListWidget, QListWidgetItem, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (QCheckBox, QHBoxLayout, QLabel, QListView, QListWidget,
+                               QListWidgetItem, QVBoxLayout, QWidget)
 
-from .figure_canvas import LazyFigureCanvas
+from .figure_renderer import BASE_DPI, RenderedFigure, RendererThread
 
 THUMB = 56  # pixels: each 28x28 picture scaled 2x, crisp (no smoothing)
 
 
-class ConfusionMatrixView(LazyFigureCanvas):
-    """Rows are the true classes, columns the predicted ones. Cells are coloured by the share of
-    their row, so the errors of small classes stay visible; the text is the raw count."""
+def draw_confusion(figure, state: dict) -> dict:
+    """The matrix as a heat map sized to its counts: the cell text shrinks to fit its cell, and
+    shows counts or each row's percentages. Returns where the cells are, for hover look-ups."""
+    matrix = np.asarray(state.get("matrix", np.zeros((0, 0))), np.int64)
+    names = state.get("names", [])
+    width_px, height_px = figure.get_size_inches() * BASE_DPI
+    if matrix.size == 0:
+        figure.text(0.5, 0.5, "No results yet", ha="center", va="center", color="gray")
+        return {}
+    n = len(matrix)
+    longest = max(map(len, names), default=1)
+    # Room for the labels (rotated when long), then the largest square that fits.
+    left = 30 + min(longest, 12) * 6.5
+    bottom = 30 + (min(longest, 12) * 4.6 if longest > 2 else 14)
+    side = max(40.0, min(width_px - left - 12, height_px - bottom - 12))
+    ax = figure.add_axes([left / width_px, bottom / height_px, side / width_px,
+                          side / height_px])
+    rows = matrix.sum(axis=1, keepdims=True)
+    shares = np.divide(matrix, rows, out=np.zeros(matrix.shape), where=rows > 0)
+    ax.imshow(shares, cmap="Blues", vmin=0, vmax=1, interpolation="nearest", aspect="auto")
+    label_size = max(6.0, min(10.0, side / n / 4))
+    ax.set_xticks(range(n), names, rotation=40 if longest > 2 else 0,
+                  ha="right" if longest > 2 else "center", fontsize=label_size)
+    ax.set_yticks(range(n), names, fontsize=label_size)
+    ax.set_xlabel("predicted", fontsize=label_size + 1)
+    ax.set_ylabel("true", fontsize=label_size + 1)
+    percent = state.get("percent", False)
+    texts = {(r, c): (f"{shares[r, c]:.0%}" if percent else str(matrix[r, c]))
+             for (r, c), count in np.ndenumerate(matrix) if count}
+    chars = max((len(t) for t in texts.values()), default=1)
+    cell_pt = side / n * 72 / BASE_DPI
+    font = max(4.5, min(11.0, cell_pt * 0.85 / (0.62 * max(chars, 2))))
+    for (r, c), text in texts.items():
+        ax.text(c, r, text, ha="center", va="center", fontsize=font,
+                color="white" if shares[r, c] > 0.5 else "black")
+    return {"axes": (left, height_px - bottom - side, side, side), "n": n}
 
-    def __init__(self, parent=None):
-        figure = Figure(figsize=(5, 4.5), layout="constrained")
-        super().__init__(figure)
-        self.setParent(parent)
+
+class ConfusionMatrixView(RenderedFigure):
+    """Rows are the true classes, columns the predicted ones. Cells are coloured by the share of
+    their row, so the errors of small classes stay visible; the text is the count, or the row's
+    percentage (toggle); hovering a cell says both."""
+
+    def __init__(self, renderer: RendererThread, parent=None):
+        super().__init__(renderer, draw_confusion, parent)
         self.setObjectName("confusionMatrix")
         self.setMinimumSize(300, 280)
-        self._ax = figure.add_subplot(1, 1, 1)
+        self.setMouseTracking(True)
         self._matrix = np.zeros((0, 0), np.int64)
         self._class_names: list[str] = []
-        self._stale = False
+        self._percent = False
         self.clear()
 
     def clear(self) -> None:
         self._matrix = np.zeros((0, 0), np.int64)
         self._class_names = []
-        self._ax.clear()
-        self._ax.set_axis_off()
-        self._ax.text(0.5, 0.5, "No results yet", ha="center", va="center",
-                      transform=self._ax.transAxes, color="gray")
-        self._redraw()
+        self.set_state(matrix=self._matrix, names=[])
 
     def set_matrix(self, matrix, class_names) -> None:
-        matrix = np.asarray(matrix, np.int64)
-        names = [str(n) for n in class_names]
-        self._matrix, self._class_names = matrix, names
-        # Redrawn from scratch: it changes once per run, not per batch.
-        ax = self._ax
-        ax.clear()
-        ax.set_axis_on()
-        rows = matrix.sum(axis=1, keepdims=True)
-        shares = np.divide(matrix, rows, out=np.zeros(matrix.shape), where=rows > 0)
-        ax.imshow(shares, cmap="Blues", vmin=0, vmax=1, interpolation="nearest")
-        ticks = range(len(names))
-        ax.set_xticks(ticks, names, rotation=45 if max(map(len, names), default=0) > 2 else 0,
-                      ha="right" if max(map(len, names), default=0) > 2 else "center",
-                      fontsize="small")
-        ax.set_yticks(ticks, names, fontsize="small")
-        ax.set_xlabel("predicted")
-        ax.set_ylabel("true")
-        for (row, col), count in np.ndenumerate(matrix):
-            if count:
-                ax.text(col, row, str(count), ha="center", va="center", fontsize=7,
-                        color="white" if shares[row, col] > 0.5 else "black")
-        self._redraw()
+        self._matrix = np.asarray(matrix, np.int64)
+        self._class_names = [str(n) for n in class_names]
+        self.set_state(matrix=self._matrix, names=self._class_names)
 
-
+    def set_percent(self, percent: bool) -> None:
+        self._percent = bool(percent)
+        self.set_state(percent=self._percent)
 
     def matrix(self) -> np.ndarray:
         """The counts on display (0x0 when empty)."""
@@ -78,6 +93,28 @@ class ConfusionMatrixView(LazyFigureCanvas):
 
     def class_names(self) -> list[str]:
         return list(self._class_names)
+
+    def cell_at(self, x: float, y: float) -> tuple[int, int] | None:
+        """(true, predicted) of the cell under widget point (x, y), if any."""
+        axes, n = self.layout_info.get("axes"), self.layout_info.get("n")
+        if not axes or not n:
+            return None
+        left, top, width, height = axes
+        col, row = int((x - left) / width * n), int((y - top) / height * n)
+        return (row, col) if 0 <= row < n and 0 <= col < n and x >= left and y >= top else None
+
+    def describe_cell(self, row: int, col: int) -> str:
+        count = int(self._matrix[row, col])
+        total = int(self._matrix[row].sum())
+        share = count / total if total else 0.0
+        names = self._class_names
+        return (f"true {names[row]}, predicted {names[col]}: {count} of {total} "
+                f"({share:.1%} of the {names[row]} pictures)")
+
+    def mouseMoveEvent(self, event) -> None:
+        cell = self.cell_at(event.position().x(), event.position().y())
+        self.setToolTip(self.describe_cell(*cell) if cell else "")
+        super().mouseMoveEvent(event)
 
 
 class MisclassifiedGallery(QListWidget):
@@ -124,19 +161,25 @@ class ResultsView(QWidget):
 
     sampleClicked = Signal(object)
 
-    def __init__(self, parent=None):
+    def __init__(self, renderer: RendererThread, parent=None):
         super().__init__(parent)
         self.setObjectName("resultsView")
         self.summary = QLabel("Train a model to see its test results.")
         self.summary.setObjectName("testResults")
         self.summary.setWordWrap(True)
-        self.confusion = ConfusionMatrixView(self)
+        self.confusion = ConfusionMatrixView(renderer, self)
+        self.percent = QCheckBox("Row %", objectName="confusionPercent")
+        self.percent.setToolTip("Show each row's percentages instead of the counts")
+        self.percent.toggled.connect(self.confusion.set_percent)
         self.gallery = MisclassifiedGallery(self)
         self.gallery_title = QLabel("Misclassified test pictures")
         self.gallery.sampleClicked.connect(self.sampleClicked)
 
         layout = QVBoxLayout(self)
-        layout.addWidget(self.summary)
+        top = QHBoxLayout()
+        top.addWidget(self.summary, 1)
+        top.addWidget(self.percent)
+        layout.addLayout(top)
         layout.addWidget(self.confusion, 3)
         layout.addWidget(self.gallery_title)
         layout.addWidget(self.gallery, 2)

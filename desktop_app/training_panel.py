@@ -25,6 +25,7 @@ from training.datasets import DATA_ENV_VAR, DATASETS
 from training.models import ARCHITECTURES, PRECISIONS, cpu_supports_bfloat16
 from training.trainer import LR_SCHEDULES, ConfigError, TrainingConfig
 
+from .figure_renderer import RendererThread
 from .results_view import ResultsView
 from .settings import AppSettings
 from .training_charts import TrainingCharts
@@ -197,8 +198,10 @@ class TrainingPanel(QWidget):
         self.message.setWordWrap(True)
         self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
-        self.charts = TrainingCharts(self)
-        self.results = ResultsView(self)
+        # The charts are drawn in their own thread (no matplotlib stall on the GUI thread).
+        self._renderer = RendererThread()
+        self.charts = TrainingCharts(self._renderer, self)
+        self.results = ResultsView(self._renderer, self)
         self.results.sampleClicked.connect(self._on_sample_clicked)
 
     def _build_layout(self) -> None:
@@ -396,8 +399,14 @@ class TrainingPanel(QWidget):
         """End the training and summary child processes (nothing is saved) and wait for their
         threads; True when none is left running."""
         ok = self.controller.shutdown(timeout_ms)
+        ok = self._renderer.shutdown(timeout_ms) and ok
         self._update_buttons()
         return ok
+
+    def closeEvent(self, event) -> None:
+        """A panel closed on its own (tests, a floating dock) ends its threads too."""
+        self.shutdown()
+        super().closeEvent(event)
 
     def confirm_close(self, timeout_ms: int = 2000) -> bool:
         """For the main window's closeEvent: True when the app may close now.

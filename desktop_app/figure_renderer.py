@@ -1,0 +1,195 @@
+"""Matplotlib figures rendered off the GUI thread.
+
+A full matplotlib draw of a chart with text takes 50-150 ms here; on the GUI thread that is a
+visible stall (measured: up to 152 ms while a model trains). So the charts of the training panel
+are plain data on the GUI side (``RenderedFigure.set_state``) and a ``FigureRenderer`` in its own
+thread draws them with the Agg backend into an image that the widget only paints. Matplotlib
+keys its font objects by thread, so figures drawn in this thread never share state with the
+probability chart drawn (blitted) on the GUI thread.
+
+Requests are coalesced: while one figure renders, newer states of the same figure replace the
+queued one, so a burst of updates costs one render, never a backlog.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import logging
+import threading
+
+from PySide6.QtCore import QObject, QRectF, QSize, QTimer, Signal, Slot
+from PySide6.QtGui import QColor, QImage, QPainter
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+log = logging.getLogger(__name__)
+
+BASE_DPI = 100
+DEBOUNCE_MS = 40  # at most ~25 renders a second per figure; resizes settle first
+
+
+class FigureRenderer(QObject):
+    """Draws figures in a Python thread of its own; ``rendered(key, image, layout)`` reaches
+    the GUI thread queued. The thread starts on the first job and ends after IDLE_S without
+    one, so an idle panel holds no thread; ``shutdown`` ends it at once."""
+
+    rendered = Signal(int, QImage, dict)
+    IDLE_S = 3.0
+
+    def __init__(self):
+        super().__init__()
+        self._pending: dict[int, tuple] = {}
+        self._wake = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+        self._figures = {}
+
+    def submit(self, key: int, draw, state: dict, width: int, height: int, ratio: float) -> None:
+        """Queue (or replace) the job of figure ``key``."""
+        with self._wake:
+            if self._stopping:
+                return
+            self._pending[key] = (draw, state, width, height, ratio)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="figure-renderer",
+                                                daemon=True)
+                self._thread.start()
+            self._wake.notify()
+
+    def shutdown(self, timeout_s: float = 2.0) -> bool:
+        with self._wake:
+            self._stopping = True
+            self._pending.clear()
+            thread = self._thread
+            self._wake.notify()
+        if thread is not None:
+            thread.join(timeout_s)
+            return not thread.is_alive()
+        return True
+
+    def running(self) -> bool:
+        return not self._stopping
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                if not self._pending and not self._stopping:
+                    self._wake.wait(self.IDLE_S)
+                if self._stopping or not self._pending:
+                    self._thread = None  # idle (or closing): end; the next job starts anew
+                    return
+                key = next(iter(self._pending))
+                job = self._pending.pop(key)
+            try:
+                image, layout = self._render(key, *job)
+                self.rendered.emit(key, image, layout)
+            except RuntimeError:  # the GUI side is gone (closing)
+                return
+            except Exception:  # noqa: BLE001 - a chart that cannot draw must not stop the rest
+                log.exception("rendering a chart failed")
+
+    def _render(self, key, draw, state, width, height, ratio):
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
+        figure = self._figures.get(key)
+        if figure is None:
+            figure = self._figures[key] = Figure()
+            FigureCanvasAgg(figure)
+        figure.set_dpi(BASE_DPI * ratio)
+        figure.set_size_inches(width / BASE_DPI, height / BASE_DPI)
+        figure.clear()
+        layout = draw(figure, state) or {}
+        figure.canvas.draw()
+        buffer = figure.canvas.buffer_rgba()
+        image = QImage(bytes(buffer), buffer.shape[1], buffer.shape[0],
+                       QImage.Format.Format_RGBA8888).copy()
+        image.setDevicePixelRatio(ratio)
+        return image, layout
+
+
+class RendererThread:
+    """The renderer of a group of figures (e.g. one training panel), with a lifetime."""
+
+    def __init__(self):
+        self.renderer = FigureRenderer()
+
+    def shutdown(self, timeout_ms: int = 2000) -> bool:
+        return self.renderer.shutdown(timeout_ms / 1000)
+
+    def running(self) -> bool:
+        return self.renderer.running()
+
+
+_keys = itertools.count(1)
+
+
+class RenderedFigure(QWidget):
+    """A widget showing a figure drawn by ``draw(figure, state) -> layout`` off the GUI thread.
+
+    Subclasses keep their data, call :meth:`set_state`, and may read ``self.layout_info`` (what
+    ``draw`` returned for the image on screen, e.g. axes positions for hover look-ups)."""
+
+    def __init__(self, renderer: RendererThread, draw, parent=None):
+        super().__init__(parent)
+        self._renderer = renderer
+        self._draw = draw
+        self._key = next(_keys)
+        self._state: dict = {}
+        self._image: QImage | None = None
+        self.layout_info: dict = {}
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(DEBOUNCE_MS)
+        self._timer.timeout.connect(self._submit)
+        self._stale = True
+        renderer.renderer.rendered.connect(self._on_rendered)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+
+    def sizeHint(self) -> QSize:
+        return QSize(480, 300)
+
+    def set_state(self, **changes) -> None:
+        self._state.update(changes)
+        self._stale = True
+        if self.isVisible():
+            self._schedule()
+
+    def rendered_once(self) -> bool:
+        return self._image is not None
+
+    def _schedule(self) -> None:
+        if not self._timer.isActive():
+            self._timer.start()
+
+    @Slot()
+    def _submit(self) -> None:
+        if self.width() < 20 or self.height() < 20 or not self._renderer.running():
+            return
+        self._stale = False
+        self._renderer.renderer.submit(self._key, self._draw, copy.deepcopy(self._state),
+                                       self.width(),
+                                       self.height(), self.devicePixelRatioF())
+
+    @Slot(int, QImage, dict)
+    def _on_rendered(self, key: int, image: QImage, layout: dict) -> None:
+        if key == self._key:
+            self._image, self.layout_info = image, layout
+            self.update()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self._stale:
+            self._schedule()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._stale = True
+        self._schedule()
+
+    def paintEvent(self, event) -> None:
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), QColor("white"))
+        if self._image is not None:
+            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+            painter.drawImage(QRectF(0, 0, self.width(), self.height()), self._image)
