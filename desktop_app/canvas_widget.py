@@ -46,6 +46,7 @@ class DrawingCanvas(QWidget):
     fileDropped = Signal(str)        # a local file was dropped; the window opens it
     imageDropped = Signal(QImage)    # image data was dropped (e.g. from a browser)
     dropRefused = Signal(str)        # a message: what was dropped cannot be used
+    userEdited = Signal()            # the user drew, erased, filled or cleared (not a picture)
 
     def __init__(self, parent=None, brush_size: int = 18, pen_style: str = "white_on_black"):
         super().__init__(parent)
@@ -125,6 +126,7 @@ class DrawingCanvas(QWidget):
     def clear(self) -> None:
         if not self._has_content:
             return
+        self.userEdited.emit()
         self._push_undo()
         self._image.fill(self._paper)
         self._has_content = False
@@ -251,6 +253,7 @@ class DrawingCanvas(QWidget):
         event.accept()
 
     def _begin_stroke(self, point: QPointF, erase: bool, width: float | None = None) -> None:
+        self.userEdited.emit()
         self._push_undo()
         first = not self._has_content
         self._stroke = [point]
@@ -318,6 +321,7 @@ class DrawingCanvas(QWidget):
         if not is_paper[y, x]:
             return False  # clicked on ink: nothing to fill
         region = flood_region(is_paper, (y, x))
+        self.userEdited.emit()
         self._push_undo()
         pixels = self.grey_array()
         pixels[region] = self._ink.value()

@@ -103,8 +103,10 @@ class MainWindow(QMainWindow):
         self._loader.loaded.connect(self._picture_loaded)
         self._loader.failed.connect(self._picture_failed)
         self.dataset_selector.currentIndexChanged.connect(self._dataset_chosen)
-        self.samples.sampleChosen.connect(self._show_sample)
+        self.samples.sampleChosen.connect(lambda image, label: self._show_new_sample(image))
         self.samples.dataFolderChosen.connect(self._data_folder_chosen)
+        self._pinned = None  # another model's answer shown for the picture, until the user draws
+        self.canvas.userEdited.connect(self._unpin)
 
         self._select_dataset_in_combo(self.settings.dataset())
         self.statusBar().addPermanentWidget(self.model_status)
@@ -163,6 +165,9 @@ class MainWindow(QMainWindow):
         self.training_panel.sampleChosen.connect(self._show_sample_of)
         self.training_panel.dataFolderChanged.connect(
             lambda folder: self.samples.show_dataset(self.controller.dataset, folder or None))
+        # One active dataset: the training form shows the window's and changes it.
+        self.training_panel.set_dataset(self.controller.dataset)
+        self.training_panel.datasetChosen.connect(self._dataset_chosen_in_form)
         self.training_dock.setWidget(self.training_panel)
 
     def ensure_ready(self) -> None:
@@ -432,6 +437,7 @@ class MainWindow(QMainWindow):
     def _picture_loaded(self, request: int, grey: np.ndarray, name: str) -> None:
         if request != self._picture_request or self._closing:
             return  # superseded by a newer drop or paste
+        self._pinned = None
         self.show_picture(grey)
         if name:
             self.show_info(f"Opened {name}")
@@ -480,6 +486,8 @@ class MainWindow(QMainWindow):
     def choose_model(self) -> None:
         from training.paths import models_dir
 
+        if not self._keep_trained_model("load another model"):
+            return
         start = self.settings.model_folder() or str(models_dir())
         if not os.path.isdir(start):
             start = os.path.expanduser("~")
@@ -526,10 +534,36 @@ class MainWindow(QMainWindow):
             self.model_status.setText(message)
 
     def _show_sample_of(self, image: np.ndarray, dataset: str) -> None:
+        """A misclassified test picture from the results: shown with the answer of the model
+        that got it wrong (the trained one), until the user draws."""
         if dataset != self.controller.dataset:
             self._select_dataset_in_combo(dataset)
             self.controller.set_dataset(dataset)
+        self._pinned = self._trained_model_answer(image)
         self._show_sample(image)
+        if self._pinned is not None:
+            self.show_info("Showing the answer of the model just trained, which got this "
+                           "picture wrong; draw to see the model in use.")
+
+    def _show_new_sample(self, image: np.ndarray) -> None:
+        self._pinned = None
+        self._show_sample(image)
+
+    def _trained_model_answer(self, image: np.ndarray) -> dict | None:
+        result = self.training_panel.last_result() if self.training_panel else None
+        if not result or not result.get("path"):
+            return None
+        from training.export import tflite_path
+        from training.lite_runtime import LiteModel
+
+        try:
+            model = LiteModel(tflite_path(result["path"]))
+            probabilities = model.predict(np.asarray(image, np.float32) / 255)
+        except Exception:  # noqa: BLE001 - then the canvas's own model answers, as usual
+            log.exception("the trained model could not classify the picture")
+            return None
+        return {"probabilities": probabilities, "names": list(result["class_names"]),
+                "who": "the model just trained"}
 
     @Slot(str)
     def _model_failed(self, message: str) -> None:
@@ -547,11 +581,32 @@ class MainWindow(QMainWindow):
 
     @Slot(int)
     def _dataset_chosen(self, index: int) -> None:
-        self.controller.set_dataset(self.dataset_selector.itemData(index))
+        dataset = self.dataset_selector.itemData(index)
+        if dataset != self.controller.dataset and not self._keep_trained_model(
+                f"switch to {DATASETS[dataset].title}"):
+            self._select_dataset_in_combo(self.controller.dataset)  # cancelled: stay
+            return
+        self.controller.set_dataset(dataset)
+
+    @Slot(str)
+    def _dataset_chosen_in_form(self, dataset: str) -> None:
+        if dataset != self.controller.dataset and not self._keep_trained_model(
+                f"switch to {DATASETS[dataset].title}"):
+            self.training_panel.set_dataset(self.controller.dataset)
+            return
+        self.controller.set_dataset(dataset)
+
+    def _keep_trained_model(self, action: str) -> bool:
+        """Save / Discard / Cancel before an action that would leave an unsaved trained model
+        behind; True when the action may go ahead."""
+        panel = self.training_panel
+        return panel is None or panel.keep_or_discard(action)
 
     @Slot(str)
     def _dataset_changed(self, dataset: str) -> None:
         self._select_dataset_in_combo(dataset)
+        if self.training_panel is not None:
+            self.training_panel.set_dataset(dataset)
         info = self.controller.model(dataset)
         self._set_class_names(info["class_names"] if info else class_names(dataset))
         if info is None:
@@ -563,9 +618,18 @@ class MainWindow(QMainWindow):
             self.chart.set_class_names(names)
 
     # -- results
+    @Slot()
+    def _unpin(self) -> None:
+        if self._pinned is not None:
+            self._pinned = None
+            self.controller.picture_changed()
+
     @Slot(dict)
     def _show_result(self, reply: dict) -> None:
         chart = self.chart  # None for the first few hundred ms: the label is shown regardless
+        pinned = self._pinned
+        if pinned is not None and not reply.get("blank"):
+            reply = {**reply, "probabilities": pinned["probabilities"]}
         probabilities = reply.get("probabilities")
         self._last_probabilities = probabilities
         if reply.get("blank"):
@@ -588,9 +652,12 @@ class MainWindow(QMainWindow):
         order = np.argsort(probabilities)[::-1]
         first, second = int(order[0]), int(order[1])
         if probabilities[first] >= NOT_SURE_BELOW:
-            self.prediction_label.setText(f"{names[first]} — {probabilities[first]:.0%}")
+            text = f"{names[first]} — {probabilities[first]:.0%}"
         else:
-            self.prediction_label.setText(f"Not sure: {names[first]} or {names[second]}")
+            text = f"Not sure: {names[first]} or {names[second]}"
+        self.prediction_label.setText(text)
+        self.prediction_label.setToolTip(f"The answer of {pinned['who']}; draw to see the "
+                                         "model in use" if pinned else "")
 
     # -- canvas settings
     def _set_brush(self, size: int) -> None:
@@ -631,7 +698,12 @@ class MainWindow(QMainWindow):
             f"Qt {qVersion()} · PySide6 {pyside_version}</p>"))
 
     def closeEvent(self, event) -> None:
-        if self.training_panel is not None and not self.training_panel.confirm_close():
+        panel = self.training_panel
+        if panel is not None and not panel.is_training() and not self._keep_trained_model(
+                "quit"):
+            event.ignore()  # the user wants to save (and cancelled the dialog) or to stay
+            return
+        if panel is not None and not panel.confirm_close():
             event.ignore()  # the user chose to keep training
             return
         self._closing = True

@@ -72,6 +72,7 @@ class TrainingPanel(QWidget):
     sampleChosen = Signal(object, str)      # (uint8 28x28 picture, dataset) from the gallery
     trainingStateChanged = Signal(bool)     # True when a run starts, False when it has ended
     dataFolderChanged = Signal(str)         # the data-folder setting was edited
+    datasetChosen = Signal(str)             # the user picked another dataset in the form
 
     def __init__(self, settings: AppSettings, parent=None):
         super().__init__(parent)
@@ -79,6 +80,7 @@ class TrainingPanel(QWidget):
         self._settings = settings
         self._presets = presets()
         self._result = None                 # the result the buttons act on (None: nothing)
+        self._saved_to: str | None = None   # where the user saved this result (None: unsaved)
         self._warnings: list[str] = []      # the running run's warnings, kept on screen
         self._results_dataset = "mnist"     # dataset of the results on display
         self._shown = False
@@ -173,6 +175,7 @@ class TrainingPanel(QWidget):
         self.architecture.currentIndexChanged.connect(self._request_summary)
         self.dropout.valueChanged.connect(self._request_summary)
         self.preset.activated.connect(self._on_preset_chosen)
+        self.dataset.activated.connect(lambda _: self.datasetChosen.emit(self.dataset.currentData()))
         self.data_folder.editingFinished.connect(self._on_data_folder_changed)
         self.browse.clicked.connect(self._browse_data_folder)
 
@@ -381,6 +384,8 @@ class TrainingPanel(QWidget):
     def start(self) -> None:
         if self.is_training():
             return
+        if not self.keep_or_discard("Start a new run"):
+            return
         self._on_data_folder_changed()  # persist what was typed, even without Enter
         try:
             self.controller.start(self.config())
@@ -494,6 +499,7 @@ class TrainingPanel(QWidget):
     @Slot(object)
     def _on_finished(self, result: dict) -> None:
         self._result = result
+        self._saved_to = None
         self._results_dataset = result["dataset"]
         self.tabs.setCurrentWidget(self.results)  # first: hidden charts are not redrawn now
         self.results.show_results(
@@ -560,7 +566,43 @@ class TrainingPanel(QWidget):
             self._show_message(f"Could not save the model to {path}: {exc} The trained model "
                                "is still available.", error=True)
             return
+        self._saved_to = str(saved)
         self._show_message(f"Saved {saved} (and its metadata {saved.with_suffix('.json').name}).")
+
+    def has_unsaved_model(self) -> bool:
+        return self._result is not None and self._saved_to is None
+
+    def keep_or_discard(self, action: str) -> bool:
+        """Before ``action`` would drop this session's unsaved trained model: ask Save /
+        Discard / Cancel. True when the action may go ahead."""
+        if not self.has_unsaved_model():
+            return True
+        answer = QMessageBox.question(
+            self, "Unsaved trained model",
+            f"The model trained in this session ({_percent(self._result.get('test_accuracy'))} "
+            f"on the test set) is not saved. Save it before you {action.lower()}?",
+            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
+            | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Save)
+        if answer == QMessageBox.StandardButton.Save:
+            self._save_model()
+            return self._saved_to is not None  # the save dialog may have been cancelled
+        if answer == QMessageBox.StandardButton.Discard:
+            self._result = None
+            self.results.clear()
+            self.charts.reset()
+            self._update_buttons()
+            self._show_message("The trained model was discarded.")
+            return True
+        return False
+
+    def set_dataset(self, dataset: str) -> None:
+        """The window's dataset is the form's: follow it (without echoing it back)."""
+        index = self.dataset.findData(dataset)
+        if index >= 0 and index != self.dataset.currentIndex():
+            self.dataset.blockSignals(True)
+            self.dataset.setCurrentIndex(index)
+            self.dataset.blockSignals(False)
+            self._on_form_changed()
 
     def show_saved_model(self, metadata: dict) -> None:
         """Show a loaded model's saved history and test results (no gallery: the pictures are
@@ -568,11 +610,10 @@ class TrainingPanel(QWidget):
         if self.is_training():
             return
         metadata = metadata or {}
-        if self._is_current_run(metadata):
-            return  # "Use this model" loaded this run's file: its results (and gallery) are shown
+        if self._result is not None:
+            return  # this session's trained model keeps its results and stays saveable
         dataset = metadata.get("dataset") if metadata.get("dataset") in DATASETS else "mnist"
         class_names = metadata.get("class_names") or list(DATASETS[dataset].class_names)
-        self._result = None  # the buttons act on a trained model, not on the loaded one
         self._results_dataset = dataset
         self.charts.set_history(metadata.get("history") or {})
         accuracy = metadata.get("test_accuracy")
