@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 
 IMAGE_SIDE = 560           # pixels of the picture: 20x the model's 28x28 (grey, 0.3 MB)
 REFERENCE_SIDE = 392       # brush sizes are in pixels of a canvas shown this large
-MINIMUM_SIDE = 300
+MINIMUM_SIDE = 280
 UNDO_LIMIT = 100
 FILL_GRID = 4              # flood fills are computed on a 4x coarser grid (strokes are wider)
 PEN_COLOURS = {            # pen style -> (ink, paper)
@@ -47,6 +47,7 @@ class DrawingCanvas(QWidget):
     imageDropped = Signal(QImage)    # image data was dropped (e.g. from a browser)
     dropRefused = Signal(str)        # a message: what was dropped cannot be used
     userEdited = Signal()            # the user drew, erased, filled or cleared (not a picture)
+    classKeyPressed = Signal(int)    # a digit key typed on the canvas: "this is class N"
 
     def __init__(self, parent=None, brush_size: int = 18, pen_style: str = "white_on_black"):
         super().__init__(parent)
@@ -331,6 +332,15 @@ class DrawingCanvas(QWidget):
         self.update()
         self.changed.emit()
         return True
+
+    def keyPressEvent(self, event) -> None:
+        key = event.key()
+        if (Qt.Key.Key_0 <= key <= Qt.Key.Key_9
+                and not event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier):
+            self.classKeyPressed.emit(int(key) - int(Qt.Key.Key_0))
+            event.accept()
+            return
+        super().keyPressEvent(event)
 
     # -- drag and drop
     def dragEnterEvent(self, event) -> None:

@@ -13,8 +13,9 @@ from PySide6 import __version__ as pyside_version
 from PySide6.QtCore import QSize, Qt, QTimer, Signal, Slot, qVersion
 from PySide6.QtGui import QAction, QActionGroup, QFont, QGuiApplication, QIcon, QImage, QKeySequence
 from PySide6.QtWidgets import (QComboBox, QDockWidget, QFileDialog, QFrame, QHBoxLayout, QLabel,
-                               QMainWindow, QMessageBox, QSlider, QSpinBox, QToolBar, QVBoxLayout,
-                               QWidget)
+                               QMainWindow, QMessageBox, QPushButton, QSizePolicy, QSlider, QSpinBox,
+                               QToolBar,
+                               QVBoxLayout, QWidget)
 
 from training.atomic import WriteError, atomic_path
 from training.datasets import DATASETS
@@ -187,6 +188,11 @@ class MainWindow(QMainWindow):
         right = QVBoxLayout()
         right.addWidget(self.prediction_label)
         right.addWidget(self._chart_placeholder, 1)
+        # "This is…": store the drawing as a personal sample of a class, with the mouse.
+        self._this_is = QHBoxLayout()
+        self._this_is.addWidget(QLabel("This is…"))
+        self._this_is_buttons: list = []
+        right.addLayout(self._this_is)
         self._right_column = right
 
         frame = QFrame()
@@ -337,12 +343,25 @@ class MainWindow(QMainWindow):
         self.training_dock.setWidget(QLabel("…"))
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.samples_dock)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.training_dock)
+        from .personal_samples import PersonalSamplesPanel
+
+        self.personal = PersonalSamplesPanel(self.settings.dataset())
+        self.personal.sampleChosen.connect(self._show_new_sample)
+        self.personal.message.connect(self.show_info)
+        self.personal_dock = QDockWidget("My samples", self)
+        self.personal_dock.setObjectName("personalSamples")
+        self.personal_dock.setWidget(self.personal)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.personal_dock)
         self.tabifyDockWidget(self.samples_dock, self.training_dock)
+        self.tabifyDockWidget(self.training_dock, self.personal_dock)
         self.samples_dock.raise_()
+        self.canvas.classKeyPressed.connect(self.store_sample)
+        self._fill_this_is(self.settings.dataset())
         # Ctrl+1 / Ctrl+2 show and raise their dock (a dock's own toggle action would hide one
         # that is merely tabbed behind another); the View menu keeps the show/hide toggles.
         for dock, key, name in ((self.samples_dock, "Ctrl+1", "showSamples"),
-                                (self.training_dock, "Ctrl+2", "showTraining")):
+                                (self.training_dock, "Ctrl+2", "showTraining"),
+                                (self.personal_dock, "Ctrl+3", "showPersonalSamples")):
             show = QAction(f"Show {dock.windowTitle()}", self)
             show.setObjectName(name)
             show.setShortcut(key)
@@ -350,7 +369,7 @@ class MainWindow(QMainWindow):
             self.addAction(show)
             self.view_menu.addAction(show)
         self.view_menu.addSeparator()
-        for dock in (self.samples_dock, self.training_dock):
+        for dock in (self.samples_dock, self.training_dock, self.personal_dock):
             self.view_menu.addAction(dock.toggleViewAction())
         show_training = QAction("&Train a model…", self)
         show_training.setShortcut("Ctrl+T")
@@ -360,6 +379,36 @@ class MainWindow(QMainWindow):
         self.model_menu.addAction(show_training)
         self.model_menu.addAction(self.load_model_action)
         self.model_menu.addAction(self.shipped_action)
+
+    @Slot(int)
+    def store_sample(self, label: int) -> None:
+        """Store the drawing as a personal sample of class ``label`` and clear the canvas for
+        the next one."""
+        if self.canvas.is_empty():
+            self.show_message("Draw something first, then type its class to keep it as a "
+                              "sample.")
+            return
+        if label >= len(DATASETS[self.controller.dataset].class_names):
+            return
+        if self.personal.add(label, self.canvas.grey_array()) is not None:
+            self.canvas.clear()
+
+    def _fill_this_is(self, dataset: str) -> None:
+        for button in self._this_is_buttons:
+            button.deleteLater()
+        self._this_is_buttons = []
+        for index, name in enumerate(DATASETS[dataset].class_names):
+            short = name if len(name) <= 6 else name[:5] + "…"
+            button = QPushButton(short)
+            button.setObjectName(f"thisIs{index}")
+            button.setToolTip(f"This is {name} (key {index} on the canvas): keep the drawing "
+                              "as a personal sample")
+            button.setMinimumWidth(16)
+            button.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+            button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            button.clicked.connect(lambda _=False, i=index: self.store_sample(i))
+            self._this_is.addWidget(button)
+            self._this_is_buttons.append(button)
 
     @Slot(str)
     def _data_folder_chosen(self, folder: str) -> None:
@@ -607,6 +656,8 @@ class MainWindow(QMainWindow):
         self._select_dataset_in_combo(dataset)
         if self.training_panel is not None:
             self.training_panel.set_dataset(dataset)
+        self.personal.set_dataset(dataset)
+        self._fill_this_is(dataset)
         info = self.controller.model(dataset)
         self._set_class_names(info["class_names"] if info else class_names(dataset))
         if info is None:

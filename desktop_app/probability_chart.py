@@ -22,7 +22,7 @@ class ProbabilityChart(FigureCanvasQTAgg):
         self.setParent(parent)
         self.setObjectName("probabilityChart")
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.setMinimumSize(300, 240)
+        self.setMinimumSize(240, 240)
         self._axes = figure.add_subplot()
         self._background = None
         self._probabilities = np.zeros(10, np.float32)

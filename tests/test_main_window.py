@@ -3,6 +3,7 @@ switch datasets, bad files, settings. The shipped models are used, loaded in the
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,7 @@ from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication, QImage
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QDockWidget
 
 from conftest import canvas_point as conftest_point
 from conftest import (TIMEOUT, digit_picture, drop_file, line, open_window,  # noqa: F401
@@ -183,7 +184,8 @@ def test_settings_are_restored_and_a_vanished_model_falls_back(qtbot, app_settin
     first.brush.setValue(31)
     first.black_pen_action.trigger()
     first.dataset_selector.setCurrentIndex(first.dataset_selector.findData("fashion_mnist"))
-    first.resize(700, 650)  # within the offscreen screen (800 wide), which clamps geometry
+    first.ensure_ready()  # every dock built: the minimum size is final
+    first.resize(first.minimumSizeHint().width(), 650)  # the offscreen screen is small
     size = first.size()
     app_settings.set_model_path("mnist", str(tmp_path / "gone.keras"))
     first.close()
@@ -191,6 +193,7 @@ def test_settings_are_restored_and_a_vanished_model_falls_back(qtbot, app_settin
     second = MainWindow(settings=app_settings)
     qtbot.addWidget(second)
     second.show()
+    second.ensure_ready()
     assert second.canvas.brush_size == 31 and second.brush.value() == 31
     assert second.canvas.pen_style == "black_on_white"
     assert second.dataset_selector.currentData() == "fashion_mnist"
@@ -346,3 +349,60 @@ def test_without_data_the_samples_dock_offers_choose_folder_and_retry(qtbot, app
     qtbot.mouseClick(choose, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: len(samples.shown_labels()) == 25, timeout=TIMEOUT)
     assert app_settings.data_dir() == str(folder)
+
+
+def test_typing_a_class_key_keeps_the_drawing_as_a_personal_sample(qtbot, window,
+                                                                  private_home):
+    from PySide6.QtWidgets import QPushButton
+
+    panel = window.personal
+    assert window.findChild(QDockWidget, "personalSamples") is not None
+    stroke(qtbot, window.canvas, line((196, 60), (190, 330)))
+    window.canvas.setFocus()
+    QTest.keyClick(window.canvas, Qt.Key.Key_1)
+    assert window.canvas.is_empty()  # cleared for the next one
+    stored = list((private_home / "samples" / "mnist" / "1").glob("*.png"))
+    assert len(stored) == 1
+    assert Image.open(stored[0]).size == (560, 560)
+    # The mouse way: "This is… 7".
+    stroke(qtbot, window.canvas, line((100, 70), (300, 70)) + line((300, 70), (180, 330)))
+    qtbot.mouseClick(window.findChild(QPushButton, "thisIs7"), Qt.MouseButton.LeftButton)
+    assert panel.store.counts()[7] == 1 and panel.list.count() == 2
+    # Delete, then undo: the file comes back.
+    panel.list.item(0).setSelected(True)
+    panel.delete_selected()
+    assert panel.list.count() == 1 and not stored[0].exists()
+    panel.undo()
+    assert panel.list.count() == 2 and stored[0].exists()
+    # Relabel 1 -> 4, then undo.
+    panel.list.item(0).setSelected(True)
+    panel.relabel_selected(4)
+    assert panel.store.counts()[1] == 0 and panel.store.counts()[4] == 1
+    panel.undo()
+    assert panel.store.counts()[1] == 1 and stored[0].exists()
+    # An empty canvas is not stored.
+    QTest.keyClick(window.canvas, Qt.Key.Key_3)
+    assert panel.store.counts()[3] == 0 and "Draw something first" in \
+        window.statusBar().currentMessage()
+
+
+def test_a_sample_survives_a_process_killed_while_writing(tmp_path):
+    """The store writes through training.atomic: kill -9 mid-write leaves whole PNGs only."""
+    import signal
+
+    code = ("import numpy as np; from training.samples import SampleStore\n"
+            f"store = SampleStore('mnist', {str(tmp_path)!r})\n"
+            "print('ready', flush=True)\n"
+            "while True:\n"
+            "    store.add(3, np.random.default_rng().integers(0, 255, (560, 560), np.uint8))\n")
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE)
+    child.stdout.readline()
+    time.sleep(0.5)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    from training.samples import SampleStore
+
+    samples = SampleStore("mnist", tmp_path).samples()
+    assert samples
+    for sample in samples:
+        assert Image.open(sample.path).size == (560, 560)  # every listed sample decodes whole
