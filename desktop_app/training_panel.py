@@ -447,7 +447,9 @@ class TrainingPanel(QWidget):
             done = self._result is not None
             self.progress.setRange(0, 1)
             self.progress.setValue(1 if done else 0)
-            self.progress.setFormat("Done" if done else "Not training")
+            status = (self._result or {}).get("status")
+            self.progress.setFormat("Not training" if not done else
+                                    "Stopped" if status == "stopped" else "Finished")
             if self._shown and not self.summary_ready():
                 self._request_summary()
         self._update_buttons()
@@ -510,10 +512,10 @@ class TrainingPanel(QWidget):
         self.charts.set_history(result.get("history") or {})
         accuracy = _percent(result.get("test_accuracy"))
         if result["status"] == "stopped":
-            text = (f"Stopped after {result['epochs_completed']} whole epoch(s). The partial "
+            text = (f"Stopped after {_epochs(result['epochs_completed'])}. The partial "
                     f"model scores {accuracy} on the test set.")
         else:
-            text = (f"Finished {result['epochs_completed']} epoch(s) in "
+            text = (f"Finished {_epochs(result['epochs_completed'])} in "
                     f"{result['train_seconds']:.0f} s: test accuracy {accuracy}, loss "
                     f"{_number(result.get('test_loss'))}.")
         text += " “Use this model” puts it on the canvas."
@@ -635,6 +637,10 @@ class TrainingPanel(QWidget):
     @Slot(object)
     def _on_sample_clicked(self, image) -> None:
         self.sampleChosen.emit(image, self._results_dataset)
+
+
+def _epochs(count: int) -> str:
+    return f"{count} epoch" if count == 1 else f"{count} epochs"
 
 
 def _duration(seconds) -> str:

@@ -70,6 +70,10 @@ def main(out: str) -> None:
         wait(app, 1.0)
     window.grab().save(out)
     print(out, window.prediction_label.text())
+    from PySide6.QtWidgets import QMessageBox
+
+    # The run just trained is not worth keeping: answer "Discard" to the close prompt.
+    QMessageBox.question = lambda *args, **kwargs: QMessageBox.StandardButton.Discard
     window.close()
 
 

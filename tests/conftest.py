@@ -211,3 +211,18 @@ def drop_file(canvas, path):
     QApplication.sendEvent(canvas, drop)
 
 
+
+
+@pytest.fixture(autouse=True)
+def no_modal_question_blocks(monkeypatch):
+    """A question box left unanswered would block an offscreen test forever: unless a test
+    answers it itself, "Discard" (or "Yes") is the answer, as a user closing would give."""
+    from PySide6.QtWidgets import QMessageBox
+
+    def answer(*args, **kwargs):
+        buttons = args[3] if len(args) > 3 else kwargs.get("buttons")
+        if buttons is not None and buttons & QMessageBox.StandardButton.Discard:
+            return QMessageBox.StandardButton.Discard
+        return QMessageBox.StandardButton.Yes
+
+    monkeypatch.setattr(QMessageBox, "question", answer)

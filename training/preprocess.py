@@ -23,6 +23,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from .datasets import IMAGE_SIDE, normalize_name
+from .outline import fill_enclosed
 
 DIGIT_BOX = 20            # MNIST digits fill a 20x20 box inside the 28x28 field
 # Where MNIST's centres of mass actually sit (mean over the training set, continuous coordinates
@@ -157,7 +158,7 @@ def to_model_input(picture, dataset: str) -> np.ndarray:
     """
     ink = ink_map(picture)
     if normalize_name(dataset) == "fashion_mnist":
-        return _fashion_layout(ink)
+        return _fashion_layout(fill_enclosed(ink))  # drawn outlines -> filled silhouettes
     return _digit_layout(ink)
 
 

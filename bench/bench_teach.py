@@ -1,0 +1,115 @@
+"""Teach it my handwriting (issue #9, item 2): time and before -> after figures of training.teach.
+
+The personal samples are canvas-like drawings from scripts/make_flagged_ones.py: flagged "1"s of
+style A (which the shipped MNIST model reads as "7"), and for the larger sets crossed 7s too.
+Measured, for 10 / 50 / 200 samples:
+  * seconds: teaching the final model, the cross-validation folds, the evaluations, in all;
+  * official test accuracy (all 10,000 images) of the shipped model and of the taught one;
+  * held-out flagged 1s of the styles B, C, D (never taught; 100 each) before -> after, and the
+    controls (plain 7, crossed 7, plain 1, short-hook 1) after: they must keep their reading;
+  * the cross-validated accuracy on the samples themselves.
+For 10 samples also three seeds (the spread), and a model taught for CV_STEPS only, to check
+that the cheaper folds estimate the final model fairly.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from training.datasets import load_dataset
+from training.preprocess import to_model_input
+from training.store import load_model, shipped_model_path
+from training.teach import TeachSettings, predict, teach
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+import make_flagged_ones as flagged
+
+SETS = {  # samples -> (style, count) written as personal samples
+    10: (("A", 10),),
+    50: (("A", 40), ("seven_crossed", 10)),
+    200: (("A", 140), ("seven_crossed", 40), ("seven", 20)),
+}
+HELD_OUT = 100  # pictures of each held-out and control style
+
+
+def inputs(style: str, count: int, seed: int) -> np.ndarray:
+    pictures = flagged.make_set(style, count, seed, invert_every=3)
+    return np.stack([np.round(to_model_input(p, "mnist") * 255).astype(np.uint8)
+                     for p in pictures])
+
+
+def readings(model, sets: dict) -> dict:
+    return {style: round(float(np.mean(predict(model, x) == flagged.STYLES[style].digit)), 3)
+            for style, x in sets.items()}
+
+
+def one_run(base: Path, folder: Path, out: Path, sets: dict, seed: int = 0,
+            settings: TeachSettings | None = None) -> dict:
+    started = time.perf_counter()
+    result = teach(base, folder, "mnist", out, seed=seed, settings=settings)
+    wall = time.perf_counter() - started
+    taught = load_model(result["path"]).model
+    return {"seconds": result["seconds"], "wall_seconds": round(wall, 1),
+            "test_before": result["before"]["test_accuracy"],
+            "test_after": result["after"]["test_accuracy"],
+            "samples_before": result["before"]["samples_accuracy"],
+            "samples_cv_after": result["after"]["samples_accuracy_cv"],
+            "cross_validation": result["cross_validation"],
+            "after": readings(taught, sets)}
+
+
+def run() -> dict:
+    base = shipped_model_path("mnist")
+    load_dataset("mnist")  # fail early, with the dataset's own message
+    sets = {style: inputs(style, HELD_OUT, seed=99)
+            for style in flagged.HELD_OUT_STYLES + flagged.CONTROL_STYLES}
+    base_readings = readings(load_model(base).model, sets)
+    results = {"base": base_readings, "settings": TeachSettings().__dict__, "runs": {}}
+    print(f"base model on held-out styles and controls: {base_readings}", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        for n, parts in SETS.items():
+            folder = Path(tmp) / f"samples-{n}"
+            for style, count in parts:
+                flagged.write_set(folder, style, count, seed=n)
+            seeds = (0, 1, 2) if n == 10 else (0,)
+            for seed in seeds:
+                key = f"{n} samples, seed {seed}"
+                run_result = one_run(base, folder, Path(tmp) / f"taught-{n}-{seed}.keras",
+                                     sets, seed)
+                results["runs"][key] = run_result
+                _print(key, run_result, base_readings)
+        # The folds teach CV_STEPS, the final model STEPS: is the cheaper model as good?
+        short = TeachSettings()
+        short = replace(short, steps=short.cv_steps, folds=0)
+        key = f"10 samples, {short.steps} steps (as a CV fold)"
+        results["runs"][key] = one_run(base, Path(tmp) / "samples-10",
+                                       Path(tmp) / "taught-short.keras", sets, 0, short)
+        _print(key, results["runs"][key], base_readings)
+    return results
+
+
+def _print(key: str, r: dict, base: dict) -> None:
+    held = [s for s in flagged.HELD_OUT_STYLES]
+    before = np.mean([base[s] for s in held])
+    after = np.mean([r["after"][s] for s in held])
+    controls = min(r["after"][s] for s in flagged.CONTROL_STYLES)
+    cv = r["cross_validation"]
+    cv_text = (f"CV {cv['folds']}-fold {r['samples_before']:.0%} -> {r['samples_cv_after']:.0%}"
+               if cv.get("folds") else "no CV")
+    s = r["seconds"]
+    print(f"{key:42s} official {r['test_before']:.2%} -> {r['test_after']:.2%} | held-out "
+          f"1s B/C/D {before:.0%} -> {after:.0%} {[r['after'][x] for x in held]} | controls "
+          f"min {controls:.0%} | {cv_text} | teach {s['train']:.1f} s, CV "
+          f"{s['cross_validation']:.1f} s, eval {s['evaluate']:.1f} s, total {s['total']:.1f} s",
+          flush=True)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,258 @@
+"""Teach it my handwriting (issue #9, item 2): training.teach.
+
+Fast tests write tiny samples and run the CLI on the tiny synthetic dataset with a few steps; the
+real test teaches the shipped MNIST model ten flagged "1"s and measures it on flagged 1s of other
+styles it never saw, and on the whole official test set (needs DRAW_CLASSIFY_DATA).
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from training.preprocess import to_model_input
+from training.teach import folds_for, load_samples
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+import make_flagged_ones
+
+SHIPPED = ROOT / "resources" / "models" / "mnist.keras"
+
+
+def stroke_png(path: Path, points, size=120, white_on_black=True) -> Path:
+    ink, paper = (255, 0) if white_on_black else (0, 255)
+    image = Image.new("L", (size, size), paper)
+    ImageDraw.Draw(image).line(points, fill=ink, width=size // 12, joint="curve")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path)
+    return path
+
+
+def one(path, **kw):
+    return stroke_png(path, [(60, 15), (60, 105)], **kw)
+
+
+def seven(path, **kw):
+    return stroke_png(path, [(25, 15), (95, 15), (50, 105)], **kw)
+
+
+def run_cli(*args, stdin=None, env=None, timeout=240):
+    return subprocess.run([sys.executable, "-m", "training.teach", *map(str, args)], check=False,
+                          cwd=ROOT, capture_output=True, text=True, input=stdin,
+                          env={**os.environ, **(env or {})}, timeout=timeout)
+
+
+def json_lines(stdout: str) -> list[dict]:
+    return [json.loads(line) for line in stdout.splitlines() if line.strip()]
+
+
+# ----------------------------------------------------------------------------- load_samples
+
+def test_load_samples_reads_the_layout_and_skips_what_it_cannot_use(tmp_path):
+    folder = tmp_path / "samples"
+    one(folder / "1" / "a.png")
+    one(folder / "1" / "b.png", white_on_black=False)  # black on white: same input
+    seven(folder / "7" / "c.png")
+    Image.new("L", (50, 50), 0).save(folder / "7" / "blank.png")
+    (folder / "7" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    (folder / "7" / ".hidden.png").write_bytes(b"")
+    (folder / "7" / "notes.txt").write_text("not a picture")
+    one(folder / "cats" / "d.png")                 # not a class of MNIST
+    one(folder / ".trash" / "1" / "e.png")         # deleted samples are not read
+
+    skipped = []
+    images, labels, paths = load_samples(folder, "mnist", skipped)
+    assert images.shape == (3, 28, 28) and images.dtype == np.uint8
+    assert labels.tolist() == [1, 1, 7]
+    assert [p.name for p in paths] == ["a.png", "b.png", "c.png"]
+    assert np.abs(images[0].astype(int) - images[1]).max() <= 2  # polarity does not matter
+    expected = np.round(to_model_input(Image.open(paths[2]), "mnist") * 255)
+    assert np.array_equal(images[2], expected.astype(np.uint8))
+    text = "\n".join(skipped)
+    assert "blank.png: blank" in text and "broken.png" in text and "cats/" in text
+    assert len(skipped) == 3
+
+
+def test_load_samples_fashion_class_folders_and_empty_folder(tmp_path):
+    folder = tmp_path / "fashion"
+    stroke_png(folder / "T-shirt-top" / "a.png", [(20, 30), (100, 30), (100, 100), (20, 100)])
+    stroke_png(folder / "ankle boot" / "b.png", [(30, 20), (30, 100), (100, 100)])  # any case
+    _, labels, _ = load_samples(folder, "fashion_mnist")
+    assert labels.tolist() == [0, 9]
+    images, labels, paths = load_samples(tmp_path / "nothing-here", "mnist")
+    assert images.shape == (0, 28, 28) and len(labels) == 0 and paths == []
+
+
+def test_folds_spread_every_class():
+    labels = np.array([1] * 7 + [7] * 3)
+    folds = folds_for(labels, 5)
+    assert sorted(np.bincount(folds).tolist()) == [2, 2, 2, 2, 2]
+    assert len(set(folds[labels == 7].tolist())) == 3  # the three 7s are in different folds
+
+
+# ----------------------------------------------------------------------------- CLI, fast
+
+@pytest.fixture
+def few_samples(tmp_path):
+    folder = tmp_path / "samples"
+    for i in range(3):
+        one(folder / "1" / f"{i}.png")
+        seven(folder / "7" / f"{i}.png")
+    return folder
+
+
+def test_cli_json_lines_parse_and_end_in_result(tiny_data, few_samples, tmp_path):
+    out = tmp_path / "taught.keras"
+    done = run_cli("--model", SHIPPED, "--samples", few_samples, "--dataset", "mnist",
+                   "--out", out, "--data-dir", tiny_data, "--progress", "json",
+                   "--steps", 6, "--cv-steps", 2)
+    assert done.returncode == 0, done.stderr[-2000:]
+    events = json_lines(done.stdout)  # every line is JSON: nothing else reached stdout
+    kinds = [e["event"] for e in events]
+    assert kinds[0] == "teach_begin" and kinds[-1] == "result"
+    assert "evaluate_begin" in kinds and "fold_end" in kinds
+    batches = [e for e in events if e["event"] == "batch"]
+    assert batches[-1]["step"] == batches[-1]["steps"] == 5 * 2 + 6
+    result = events[-1]
+    assert result["status"] == "finished" and result["samples"] == 6
+    assert result["per_class"] == {"1": 3, "7": 3}
+    assert result["cross_validation"]["folds"] == 5 and result["test_images"] == 100
+    assert Path(result["path"]) == out and out.is_file() and out.with_suffix(".tflite").is_file()
+
+    from training.store import load_model
+    loaded = load_model(out)
+    lineage = loaded.metadata["lineage"]
+    assert loaded.metadata["display_name"] == "MNIST · taught with 6 samples"
+    assert loaded.metadata["test_accuracy"] == result["after"]["test_accuracy"]
+    assert lineage["samples"] == 6 and lineage["base_model"] == str(SHIPPED)
+    assert len(lineage["base_sha256"]) == 64 and lineage["before"] == result["before"]
+
+
+def test_stop_on_stdin_stops_and_saves_nothing(tiny_data, few_samples, tmp_path):
+    out = tmp_path / "never.keras"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "training.teach", "--model", str(SHIPPED), "--samples",
+         str(few_samples), "--out", str(out), "--data-dir", str(tiny_data), "--progress", "json",
+         "--steps", "100000", "--cv-steps", "0"],
+        cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        text=True)
+    try:
+        events = []
+        for line in process.stdout:
+            events.append(json.loads(line))
+            if events[-1]["event"] == "batch":
+                process.stdin.write("stop\n")
+                process.stdin.flush()
+                break
+        events += json_lines(process.stdout.read())
+        assert process.wait(timeout=60) == 130
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert events[-1] == {"event": "result", "status": "stopped",
+                          "seconds": events[-1]["seconds"]}
+    stopped_at = max(e["step"] for e in events if e["event"] == "batch")
+    assert stopped_at < 1000  # within a step of the request, not at the end of 100000
+    assert not out.exists() and not out.with_suffix(".json").exists()
+
+
+@pytest.mark.parametrize("case, expected", [
+    ("no_folder", "no samples folder"),
+    ("empty_folder", "no usable samples"),
+    ("bad_model", "no such file"),
+    ("not_a_model", "not a Keras model"),
+    ("bad_dataset", "unknown dataset"),
+    ("bad_option", "unrecognized arguments"),
+    ("no_data", "MNIST was not found"),
+])
+def test_bad_inputs_give_a_message_not_a_traceback(case, expected, tmp_path, few_samples,
+                                                   isolated_cache):
+    args = {"--model": SHIPPED, "--samples": few_samples, "--out": tmp_path / "o.keras"}
+    extra = []
+    if case == "no_folder":
+        args["--samples"] = tmp_path / "missing"
+    elif case == "empty_folder":
+        (tmp_path / "empty" / "1").mkdir(parents=True)
+        args["--samples"] = tmp_path / "empty"
+    elif case == "bad_model":
+        args["--model"] = tmp_path / "nope.keras"
+    elif case == "not_a_model":
+        (tmp_path / "junk.keras").write_text("junk")
+        args["--model"] = tmp_path / "junk.keras"
+    elif case == "bad_dataset":
+        extra = ["--dataset", "cifar"]
+    elif case == "bad_option":
+        extra = ["--epochs", "3"]
+    argv = [str(v) for pair in args.items() for v in pair] + extra + ["--progress", "json"]
+    done = run_cli(*argv)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    events = json_lines(done.stdout)
+    assert events[-1]["event"] == "error" and expected in events[-1]["message"]
+    assert not (tmp_path / "o.keras").exists()
+
+    plain = run_cli(*argv[:-2])  # without --progress json: the message on stderr
+    assert plain.returncode == 2 and expected in plain.stderr and "Traceback" not in plain.stderr
+
+
+# ----------------------------------------------------------------------------- real teaching
+
+def model_inputs(pictures) -> np.ndarray:
+    return np.stack([to_model_input(p, "mnist") for p in pictures])[..., None]
+
+
+@pytest.mark.slow
+def test_teaching_flagged_ones_fixes_other_styles_and_keeps_mnist(shared_data, tmp_path):
+    from training.store import load_model
+    from training.teach import teach
+
+    samples = tmp_path / "samples"
+    make_flagged_ones.write_set(samples, make_flagged_ones.TEACH_STYLE, 10, seed=0)
+    events = []
+    started = time.perf_counter()
+    result = teach(SHIPPED, samples, "mnist", tmp_path / "taught.keras", shared_data,
+                   progress=events.append)
+    seconds = time.perf_counter() - started
+
+    held_out = {style: model_inputs(make_flagged_ones.make_set(style, 30, seed=5, invert_every=3))
+                for style in make_flagged_ones.HELD_OUT_STYLES}
+    controls = {style: model_inputs(make_flagged_ones.make_set(style, 20, seed=5))
+                for style in make_flagged_ones.CONTROL_STYLES}
+
+    def read(model, sets):
+        return {s: float(np.mean(model.predict_on_batch(x).argmax(1)
+                                 == make_flagged_ones.STYLES[s].digit)) for s, x in sets.items()}
+
+    base, taught = load_model(SHIPPED).model, load_model(result["path"]).model
+    before, after = read(base, held_out), read(taught, held_out)
+    print(f"\nheld-out flagged 1s {before} -> {after}; official "
+          f"{result['before']['test_accuracy']:.4f} -> {result['after']['test_accuracy']:.4f}; "
+          f"CV {result['before']['samples_accuracy']:.2f} -> "
+          f"{result['after']['samples_accuracy_cv']:.2f}; {seconds:.0f} s {result['seconds']}")
+
+    assert result["test_images"] == 10_000
+    assert result["after"]["test_accuracy"] >= 0.993
+    assert np.mean(list(after.values())) >= np.mean(list(before.values())) + 0.3
+    assert min(after.values()) >= 0.85
+    assert min(read(taught, controls).values()) >= 0.95  # 7s, crossed 7s, plain 1s keep theirs
+    assert result["before"]["samples_accuracy"] <= 0.3  # the base reads most of them as 7
+    assert result["after"]["samples_accuracy_cv"] >= 0.8
+    assert result["confused_classes"] == ["7"]
+    assert any(e["event"] == "batch" for e in events)
+
+
+def test_one_sample_is_taught_without_cross_validation(tiny_data, tmp_path):
+    one(tmp_path / "samples" / "1" / "only.png")
+    done = run_cli("--model", SHIPPED, "--samples", tmp_path / "samples", "--out",
+                   tmp_path / "t.keras", "--data-dir", tiny_data, "--steps", 3)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "cross-validation needs at least 2 samples" in done.stdout
+    assert "official test accuracy (100 images)" in done.stdout
+    assert (tmp_path / "t.keras").is_file()
