@@ -510,18 +510,7 @@ def _take_stdout() -> io.TextIOBase:
     return open(fd, "w", encoding="utf-8", newline="\n", buffering=1)
 
 
-def _json_safe(value):
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if hasattr(value, "tolist"):
-        return _json_safe(value.tolist())
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, Path):
-        return str(value)
-    return value
+from .__main__ import _json_safe  # noqa: E402  (one JSON-safety rule for both CLIs)
 
 
 class _JsonLines:
