@@ -37,8 +37,10 @@ class PredictionController(QObject):
     _convert = Signal(dict)
     _classify = Signal(dict)
 
-    def __init__(self, grab_picture, settings, parent=None):
-        """``grab_picture()`` returns the current uint8 grey picture, or None when empty."""
+    def __init__(self, grab_picture, settings, parent=None, worker_factory=InferenceWorker,
+                 converter_factory=ConversionWorker):
+        """``grab_picture()`` returns the current uint8 grey picture, or None when empty. The
+        factories make the workers (tests pass fakes with the same signals and slots)."""
         super().__init__(parent)
         self._grab = grab_picture
         self._settings = settings
@@ -57,7 +59,8 @@ class PredictionController(QObject):
         self._timer.setInterval(0)
         self._timer.timeout.connect(self._dispatch)
 
-        self._worker = InferenceWorker()
+        self._make_converter = converter_factory
+        self._worker = worker_factory()
         self._thread = start_worker(self._worker, "inference")
         self._load.connect(self._worker.load_model)
         self._classify.connect(self._worker.classify)
@@ -206,7 +209,7 @@ class PredictionController(QObject):
     @Slot(dict)
     def _on_needs_conversion(self, request: dict) -> None:
         if self._converter is None:
-            self._converter = ConversionWorker()
+            self._converter = self._make_converter()
             self._converter.converted.connect(self._on_converted)
             self._converter.failed.connect(self._on_model_failed)
             self._convert.connect(self._converter.convert)

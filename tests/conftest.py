@@ -91,14 +91,15 @@ def shared_data() -> Path:
 
 @pytest.fixture
 def file_server(tmp_path):
-    """A local HTTP server (loopback only) serving tmp_path/www; ``lie`` truncates bodies."""
+    """A local HTTP server (loopback only) serving tmp_path/www; ``lie`` truncates bodies;
+    ``stall`` (an Event) sends half a body and then waits for it to be set."""
     import functools
     import http.server
     import threading
 
     www = tmp_path / "www"
     www.mkdir()
-    state = {"lie": False}
+    state = {"lie": False, "stall": None, "stalled": threading.Event()}
 
     class Handler(http.server.SimpleHTTPRequestHandler):
         def log_message(self, *args):
@@ -106,6 +107,11 @@ def file_server(tmp_path):
 
         def copyfile(self, source, output):
             data = source.read()
+            if state["stall"] is not None:
+                output.write(data[:len(data) // 2])
+                output.flush()
+                state["stalled"].set()
+                state["stall"].wait(30)
             output.write(data[:len(data) // 2] if state["lie"] else data)
 
     server = http.server.ThreadingHTTPServer(

@@ -408,3 +408,25 @@ def test_an_empty_split_is_a_message(isolated_cache, tmp_path, train, test):
             gzip.compress(idx_bytes(np.zeros((0,), np.uint8))))
     with pytest.raises(DatasetError, match="holds no images"):
         load_dataset("mnist", folder, allow_download=False)
+
+
+def test_temporaries_of_a_killed_writer_are_removed_later_but_not_a_live_ones(tmp_path):
+    """kill -9 skips every cleanup: the next writer of the same file removes what is old, and
+    leaves a temporary young enough to belong to a writer still at work."""
+    import os
+    import time
+
+    from training.atomic import remove_stale_temps
+
+    target = tmp_path / "train-images-idx3-ubyte.gz"
+    old = tmp_path / ".train-images-idx3-ubyte-abc123.partial.gz"
+    young = tmp_path / ".train-images-idx3-ubyte-def456.partial.gz"
+    other = tmp_path / ".t10k-images-idx3-ubyte-ghi789.partial.gz"
+    for temp in (old, young, other):
+        temp.write_bytes(b"half a file")
+    two_hours_ago = time.time() - 7200
+    os.utime(old, (two_hours_ago, two_hours_ago))
+    os.utime(other, (two_hours_ago, two_hours_ago))
+    remove_stale_temps(target)
+    assert not old.exists()
+    assert young.exists() and other.exists()  # a live writer's, and another file's

@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QMessageBox, QPushButton
+from PySide6.QtWidgets import QComboBox, QMessageBox, QPushButton
 
 from conftest import TIMEOUT, line, open_window, stroke, wait_label
-from test_training_panel import child, make_panel, start
+from test_training_panel import child, choose, make_panel, start
 
 
 @pytest.fixture(autouse=True)
@@ -107,3 +107,70 @@ def test_a_loaded_model_shows_its_saved_history(qtbot, app_settings, tmp_path):
                     timeout=TIMEOUT)
     assert "81.20%" in win.model_status.text()
 
+
+
+def _assert_all_ended(children: list[int]) -> None:
+    from desktop_app.threads import running_processes, running_threads
+
+    assert running_processes() == [] and running_threads() == []
+    assert not any(Path(f"/proc/{pid}").exists() for pid in children)  # reaped, no zombie
+
+
+def test_closing_during_a_download_ends_it_and_leaves_no_partial_file(
+        qtbot, app_settings, tmp_path, isolated_cache, file_server, monkeypatch):
+    import threading
+
+    from conftest import write_idx_dataset
+    from desktop_app.threads import running_processes
+
+    www, url, state = file_server
+    write_idx_dataset(www, train=200, test=50)
+    state["stall"] = threading.Event()  # the server sends half a file, then waits
+    monkeypatch.setenv("DRAW_CLASSIFY_DOWNLOAD_URL", url)
+    empty = tmp_path / "no-data-here"
+    empty.mkdir()
+    win = open_window(qtbot, app_settings)
+    panel = configure(qtbot, win, empty, epochs=1)
+    choose(child(panel, QComboBox, "datasetField"), "fashion_mnist")  # IDX files: the server's
+    start(qtbot, panel)
+    qtbot.waitUntil(state["stalled"].is_set, timeout=TIMEOUT)
+    children = running_processes()
+    assert children and panel.is_training()
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    assert win.close()
+    state["stall"].set()
+    _assert_all_ended(children)
+    keras_home = isolated_cache / "keras-home" / "datasets"
+    cached = [p for p in keras_home.rglob("*") if p.is_file()] if keras_home.exists() else []
+    assert cached == [], cached  # no half-downloaded dataset where a whole one belongs
+
+
+@pytest.mark.parametrize("moment", ["evaluate_begin", "result"])
+def test_closing_while_the_results_come_in_ends_everything(qtbot, app_settings, tiny_data,
+                                                            moment):
+    """Close at the end of a run: while the child evaluates, and the moment its result reaches
+    the panel (the gallery and the confusion matrix are being drawn)."""
+    from PySide6.QtCore import QTimer
+
+    from desktop_app.threads import running_processes
+
+    win = open_window(qtbot, app_settings)
+    panel = configure(qtbot, win, tiny_data, epochs=1)
+    seen, children, closed = [], [], []  # the prompts are answered by the autouse fixture
+
+    def close_now():
+        children.extend(running_processes())
+        closed.append(win.close())
+
+    def on_event(event):
+        if event.get("event") == moment and not seen:
+            seen.append(moment)
+            QTimer.singleShot(0, close_now)
+
+    panel.controller.progress.connect(on_event)
+    panel.controller.finished.connect(lambda result: on_event({"event": "result"}))
+    start(qtbot, panel)
+    qtbot.waitUntil(lambda: closed != [], timeout=TIMEOUT)
+    assert closed == [True] and seen == [moment]
+    assert not panel.is_training()
+    _assert_all_ended(children)

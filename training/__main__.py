@@ -39,7 +39,7 @@ from pathlib import Path
 # TensorFlow prints CUDA probing noise on machines without a GPU; keep the terminal readable.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from .atomic import WriteError, check_writable_target  # noqa: E402
+from .atomic import WriteError, check_writable_target, end_cleanly_on_sigterm  # noqa: E402
 from .datasets import DATASETS, DatasetError  # noqa: E402
 from .models import ARCHITECTURES, PRECISIONS  # noqa: E402
 from .preprocess import BlankPictureError, PictureError, open_picture, to_model_input  # noqa: E402
@@ -68,6 +68,7 @@ class CliError(Exception):
 def main(argv: list[str] | None = None) -> int:
     global _protocol
     args = _parser().parse_args(argv)
+    end_cleanly_on_sigterm()  # the window ends us with SIGTERM: temporaries must not stay
     if getattr(args, "progress", None) == "json" or getattr(args, "json", False):
         _protocol = _JsonLines(_take_stdout())
     try:

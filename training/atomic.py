@@ -14,6 +14,7 @@ import contextlib
 import errno
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -107,6 +108,30 @@ def write_with(path: str | os.PathLike, writer: Callable, suffix: str | None = N
         except OSError as exc:
             raise WriteError(f"could not write {path}: {_reason(exc)}.") from None
     return path
+
+
+def end_cleanly_on_sigterm() -> None:
+    """Make SIGTERM (how the window ends a child process) raise SystemExit, so the ``finally``
+    clauses above run and no temporary file is left behind. Main thread only."""
+    import signal
+    import threading
+
+    def _exit(signum, frame):
+        raise SystemExit(128 + signum)
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _exit)
+
+
+def remove_stale_temps(target: str | os.PathLike, older_than_s: float = 3600) -> None:
+    """Remove the temporaries a killed writer of ``target`` left (kill -9 skips every cleanup);
+    recent ones may belong to a writer still at work, so they stay."""
+    target = Path(target)
+    cutoff = time.time() - older_than_s
+    for temp in target.parent.glob(f".{target.stem}-*.partial*"):
+        with contextlib.suppress(OSError):
+            if temp.stat().st_mtime < cutoff:
+                temp.unlink()
 
 
 def _temp_file(target: Path, suffix: str) -> Path:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import atomic_path
+from .atomic import atomic_path, remove_stale_temps
 
 DATA_ENV_VAR = "DRAW_CLASSIFY_DATA"
 # Where keras.datasets downloads from; overridable for mirrors (and for the tests' local server).
@@ -238,6 +238,7 @@ def download_to_keras_cache(info: DatasetInfo, progress=None) -> Path:
         target = folder / name
         if target.is_file():
             continue
+        remove_stale_temps(target)  # what an earlier download killed mid-file left
         try:
             # training.atomic: a temporary file, fsynced and renamed only when complete.
             with urllib.request.urlopen(base.rstrip("/") + "/" + name,

@@ -95,9 +95,10 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
     import sys
 
-    from training.atomic import WriteError
+    from training.atomic import WriteError, end_cleanly_on_sigterm
     from training.store import ModelLoadError
 
+    end_cleanly_on_sigterm()  # ended by the window mid-write: no temporary left behind
     parser = argparse.ArgumentParser(prog="python -m training.export",
                                      description="Convert a .keras model for LiteRT.")
     parser.add_argument("model")
