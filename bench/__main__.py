@@ -16,7 +16,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 SUITES = ("predictor", "lite", "gui_latency", "training_speed", "budget", "gui_training", "memory", "paper",
-          "fashion_drawings", "numbers", "teach")
+          "fashion_drawings", "numbers", "teach", "explain")
 RESULTS = Path(__file__).resolve().parent / "results"
 
 

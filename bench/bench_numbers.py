@@ -9,12 +9,22 @@ Reported: exact-number accuracy, per-digit accuracy (the true digits found, in o
 reading: the longest common subsequence, so a digit missed or split costs only itself) and the
 time per reading (with LiteModel.predict_batch, which pads every call to 256 pictures, and with
 one LiteModel.predict per digit candidate, what the live canvas should pass).
+
+Single digits must stay single digits: every official MNIST test digit (10,000, when the data is
+found; DRAW_CLASSIFY_DATA) drawn as a picture (dark ink on white, 280x280) must be read as exactly
+one digit with the label of the single-digit path (``to_model_input`` + the model). Reported: that
+agreement for ``read_number`` on every picture (what ``python -m training predict`` does), and
+for the window, which reads a number only when ``may_hold_several`` says the picture may hold
+several digits and shows it only when two or more are found. Each figure is printed beside the
+one of the previous run (bench/results/numbers.json).
 """
 
 from __future__ import annotations
 
 import difflib
+import json
 import time
+from pathlib import Path
 
 import numpy as np
 from matplotlib import font_manager
@@ -24,6 +34,8 @@ NUMBERS_PER_LENGTH = 150
 LENGTHS = (2, 4, 6)
 SEED = 2026
 CANVAS_PEN = 26           # the canvas's pen width on its 560-pixel picture
+DIGIT_PICTURE_SIDE = 280  # an official 28x28 digit drawn as a picture of this side
+PREVIOUS = Path(__file__).resolve().parent / "results" / "numbers.json"
 
 FONT_STYLES = (("DejaVu Sans", "normal"), ("DejaVu Sans", "bold"), ("DejaVu Serif", "normal"),
                ("DejaVu Sans Mono", "normal"))
@@ -151,13 +163,65 @@ def random_number(length: int, rng: np.random.Generator) -> tuple[str, np.ndarra
     return digits, render_number(glyphs, spacing, size, rng, dot=bool(rng.random() < 0.15))
 
 
+def digit_picture(image: np.ndarray) -> np.ndarray:
+    """An official 28x28 MNIST digit (bright on black) as a user's picture: dark ink on white
+    paper, DIGIT_PICTURE_SIDE pixels a side (bilinear, so strokes are as soft as a scan's)."""
+    return np.asarray(Image.fromarray(255 - np.asarray(image, np.uint8)).resize(
+        (DIGIT_PICTURE_SIDE, DIGIT_PICTURE_SIDE), Image.Resampling.BILINEAR))
+
+
+def single_digit_agreement(images: np.ndarray, model) -> dict:
+    """How many of ``images`` (official 28x28 digits), drawn as pictures, ``read_number`` reads
+    as exactly one digit with the single-digit path's label; and how many the window would show
+    as a number (``may_hold_several`` and two or more digits found). ``model``: a LiteModel."""
+    from training.numbers import may_hold_several, read_number
+    from training.preprocess import to_model_input
+
+    def one_by_one(pictures: np.ndarray) -> np.ndarray:
+        return np.stack([model.predict(picture) for picture in pictures])
+
+    differ, shown_as_number, checked, examples = 0, 0, 0, []
+    for index, image in enumerate(images):
+        picture = digit_picture(image)
+        model_input = to_model_input(picture, "mnist")
+        label = str(int(model.predict(model_input).argmax()))
+        flagged = may_hold_several(model_input, picture)
+        checked += flagged
+        reading = read_number(picture, one_by_one)
+        if reading.number != label:
+            differ += 1
+            shown_as_number += flagged and len(reading.digits) >= 2
+            if len(examples) < 20:
+                examples.append({"index": index, "single": label, "read": reading.number})
+    n = len(images)
+    return {"digits": n, "read_number_agreement": 1 - differ / n,
+            "window_agreement": 1 - shown_as_number / n, "flagged_by_precheck": checked / n,
+            "examples": examples}
+
+
+def _previous() -> dict:
+    try:
+        return json.loads(PREVIOUS.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _was(previous: dict, *keys) -> str:
+    value = previous
+    for key in keys:
+        value = value.get(key) if isinstance(value, dict) else None
+    return f" (previous run {value:.2%})" if isinstance(value, float) else ""
+
+
 def run() -> dict:
+    from training.datasets import DatasetError, load_dataset
     from training.export import tflite_path
     from training.lite_runtime import LiteModel
     from training.numbers import read_number
     from training.store import shipped_model_path
 
     model = LiteModel(tflite_path(shipped_model_path("mnist")))
+    previous = _previous()
 
     def one_by_one(pictures: np.ndarray) -> np.ndarray:
         return np.stack([model.predict(picture) for picture in pictures])
@@ -179,17 +243,31 @@ def run() -> dict:
             matcher = difflib.SequenceMatcher(None, truth, reading.number, autojunk=False)
             digits_right += sum(block.size for block in matcher.get_matching_blocks())
         t, t_small = np.array(times) * 1000, np.array(times_small) * 1000
-        result[f"{length}_digits"] = {
+        key = f"{length}_digits"
+        result[key] = {
             "numbers": NUMBERS_PER_LENGTH,
             "exact_accuracy": exact / NUMBERS_PER_LENGTH,
             "digit_accuracy": digits_right / (NUMBERS_PER_LENGTH * length),
             "ms_per_reading_p50": float(np.median(t)), "ms_per_reading_p95": float(np.percentile(t, 95)),
             "ms_per_reading_one_by_one_p50": float(np.median(t_small)),
             "ms_per_reading_one_by_one_p95": float(np.percentile(t_small, 95))}
-        print(f"{length} digits: exact {exact / NUMBERS_PER_LENGTH:.1%}, per digit "
+        print(f"{length} digits: exact {exact / NUMBERS_PER_LENGTH:.1%}"
+              f"{_was(previous, key, 'exact_accuracy')}, per digit "
               f"{digits_right / (NUMBERS_PER_LENGTH * length):.1%}, "
               f"{np.median(t):.0f} ms per reading (p95 {np.percentile(t, 95):.0f}); one by one "
               f"{np.median(t_small):.0f} ms (p95 {np.percentile(t_small, 95):.0f})", flush=True)
+
+    try:
+        test = load_dataset("mnist", allow_download=False)
+    except DatasetError as exc:
+        print(f"single digits: skipped ({exc})", flush=True)
+        return result
+    single = result["single_digits"] = single_digit_agreement(test.x_test, model)
+    print(f"single digits ({single['digits']} official test digits as pictures): read as the "
+          f"same one digit {single['read_number_agreement']:.2%}"
+          f"{_was(previous, 'single_digits', 'read_number_agreement')}; in the window "
+          f"{single['window_agreement']:.2%}{_was(previous, 'single_digits', 'window_agreement')}"
+          f" ({single['flagged_by_precheck']:.1%} pass the pre-check)", flush=True)
     return result
 
 

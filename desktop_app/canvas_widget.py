@@ -69,6 +69,7 @@ class DrawingCanvas(QWidget):
         self._stroke: list[QPointF] | None = None
         self._stroke_erases = False
         self._has_content = False
+        self._overlay: QImage | None = None  # e.g. the saliency heat map, over the picture
 
     # -- geometry
     def sizeHint(self) -> QSize:
@@ -123,6 +124,15 @@ class DrawingCanvas(QWidget):
 
     def is_empty(self) -> bool:
         return not self._has_content
+
+    def set_overlay(self, image: QImage | None) -> None:
+        """Show ``image`` (RGBA, any size: it is stretched over the picture) over the drawing,
+        or nothing (None). It does not belong to the drawing: never saved or classified."""
+        self._overlay = image
+        self.update()
+
+    def overlay(self) -> QImage | None:
+        return self._overlay
 
     def clear(self) -> None:
         if not self._has_content:
@@ -206,6 +216,8 @@ class DrawingCanvas(QWidget):
         shown = self.picture_rect()
         painter.setClipRect(event.rect())
         painter.drawImage(shown, self._image)
+        if self._overlay is not None:
+            painter.drawImage(shown, self._overlay)
         if not self._has_content and self._stroke is None:
             painter.setPen(QColor(128, 128, 128))
             painter.drawText(shown, Qt.AlignmentFlag.AlignCenter,

@@ -13,13 +13,16 @@ import os
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 from PySide6.QtCore import QObject, Signal, Slot
 
 from training.datasets import DATASETS, normalize_name
-from training.preprocess import BlankPictureError, to_model_input
+from training.numbers import may_hold_several, read_number
+from training.preprocess import BlankPictureError, place_model_input
 
 log = logging.getLogger(__name__)
 
+NUMBER_SIDE = 280  # several digits are read on the picture reduced to about this many pixels
 NOT_A_NUMBER = ("This model's output is not a number (NaN or infinity): it cannot classify. "
                 "Load another model or go back to the shipped one.")
 
@@ -71,7 +74,8 @@ class InferenceWorker(QObject):
     modelLoaded = Signal(dict)       # model_info(...) + the request's "token"/"user_choice"
     modelFailed = Signal(dict)       # the request + "message"
     needsConversion = Signal(dict)   # the request + "keras": a .keras whose .tflite is missing
-    classified = Signal(dict)        # {"seq", "dataset", "blank"?, "input"?, "probabilities"?}
+    classified = Signal(dict)        # {"seq", "dataset", "blank"?, "input"?, "placement"?,
+    #                                   "probabilities"?, "number"? (see _read_number)}
 
     def __init__(self):
         super().__init__()
@@ -130,6 +134,7 @@ class InferenceWorker(QObject):
                                  f"{DATASETS[requested].title} one.")
         info = model_info(path, metadata, dataset, shipped)
         info["warnings"] = warnings
+        info["runnable"] = str(runnable)  # the .tflite actually run (the explain thread's too)
         return info, model
 
     @Slot(dict)
@@ -137,7 +142,7 @@ class InferenceWorker(QObject):
         """request: {"seq", "dataset", "grey": uint8 (H, W) picture}."""
         reply = {"seq": request["seq"], "dataset": request["dataset"]}
         try:
-            picture = to_model_input(request["grey"], request["dataset"])
+            picture, placement = place_model_input(request["grey"], request["dataset"])
         except BlankPictureError:
             self.classified.emit({**reply, "blank": True})
             return
@@ -145,7 +150,7 @@ class InferenceWorker(QObject):
             log.exception("preprocessing failed")
             self.classified.emit({**reply, "error": f"The picture could not be prepared: {exc}"})
             return
-        reply["input"] = picture
+        reply.update(input=picture, placement=placement)
         model = self._models.get(request["dataset"])
         if model is not None:
             try:
@@ -156,9 +161,38 @@ class InferenceWorker(QObject):
             else:
                 if np.all(np.isfinite(probabilities)):
                     reply["probabilities"] = probabilities
+                    number = _read_number(request, picture, model)
+                    if number is not None:
+                        reply["number"] = number
                 else:
                     reply["error"] = NOT_A_NUMBER
         self.classified.emit(reply)
+
+
+def _read_number(request: dict, model_input: np.ndarray, model) -> dict | None:
+    """Several digits side by side, as a number: {"text", "confidence" (the product of the
+    digits' confidences), "digits": one probabilities array per digit, "boxes": their boxes in
+    the picture's pixels}; None for one digit. MNIST only, and only when the cheap pre-check on
+    the model input and the picture says it may hold several digits (< 1 ms): a single digit
+    costs nearly nothing."""
+    if normalize_name(request["dataset"]) != "mnist" or not may_hold_several(
+            model_input, request["grey"]):
+        return None
+    grey = np.asarray(request["grey"])
+    factor = max(1, -(-max(grey.shape) // NUMBER_SIDE))
+    if factor > 1:  # a reduced copy: 2.5x faster, about as accurate (bench_numbers' numbers
+        #           read at 280 px: 99.3 / 96.7 / 94.0 % exact for 2 / 4 / 6 digits)
+        grey = np.asarray(Image.fromarray(grey).reduce(factor))
+    try:  # a few digit candidates: one small call each (predict_batch pads to 256 pictures)
+        reading = read_number(grey, lambda pictures: np.stack([model.predict(x) for x in pictures]))
+    except Exception:  # noqa: BLE001 - the single-digit answer stands
+        log.exception("reading a number failed")
+        return None
+    digits = [np.asarray(d.probabilities, np.float32) for d in reading.digits]
+    if len(digits) < 2 or not all(np.all(np.isfinite(d)) for d in digits):
+        return None
+    return {"text": reading.number, "confidence": float(reading.confidence), "digits": digits,
+            "boxes": [tuple(v * factor for v in d.box) for d in reading.digits]}
 
 
 class ConversionNeeded(Exception):

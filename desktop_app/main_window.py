@@ -36,6 +36,8 @@ MESSAGE_MS = 8000
 ERROR_HOLD_S = 15  # a problem's message is not pushed away by routine messages this soon
 MAX_PASTE_SIDE = 2048  # pasted pixels are scaled down to this before leaving the GUI thread
 FIRST_FRAME_MS = 50  # delay between showing the window and starting the model loading
+SALIENCY_TIP = ("Where it looks (S): orange strokes pushed the model towards its answer, blue "
+                "ones against it (occlusion: what erasing each part of the ink changes)")
 
 
 def resource_path(*parts: str) -> Path:
@@ -66,6 +68,7 @@ class MainWindow(QMainWindow):
         self.chart = None
         self.training_panel = None
         self._last_probabilities = None
+        self._last_number = None  # several digits read side by side (see _show_result)
         self._error_shown_at = -ERROR_HOLD_S
         self._chart_placeholder = QLabel("…")
         self._chart_placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -78,6 +81,11 @@ class MainWindow(QMainWindow):
             self.dataset_selector.addItem(info.title, key)
         self.samples = SampleBrowser()
         self.model_status = QLabel()
+        self.model_name = QLabel("Loading model…")  # always the model in use, nothing else
+        self.model_name.setObjectName("modelName")
+        self.model_name.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.model_name.setStyleSheet("color: palette(placeholder-text);")
+        self._teach_dialog = None
 
         self._build_layout()
         self._build_actions()
@@ -94,6 +102,8 @@ class MainWindow(QMainWindow):
         self.controller.modelWarning.connect(self.show_message)
         self.controller.busy.connect(self._show_busy)
         self.controller.datasetChanged.connect(self._dataset_changed)
+        self.controller.explained.connect(self._show_saliency)
+        self.saliency_action.setChecked(self.settings.show_saliency())
 
         # Pictures are decoded in their own thread: a huge or hostile file never blocks drawing.
         self._picture_request = 0
@@ -149,7 +159,9 @@ class MainWindow(QMainWindow):
         self.chart = ProbabilityChart(class_names(self.controller.dataset))
         self._right_column.replaceWidget(self._chart_placeholder, self.chart)
         self._chart_placeholder.deleteLater()
-        if self._last_probabilities is not None:
+        if self._last_number is not None:
+            self.chart.set_number(self._last_number["digits"], self._last_probabilities)
+        elif self._last_probabilities is not None:
             self.chart.set_probabilities(self._last_probabilities)
 
     def _build_training_panel(self) -> None:
@@ -187,6 +199,7 @@ class MainWindow(QMainWindow):
 
         right = QVBoxLayout()
         right.addWidget(self.prediction_label)
+        right.addWidget(self.model_name)
         right.addWidget(self._chart_placeholder, 1)
         # "This is…": store the drawing as a personal sample of a class, with the mouse.
         self._this_is = QHBoxLayout()
@@ -290,6 +303,14 @@ class MainWindow(QMainWindow):
                     self.black_pen_action):
             edit.addSeparator() if act is None else edit.addAction(act)
         self.view_menu = menu.addMenu("&View")
+        self.saliency_action = QAction("Show &where it looks", self, checkable=True)
+        self.saliency_action.setShortcut("S")
+        self.saliency_action.setObjectName("showSaliency")
+        self.saliency_action.setToolTip(SALIENCY_TIP)
+        self.saliency_action.toggled.connect(self._toggle_saliency)
+        self.addAction(self.saliency_action)
+        self.view_menu.addAction(self.saliency_action)
+        self.view_menu.addSeparator()
         self.model_menu = menu.addMenu("&Model")
         self.shortcuts_action = action("&Keyboard shortcuts", self.show_shortcuts,
                                        [QKeySequence.StandardKey.HelpContents, "Ctrl+/"],
@@ -377,6 +398,14 @@ class MainWindow(QMainWindow):
         self.addAction(show_training)
         self.train_menu_action = show_training
         self.model_menu.addAction(show_training)
+        self.teach_action = QAction("T&each it my handwriting…", self)
+        self.teach_action.setObjectName("teachModel")
+        self.teach_action.setShortcut("Ctrl+Shift+T")
+        self.teach_action.setToolTip("Fine-tune the model in use on your samples (My samples), "
+                                     "then compare before → after and keep it or not")
+        self.teach_action.triggered.connect(self.teach_model)
+        self.addAction(self.teach_action)
+        self.model_menu.addAction(self.teach_action)
         self.model_menu.addAction(self.load_model_action)
         self.model_menu.addAction(self.shipped_action)
 
@@ -559,6 +588,8 @@ class MainWindow(QMainWindow):
         text = f"{info['name']} ({DATASETS[info['dataset']].title}"
         text += f", {accuracy:.2%} on the test set)" if isinstance(accuracy, float) else ")"
         self.model_status.setText(text)
+        self.model_name.setText(info["name"])
+        self.model_name.setToolTip(text)
         if info["dataset"] == self.controller.dataset:
             self._set_class_names(info["class_names"])
         metadata = info.get("metadata") or {}
@@ -570,6 +601,44 @@ class MainWindow(QMainWindow):
     def _use_trained_model(self, path: str, metadata: dict) -> None:
         """"Use this model" in the training panel: the canvas switches to it (and its dataset)."""
         self.show_info("Switching the canvas to the trained model…")
+        self.controller.load_model_file(path)
+
+    def teach_model(self) -> None:
+        """Model ▸ Teach it my handwriting: fine-tune the model in use on the personal samples
+        of its dataset, in a child process, in a dialog that ends with Keep or Discard."""
+        info = self.controller.model()
+        dataset = self.controller.dataset
+        if info is None:
+            self.show_message("Wait for the model to load, then teach it.")
+            return
+        if not str(info.get("path", "")).lower().endswith(".keras"):
+            self.show_message(f"{info['name']} is a LiteRT file only; open its .keras to "
+                              "teach it.")
+            return
+        count = sum(self.personal.store.counts())
+        if count == 0:
+            self.show_dock(self.personal_dock)
+            self.show_message("No samples to teach yet: draw something the model gets wrong, "
+                              "then press its key (0–9) or a \"This is…\" button. A handful "
+                              "of examples of your style is enough.")
+            return
+        dialog = self.teach_dialog()
+        if dialog.controller.is_running():
+            dialog.show()
+            dialog.raise_()
+            return
+        dialog.start(info["path"], info["name"], dataset, count, self.settings.data_dir())
+
+    def teach_dialog(self):
+        from .teach_dialog import TeachDialog
+
+        if self._teach_dialog is None:
+            self._teach_dialog = TeachDialog(self)
+            self._teach_dialog.kept.connect(self._use_taught_model)
+        return self._teach_dialog
+
+    def _use_taught_model(self, path: str) -> None:
+        self.show_info("Switching the canvas to the taught model…")
         self.controller.load_model_file(path)
 
     def use_shipped_model(self) -> None:
@@ -682,7 +751,10 @@ class MainWindow(QMainWindow):
         if pinned is not None and not reply.get("blank"):
             reply = {**reply, "probabilities": pinned["probabilities"]}
         probabilities = reply.get("probabilities")
-        self._last_probabilities = probabilities
+        # Several digits side by side: the number, and each digit's probabilities in the chart
+        # (a pinned answer is another model's for one picture: no number).
+        number = reply.get("number") if probabilities is not None and pinned is None else None
+        self._last_probabilities, self._last_number = probabilities, number
         if reply.get("blank"):
             self.prediction_label.setText("Draw something")
             self.model_input.set_array(None)
@@ -693,7 +765,15 @@ class MainWindow(QMainWindow):
             self.show_message(reply["error"])
         self.model_input.set_array(reply.get("input"))
         if chart is not None:
-            chart.set_probabilities(probabilities)
+            if number is not None:
+                chart.set_number(number["digits"], probabilities)
+            else:
+                chart.set_probabilities(probabilities)
+        if number is not None:
+            self.prediction_label.setText(f"{number['text']} — {number['confidence']:.0%}")
+            self.prediction_label.setToolTip("A number: each digit's probabilities are in the "
+                                             "chart; the % is the chance all digits are right")
+            return
         if probabilities is None:
             self.prediction_label.setText("Cannot classify" if "error" in reply
                                           else "Loading model…")
@@ -709,6 +789,20 @@ class MainWindow(QMainWindow):
         self.prediction_label.setText(text)
         self.prediction_label.setToolTip(f"The answer of {pinned['who']}; draw to see the "
                                          "model in use" if pinned else "")
+
+    @Slot(bool)
+    def _toggle_saliency(self, on: bool) -> None:
+        self.controller.set_explaining(on)
+        self.settings.set_show_saliency(on)
+        if on:
+            self.show_info(SALIENCY_TIP)
+        else:
+            self.canvas.set_overlay(None)
+
+    @Slot(dict)
+    def _show_saliency(self, reply: dict) -> None:
+        if self.saliency_action.isChecked():
+            self.canvas.set_overlay(reply.get("overlay"))
 
     # -- canvas settings
     def _set_brush(self, size: int) -> None:
@@ -772,5 +866,7 @@ class MainWindow(QMainWindow):
         if self.training_panel is not None:
             ok = self.training_panel.shutdown(timeout_ms) and ok
         ok = self.samples.shutdown(timeout_ms) and ok
+        if self._teach_dialog is not None:
+            ok = self._teach_dialog.shutdown(timeout_ms) and ok
         ok = self.controller.shutdown(timeout_ms) and ok
         return stop_thread(self._loader_thread, timeout_ms) and ok

@@ -24,6 +24,8 @@ from training.datasets import DATASETS
 from .inference_worker import ConversionWorker, InferenceWorker
 from .threads import start_worker, stop_thread
 
+EXPLAIN_INTERVAL_S = 0.05  # saliency maps start at most 20 times a second (a light CPU share)
+
 
 class PredictionController(QObject):
     modelReady = Signal(dict)        # info of the model now used for the active dataset
@@ -32,10 +34,12 @@ class PredictionController(QObject):
     datasetChanged = Signal(str)     # the active dataset changed
     resultReady = Signal(dict)       # worker reply + "latency_ms" since the first unsent change
     busy = Signal(str)               # a long step the user should know about ("" when done)
+    explained = Signal(dict)         # saliency of the newest drawing, while set_explaining(True)
 
     _load = Signal(dict)
     _convert = Signal(dict)
     _classify = Signal(dict)
+    _explain = Signal(dict)
 
     def __init__(self, grab_picture, settings, parent=None, worker_factory=InferenceWorker,
                  converter_factory=ConversionWorker):
@@ -70,6 +74,18 @@ class PredictionController(QObject):
         self._worker.classified.connect(self._on_classified)
         self._converter = None               # started on first use (most users never need it)
         self._converter_thread = None
+        # Saliency ("where it looks"): its own thread, after each classification, newest first.
+        self._explaining = False
+        self._explainer = self._explainer_thread = None  # started when first switched on
+        self._sent_grey = None               # the picture of the classification in flight
+        self._explainable: dict | None = None  # the newest classified drawing, as a request
+        self._explain_next: dict | None = None
+        self._explain_in_flight = False
+        self._explain_floor = 0              # maps of drawings up to this seq are stale
+        self._explain_started = 0.0
+        self._explain_timer = QTimer(self)
+        self._explain_timer.setSingleShot(True)
+        self._explain_timer.timeout.connect(self._send_explain)
 
     # -- state
     @property
@@ -122,9 +138,21 @@ class PredictionController(QObject):
         if not self._timer.isActive():
             self._timer.start()
 
+    def set_explaining(self, on: bool) -> None:
+        """While ``on``, the saliency of each classified drawing follows as ``explained``
+        ({"seq", "dataset", "label", "saliency", "overlay": a QImage over the picture,
+        "lag_ms"}; "overlay" None when there is nothing to explain)."""
+        self._explaining = on
+        self._explain_next = None
+        if on and self._explainable is not None:
+            self._explain_next = self._explainable
+            self._send_explain()
+
     def shutdown(self, timeout_ms: int = 1000) -> bool:
         self._timer.stop()
+        self._explain_timer.stop()
         ok = stop_thread(self._converter_thread, timeout_ms)
+        ok = stop_thread(self._explainer_thread, timeout_ms) and ok
         return stop_thread(self._thread, timeout_ms) and ok
 
     # -- internals
@@ -146,11 +174,13 @@ class PredictionController(QObject):
             self._changed_at = None
             self.resultReady.emit({"seq": self._seq, "dataset": self._dataset, "blank": True,
                                    "latency_ms": 0.0})
+            self._nothing_to_explain(self._seq)
             return
         self._seq += 1
         self._in_flight = True
         self._sent_at[self._seq] = self._changed_at or time.perf_counter()
         self._changed_at = None
+        self._sent_grey = picture
         self._classify.emit({"seq": self._seq, "dataset": self._dataset, "grey": picture})
 
     @Slot(dict)
@@ -161,10 +191,62 @@ class PredictionController(QObject):
             if started is not None:
                 reply["latency_ms"] = (time.perf_counter() - started) * 1000
             self.resultReady.emit(reply)
+            self._classified_for_explaining(reply, started)
         else:
             self._dirty = True  # the dataset changed while it was computed: redo
         if self._dirty:
             self._timer.start()
+
+    def _classified_for_explaining(self, reply: dict, started: float | None) -> None:
+        """After the probabilities are out: the saliency of this drawing comes next."""
+        runnable = (self._models.get(reply["dataset"]) or {}).get("runnable")
+        if reply.get("probabilities") is None or "placement" not in reply or not runnable:
+            self._nothing_to_explain(reply["seq"])  # blank, an error, or no model yet
+            return
+        self._explainable = {
+            "seq": reply["seq"], "dataset": reply["dataset"], "runnable": runnable,
+            "input": reply["input"], "placement": reply["placement"], "grey": self._sent_grey,
+            "label": int(reply["probabilities"].argmax()),
+            "changed_at": started or time.perf_counter()}
+        if self._explaining:
+            self._explain_next = self._explainable
+            self._send_explain()
+
+    def _nothing_to_explain(self, seq: int) -> None:
+        self._explainable = self._explain_next = None
+        self._explain_floor = seq
+        if self._explaining:
+            self.explained.emit({"seq": seq, "dataset": self._dataset, "overlay": None})
+
+    @Slot()
+    def _send_explain(self) -> None:
+        if self._explain_in_flight or self._explain_next is None:
+            return
+        wait = self._explain_started + EXPLAIN_INTERVAL_S - time.perf_counter()
+        if wait > 0:
+            if not self._explain_timer.isActive():
+                self._explain_timer.start(max(1, round(wait * 1000)))
+            return
+        if self._explainer_thread is None:
+            from .explain_worker import ExplainWorker
+
+            self._explainer = ExplainWorker()
+            self._explain.connect(self._explainer.explain)
+            self._explainer.explained.connect(self._on_explained)
+            self._explainer_thread = start_worker(self._explainer, "explainer")
+        request, self._explain_next = self._explain_next, None
+        self._explain_in_flight = True
+        self._explain_started = time.perf_counter()
+        self._explain.emit(request)
+
+    @Slot(dict)
+    def _on_explained(self, reply: dict) -> None:
+        self._explain_in_flight = False
+        fresh = reply["seq"] > self._explain_floor and reply["dataset"] == self._dataset
+        if self._explaining and fresh and "error" not in reply:
+            reply["lag_ms"] = (time.perf_counter() - reply.pop("changed_at", 0.0)) * 1000
+            self.explained.emit(reply)
+        self._send_explain()
 
     @Slot(dict)
     def _on_model_loaded(self, info: dict) -> None:

@@ -30,6 +30,7 @@ class AppSettings:
     WINDOW_STATE = "window/state"
     BRUSH_SIZE = "canvas/brushSize"
     PEN_STYLE = "canvas/penStyle"
+    SHOW_SALIENCY = "canvas/showSaliency"    # "on" | "off": the "where it looks" overlay
     DATASET = "model/dataset"
     MODEL_PATH = "model/path/{dataset}"      # last loaded model file per dataset
     DATA_DIR = "data/folder"
@@ -154,6 +155,12 @@ class AppSettings:
 
     def set_pen_style(self, value: str) -> None:
         self._set(self.PEN_STYLE, value if value in PEN_STYLES else PEN_STYLES[0])
+
+    def show_saliency(self) -> bool:
+        return self._choice(self.SHOW_SALIENCY, ("on", "off"), "off") == "on"
+
+    def set_show_saliency(self, on: bool) -> None:
+        self._set(self.SHOW_SALIENCY, "on" if on else "off")
 
     # -- models and data
     def dataset(self) -> str:

@@ -84,6 +84,7 @@ class TrainingPanel(QWidget):
         self._warnings: list[str] = []      # the running run's warnings, kept on screen
         self._results_dataset = "mnist"     # dataset of the results on display
         self._shown = False
+        self._shut_down = False
         self._loading = True                # no saving or preset matching while restoring
         self.controller = TrainingController(self)
         self.controller.progress.connect(self._on_progress)
@@ -339,6 +340,7 @@ class TrainingPanel(QWidget):
     # ------------------------------------------------------------------ model summary
     def showEvent(self, event) -> None:
         super().showEvent(event)
+        self._shut_down = False
         if not self._shown:
             self._shown = True
             self._request_summary()
@@ -355,7 +357,7 @@ class TrainingPanel(QWidget):
         self.summary.setPlainText(SUMMARY_PENDING)
         # Not before the panel is first shown (nothing to see), not while training (its child
         # needs both cores); the controller runs one summary child at a time.
-        if self._shown and not self.is_training():
+        if self._shown and not self.is_training() and not self._shut_down:
             self.controller.request_summary(*self._summary_args())
 
     @Slot(object, str)
@@ -403,6 +405,7 @@ class TrainingPanel(QWidget):
     def shutdown(self, timeout_ms: int = 2000) -> bool:
         """End the training and summary child processes (nothing is saved) and wait for their
         threads; True when none is left running."""
+        self._shut_down = True  # a summary child's late "ended" must not start another one
         ok = self.controller.shutdown(timeout_ms)
         ok = self._renderer.shutdown(timeout_ms) and ok
         self._update_buttons()

@@ -1,7 +1,8 @@
 """Open the app, draw a digit with real mouse events, and save a screenshot (for the README).
 
     xvfb-run -s "-screen 0 1400x900x24" .venv/bin/python scripts/screenshot.py docs/screenshot.png
-    options: --size=WxH (window size, default 1280x800), --training (train two epochs first)
+    options: --size=WxH (window size, default 1280x800), --training (train two epochs first),
+             --teach=DIALOG.png (store ten flagged "1"s as samples, teach, save the dialog too)
 """
 
 import sys
@@ -44,6 +45,34 @@ def seven(scale=1.0):
     return [(int(x * scale), int(y * scale)) for x, y in top + down]
 
 
+def flagged_one(shift=0, flag=40):
+    """A "1" written the European way: a flag up to the top, then straight down."""
+    flag_part = [(200 + shift - flag + i * flag // 10, 115 - i * 3) for i in range(11)]
+    down = [(200 + shift - i * 2, 85 + i * 12) for i in range(22)]
+    return flag_part + down
+
+
+def teach(app, window, out: str) -> None:
+    from PySide6.QtWidgets import QPushButton
+
+    for k in range(10):
+        draw_stroke(window.canvas, flagged_one(shift=6 * k - 30, flag=80 + 4 * k))
+        wait(app, 0.2)
+        window.findChild(QPushButton, "thisIs1").click()
+    draw_stroke(window.canvas, flagged_one(shift=-10, flag=90))  # the one to read after
+    window.teach_action.trigger()
+    dialog = window.teach_dialog()
+    keep = dialog.findChild(QPushButton, "keepTaught")
+    wait(app, 1.0)
+    wait(app, until=lambda: not dialog.controller.is_running(), timeout=600)
+    wait(app, 0.5)
+    dialog.grab().save(out)
+    print(out, dialog.message.text(), dialog.results.text()[:300])
+    keep.click()
+    wait(app, until=lambda: "taught" in window.model_name.text(), timeout=60)
+    wait(app, 1.0)
+
+
 def main(out: str) -> None:
     app = QApplication(sys.argv)
     from desktop_app.main_window import MainWindow
@@ -68,6 +97,9 @@ def main(out: str) -> None:
         panel.start()
         wait(app, until=lambda: not panel.is_training(), timeout=300)
         wait(app, 1.0)
+    teach_shot = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--teach=")), None)
+    if teach_shot:
+        teach(app, window, teach_shot)
     window.grab().save(out)
     print(out, window.prediction_label.text())
     from PySide6.QtWidgets import QMessageBox

@@ -44,7 +44,8 @@ def test_train_evaluate_summary_predict(tiny_data, tmp_path):
     assert predicted.returncode == 1  # some files could not be classified
     lines = [json.loads(line) for line in predicted.stdout.splitlines()]
     assert [line["file"].split("/")[-1] for line in lines] == ["bar.png", "broken.png", "blank.png"]
-    assert set(lines[0]) == {"file", "label", "class_name", "probabilities"}
+    # An MNIST model also reads the picture as a number (see test_predict_reads_numbers).
+    assert set(lines[0]) == {"file", "label", "class_name", "probabilities", "number", "digits"}
     assert len(lines[0]["probabilities"]) == 10 and abs(sum(lines[0]["probabilities"]) - 1) < 1e-4
     assert lines[0]["class_name"] == str(lines[0]["label"])
     assert "can read" in lines[1]["error"] and "blank" in lines[2]["error"]
@@ -196,6 +197,35 @@ def test_a_failed_save_keeps_the_model_in_the_recovery_folder(tiny_data, tmp_pat
     kept = Path(events[-1]["path"])
     assert kept.parent == user_home / "recovered" and kept.is_file()
     assert str(kept) in events[-1]["message"] and str(kept) in stderr
+
+
+def test_predict_reads_numbers(tmp_path):
+    """MNIST models add "number" and "digits" (one entry per digit, left to right) to each
+    record; one digit gives its own label as the number; the record's label and probabilities
+    stay those of the single-digit path; Fashion-MNIST records have no number."""
+    from bench.bench_numbers import font_glyph, hand_glyph, render_number
+
+    rng = np.random.default_rng(4)
+    number = render_number([hand_glyph(int(d), 200, 26, rng) for d in "905"], 0.15,
+                           (840, 560), rng)
+    Image.fromarray(number).save(tmp_path / "905.png")
+    Image.fromarray(255 - render_number([font_glyph(7, 200, 0)], 0)).save(tmp_path / "7.png")
+    records = [json.loads(line) for line in
+               cli("predict", "--model", "mnist", tmp_path / "905.png", tmp_path / "7.png")
+               .stdout.splitlines()]
+    several, single = records
+    assert several["number"] == "905" and [d["label"] for d in several["digits"]] == [9, 0, 5]
+    for digit in several["digits"]:
+        assert set(digit) == {"label", "confidence", "probabilities", "box"}
+        assert len(digit["probabilities"]) == 10 and len(digit["box"]) == 4
+        assert digit["confidence"] == max(digit["probabilities"])
+    lefts = [d["box"][0] for d in several["digits"]]
+    assert lefts == sorted(lefts) and several["digits"][-1]["box"][2] <= 840
+    assert single["label"] == 7 and single["number"] == "7" and len(single["digits"]) == 1
+    assert single["digits"][0]["probabilities"] == single["probabilities"]
+
+    fashion = json.loads(cli("predict", "--model", "fashion_mnist", tmp_path / "7.png").stdout)
+    assert "label" in fashion and "number" not in fashion and "digits" not in fashion
 
 
 def test_predict_with_a_nan_model_gives_valid_json(tmp_path):

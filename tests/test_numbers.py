@@ -184,3 +184,60 @@ def test_blank_pictures_and_other_datasets(model):
         read_number(np.zeros((560, 560), np.uint8), model.predict_batch)
     with pytest.raises(ValueError):
         read_number(hand_number("12"), model.predict_batch, dataset="fashion_mnist")
+
+
+def test_official_single_digits_stay_single_digits(model, shared_data):
+    """"Single digits behave exactly as today": official MNIST test digits drawn as pictures
+    (dark ink on white, 280x280) are read as exactly one digit, the single-digit path's label -
+    a "4" written in two strokes, a broken "5", a wide "0" are not numbers. (All 10,000 in
+    bench/bench_numbers.py: 99.89 %.)"""
+    from bench.bench_numbers import single_digit_agreement
+    from training.datasets import load_dataset
+
+    test = load_dataset("mnist", shared_data, allow_download=False)
+    found = single_digit_agreement(test.x_test[:1000], model)
+    assert found["read_number_agreement"] >= 0.995, found["examples"]
+    assert found["window_agreement"] >= 0.995, found["examples"]
+
+
+def test_the_pre_check_sees_digits_the_layout_left_out():
+    """The single-digit layout keeps the main mark: "42" drawn with a pen's width between the
+    digits becomes a lone "2" in the 28x28 input, so the pre-check also looks at the picture.
+    One digit, even with a stray dot, does not pass it."""
+    from training.numbers import may_hold_several
+
+    picture = hand_number("42", spacing=0.35, height=220)
+    model_input = to_model_input(picture, "mnist")
+    assert not may_hold_several(model_input)              # the layout kept only one digit
+    assert may_hold_several(model_input, picture)
+    assert may_hold_several(model_input, 255 - picture)   # dark ink on white paper too
+    one = hand_number("1", height=320)
+    assert not may_hold_several(to_model_input(one, "mnist"), one)
+    assert not may_hold_several(np.zeros((28, 28)), np.zeros((560, 560), np.uint8))
+
+
+def _pen(strokes, pen=26, size=560):
+    """Round-pen polylines, white on black, like the canvas."""
+    image = Image.new("L", (size, size), 0)
+    draw = ImageDraw.Draw(image)
+    for points in strokes:
+        draw.line(points, fill=255, width=pen, joint="curve")
+        for x, y in (points[0], points[-1]):
+            draw.ellipse((x - pen / 2, y - pen / 2, x + pen / 2, y + pen / 2), fill=255)
+    return np.asarray(image)
+
+
+@pytest.mark.parametrize("digit, strokes", [
+    # A "5" whose top bar was drawn apart, off to the right: two pieces barely overlapping in x.
+    (5, [[(320, 120), (450, 100)],
+         [(215, 150), (205, 270), (290, 250), (360, 300), (360, 380), (300, 430), (220, 420)]]),
+    # An open-top "4" whose stem does not touch the rest: two pieces side by side.
+    (4, [[(230, 110), (190, 300), (320, 300)], [(370, 150), (370, 460)]]),
+    # A wide "0": one piece that two readable halves ("6" and "7") do not make a number.
+    (0, [[(280 + 200 * np.cos(a), 280 + 130 * np.sin(a)) for a in np.linspace(0.3, 6.28, 40)]]),
+])
+def test_one_digit_in_pieces_or_wide_is_one_digit(model, digit, strokes):
+    picture = _pen(strokes)
+    reading = read_number(picture, model.predict_batch)
+    assert reading.number == str(digit)
+    np.testing.assert_array_equal(reading.digits[0].model_input, to_model_input(picture, "mnist"))

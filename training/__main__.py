@@ -1,9 +1,10 @@
-"""Command line: python -m training {train,evaluate,summary,predict,download,describe}.
+"""Command line: python -m training {train,evaluate,summary,predict,explain,download,describe}.
 
     python -m training train --dataset mnist --architecture compact_cnn --epochs 2 --out m.keras
     python -m training evaluate --model mnist
     python -m training summary --model fashion_mnist
     python -m training predict --model mnist digit.png other.jpg     # one JSON object per line
+    python -m training explain --model mnist digit.png --out overlays/  # + 28x28 saliency
     python -m training download --dataset fashion_mnist
     python -m training describe --architecture compact_cnn --dropout 0.2
 
@@ -40,7 +41,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from .atomic import WriteError, check_writable_target, end_cleanly_on_sigterm  # noqa: E402
-from .datasets import DATASETS, DatasetError  # noqa: E402
+from .datasets import DATASETS, DatasetError, normalize_name  # noqa: E402
 from .models import ARCHITECTURES, PRECISIONS  # noqa: E402
 from .preprocess import BlankPictureError, PictureError, open_picture, to_model_input  # noqa: E402
 from .store import ModelLoadError  # noqa: E402
@@ -138,6 +139,19 @@ def _parser() -> argparse.ArgumentParser:
     _model_argument(predict)
     predict.add_argument("files", nargs="+", metavar="FILE")
     predict.set_defaults(run=_predict)
+
+    explain = sub.add_parser("explain", help="where the model looks (signed occlusion "
+                                             "saliency); one JSON line per picture")
+    _model_argument(explain)
+    explain.add_argument("files", nargs="+", metavar="FILE")
+    explain.add_argument("--out", help="folder for <name>.saliency.png overlays")
+    explain.set_defaults(run=_explain)
+
+    # The whole "teach it my handwriting" command lives in training.teach (its own options).
+    teach = sub.add_parser("teach", add_help=False, prefix_chars="\0",
+                           help="fine-tune a model on your own samples (see: teach --help)")
+    teach.add_argument("options", nargs=argparse.REMAINDER)
+    teach.set_defaults(run=lambda args: _teach_main(args.options))
 
     download = sub.add_parser("download", help="fetch a dataset into the Keras cache")
     download.add_argument("--dataset", default="mnist", choices=list(DATASETS))
@@ -314,10 +328,12 @@ def _predict(args) -> int:
     loaded, dataset = _load(args)
     names = loaded.metadata.get("class_names") or list(DATASETS[dataset].class_names)
     predictor = Predictor(loaded.model)
+    digits = normalize_name(dataset) == "mnist"  # digits side by side are read as a number
     failures = 0
     for file in args.files:
         try:
-            picture = to_model_input(open_picture(file), dataset)
+            image = open_picture(file)
+            picture = to_model_input(image, dataset)
         except BlankPictureError:
             record = {"file": file, "error": "blank picture: nothing to classify"}
         except PictureError as exc:
@@ -330,9 +346,113 @@ def _predict(args) -> int:
                 label = int(probabilities.argmax())
                 record = {"file": file, "label": label, "class_name": names[label],
                           "probabilities": [round(float(p), 6) for p in probabilities]}
+                if digits:
+                    record.update(_number_record(image, predictor))
         failures += "error" in record
         print(_dumps(record), flush=True)
     return 1 if failures else 0
+
+
+def _number_record(image, predictor) -> dict:
+    """``"number"`` and ``"digits"`` (label, confidence, probabilities, box per digit, left to
+    right) of a digit picture: one digit gives the record's own label, several a number."""
+    import numpy as np
+
+    from .numbers import read_number
+
+    try:
+        reading = read_number(image, lambda xs: np.stack([predictor.predict(x) for x in xs]))
+    except BlankPictureError:  # cannot happen after a single-digit reading; never a crash
+        return {}
+    return {"number": reading.number, "digits": [d.to_json() for d in reading.digits]}
+
+
+def _explain(args) -> int:
+    import numpy as np
+
+    from .explain import explain, overlay_png
+
+    predict_batch, dataset, names = _batch_model(args)
+    out = Path(args.out).expanduser() if args.out else None
+    if out is not None:
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CliError(f"cannot write the overlays in {out}: {exc.strerror or exc}") from None
+    failures = 0
+    for file in args.files:
+        try:
+            picture = to_model_input(open_picture(file), dataset)
+        except BlankPictureError:
+            record = {"file": file, "error": "blank picture: nothing to explain"}
+        except PictureError as exc:
+            record = {"file": file, "error": str(exc)}
+        else:
+            found = explain(picture, predict_batch)
+            if not np.all(np.isfinite(found.probabilities)):
+                record = {"file": file, "error": "this model's output is not a number"}
+            else:
+                record = {"file": file, "label": found.label,
+                          "class_name": names[found.label],
+                          "probabilities": [round(float(p), 6) for p in found.probabilities],
+                          "saliency": np.round(found.saliency.astype(float), 4).tolist()}
+                if out is not None:
+                    path = out / f"{Path(file).stem}.saliency.png"
+                    try:
+                        overlay_png(picture, found.saliency, path)
+                        record["overlay"] = str(path)
+                    except WriteError as exc:
+                        record = {"file": file, "error": str(exc)}
+        failures += "error" in record
+        print(_dumps(record), flush=True)
+    return 1 if failures else 0
+
+
+def _batch_model(args):
+    """(predict_batch, dataset, class names): the ``.tflite`` beside the model when it holds
+    the same weights (LiteRT: no TensorFlow, fast), else the Keras model."""
+    import numpy as np
+
+    from .store import check_model_file, file_sha256, read_metadata, resolve_model_path
+
+    path = resolve_model_path(args.model)
+    lite = None
+    if path.suffix.lower() == ".tflite":
+        lite, metadata = path, read_metadata(path.with_suffix(".keras"))
+    else:
+        path = check_model_file(path)
+        metadata, beside = read_metadata(path), path.with_suffix(".tflite")
+        if beside.is_file() and metadata.get("tflite_sha256") == file_sha256(beside):
+            lite = beside
+    if lite is None:
+        loaded, dataset = _load(args)
+        shape = tuple(loaded.model.inputs[0].shape)[1:]
+
+        def predict_batch(images):
+            x = np.asarray(images, np.float32).reshape(-1, *shape)
+            out = np.asarray(loaded.model.predict_on_batch(x), np.float32)
+            if np.all(out >= 0) and np.allclose(out.sum(axis=1), 1, atol=1e-3):
+                return out
+            out = np.exp(out - out.max(axis=1, keepdims=True))  # a model ending in logits
+            return out / out.sum(axis=1, keepdims=True)
+    else:
+        from .lite_runtime import LiteModel
+
+        dataset = args.dataset or metadata.get("dataset")
+        if dataset is None:
+            raise ModelLoadError(f"{lite.name} has no metadata naming its dataset; "
+                                 "pass --dataset mnist or --dataset fashion_mnist")
+        predict_batch = LiteModel(lite).predict_batch
+        loaded = None
+    names = ((loaded.metadata if loaded else metadata).get("class_names")
+             or list(DATASETS[dataset].class_names))
+    return predict_batch, dataset, names
+
+
+def _teach_main(options: list[str]) -> int:
+    from .teach import main as teach_main
+
+    return teach_main(options)
 
 
 def _download(args) -> int:

@@ -2,15 +2,20 @@
 
 A person reads a row of digits by its pieces of ink: strokes that touch belong together, a piece
 lying over or under another (a "5"'s separate top bar, a "4" written in two strokes, a broken
-stroke) belongs to the same digit, a stray dot belongs to none, and a blob too wide for one digit
-is two digits that touch. This module does the same on the ink map:
+stroke) belongs to the same digit, a stray dot or a faint scratch belongs to none, and a blob too
+wide for one digit is two digits that touch. This module does the same on the ink map:
 
 1. connected components of the strokes (union-find over the row runs of the ink; numpy only);
-2. specks (tiny next to the tallest piece) dropped unless they lie inside another piece's box;
+2. specks (tiny next to the tallest piece) and hairlines (much thinner than the pen and short: a
+   faint trace, not a stroke) dropped unless they lie inside another piece's box;
 3. pieces whose x-ranges overlap strongly merged into one digit;
-4. a piece too wide for one digit split at the columns where the ink is thinnest; when a
-   classifier is given, the split (or no split) chosen is the one the classifier is most sure of
-   (recognition-based segmentation: the cut points are candidates, the reading decides);
+4. the readings weighed by the classifier (recognition-based segmentation, both ways): a piece
+   wide enough to hold two digits may be cut at the columns where its ink is thinnest, and
+   neighbouring pieces may be read together as one digit; every candidate digit is classified
+   and the reading of the whole row that a reader would choose wins - each digit clearly read,
+   digits cut from one piece about as tall as it, a cut through one stroke (where two digits
+   touch) rather than through a loop, no digit too wide, no digit made of a small fragment of
+   its neighbour;
 5. every digit laid out with the SAME MNIST recipe as a single digit (training.preprocess:
    fit 20x20, centre of mass at the centre) and classified in one batch.
 
@@ -28,23 +33,43 @@ from typing import NamedTuple
 import numpy as np
 from PIL import Image
 
-from .preprocess import BlankPictureError, _digit_layout, _orientation, ink_map
+from .preprocess import TINY_MARK, BlankPictureError, _digit_layout, _orientation, ink_map
 
 INK_LEVEL = 0.25        # a pixel above this fraction of the peak ink is part of a stroke
 SPECK = 0.3             # a piece whose long side is under this fraction of the tallest piece's
                         # height is a speck (a dot, dust), unless it lies inside a digit's box
+HAIRLINE = 0.5          # a piece whose strokes are thinner than this fraction of the pen ...
+HAIRLINE_HEIGHT = 0.75  # ... and shorter than this fraction of the tallest piece is a trace
 MERGE_OVERLAP = 0.5     # x-ranges overlapping by this fraction of the narrower piece: one digit
 MERGE_GAP = 0.6         # ... if the vertical gap between them is under this fraction of height
 WIDE = 0.8              # a piece wider than this times its height may be several touching digits
-MAX_ASPECT = 1.25       # no single digit is wider than this times its height
+MAX_ASPECT = 1.25       # no digit cut from a wider piece is wider than this times its height
 MIN_PIECE_HEIGHT = 0.4  # a digit cut from a wide piece is at least this fraction of its height
 MAX_CUTS = 10           # candidate cut columns tried in one wide piece (the thinnest ones)
-SPLIT_MARGIN = 1.05     # a split must be this much surer than reading the piece whole
-NARROW_DIGIT = 0.75     # digits are rarely wider than this times their height; beyond it,
-ASPECT_COST = 4.0       # ... a reading loses a factor exp(-ASPECT_COST * excess) per digit
-CUT_COST = 4.0          # a cut crossing more than one stroke loses a factor exp(-CUT_COST per
+NEIGHBOUR_REACH = 1.0   # pieces closer than this many pen widths may be one digit together
+MAX_GROUP = 3           # ... at most this many pieces
+
+# Weighing the readings of a row (log scores, summed over its digits; the highest wins). The
+# classifier is sure of almost anything laid out in 20x20 (a lone stroke of a "0" is a "1" at
+# 99 %), so its probabilities are softened and its margin counted, and a reader's sense of
+# shape decides the rest. Tuned on the official MNIST test digits drawn as pictures (each must
+# stay one digit) and on bench/bench_numbers.py's generated numbers (each must be read whole).
+TEMPERATURE = 4.0       # probabilities compared as softmax(log p / TEMPERATURE)
+MARGIN_WEIGHT = 0.1     # a digit read clearly is evidence: this times its log-odds margin over
+MARGIN_CAP = 15.0       # ... the runner-up, counted up to this margin
+SPLIT_MARGIN = 1.05     # one digit wins a near tie against several (the simpler reading)
+NARROW_DIGIT = 0.75     # digits in a row are rarely wider than this times their height; beyond
+ASPECT_COST = 4.0       # ... it, a reading loses a factor exp(-ASPECT_COST * excess) per digit
+WIDE_DIGIT = 0.95       # ... but a digit read on its own may be this wide (MNIST's 0, 2, 5, 7)
+CUT_COST = 2.0          # a cut crossing more than one stroke loses a factor exp(-CUT_COST per
                         # stroke beyond the first): touching digits meet at one stroke, a cut
                         # through a digit ("0" into "11") crosses two or three
+FULL_HEIGHT = 0.85      # digits cut from one piece are about as tall as it (one writer, one
+HEIGHT_COST = 20.0      # ... row); a shorter cut loses exp(-HEIGHT_COST * shortfall): it is an
+                        # arm of a "4" or the bar of a "7", not a digit
+FRAGMENT = 0.6          # a piece shorter than this fraction of a neighbour within reach, read
+FRAGMENT_COST = 20.0    # ... on its own, loses exp(-FRAGMENT_COST * shortfall): it is more
+                        # likely a part of that neighbour (a "5"'s bar, a broken stroke)
 
 PredictBatch = Callable[[np.ndarray], np.ndarray]
 
@@ -137,35 +162,157 @@ def read_number(picture, predict_batch: PredictBatch, dataset: str = "mnist") ->
     return NumberReading(digits)
 
 
+def may_hold_several(model_input: np.ndarray, picture=None) -> bool:
+    """Cheap test on a single-digit model input (28x28, what ``to_model_input`` made of the whole
+    picture): could it be several digits? Its ink is wider than tall (one digit fitted into the
+    20x20 box keeps its aspect, and digits are taller than wide) or has an empty column inside
+    (digits side by side, a stray dot). Only then is the full reading worth its cost.
+
+    The layout crops to the main mark, though: digits a pen's width or more apart, it keeps the
+    heaviest and leaves the others out ("42" drawn with a gap becomes a lone "2"). With
+    ``picture`` (a grey uint8 or float (H, W) array, e.g. the canvas) the same test is also made
+    on the whole picture, block-averaged to about 64 pixels a side (well under a millisecond)."""
+    if _wide_or_gapped(np.asarray(model_input, np.float32)):
+        return True
+    return picture is not None and _wide_or_gapped(_coarse_ink(picture))
+
+
+PRECHECK_SIDE = 64  # may_hold_several looks at a picture block-averaged to about this size
+
+
+def _wide_or_gapped(ink: np.ndarray) -> bool:
+    """Ink (bright on 0) wider than tall, or with an empty column between inked ones."""
+    mask = ink > INK_LEVEL * max(float(np.max(ink)) if ink.size else 0.0, 1e-6)
+    columns, rows = np.flatnonzero(mask.any(axis=0)), np.flatnonzero(mask.any(axis=1))
+    if columns.size == 0:
+        return False
+    width, height = columns[-1] - columns[0] + 1, rows[-1] - rows[0] + 1
+    return width > height or columns.size < width
+
+
+def _coarse_ink(picture) -> np.ndarray:
+    """A rough ink map of a grey picture for the pre-check: block means, minus the border's
+    median (the paper), either way round (dark ink on light paper or light on dark)."""
+    grey = np.asarray(picture)
+    if grey.ndim != 2 or grey.size == 0:
+        return np.zeros((1, 1), np.float32)
+    k = max(1, max(grey.shape) // PRECHECK_SIDE)
+    if grey.dtype == np.uint8:  # the canvas: Pillow's box reduction, ~0.1 ms for 560x560
+        small = np.asarray(Image.fromarray(grey).reduce(k), np.float32) / 255
+    else:
+        h, w = grey.shape[0] // k * k, grey.shape[1] // k * k
+        if h == 0 or w == 0:
+            return np.zeros((1, 1), np.float32)
+        small = grey[:h, :w].astype(np.float32).reshape(h // k, k, w // k, k).mean(axis=(1, 3))
+        small /= max(float(grey.max()), 1.0)   # uint16 and friends: about [0, 1] too
+    border = np.concatenate([small[0], small[-1], small[:, 0], small[:, -1]])
+    departure = np.abs(small - np.median(border))
+    return departure if departure.max() > 0.1 else np.zeros_like(departure)
+
+
 # -- segmentation
 
 def _segment(ink: np.ndarray, predict_batch: PredictBatch | None):
     """(pieces left to right, their model inputs (n, 28, 28), their probabilities (n, 10)) -
     inputs and probabilities only when ``predict_batch`` is given. Every candidate digit of
-    every piece is classified in ONE batch (a batch costs about as much as one picture)."""
+    the row is classified in ONE batch (a batch costs about as much as one picture)."""
     peak = float(ink.max()) if ink.size else 0.0
     if peak <= 0:
         raise BlankPictureError("the picture is blank")
     mask = ink > INK_LEVEL * peak
-    pieces = sorted(_merge(_drop_specks(_components(mask))), key=lambda p: p.box.x0 + p.box.x1)
     stroke = _stroke_width(mask)
+    pieces = sorted(_merge(_drop_specks(_components(mask), stroke)),
+                    key=lambda p: p.box.x0 + p.box.x1)
     if predict_batch is None:
         return [part for piece in pieces for part in _split_by_profile(piece, stroke)], None, None
-    plans = [_candidates(piece, stroke) for piece in pieces]
-    inputs = [_layout(ink, part) for plan in plans for part in plan.parts]
-    if len(plans) == 1:
-        # One piece read whole is one digit: exactly today's single-digit input (the whole
-        # map; a stray dot is left to the layout's own speck-proof crop).
-        inputs[0] = _digit_layout(ink)
-    inputs = np.stack(inputs)
+    plans = [_pruned(_candidates(piece, stroke)) for piece in pieces]
+    groups = _groups(pieces, stroke)
+    candidates = [part for plan in plans for part in plan.parts] + [g.union for g in groups]
+    # One digit read from all the ink is read exactly as today: the whole map's own layout (a
+    # stray dot is left to the layout's own speck-proof crop).
+    inputs = np.stack([_digit_layout(ink) if _is_all(c, pieces) else _layout(ink, c)
+                       for c in candidates])
     probabilities = np.asarray(predict_batch(inputs), np.float32)
-    out, chosen, first = [], [], 0
-    for plan in plans:
-        best = _best_reading(plan, probabilities[first:first + len(plan.parts)].max(axis=1))
-        out += [plan.parts[k] for k in best]
-        chosen += [first + k for k in best]
+    evidence = _evidence(probabilities)
+
+    # Each piece alone: its best reading (whole or cut); then the row: pieces alone or groups.
+    alone, first = [], 0
+    for k, plan in enumerate(plans):
+        scores = _span_scores(plan, evidence[first:first + len(plan.parts)])
+        chosen, score = _best_reading(plan, scores)
+        alone.append(([first + c for c in chosen], score - _fragment_cost(k, pieces, groups)))
         first += len(plan.parts)
-    return out, inputs[chosen], probabilities[chosen]
+    best = [0.0] + [-math.inf] * len(pieces)
+    back: list[tuple[int, list[int]]] = [(-1, [])] * (len(pieces) + 1)
+    for j in range(1, len(pieces) + 1):
+        best[j], back[j] = best[j - 1] + alone[j - 1][1], (j - 1, alone[j - 1][0])
+        for g_index, g in enumerate(groups):
+            if g.stop == j:
+                k = first + g_index
+                score = best[g.start] + evidence[k] + math.log(SPLIT_MARGIN) - ASPECT_COST * max(
+                    0.0, g.union.width / g.union.height - WIDE_DIGIT)
+                if score > best[j]:
+                    best[j], back[j] = score, (g.start, [k])
+    chosen, j = [], len(pieces)
+    while j > 0:
+        chosen[:0] = back[j][1]
+        j = back[j][0]
+    return [candidates[k] for k in chosen], inputs[chosen], probabilities[chosen]
+
+
+def _evidence(probabilities: np.ndarray) -> np.ndarray:
+    """How clearly each candidate reads as a digit (a log score): its top probability softened
+    by TEMPERATURE, plus MARGIN_WEIGHT times its log-odds margin over the runner-up (capped)."""
+    log_p = np.log(np.maximum(probabilities, 1e-30))
+    soft = log_p / TEMPERATURE
+    soft = soft - soft.max(axis=1, keepdims=True)
+    log_top = -np.log(np.exp(soft).sum(axis=1))
+    two = np.sort(log_p, axis=1)[:, -2:]
+    return log_top + MARGIN_WEIGHT * np.minimum(two[:, 1] - two[:, 0], MARGIN_CAP)
+
+
+class _Group(NamedTuple):
+    """Neighbouring pieces [start, stop) that may be one digit, and their union."""
+    start: int
+    stop: int
+    union: _Piece
+
+
+def _groups(pieces: list[_Piece], stroke: float) -> list[_Group]:
+    """Runs of 2..MAX_GROUP neighbouring pieces each within NEIGHBOUR_REACH pen widths of the
+    next (overlapping x-ranges included): a digit drawn in strokes that do not touch."""
+    groups = []
+    for start in range(len(pieces)):
+        union = pieces[start]
+        for stop in range(start + 2, min(len(pieces), start + MAX_GROUP) + 1):
+            if pieces[stop - 1].box.x0 - pieces[stop - 2].box.x1 > NEIGHBOUR_REACH * stroke:
+                break
+            union = _union(union, pieces[stop - 1])
+            groups.append(_Group(start, stop, union))
+    return groups
+
+
+def _fragment_cost(k: int, pieces: list[_Piece], groups: list[_Group]) -> float:
+    """What reading piece ``k`` on its own costs when a neighbour within reach is much taller:
+    a reader sees a part of that neighbour (a "5"'s bar, a broken stroke), not a digit."""
+    taller = max((pieces[i].height for g in groups if g.start <= k < g.stop
+                  for i in range(g.start, g.stop) if abs(i - k) == 1), default=0)
+    if taller == 0:
+        return 0.0
+    return FRAGMENT_COST * max(0.0, FRAGMENT - pieces[k].height / taller)
+
+
+def _is_all(piece: _Piece, pieces: list[_Piece]) -> bool:
+    """Whether ``piece`` is all the ink there is (the only piece, or the union of them all)."""
+    if len(pieces) == 1:
+        return piece is pieces[0]
+    return piece.box == _union_box(pieces) and int(piece.mask.sum()) == sum(
+        int(p.mask.sum()) for p in pieces)
+
+
+def _union_box(pieces: list[_Piece]) -> Box:
+    return Box(min(p.box.x0 for p in pieces), min(p.box.y0 for p in pieces),
+               max(p.box.x1 for p in pieces), max(p.box.y1 for p in pieces))
 
 
 def _components(mask: np.ndarray) -> list[_Piece]:
@@ -214,14 +361,21 @@ def _components(mask: np.ndarray) -> list[_Piece]:
     return pieces
 
 
-def _drop_specks(pieces: list[_Piece]) -> list[_Piece]:
-    """Leave out dots and dust: pieces tiny next to the tallest one. A tiny piece inside a
-    bigger piece's box (a bit of a broken stroke) is kept: the merge joins it to its digit."""
+def _drop_specks(pieces: list[_Piece], stroke: float) -> list[_Piece]:
+    """Leave out dots, dust and hairlines: pieces tiny next to the tallest one, and short pieces
+    whose strokes are much thinner than the pen's (a faint trace at the edge of a scan, not a
+    stroke). Such a piece inside a bigger piece's box (a bit of a broken stroke) is kept: the
+    merge joins it to its digit."""
     if not pieces:
         return pieces
     tallest = max(p.height for p in pieces)
-    big = [p for p in pieces if max(p.width, p.height) >= SPECK * tallest]
-    small = [p for p in pieces if max(p.width, p.height) < SPECK * tallest]
+
+    def speck(p: _Piece) -> bool:
+        return max(p.width, p.height) < SPECK * tallest or (
+            p.height < HAIRLINE_HEIGHT * tallest and _stroke_width(p.mask) < HAIRLINE * stroke)
+
+    big = [p for p in pieces if not speck(p)]
+    small = [p for p in pieces if speck(p)]
     return big + [s for s in small if any(_inside(s.box, b.box) for b in big)]
 
 
@@ -336,21 +490,18 @@ def _split_by_profile(piece: _Piece, stroke: float) -> list[_Piece]:
 
 class _Plan(NamedTuple):
     """The ways to read one piece: its cut positions (edges 0..n-1: both ends and the candidate
-    cuts) with the ink each cut crosses (in strokes), the plausible digits between two of them
-    ((i, j) spans and their pieces), and whether the whole piece is narrow enough to be one
-    digit."""
+    cuts) with the ink each cut crosses (in strokes), and the plausible digits between two of
+    them ((i, j) spans and their pieces; span 0 is the whole piece)."""
     n_edges: int
     crossing: list[float]
     spans: list[tuple[int, int]]
     parts: list[_Piece]
-    whole_ok: bool
 
 
 def _candidates(piece: _Piece, stroke: float) -> _Plan:
     """A piece not wide enough to hold two digits has one candidate: itself."""
     cuts = _cut_candidates(piece, stroke) if piece.width > WIDE * piece.height else []
     edges = [0, *cuts, piece.width]
-    whole_ok = not cuts or piece.width <= MAX_ASPECT * piece.height
     spans, parts = [(0, len(edges) - 1)], [piece]   # always a way through: the piece whole
     for i in range(len(edges)):
         for j in range(i + 1, len(edges)):
@@ -361,23 +512,63 @@ def _candidates(piece: _Piece, stroke: float) -> _Plan:
                 spans.append((i, j))    # (a shorter part is a sliver of a stroke, not a digit)
                 parts.append(part)
     crossing = [0.0] + [_strokes_crossed(piece, c, stroke) for c in cuts] + [0.0]
-    return _Plan(len(edges), crossing, spans, parts, whole_ok)
+    return _Plan(len(edges), crossing, spans, parts)
 
 
-def _best_reading(plan: _Plan, confidence: np.ndarray) -> list[int]:
-    """Indices of the plan's spans that read the piece with the highest product of the digits'
-    confidences: a dynamic programme over the cut positions (spans taken in order of their
-    start edge, so the best reading up to a span's start is final when the span is reached)."""
+def _span_scores(plan: _Plan, evidence: np.ndarray) -> np.ndarray:
+    """The log score of each span of the plan read as one digit (see the constants)."""
+    return evidence - _span_penalties(plan)
+
+
+def _span_penalties(plan: _Plan) -> np.ndarray:
+    """What the shape of each span costs its reading (log), before any classification."""
+    whole = plan.parts[0]
+    aspect = np.array([p.width / p.height for p in plan.parts])
+    limit = np.full(len(aspect), NARROW_DIGIT)
+    limit[0] = WIDE_DIGIT                                 # the piece read whole: one digit alone
+    penalty = ASPECT_COST * np.maximum(0.0, aspect - limit)
+    # A reader cuts where two digits meet, not through the middle of one ...
+    penalty += CUT_COST * np.maximum(0.0, np.array([plan.crossing[i] for i, _ in plan.spans]) - 1)
+    # ... and the digits of one piece are about as tall as it: a short part is an arm or a bar.
+    height = np.array([p.height / whole.height for p in plan.parts])
+    shortfall = HEIGHT_COST * np.maximum(0.0, FULL_HEIGHT - height)
+    shortfall[0] = 0.0
+    penalty += shortfall
+    penalty[0] -= math.log(SPLIT_MARGIN)   # one digit wins a near tie: the simpler reading
+    return penalty
+
+
+# A candidate's evidence lies between these (its softened top probability is at least 1/10).
+EVIDENCE_LOW, EVIDENCE_HIGH = -math.log(10), MARGIN_WEIGHT * MARGIN_CAP
+
+
+def _pruned(plan: _Plan) -> _Plan:
+    """The plan without the spans that cannot be part of the best reading whatever the
+    classifier says: even read at best, every reading through them scores below the piece read
+    whole at worst. The same reading is found, with fewer pictures to lay out and classify."""
+    if len(plan.spans) == 1:
+        return plan
+    high = EVIDENCE_HIGH - _span_penalties(plan)
+    floor = EVIDENCE_LOW + high[0] - EVIDENCE_HIGH    # the whole piece at worst
+    order = sorted(range(len(plan.spans)), key=lambda k: plan.spans[k])
+    ahead = [0.0] + [-math.inf] * (plan.n_edges - 1)  # best possible score up to each edge ...
+    for k in order:
+        i, j = plan.spans[k]
+        ahead[j] = max(ahead[j], ahead[i] + high[k])
+    behind = [-math.inf] * (plan.n_edges - 1) + [0.0]  # ... and from each edge to the end
+    for k in reversed(order):
+        i, j = plan.spans[k]
+        behind[i] = max(behind[i], high[k] + behind[j])
+    keep = [k for k, (i, j) in enumerate(plan.spans)
+            if k == 0 or ahead[i] + high[k] + behind[j] >= floor]
+    return plan._replace(spans=[plan.spans[k] for k in keep], parts=[plan.parts[k] for k in keep])
+
+
+def _best_reading(plan: _Plan, score: np.ndarray) -> tuple[list[int], float]:
+    """Indices of the plan's spans that read the piece with the highest total score, and that
+    score: a dynamic programme over the cut positions (spans taken in order of their start
+    edge, so the best reading up to a span's start is final when the span is reached)."""
     n_edges, spans = plan.n_edges, plan.spans
-    # The classifier is sure of almost anything laid out in 20x20, even two digits squeezed
-    # into one: a reader also weighs the shape, and two digits side by side are too wide.
-    score = np.log(np.maximum(confidence, 1e-12)) - ASPECT_COST * np.maximum(
-        0.0, np.array([p.width / p.height for p in plan.parts]) - NARROW_DIGIT)
-    # A reader cuts where two digits meet, not through the middle of one.
-    score -= CUT_COST * np.maximum(0.0, np.array([plan.crossing[i] for i, _ in spans]) - 1.0)
-    # Span 0 is the whole piece: it wins a near tie (one digit is the simpler reading), and
-    # when too wide for one digit it is only the way through of last resort.
-    score[0] += math.log(SPLIT_MARGIN) if plan.whole_ok else -1e6
     best = [0.0] + [-math.inf] * (n_edges - 1)
     back = [-1] * n_edges
     for k in sorted(range(len(spans)), key=lambda k: spans[k]):
@@ -388,20 +579,23 @@ def _best_reading(plan: _Plan, confidence: np.ndarray) -> list[int]:
     while j > 0:
         chosen.append(back[j])
         j = spans[back[j]][0]
-    return chosen[::-1]
+    return chosen[::-1], float(best[-1])
 
 
 def _layout(ink: np.ndarray, piece: _Piece) -> np.ndarray:
-    """The MNIST input of one digit: the single-digit layout on that digit's ink alone. The
+    """The MNIST input of one digit: the single-digit layout on that digit's ink alone. A small
     crop is padded to the picture's long side so the layout's tiny-mark rule measures a mark
-    against the whole picture, as it does for a single digit."""
+    against the whole picture, as it does for a single digit (a crop well above the tiny-mark
+    size needs no padding: the rule cannot apply, and the layout costs less)."""
     b = piece.box
     crop = np.where(piece.mask, ink[b.y0:b.y1, b.x0:b.x1], 0.0).astype(np.float32)
     side = max(ink.shape)
-    field_ = np.zeros((crop.shape[0], max(side, crop.shape[1])), np.float32)
-    field_[:, :crop.shape[1]] = crop
+    if max(crop.shape) < 2 * TINY_MARK * side:
+        field_ = np.zeros((crop.shape[0], max(side, crop.shape[1])), np.float32)
+        field_[:, :crop.shape[1]] = crop
+        crop = field_
     try:
-        return _digit_layout(field_)
+        return _digit_layout(crop)
     except BlankPictureError:
         return np.zeros((28, 28), np.float32)
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import struct
 import threading
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -156,10 +157,42 @@ def to_model_input(picture, dataset: str) -> np.ndarray:
     uint16, bool or float in [0, 1]. Raises :class:`BlankPictureError` when there is nothing to
     classify.
     """
+    return place_model_input(picture, dataset)[0]
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a picture landed in its model input: ``model = picture * scale + offset`` per axis
+    (row, column), in continuous pixel coordinates (pixel i spans [i, i + 1))."""
+
+    scale: tuple[float, float]
+    offset: tuple[float, float]
+
+    def to_model(self, row, col):
+        return (row * self.scale[0] + self.offset[0], col * self.scale[1] + self.offset[1])
+
+    def to_picture(self, row, col):
+        return ((row - self.offset[0]) / self.scale[0], (col - self.offset[1]) / self.scale[1])
+
+
+def place_model_input(picture, dataset: str) -> tuple[np.ndarray, Placement]:
+    """:func:`to_model_input` and the :class:`Placement` that maps ``picture``'s pixels onto it
+    (e.g. to show on the picture what the model made of each input pixel)."""
     ink = ink_map(picture)
     if normalize_name(dataset) == "fashion_mnist":
-        return _fashion_layout(fill_enclosed(ink))  # drawn outlines -> filled silhouettes
-    return _digit_layout(ink)
+        out, scale, offset = _fashion_placed(fill_enclosed(ink))  # outlines -> silhouettes
+    else:
+        out, scale, offset = _digit_placed(ink)
+    height, width = _picture_shape(picture)  # ink_map may have worked on a reduced copy
+    ry, rx = ink.shape[0] / height, ink.shape[1] / width
+    return out, Placement((scale[0] * ry, scale[1] * rx), offset)
+
+
+def _picture_shape(picture) -> tuple[int, int]:
+    if isinstance(picture, Image.Image):
+        upright = _orientation(picture) not in (5, 6, 7, 8)  # these EXIF turns swap the sides
+        return (picture.height, picture.width) if upright else (picture.width, picture.height)
+    return np.shape(picture)[:2]
 
 
 def is_blank(picture) -> bool:
@@ -354,10 +387,17 @@ def _resize_box(values: np.ndarray, width: int, height: int) -> np.ndarray:
 
 
 def _paper_noise_floor(flat: np.ndarray) -> float:
-    """Level below which the flattened map is paper: its median plus NOISE_SIGMAS robust sigmas
-    (measured on a subsample of at most ~128x128 pixels: the statistics need no more)."""
+    """Level below which the flattened map is paper: its median plus NOISE_SIGMAS robust sigmas,
+    over the whole picture (a subsample of at most ~128x128 pixels: the statistics need no more)
+    or over its border ring, whichever is lower. The whole picture assumes most of it is paper;
+    a filled subject (a garment) breaks that - its median is inside the subject, and its texture
+    would be wiped out as "paper" (measured: Fashion-MNIST's own test pictures 92.8% -> 81.5%) -
+    while the ring still shows only paper there."""
     step = max(1, -(-max(flat.shape) // 128))
-    sample = flat[::step, ::step]
+    return min(_robust_level(flat[::step, ::step]), _robust_level(_border(flat)))
+
+
+def _robust_level(sample: np.ndarray) -> float:
     centre = float(np.median(sample))
     sigma = 1.4826 * float(np.median(np.abs(sample - centre)))
     return max(centre, 0.0) + NOISE_SIGMAS * sigma
@@ -372,6 +412,11 @@ def _extent(mask: np.ndarray) -> int:
 
 
 def _digit_layout(ink: np.ndarray) -> np.ndarray:
+    return _digit_placed(ink)[0]
+
+
+def _digit_placed(ink: np.ndarray):
+    """(28x28 input, (row, col) scale, (row, col) offset): input = ink * scale + offset."""
     top, bottom, left, right = _mark_box(ink, INK_THRESHOLD * ink.max())
     crop = ink[top:bottom, left:right]
     h, w = crop.shape
@@ -387,14 +432,19 @@ def _digit_layout(ink: np.ndarray) -> np.ndarray:
     # Place the patch so its centre of mass sits at the centre of the field; keep it whole.
     ph, pw = patch.shape
     cy, cx = _centre_of_mass(patch)
-    top = int(np.clip(round(DIGIT_CENTRE - cy), 0, IMAGE_SIDE - ph))
-    left = int(np.clip(round(DIGIT_CENTRE - cx), 0, IMAGE_SIDE - pw))
+    row = int(np.clip(round(DIGIT_CENTRE - cy), 0, IMAGE_SIDE - ph))
+    col = int(np.clip(round(DIGIT_CENTRE - cx), 0, IMAGE_SIDE - pw))
     out = np.zeros((IMAGE_SIDE, IMAGE_SIDE), np.float32)
-    out[top:top + ph, left:left + pw] = patch
-    return out
+    out[row:row + ph, col:col + pw] = patch
+    return out, (ph / h, pw / w), (row - top * ph / h, col - left * pw / w)
 
 
 def _fashion_layout(ink: np.ndarray) -> np.ndarray:
+    return _fashion_placed(ink)[0]
+
+
+def _fashion_placed(ink: np.ndarray):
+    """Like :func:`_digit_placed`, the Fashion-MNIST way."""
     top, bottom, left, right = _ink_box(ink, FASHION_TRIM_TOLERANCE)
     crop = ink[top:bottom, left:right]
     h, w = crop.shape
@@ -402,9 +452,9 @@ def _fashion_layout(ink: np.ndarray) -> np.ndarray:
     patch = np.clip(_resize(crop, max(1, round(w * scale)), max(1, round(h * scale))), 0, 1)
     ph, pw = patch.shape
     out = np.zeros((IMAGE_SIDE, IMAGE_SIDE), np.float32)
-    top, left = (IMAGE_SIDE - ph) // 2, (IMAGE_SIDE - pw) // 2
-    out[top:top + ph, left:left + pw] = patch
-    return out
+    row, col = (IMAGE_SIDE - ph) // 2, (IMAGE_SIDE - pw) // 2
+    out[row:row + ph, col:col + pw] = patch
+    return out, (ph / h, pw / w), (row - top * ph / h, col - left * pw / w)
 
 
 def to_grey(picture) -> np.ndarray:

@@ -259,8 +259,8 @@ def _teach(base_model_path, samples_folder, dataset, out_path, data_dir, progres
     info = dataset_info(dataset)
     folder = Path(samples_folder).expanduser()
     if not folder.is_dir():
-        raise TeachError(f"no samples folder at {folder}: add a few drawings to the samples "
-                         "first (draw, then \"Add to samples\").")
+        raise TeachError(f"no samples folder at {folder}: add a few drawings to your samples "
+                         "first (draw one, then press its key or a \"This is…\" button).")
     skipped: list[str] = []
     x, y, _ = load_samples(folder, info.name, skipped)
     for message in skipped:

@@ -1,0 +1,139 @@
+"""Where the model looks (issue #10): the cost of one saliency map on the shipped models' LiteRT
+twins (the window's runtime, one thread), the cost of carrying it onto the 560x560 canvas, its
+faithfulness on the official test images (erasing the most salient 10 % of the ink against a
+random 10 %), and in the real window (offscreen) while drawing at 60 mouse moves a second: how
+far the map trails the stroke (goal <= 100 ms) and mouse move -> probabilities painted with the
+map off and on (goal p95 <= 16 ms)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+
+import numpy as np
+
+from desktop_app.explain_worker import one_by_one
+from desktop_app.saliency_overlay import canvas_overlay, to_qimage
+from training.datasets import load_dataset
+from training.explain import deletion_check, explain
+from training.export import tflite_path
+from training.lite_runtime import LiteModel
+from training.preprocess import place_model_input
+from training.store import SHIPPED_MODELS, shipped_model_path
+
+TIMED = 100          # pictures timed per model
+FAITHFUL = 1000      # test images in the faithfulness figures
+MOVES = 300          # mouse moves per live run
+MOVE_INTERVAL = 1 / 60
+
+
+def percentiles(seconds: list[float]) -> dict:
+    ms = np.array(seconds) * 1000
+    return {"p50_ms": round(float(np.percentile(ms, 50)), 2),
+            "p95_ms": round(float(np.percentile(ms, 95)), 2)}
+
+
+def run() -> dict:
+    result = {}
+    for name in SHIPPED_MODELS:
+        model = LiteModel(tflite_path(shipped_model_path(name)))
+        images = load_dataset(name, allow_download=False).x_test
+        canvas = np.kron(images[:TIMED], np.ones((20, 20), np.uint8))  # 560x560 "drawings"
+        explain(images[0] / 255, model.predict_batch)  # warm up the batch interpreter
+        batch_s, saliency_s, overlay_s, cpu_s = [], [], [], []
+        for grey in canvas:
+            picture, placement = place_model_input(grey, name)
+            started = time.perf_counter()
+            explain(picture, model.predict_batch)  # the CLI's way: one padded batch of 256
+            batched, cpu = time.perf_counter(), time.thread_time()
+            found = explain(picture, one_by_one(model))  # the window's way
+            middle = time.perf_counter()
+            to_qimage(canvas_overlay(found.saliency, placement, grey))
+            cpu_s.append(time.thread_time() - cpu)  # LiteRT runs in this thread (1 thread)
+            overlay_s.append(time.perf_counter() - middle)
+            saliency_s.append(middle - batched)
+            batch_s.append(batched - started)
+        figures = deletion_check(images[:FAITHFUL], model.predict_batch)
+        result[name] = {"saliency": percentiles(saliency_s),
+                        "saliency_batch_256": percentiles(batch_s),
+                        "canvas_overlay": percentiles(overlay_s),
+                        "cpu_per_update": percentiles(cpu_s),
+                        "faithfulness": {k: round(v, 4) if isinstance(v, float) else v
+                                         for k, v in figures.items()}}
+        print(f"{name}: saliency {result[name]['saliency']} (window), "
+              f"{result[name]['saliency_batch_256']} (CLI, batch of 256), canvas overlay "
+              f"{result[name]['canvas_overlay']}, CPU per window update "
+              f"{result[name]['cpu_per_update']}; erasing the top 10 % of ink: -"
+              f"{figures['salient_drop']:.3f} probability ({figures['salient_flips']:.1%} "
+              f"answers change), a random 10 %: -{figures['random_drop']:.3f} "
+              f"({figures['random_flips']:.1%}); ratio {figures['ratio']:.1f} on "
+              f"{figures['images']} test images", flush=True)
+    result["window"] = live_drawing()
+    live = result["window"]
+    print(f"window, drawing at 60 moves/s: mouse move -> probabilities painted p95 "
+          f"{live['off']['paint_p95_ms']} ms with the map off, {live['on']['paint_p95_ms']} ms "
+          f"on (goal <= 16 ms); the map trails the stroke by p50 {live['on']['lag_p50_ms']} ms, "
+          f"p95 {live['on']['lag_p95_ms']} ms (goal <= 100 ms), {live['on']['maps']} maps",
+          flush=True)
+    return result
+
+
+def live_drawing() -> dict:
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    os.environ["DRAW_CLASSIFY_HOME"] = tempfile.mkdtemp(prefix="bench-explain-")
+    from PySide6.QtCore import QPoint, QSettings, Qt
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QApplication
+
+    from desktop_app.app import configure_process
+    from desktop_app.main_window import MainWindow
+    from desktop_app.settings import AppSettings
+
+    configure_process()
+    app = QApplication.instance() or QApplication([])
+    settings = QSettings(os.path.join(os.environ["DRAW_CLASSIFY_HOME"], "settings.ini"),
+                         QSettings.Format.IniFormat)
+    window = MainWindow(AppSettings(settings))
+    window.show()
+    window.ensure_ready()
+    while not window.model_ready():
+        app.processEvents()
+        time.sleep(0.005)
+    painted, lags = [], []
+    window.controller.resultReady.connect(lambda reply: painted.append(time.perf_counter()))
+    window.controller.explained.connect(
+        lambda reply: "lag_ms" in reply and lags.append(reply["lag_ms"]))
+    canvas = window.canvas
+    angles = np.linspace(0, 6 * np.pi, MOVES)
+    points = [QPoint(int(196 + 120 * np.cos(a) * (0.4 + a / 20)), int(196 + 120 * np.sin(a) * 0.8))
+              for a in angles]
+    result = {}
+    for mode in ("off", "on"):
+        window.saliency_action.setChecked(mode == "on")
+        canvas.clear()
+        lags.clear()
+        latencies = []
+        QTest.mousePress(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                         points[0])
+        for point in points[1:]:
+            count, started = len(painted), time.perf_counter()
+            QTest.mouseMove(canvas, point)
+            while len(painted) == count:
+                app.processEvents()
+            latencies.append((painted[-1] - started) * 1000)
+            while time.perf_counter() - started < MOVE_INTERVAL:  # a hand moves at 60 Hz
+                app.processEvents()
+                time.sleep(0.001)
+        QTest.mouseRelease(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                           points[-1])
+        paint = np.array(latencies[5:])
+        result[mode] = {"paint_p50_ms": round(float(np.median(paint)), 1),
+                        "paint_p95_ms": round(float(np.percentile(paint, 95)), 1),
+                        "maps": len(lags)}
+        if lags:
+            result[mode].update(lag_p50_ms=round(float(np.median(lags)), 1),
+                                lag_p95_ms=round(float(np.percentile(lags, 95)), 1),
+                                lag_max_ms=round(float(np.max(lags)), 1))
+    window.close()
+    return result

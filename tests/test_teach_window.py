@@ -1,0 +1,114 @@
+"""Model ▸ Teach it my handwriting, through the real window: samples stored with the "This is…"
+buttons, a real teaching child (few steps, the tiny synthetic dataset), before → after shown,
+Keep switches the canvas to the taught model and names it, Discard and closing leave nothing."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel, QPushButton
+
+from conftest import TIMEOUT, line, open_window, stroke
+
+FAST = ["--steps", "6", "--cv-steps", "2"]
+
+
+@pytest.fixture
+def teach_window(qtbot, app_settings, tiny_data):
+    app_settings.set_data_dir(str(tiny_data))  # the replay and the test set: tiny, synthetic
+    win = open_window(qtbot, app_settings)
+    win.teach_dialog().controller.extra_args = FAST
+    return win
+
+
+def store_samples(qtbot, win, label: int, count: int) -> None:
+    for k in range(count):
+        stroke(qtbot, win.canvas, line((190 + 4 * k, 60), (200, 330)))
+        qtbot.mouseClick(win.findChild(QPushButton, f"thisIs{label}"),
+                         Qt.MouseButton.LeftButton)
+        assert win.canvas.is_empty()  # stored and cleared for the next one
+
+
+def run_teaching(qtbot, win):
+    win.findChild(type(win.teach_action), "teachModel").trigger()
+    dialog = win.teach_dialog()
+    keep = dialog.findChild(QPushButton, "keepTaught")
+    qtbot.waitUntil(lambda: keep.isVisible() or dialog.message.text() != "", timeout=120_000)
+    assert keep.isVisible(), dialog.message.text()
+    return dialog
+
+
+def models_in(home):
+    folder = home / "models"
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+def test_teach_keep_uses_and_names_the_taught_model(qtbot, teach_window, private_home):
+    win = teach_window
+    store_samples(qtbot, win, 1, 3)
+    dialog = run_teaching(qtbot, win)
+    table = dialog.findChild(QLabel, "teachResults").text()
+    assert "Official test set (100 pictures)" in table and "Your 3 samples" in table
+    assert "→" in table
+    saved = models_in(private_home)
+    assert len([n for n in saved if n.endswith(".keras")]) == 1
+    assert any(n.endswith(".tflite") for n in saved) and any(n.endswith(".json") for n in saved)
+
+    qtbot.mouseClick(dialog.findChild(QPushButton, "keepTaught"), Qt.MouseButton.LeftButton)
+    name = win.findChild(QLabel, "modelName")
+    qtbot.waitUntil(lambda: name.text() == "MNIST · taught with 3 samples", timeout=TIMEOUT)
+    info = win.controller.model()
+    assert info["metadata"]["lineage"]["samples"] == 3
+    assert win.settings.model_path("mnist") == info["path"]   # remembered for the next launch
+    stroke(qtbot, win.canvas, line((196, 60), (190, 330)))
+    qtbot.waitUntil(lambda: win.prediction_label.text() != "Draw something", timeout=TIMEOUT)
+    assert not dialog.isVisible()
+
+
+def test_discard_removes_the_taught_model_and_keeps_the_one_in_use(qtbot, teach_window,
+                                                                  private_home):
+    win = teach_window
+    before = win.findChild(QLabel, "modelName").text()
+    store_samples(qtbot, win, 7, 2)
+    dialog = run_teaching(qtbot, win)
+    qtbot.mouseClick(dialog.findChild(QPushButton, "discardTaught"), Qt.MouseButton.LeftButton)
+    assert models_in(private_home) == []
+    assert win.findChild(QLabel, "modelName").text() == before
+    assert win.controller.model()["shipped"]
+
+
+def test_without_samples_it_says_how_to_make_some(qtbot, teach_window):
+    win = teach_window
+    win.findChild(type(win.teach_action), "teachModel").trigger()
+    assert "No samples to teach yet" in win.statusBar().currentMessage()
+    assert not win.teach_dialog().controller.is_running()
+
+
+def test_closing_while_teaching_ends_the_child_and_leaves_no_model(qtbot, teach_window,
+                                                                  private_home):
+    from desktop_app.threads import running_processes, running_threads
+
+    win = teach_window
+    win.teach_dialog().controller.extra_args = ["--steps", "100000", "--cv-steps", "0"]
+    store_samples(qtbot, win, 3, 2)
+    win.findChild(type(win.teach_action), "teachModel").trigger()
+    dialog = win.teach_dialog()
+    qtbot.waitUntil(lambda: dialog.progress.value() > 0, timeout=120_000)  # really teaching
+    children = running_processes()
+    assert children
+    assert win.close()
+    assert running_processes() == [] and running_threads() == []
+    assert models_in(private_home) == []
+
+
+def test_stop_stops_and_the_model_in_use_stays(qtbot, teach_window, private_home):
+    win = teach_window
+    win.teach_dialog().controller.extra_args = ["--steps", "100000", "--cv-steps", "0"]
+    store_samples(qtbot, win, 3, 2)
+    win.findChild(type(win.teach_action), "teachModel").trigger()
+    dialog = win.teach_dialog()
+    qtbot.waitUntil(lambda: dialog.progress.value() > 0, timeout=120_000)
+    qtbot.mouseClick(dialog.findChild(QPushButton, "stopTeaching"), Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not dialog.controller.is_running(), timeout=TIMEOUT)
+    assert dialog.message.text() == "Teaching stopped; the model in use is unchanged."
+    assert models_in(private_home) == [] and win.controller.model()["shipped"]
