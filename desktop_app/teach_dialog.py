@@ -175,7 +175,8 @@ class TeachDialog(QDialog):
             left = f" · {eta:.0f} s left" if isinstance(eta, (int, float)) else ""
             self.progress.setFormat(f"{phase.capitalize()}{fold}: step %v of %m{left}")
         elif kind == "warning":
-            self.message.setText(str(event.get("message", "")))
+            text = str(event.get("message", ""))
+            self.message.setText(text[:1].upper() + text[1:])
             self.adjustSize()
 
     @Slot(object)
