@@ -161,33 +161,61 @@ class InferenceWorker(QObject):
             else:
                 if np.all(np.isfinite(probabilities)):
                     reply["probabilities"] = probabilities
-                    number = _read_number(request, picture, model)
-                    if number is not None:
-                        reply["number"] = number
+                    # Several digits? Only flagged here (< 1 ms); the reading itself (4-15 ms)
+                    # is the NumberWorker's, so these probabilities are never late for it.
+                    reply["number_candidate"] = _may_be_a_number(request, picture)
                 else:
                     reply["error"] = NOT_A_NUMBER
         self.classified.emit(reply)
 
 
-def _read_number(request: dict, model_input: np.ndarray, model) -> dict | None:
+def _may_be_a_number(request: dict, model_input: np.ndarray) -> bool:
+    """MNIST, and the cheap pre-check on the model input and the picture says it may hold
+    several digits (< 1 ms): a single digit costs nearly nothing."""
+    return normalize_name(request["dataset"]) == "mnist" and bool(
+        may_hold_several(model_input, request["grey"]))
+
+
+class NumberWorker(QObject):
+    """Reads several digits side by side as a number, in its own thread with its own LiteRT
+    interpreter (as the ExplainWorker does), after the drawing's probabilities are out."""
+
+    numberRead = Signal(dict)  # the request's "seq", "dataset" + "number" (dict or None)
+
+    def __init__(self):
+        super().__init__()
+        self._models: dict[str, object] = {}  # .tflite path -> LiteModel
+
+    @Slot(dict)
+    def read(self, request: dict) -> None:
+        """request: {"seq", "dataset", "grey": the picture, "runnable": .tflite path}."""
+        from training.lite_runtime import LiteModel
+
+        number = None
+        try:
+            path = request["runnable"]
+            if path not in self._models:
+                if len(self._models) >= 4:
+                    self._models.clear()
+                self._models[path] = LiteModel(path)
+            number = _read_number(request["grey"], self._models[path])
+        except Exception:  # noqa: BLE001 - the single-digit answer stands
+            log.exception("reading a number failed")
+        self.numberRead.emit({"seq": request["seq"], "dataset": request["dataset"],
+                              "number": number})
+
+
+def _read_number(grey: np.ndarray, model) -> dict | None:
     """Several digits side by side, as a number: {"text", "confidence" (the product of the
     digits' confidences), "digits": one probabilities array per digit, "boxes": their boxes in
-    the picture's pixels}; None for one digit. MNIST only, and only when the cheap pre-check on
-    the model input and the picture says it may hold several digits (< 1 ms): a single digit
-    costs nearly nothing."""
-    if normalize_name(request["dataset"]) != "mnist" or not may_hold_several(
-            model_input, request["grey"]):
-        return None
-    grey = np.asarray(request["grey"])
+    the picture's pixels}; None for one digit."""
+    grey = np.asarray(grey)
     factor = max(1, -(-max(grey.shape) // NUMBER_SIDE))
     if factor > 1:  # a reduced copy: 2.5x faster, about as accurate (bench_numbers' numbers
         #           read at 280 px: 99.3 / 96.7 / 94.0 % exact for 2 / 4 / 6 digits)
         grey = np.asarray(Image.fromarray(grey).reduce(factor))
-    try:  # a few digit candidates: one small call each (predict_batch pads to 256 pictures)
-        reading = read_number(grey, lambda pictures: np.stack([model.predict(x) for x in pictures]))
-    except Exception:  # noqa: BLE001 - the single-digit answer stands
-        log.exception("reading a number failed")
-        return None
+    # a few digit candidates: one small call each (predict_batch pads to 256 pictures)
+    reading = read_number(grey, lambda pictures: np.stack([model.predict(x) for x in pictures]))
     digits = [np.asarray(d.probabilities, np.float32) for d in reading.digits]
     if len(digits) < 2 or not all(np.all(np.isfinite(d)) for d in digits):
         return None

@@ -68,7 +68,8 @@ class MainWindow(QMainWindow):
         self.chart = None
         self.training_panel = None
         self._last_probabilities = None
-        self._last_number = None  # several digits read side by side (see _show_result)
+        self._last_number = None  # several digits read side by side (see _show_number)
+        self._number_awaited = False  # the drawing shown may be a number: its reading follows
         self._error_shown_at = -ERROR_HOLD_S
         self._chart_placeholder = QLabel("…")
         self._chart_placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -103,6 +104,7 @@ class MainWindow(QMainWindow):
         self.controller.busy.connect(self._show_busy)
         self.controller.datasetChanged.connect(self._dataset_changed)
         self.controller.explained.connect(self._show_saliency)
+        self.controller.numberRead.connect(self._show_number)
         self.saliency_action.setChecked(self.settings.show_saliency())
 
         # Pictures are decoded in their own thread: a huge or hostile file never blocks drawing.
@@ -182,6 +184,9 @@ class MainWindow(QMainWindow):
         self.training_panel.set_dataset(self.controller.dataset)
         self.training_panel.datasetChosen.connect(self._dataset_chosen_in_form)
         self.training_dock.setWidget(self.training_panel)
+        # Its model summary is made when the user first looks at the panel (a tab raised).
+        self.training_dock.visibilityChanged.connect(
+            lambda visible: visible and QTimer.singleShot(0, self.training_panel.first_shown))
 
     def ensure_ready(self) -> None:
         """Build what is normally built after the first frame now (scripts, tests)."""
@@ -751,10 +756,15 @@ class MainWindow(QMainWindow):
         if pinned is not None and not reply.get("blank"):
             reply = {**reply, "probabilities": pinned["probabilities"]}
         probabilities = reply.get("probabilities")
-        # Several digits side by side: the number, and each digit's probabilities in the chart
+        # Several digits side by side: their reading follows from its own thread (numberRead).
+        # Meanwhile a number on display stays, so the chart does not flicker between modes
         # (a pinned answer is another model's for one picture: no number).
-        number = reply.get("number") if probabilities is not None and pinned is None else None
-        self._last_probabilities, self._last_number = probabilities, number
+        self._number_awaited = bool(reply.get("number_candidate")) and pinned is None
+        self._last_probabilities = probabilities
+        if self._number_awaited and self._last_number is not None and probabilities is not None:
+            self.model_input.set_array(reply.get("input"))
+            return
+        self._last_number = None
         if reply.get("blank"):
             self.prediction_label.setText("Draw something")
             self.model_input.set_array(None)
@@ -765,15 +775,7 @@ class MainWindow(QMainWindow):
             self.show_message(reply["error"])
         self.model_input.set_array(reply.get("input"))
         if chart is not None:
-            if number is not None:
-                chart.set_number(number["digits"], probabilities)
-            else:
-                chart.set_probabilities(probabilities)
-        if number is not None:
-            self.prediction_label.setText(f"{number['text']} — {number['confidence']:.0%}")
-            self.prediction_label.setToolTip("A number: each digit's probabilities are in the "
-                                             "chart; the % is the chance all digits are right")
-            return
+            chart.set_probabilities(probabilities)
         if probabilities is None:
             self.prediction_label.setText("Cannot classify" if "error" in reply
                                           else "Loading model…")
@@ -789,6 +791,28 @@ class MainWindow(QMainWindow):
         self.prediction_label.setText(text)
         self.prediction_label.setToolTip(f"The answer of {pinned['who']}; draw to see the "
                                          "model in use" if pinned else "")
+
+    @Slot(dict)
+    def _show_number(self, reply: dict) -> None:
+        """The reading of a drawing flagged as maybe several digits: a number ("2026 — 94%",
+        the chance that every digit is right; one chart column per digit), or one digit after
+        all (back to the bars)."""
+        number = reply.get("number")
+        if not self._number_awaited or self._last_probabilities is None:
+            return  # the drawing has changed into one that is not a number since
+        if number is None:
+            if self._last_number is not None:  # it was a number, now it reads as one digit
+                self._last_number = None
+                self._show_result({"seq": reply["seq"], "dataset": reply["dataset"],
+                                   "probabilities": self._last_probabilities,
+                                   "input": self.model_input.array()})
+            return
+        self._last_number = number
+        if self.chart is not None:
+            self.chart.set_number(number["digits"], self._last_probabilities)
+        self.prediction_label.setText(f"{number['text']} — {number['confidence']:.0%}")
+        self.prediction_label.setToolTip("A number: each digit's probabilities are in the "
+                                         "chart; the % is the chance all digits are right")
 
     @Slot(bool)
     def _toggle_saliency(self, on: bool) -> None:

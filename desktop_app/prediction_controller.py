@@ -24,6 +24,8 @@ from training.datasets import DATASETS
 from .inference_worker import ConversionWorker, InferenceWorker
 from .threads import start_worker, stop_thread
 
+NUMBER_INTERVAL_S = 0.1    # number readings start at most 10 times a second: the reading is
+#                            mostly Python, and its GIL share would slow the UI thread
 EXPLAIN_INTERVAL_S = 0.05  # saliency maps start at most 20 times a second (a light CPU share)
 
 
@@ -34,6 +36,8 @@ class PredictionController(QObject):
     datasetChanged = Signal(str)     # the active dataset changed
     resultReady = Signal(dict)       # worker reply + "latency_ms" since the first unsent change
     busy = Signal(str)               # a long step the user should know about ("" when done)
+    numberRead = Signal(dict)        # {"seq", "dataset", "number": dict or None} (see below)
+    _read_number = Signal(dict)
     explained = Signal(dict)         # saliency of the newest drawing, while set_explaining(True)
 
     _load = Signal(dict)
@@ -74,6 +78,14 @@ class PredictionController(QObject):
         self._worker.classified.connect(self._on_classified)
         self._converter = None               # started on first use (most users never need it)
         self._converter_thread = None
+        # Whole numbers: read in their own thread after the probabilities, newest drawing next.
+        self._number_worker = self._number_thread = None  # started on the first candidate
+        self._number_next: dict | None = None
+        self._number_in_flight = False
+        self._number_started = 0.0
+        self._number_timer = QTimer(self)
+        self._number_timer.setSingleShot(True)
+        self._number_timer.timeout.connect(self._send_number)
         # Saliency ("where it looks"): its own thread, after each classification, newest first.
         self._explaining = False
         self._explainer = self._explainer_thread = None  # started when first switched on
@@ -151,8 +163,10 @@ class PredictionController(QObject):
     def shutdown(self, timeout_ms: int = 1000) -> bool:
         self._timer.stop()
         self._explain_timer.stop()
+        self._number_timer.stop()
         ok = stop_thread(self._converter_thread, timeout_ms)
         ok = stop_thread(self._explainer_thread, timeout_ms) and ok
+        ok = stop_thread(self._number_thread, timeout_ms) and ok
         return stop_thread(self._thread, timeout_ms) and ok
 
     # -- internals
@@ -192,10 +206,49 @@ class PredictionController(QObject):
                 reply["latency_ms"] = (time.perf_counter() - started) * 1000
             self.resultReady.emit(reply)
             self._classified_for_explaining(reply, started)
+            self._classified_for_numbers(reply)
         else:
             self._dirty = True  # the dataset changed while it was computed: redo
         if self._dirty:
             self._timer.start()
+
+    def _classified_for_numbers(self, reply: dict) -> None:
+        """A drawing flagged as maybe several digits is read next (only the newest waits)."""
+        runnable = (self._models.get(reply["dataset"]) or {}).get("runnable")
+        if not reply.get("number_candidate") or not runnable:
+            self._number_next = None
+            return
+        self._number_next = {"seq": reply["seq"], "dataset": reply["dataset"],
+                             "grey": self._sent_grey, "runnable": runnable}
+        self._send_number()
+
+    @Slot()
+    def _send_number(self) -> None:
+        if self._number_in_flight or self._number_next is None:
+            return
+        wait = self._number_started + NUMBER_INTERVAL_S - time.perf_counter()
+        if wait > 0:
+            if not self._number_timer.isActive():
+                self._number_timer.start(max(1, round(wait * 1000)))
+            return
+        if self._number_thread is None:
+            from .inference_worker import NumberWorker
+
+            self._number_worker = NumberWorker()
+            self._read_number.connect(self._number_worker.read)
+            self._number_worker.numberRead.connect(self._on_number_read)
+            self._number_thread = start_worker(self._number_worker, "numbers")
+        request, self._number_next = self._number_next, None
+        self._number_in_flight = True
+        self._number_started = time.perf_counter()
+        self._read_number.emit(request)
+
+    @Slot(dict)
+    def _on_number_read(self, reply: dict) -> None:
+        self._number_in_flight = False
+        if reply["dataset"] == self._dataset:
+            self.numberRead.emit(reply)
+        self._send_number()
 
     def _classified_for_explaining(self, reply: dict, started: float | None) -> None:
         """After the probabilities are out: the saliency of this drawing comes next."""

@@ -12,7 +12,7 @@ import logging
 import math
 import os
 
-from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtCore import QTimer, Qt, Signal, Slot
 from PySide6.QtGui import QFont, QFontDatabase
 from PySide6.QtWidgets import (QAbstractSpinBox, QCheckBox, QComboBox, QDoubleSpinBox,
                                QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
@@ -342,6 +342,14 @@ class TrainingPanel(QWidget):
         super().showEvent(event)
         self._shut_down = False
         if not self._shown:
+            # Once the layout has settled: a dock is shown for a moment while it is put in its
+            # tab group, and a summary child (TensorFlow's import, seconds of CPU) must not
+            # start at launch for a panel the user has not looked at.
+            QTimer.singleShot(0, self.first_shown)
+
+    def first_shown(self) -> None:
+        """The first time the user can see the panel: ask for the model summary."""
+        if not self._shown and self.isVisible() and not self.visibleRegion().isEmpty():
             self._shown = True
             self._request_summary()
 
