@@ -10,10 +10,11 @@ import html
 
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QHBoxLayout, QLabel, QMessageBox,
-                               QProgressBar, QPushButton, QVBoxLayout)
+                               QPushButton, QVBoxLayout)
 
 from training.datasets import DATASETS
 
+from .progress_bar import readable_progress_bar
 from .teach_controller import TeachController
 
 PHASES = {"cross_validation": "measuring on held-out samples", "final": "teaching"}
@@ -63,7 +64,7 @@ class TeachDialog(QDialog):
         self.controller = TeachController(self)
         self.heading = QLabel()
         self.heading.setWordWrap(True)
-        self.progress = QProgressBar(objectName="teachProgress")
+        self.progress = readable_progress_bar("teachProgress")
         self.progress.setTextVisible(True)
         self.results = QLabel(objectName="teachResults")
         self.results.setWordWrap(True)

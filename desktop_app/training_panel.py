@@ -16,7 +16,7 @@ from PySide6.QtCore import QTimer, Qt, Signal, Slot
 from PySide6.QtGui import QFont, QFontDatabase
 from PySide6.QtWidgets import (QAbstractSpinBox, QCheckBox, QComboBox, QDoubleSpinBox,
                                QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
-                               QMessageBox, QPlainTextEdit, QProgressBar, QPushButton,
+                               QMessageBox, QPlainTextEdit, QPushButton,
                                QScrollArea, QSpinBox, QTabWidget, QVBoxLayout,
                                QWidget)
 
@@ -26,6 +26,7 @@ from training.models import ARCHITECTURES, PRECISIONS, cpu_supports_bfloat16
 from training.trainer import LR_SCHEDULES, ConfigError, TrainingConfig
 
 from .figure_renderer import RendererThread
+from .progress_bar import readable_progress_bar
 from .results_view import ResultsView
 from .settings import AppSettings
 from .training_charts import TrainingCharts
@@ -193,7 +194,7 @@ class TrainingPanel(QWidget):
         self.use_button.clicked.connect(self._use_model)
         self.save_button.clicked.connect(self._save_model)
 
-        self.progress = QProgressBar(objectName="epochProgress")
+        self.progress = readable_progress_bar("epochProgress")
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
         self.progress.setFormat("Not training")
