@@ -32,7 +32,17 @@ models: install
 	$(PY) -m training train --dataset fashion_mnist --architecture wide_cnn --precision bfloat16 \
 	    --augment --epochs 30 --learning-rate 0.002 --batch-size 128 --dropout 0.3 \
 	    --validation-split 0.05 --seed 1 --out resources/models/fashion_mnist.keras
-	$(PY) scripts/export_shipped.py    # the .tflite files the window runs (no TensorFlow)
+	for ds in mnist fashion_mnist; do \
+	    $(PY) -m training train --dataset $$ds --architecture lecture_dense --optimizer adam \
+	        --learning-rate 0.001 --lr-schedule constant --epochs 5 --batch-size 32 --dropout 0 \
+	        --validation-split 0.05 --seed 1 --out resources/models/lecture_dense_$$ds.keras && \
+	    $(PY) -m training train --dataset $$ds --architecture lecture_cnn --optimizer rmsprop \
+	        --learning-rate 0.001 --lr-schedule constant --epochs 3 --batch-size 64 --dropout 0 \
+	        --validation-split 0.05 --seed 1 --out resources/models/lecture_cnn_$$ds.keras \
+	    || exit 1; done    # the lecture's two models, for "Models side by side"
+	$(PY) scripts/export_shipped.py    # the .tflite + .layers.tflite the window runs (no TensorFlow)
+	for m in mnist fashion_mnist; do \
+	    $(PY) -m training calibrate --model resources/models/$$m.keras || exit 1; done  # + OOD
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

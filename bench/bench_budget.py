@@ -1,44 +1,59 @@
-"""Test accuracy reached within a training budget (seconds of training on this machine).
+"""Test accuracy reached within a training budget, with the presets the CLI and the panel offer.
 
-Goals: MNIST >= 99.0 % within 15 s and >= 99.4 % within 60 s; Fashion-MNIST >= 91 % within 20 s
-and >= 93 % within 90 s. Each run's epochs are fixed in advance (from measured epoch times) and
-its measured training time is reported beside the budget: nothing is cut by a timer.
+Goals (issue #11): MNIST >= 99.0 % within 10 s and >= 99.4 % within 45 s ("quick", "thorough");
+Fashion-MNIST >= 91 % within 20 s and >= 93 % within 90 s. Seconds of training as reported by
+``train()`` (``fit`` only: no data loading, no evaluation), accuracy on the official 10,000 test
+images. Each recipe's epochs are fixed in advance: nothing is cut by a timer. Each repeat uses
+its own seed; best and median of the repeats are printed (this machine is shared and noisy), with
+the process's CPU seconds beside them (less sensitive to other processes than wall time).
+
+Environment: BENCH_BUDGET_REPEATS (default 2), BENCH_BUDGET_PRESETS (default "quick,thorough").
 """
 
 from __future__ import annotations
 
-from training.datasets import load_dataset
-from training.models import cpu_supports_bfloat16
-from training.trainer import TrainingConfig, train
+import os
+import resource
+import statistics
 
-PRECISION = "bfloat16" if cpu_supports_bfloat16() else "float32"
-RUNS = (  # (dataset, budget s, goal, config)
-    ("mnist", 15, 0.990, dict(architecture="compact_cnn", epochs=2, batch_size=128,
-                              learning_rate=3e-3)),
-    ("mnist", 60, 0.994, dict(architecture="compact_cnn", epochs=6, batch_size=128,
-                              learning_rate=3e-3, augment=True)),
-    ("fashion_mnist", 20, 0.91, dict(architecture="compact_cnn", epochs=3, batch_size=128,
-                                     learning_rate=3e-3)),
-    ("fashion_mnist", 90, 0.93, dict(architecture="wide_cnn", epochs=5, batch_size=128,
-                                     learning_rate=2e-3)),
-)
+from training.datasets import load_dataset
+from training.presets import PRESETS, preset_config
+from training.trainer import train
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def run() -> dict:
-    results = {}
-    data = {}
-    for dataset, budget, goal, settings in RUNS:
-        data.setdefault(dataset, load_dataset(dataset))
-        config = TrainingConfig(dataset=dataset, validation_split=0.0, precision=PRECISION,
-                                **settings)
-        result = train(config, dataset=data[dataset])
-        key = f"{dataset}/{budget}s"
-        results[key] = {"config": config.to_dict(), "train_s": result.train_seconds,
-                        "test_accuracy": result.test_accuracy, "goal": goal,
-                        "within_budget": result.train_seconds <= budget,
-                        "met": result.test_accuracy >= goal and result.train_seconds <= budget}
-        print(f"{key:20s} {settings['architecture']:12s} {settings['epochs']} epochs "
-              f"{result.train_seconds:6.1f} s  test {result.test_accuracy:.2%} "
-              f"(goal {goal:.1%} in {budget} s: {'met' if results[key]['met'] else 'MISSED'})",
-              flush=True)
+    repeats = int(os.environ.get("BENCH_BUDGET_REPEATS", "2"))
+    names = os.environ.get("BENCH_BUDGET_PRESETS", "quick,thorough").split(",")
+    results, data = {}, {}
+    for name in names:
+        for dataset, (budget, goal) in PRESETS[name].budgets.items():
+            data.setdefault(dataset, load_dataset(dataset))
+            seconds, accuracy, cpu = [], [], []
+            for seed in range(repeats):
+                config = preset_config(name, dataset, seed=seed)
+                before = _cpu_seconds()
+                result = train(config, dataset=data[dataset])
+                cpu.append(_cpu_seconds() - before)
+                seconds.append(result.train_seconds)
+                accuracy.append(result.test_accuracy)
+                print(f"  {name}/{dataset} seed {seed}: {result.train_seconds:.1f} s "
+                      f"(process CPU {cpu[-1]:.0f} s, load {os.getloadavg()[0]:.1f}), "
+                      f"test {result.test_accuracy:.2%}", flush=True)
+            median_s, median_acc = statistics.median(seconds), statistics.median(accuracy)
+            runs_met = [a >= goal and s <= budget for s, a in zip(seconds, accuracy)]
+            key = f"{name}/{dataset}"
+            results[key] = {"config": preset_config(name, dataset).to_dict(), "budget_s": budget,
+                            "goal": goal, "train_s": seconds, "test_accuracy": accuracy,
+                            "cpu_s": cpu, "runs_met": runs_met,
+                            "met_by_median": median_s <= budget and median_acc >= goal}
+            print(f"{key:26s} {config.architecture} {config.epochs} epochs: "
+                  f"{min(seconds):.1f} s best / {median_s:.1f} s median, test "
+                  f"{max(accuracy):.2%} best / {median_acc:.2%} median (goal {goal:.1%} within "
+                  f"{budget} s: {sum(runs_met)}/{len(runs_met)} runs met, median "
+                  f"{'met' if results[key]['met_by_median'] else 'MISSED'})", flush=True)
     return results

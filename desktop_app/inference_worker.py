@@ -62,12 +62,13 @@ def up_to_date_tflite(keras_path: Path, metadata: dict) -> Path | None:
     return cached if cached.is_file() and cached.stat().st_size > 0 else None
 
 
-def conversion_cache_path(keras_sha256: str) -> Path:
+def conversion_cache_path(keras_sha256: str, layers: bool = False) -> Path:
     """Where the app keeps the ``.tflite`` it made for a ``.keras`` (by content, so a changed
-    model is converted again and the user's folders are never written to)."""
+    model is converted again and the user's folders are never written to); with ``layers``,
+    the every-layer twin the layers view runs."""
     from training.paths import user_home
 
-    return user_home() / "cache" / f"{keras_sha256[:24]}.tflite"
+    return user_home() / "cache" / f"{keras_sha256[:24]}{'.layers' if layers else ''}.tflite"
 
 
 class InferenceWorker(QObject):
@@ -80,6 +81,7 @@ class InferenceWorker(QObject):
     def __init__(self):
         super().__init__()
         self._models: dict[str, object] = {}  # dataset -> LiteModel
+        self._checks: dict[str, object] = {}  # dataset -> training.ood.AnswerCheck
 
     @Slot(dict)
     def load_model(self, request: dict) -> None:
@@ -96,6 +98,8 @@ class InferenceWorker(QObject):
             self.modelFailed.emit({**request, "message": str(exc) or type(exc).__name__})
             return
         self._models[info["dataset"]] = model
+        check = self._checks[info["dataset"]] = _answer_check(info)
+        info.update(calibrated=check.temperature is not None, checks_ood=check.checks_ood)
         self.modelLoaded.emit({**info, "token": request.get("token"),
                                "user_choice": bool(request.get("user_choice"))})
 
@@ -160,13 +164,40 @@ class InferenceWorker(QObject):
                 reply["error"] = f"The model could not classify the picture: {exc}"
             else:
                 if np.all(np.isfinite(probabilities)):
-                    reply["probabilities"] = probabilities
+                    reply.update(_honest_answer(self._checks.get(request["dataset"]),
+                                                probabilities, picture))
                     # Several digits? Only flagged here (< 1 ms); the reading itself (4-15 ms)
                     # is the NumberWorker's, so these probabilities are never late for it.
                     reply["number_candidate"] = _may_be_a_number(request, picture)
                 else:
                     reply["error"] = NOT_A_NUMBER
         self.classified.emit(reply)
+
+
+def _answer_check(info: dict):
+    """The temperature and the out-of-distribution check of a loaded model (training.ood)."""
+    from training.ood import AnswerCheck
+
+    path = Path(info["path"])
+    try:
+        return AnswerCheck.for_model(path.with_suffix(".keras"), info.get("metadata") or {})
+    except Exception:  # noqa: BLE001 - a broken check file: the answers, without the check
+        log.exception("the confidence check of %s could not be loaded", path)
+        return AnswerCheck()
+
+
+def _honest_answer(check, probabilities: np.ndarray, picture: np.ndarray) -> dict:
+    """{"probabilities": calibrated, "verdict": "ok" | "unsure" | "reject", "ood_score"}."""
+    if check is None:
+        return {"probabilities": probabilities}
+    calibrated = check.probabilities(probabilities)
+    try:
+        score = check.score(picture)
+    except Exception:  # noqa: BLE001 - the answer stands without the check
+        log.exception("the out-of-distribution check failed")
+        score = None
+    return {"probabilities": calibrated, "verdict": check.verdict(calibrated, score),
+            "ood_score": score}
 
 
 def _may_be_a_number(request: dict, model_input: np.ndarray) -> bool:
@@ -198,11 +229,24 @@ class NumberWorker(QObject):
                 if len(self._models) >= 4:
                     self._models.clear()
                 self._models[path] = LiteModel(path)
-            number = _read_number(request["grey"], self._models[path])
+            number = _calibrated(_read_number(request["grey"], self._models[path]),
+                                 request.get("temperature"))
         except Exception:  # noqa: BLE001 - the single-digit answer stands
             log.exception("reading a number failed")
         self.numberRead.emit({"seq": request["seq"], "dataset": request["dataset"],
                               "number": number})
+
+
+def _calibrated(number: dict | None, temperature: float | None) -> dict | None:
+    """The digits' probabilities with the model's temperature (training.calibration), and the
+    number's confidence from them; the reading itself is unchanged."""
+    if number is None or temperature is None:
+        return number
+    from training.calibration import apply_temperature
+
+    digits = [apply_temperature(d, temperature) for d in number["digits"]]
+    return {**number, "digits": digits,
+            "confidence": float(np.prod([float(d.max()) for d in digits]))}
 
 
 def _read_number(grey: np.ndarray, model) -> dict | None:
@@ -231,7 +275,8 @@ class ConversionNeeded(Exception):
 
 class ConversionWorker(QObject):
     """Turns a ``.keras`` into a ``.tflite`` with ``python -m training convert`` in a child
-    process (TensorFlow never loads in the window's process)."""
+    process (TensorFlow never loads in the window's process). A request with ``"layers":
+    True`` makes the every-layer model (``--layers``) for the layers view instead."""
 
     converted = Signal(dict)   # the request, now loadable
     failed = Signal(dict)      # the request + "message"
@@ -247,14 +292,16 @@ class ConversionWorker(QObject):
 
         keras = Path(request["keras"])
         try:
-            target = conversion_cache_path(file_sha256(keras))
+            layers = bool(request.get("layers"))
+            target = conversion_cache_path(file_sha256(keras), layers)
         except OSError as exc:
             self.failed.emit({**request, "message": f"{keras.name} cannot be read: {exc}"})
             return
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
         try:
             child = subprocess.Popen(
-                [sys.executable, "-m", "training.export", str(keras), "--out", str(target)],
+                [sys.executable, "-m", "training.export", str(keras), "--out", str(target)]
+                + (["--layers"] if layers else []),
                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                 text=True, env=env)
         except OSError as exc:

@@ -30,7 +30,8 @@ from .threads import end_all_processes, start_worker, stop_thread
 
 log = logging.getLogger(__name__)
 
-NOT_SURE_BELOW = 0.6  # top probability under this reads "Not sure"
+NOT_SURE_BELOW = 0.6  # without a calibrated model: top probability under this reads "Not sure"
+UNLIKE = {"mnist": "a digit", "fashion_mnist": "a garment"}  # "That doesn't look like …"
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff *.webp);;All files (*)"
 MESSAGE_MS = 8000
 ERROR_HOLD_S = 15  # a problem's message is not pushed away by routine messages this soon
@@ -87,6 +88,7 @@ class MainWindow(QMainWindow):
         self.model_name.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.model_name.setStyleSheet("color: palette(placeholder-text);")
         self._teach_dialog = None
+        self._exporter = None   # Model ▸ Export… (desktop_app/model_export.py), on first use
 
         self._build_layout()
         self._build_actions()
@@ -105,6 +107,7 @@ class MainWindow(QMainWindow):
         self.controller.datasetChanged.connect(self._dataset_changed)
         self.controller.explained.connect(self._show_saliency)
         self.controller.numberRead.connect(self._show_number)
+        self._fill_view_docks()
         self.saliency_action.setChecked(self.settings.show_saliency())
 
         # Pictures are decoded in their own thread: a huge or hostile file never blocks drawing.
@@ -201,6 +204,7 @@ class MainWindow(QMainWindow):
         self.prediction_label.setFont(font)
         self.prediction_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.prediction_label.setMinimumWidth(300)
+        self.prediction_label.setWordWrap(True)  # "That doesn't look like a garment" fits
 
         right = QVBoxLayout()
         right.addWidget(self.prediction_label)
@@ -378,8 +382,18 @@ class MainWindow(QMainWindow):
         self.personal_dock.setObjectName("personalSamples")
         self.personal_dock.setWidget(self.personal)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.personal_dock)
+        # "What each layer sees" and "Models side by side" (issue #10): their content needs the
+        # controller, made after the docks (_fill_view_docks); they compute only when shown.
+        self.layers_dock = QDockWidget("What each layer sees", self)
+        self.layers_dock.setObjectName("layersView")
+        self.compare_dock = QDockWidget("Models side by side", self)
+        self.compare_dock.setObjectName("compareView")
+        for dock in (self.layers_dock, self.compare_dock):
+            self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
         self.tabifyDockWidget(self.samples_dock, self.training_dock)
         self.tabifyDockWidget(self.training_dock, self.personal_dock)
+        self.tabifyDockWidget(self.personal_dock, self.layers_dock)
+        self.tabifyDockWidget(self.layers_dock, self.compare_dock)
         self.samples_dock.raise_()
         self.canvas.classKeyPressed.connect(self.store_sample)
         self._fill_this_is(self.settings.dataset())
@@ -387,7 +401,9 @@ class MainWindow(QMainWindow):
         # that is merely tabbed behind another); the View menu keeps the show/hide toggles.
         for dock, key, name in ((self.samples_dock, "Ctrl+1", "showSamples"),
                                 (self.training_dock, "Ctrl+2", "showTraining"),
-                                (self.personal_dock, "Ctrl+3", "showPersonalSamples")):
+                                (self.personal_dock, "Ctrl+3", "showPersonalSamples"),
+                                (self.layers_dock, "Ctrl+4", "showLayers"),
+                                (self.compare_dock, "Ctrl+5", "showCompare")):
             show = QAction(f"Show {dock.windowTitle()}", self)
             show.setObjectName(name)
             show.setShortcut(key)
@@ -395,7 +411,8 @@ class MainWindow(QMainWindow):
             self.addAction(show)
             self.view_menu.addAction(show)
         self.view_menu.addSeparator()
-        for dock in (self.samples_dock, self.training_dock, self.personal_dock):
+        for dock in (self.samples_dock, self.training_dock, self.personal_dock,
+                     self.layers_dock, self.compare_dock):
             self.view_menu.addAction(dock.toggleViewAction())
         show_training = QAction("&Train a model…", self)
         show_training.setShortcut("Ctrl+T")
@@ -413,6 +430,25 @@ class MainWindow(QMainWindow):
         self.model_menu.addAction(self.teach_action)
         self.model_menu.addAction(self.load_model_action)
         self.model_menu.addAction(self.shipped_action)
+        self.export_action = QAction("E&xport…", self)
+        self.export_action.setObjectName("exportModel")
+        self.export_action.setToolTip("Write the model in use as .keras, .tflite and ONNX, with "
+                                      "a JSON describing its input, for a phone or a web page")
+        self.export_action.triggered.connect(self.export_model)
+        self.addAction(self.export_action)
+        self.model_menu.addSeparator()
+        self.model_menu.addAction(self.export_action)
+
+    def _fill_view_docks(self) -> None:
+        from .compare_view import CompareView
+        from .layers_view import LayersView
+
+        self.layers_view = LayersView(self.controller)
+        self.layers_dock.setWidget(self.layers_view)
+        self.compare_view = CompareView(self.controller)
+        self.compare_dock.setWidget(self.compare_view)
+        self.layers_dock.visibilityChanged.connect(self.layers_view.set_shown)
+        self.compare_dock.visibilityChanged.connect(self.compare_view.set_shown)
 
     @Slot(int)
     def store_sample(self, label: int) -> None:
@@ -646,6 +682,43 @@ class MainWindow(QMainWindow):
         self.show_info("Switching the canvas to the taught model…")
         self.controller.load_model_file(path)
 
+    def export_model(self, folder: str | None = None) -> None:
+        """Model ▸ Export…: the model in use as .keras, .tflite, ONNX and a JSON, into a folder
+        (asked for unless given), by a child process."""
+        info = self.controller.model()
+        if info is None:
+            self.show_message("Wait for the model to load, then export it.")
+            return
+        if not str(info.get("path", "")).lower().endswith(".keras"):
+            self.show_message(f"{info['name']} is a LiteRT file only; open its .keras to "
+                              "export it.")
+            return
+        if self._exporter is not None and self._exporter.is_running():
+            self.show_message("An export is already under way.")
+            return
+        if folder is None:
+            start = self.settings.model_folder() or os.path.expanduser("~")
+            folder = QFileDialog.getExistingDirectory(self, "Export the model into a folder",
+                                                      start)
+            if not folder:
+                return
+        if self._exporter is None:
+            from .model_export import ModelExporter
+
+            self._exporter = ModelExporter(self)
+            self._exporter.exported.connect(self._model_exported)
+            self._exporter.failed.connect(self.show_message)
+        name = "" if not info.get("shipped") else Path(info["path"]).stem
+        self._exporter.export(info["path"], folder, name)
+        self.show_info(f"Exporting {info['name']} as .keras, .tflite and ONNX…")
+
+    @Slot(list)
+    def _model_exported(self, files: list) -> None:
+        folder = os.path.dirname(files[0])
+        self.show_info(f"Exported to {folder}: "
+                       + ", ".join(os.path.basename(f) for f in files)
+                       + " (the .json describes the input and the classes)")
+
     def use_shipped_model(self) -> None:
         self.show_info("Going back to the shipped model…")
         self.controller.use_shipped_model()
@@ -784,13 +857,23 @@ class MainWindow(QMainWindow):
         names = info.get("class_names") or class_names(self.controller.dataset)
         order = np.argsort(probabilities)[::-1]
         first, second = int(order[0]), int(order[1])
-        if probabilities[first] >= NOT_SURE_BELOW:
+        # The worker's verdict: calibrated probabilities and the out-of-distribution check
+        # (training.ood.AnswerCheck); a pinned answer is another model's: the old fixed cut.
+        verdict = reply.get("verdict") if pinned is None else None
+        if verdict is None:
+            verdict = "ok" if probabilities[first] >= NOT_SURE_BELOW else "unsure"
+        tip = ""
+        if verdict == "reject":
+            text = f"That doesn't look like {UNLIKE.get(self.controller.dataset, 'anything')}"
+            tip = (f"The picture is unlike every picture the model learned from, so its answer "
+                   f"({names[first]}, {probabilities[first]:.0%}) means little.")
+        elif verdict == "ok":
             text = f"{names[first]} — {probabilities[first]:.0%}"
         else:
             text = f"Not sure: {names[first]} or {names[second]}"
         self.prediction_label.setText(text)
         self.prediction_label.setToolTip(f"The answer of {pinned['who']}; draw to see the "
-                                         "model in use" if pinned else "")
+                                         "model in use" if pinned else tip)
 
     @Slot(dict)
     def _show_number(self, reply: dict) -> None:
@@ -892,5 +975,9 @@ class MainWindow(QMainWindow):
         ok = self.samples.shutdown(timeout_ms) and ok
         if self._teach_dialog is not None:
             ok = self._teach_dialog.shutdown(timeout_ms) and ok
+        ok = self.layers_view.shutdown(timeout_ms) and ok
+        ok = self.compare_view.shutdown(timeout_ms) and ok
         ok = self.controller.shutdown(timeout_ms) and ok
+        if self._exporter is not None:
+            ok = self._exporter.shutdown(timeout_ms) and ok
         return stop_thread(self._loader_thread, timeout_ms) and ok

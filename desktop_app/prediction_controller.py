@@ -39,6 +39,8 @@ class PredictionController(QObject):
     numberRead = Signal(dict)        # {"seq", "dataset", "number": dict or None} (see below)
     _read_number = Signal(dict)
     explained = Signal(dict)         # saliency of the newest drawing, while set_explaining(True)
+    conversionDone = Signal(dict)    # a convert() request: its .tflite is in the cache now
+    conversionFailed = Signal(dict)  # a convert() request + "message"
 
     _load = Signal(dict)
     _convert = Signal(dict)
@@ -150,6 +152,12 @@ class PredictionController(QObject):
         if not self._timer.isActive():
             self._timer.start()
 
+    def convert(self, request: dict) -> None:
+        """Have another view's ``.keras`` converted in the background, by the same child
+        process as the models of the canvas. request: {"keras": path, "layers": bool, "for": the
+        asking view's name, ...}; conversionDone or conversionFailed follow with it."""
+        self._start_conversion({**request, "for": request.get("for") or "view"})
+
     def set_explaining(self, on: bool) -> None:
         """While ``on``, the saliency of each classified drawing follows as ``explained``
         ({"seq", "dataset", "label", "saliency", "overlay": a QImage over the picture,
@@ -219,7 +227,9 @@ class PredictionController(QObject):
             self._number_next = None
             return
         self._number_next = {"seq": reply["seq"], "dataset": reply["dataset"],
-                             "grey": self._sent_grey, "runnable": runnable}
+                             "grey": self._sent_grey, "runnable": runnable,
+                             "temperature": ((self._models.get(reply["dataset"]) or {})
+                                             .get("metadata") or {}).get("temperature")}
         self._send_number()
 
     @Slot()
@@ -343,16 +353,29 @@ class PredictionController(QObject):
 
     @Slot(dict)
     def _on_needs_conversion(self, request: dict) -> None:
+        name = os.path.basename(request["keras"])
+        self.busy.emit(f"Preparing {name} for live use (converting it to LiteRT)…")
+        self._start_conversion(request)
+
+    def _start_conversion(self, request: dict) -> None:
         if self._converter is None:
             self._converter = self._make_converter()
             self._converter.converted.connect(self._on_converted)
-            self._converter.failed.connect(self._on_model_failed)
+            self._converter.failed.connect(self._on_conversion_failed)
             self._convert.connect(self._converter.convert)
             self._converter_thread = start_worker(self._converter, "converter")
-        name = os.path.basename(request["keras"])
-        self.busy.emit(f"Preparing {name} for live use (converting it to LiteRT)…")
         self._convert.emit(request)
 
     @Slot(dict)
     def _on_converted(self, request: dict) -> None:
+        if request.get("for"):  # another view's conversion (convert())
+            self.conversionDone.emit(request)
+            return
         self._load.emit(request)  # the .tflite is there now: load it as first asked
+
+    @Slot(dict)
+    def _on_conversion_failed(self, failure: dict) -> None:
+        if failure.get("for"):
+            self.conversionFailed.emit(failure)
+        else:
+            self._on_model_failed(failure)

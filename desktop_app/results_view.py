@@ -13,9 +13,11 @@ import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal, Slot
 from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (QCheckBox, QHBoxLayout, QLabel, QListView, QListWidget,
-                               QListWidgetItem, QVBoxLayout, QWidget)
+                               QListWidgetItem, QTabWidget, QVBoxLayout, QWidget)
 
 from .figure_renderer import BASE_DPI, RenderedFigure, RendererThread
+from .reliability_view import ReliabilityView
+from .reliability_view import describe as describe_calibration
 
 THUMB = 56  # pixels: each 28x28 picture scaled 2x, crisp (no smoothing)
 
@@ -171,6 +173,13 @@ class ResultsView(QWidget):
         self.percent = QCheckBox("Row %", objectName="confusionPercent")
         self.percent.setToolTip("Show each row's percentages instead of the counts")
         self.percent.toggled.connect(self.confusion.set_percent)
+        self.reliability = ReliabilityView(renderer, self)
+        # The confusion matrix and the reliability diagram (calibration) share the space.
+        self.charts = QTabWidget(self, objectName="resultsCharts")
+        self.charts.addTab(self.confusion, "Confusion matrix")
+        self.charts.addTab(self.reliability, "Confidence")
+        self.charts.setTabToolTip(1, "Reliability diagram: is the model as sure as it is right? "
+                                     "Before and after temperature scaling")
         self.gallery = MisclassifiedGallery(self)
         self.gallery_title = QLabel("Misclassified test pictures")
         self.gallery.sampleClicked.connect(self.sampleClicked)
@@ -180,13 +189,14 @@ class ResultsView(QWidget):
         top.addWidget(self.summary, 1)
         top.addWidget(self.percent)
         layout.addLayout(top)
-        layout.addWidget(self.confusion, 3)
+        layout.addWidget(self.charts, 3)
         layout.addWidget(self.gallery_title)
         layout.addWidget(self.gallery, 2)
 
     def clear(self) -> None:
         self.summary.setText("Train a model to see its test results.")
         self.confusion.clear()
+        self.reliability.set_calibration(None)
         self.gallery.set_samples([], [], [], [])
         self.gallery_title.setText("Misclassified test pictures")
 
@@ -217,6 +227,17 @@ class ResultsView(QWidget):
             self.gallery_title.setText(
                 f"Misclassified test pictures: first {shown} of {mistakes}" if mistakes > shown
                 else f"Misclassified test pictures: {shown}")
+
+
+    def show_calibration(self, block: dict | None) -> None:
+        """The reliability diagram (before / after temperature scaling) of the sidecar's
+        ``calibration`` block; None: the model has none."""
+        self.reliability.set_calibration(block)
+        text = describe_calibration(block)
+        self.charts.setTabText(1, "Confidence" if not block else
+                               f"Confidence (ECE {block['ece_before']:.2%} → "
+                               f"{block['ece_after']:.2%})")
+        self.charts.setTabToolTip(1, text or "No calibration for this model")
 
 
 def _finite(value) -> bool:

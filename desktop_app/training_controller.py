@@ -46,6 +46,9 @@ def train_arguments(config: TrainingConfig, out: Path) -> list[str]:
             "--dropout", repr(float(config.dropout)),
             "--augment" if config.augment else "--no-augment",
             "--precision", config.precision, "--seed", str(config.seed),
+            "--label-smoothing", repr(float(config.label_smoothing)),
+            "--ema", repr(float(config.ema)),
+            "--steps-per-execution", str(config.steps_per_execution),
             "--out", str(out), "--progress", "json"]
     if config.data_dir:
         args += ["--data-dir", str(config.data_dir)]
@@ -214,6 +217,14 @@ class TrainingController(QObject):
             write_bytes(tflite_path(target), lite)
         else:
             tflite_path(target).unlink(missing_ok=True)  # an old twin would not match
+        if isinstance(sidecar.get("ood"), dict):  # the "doesn't look like" check goes along
+            from training.ood import copy_files
+
+            copied = copy_files(source, target, sidecar["ood"])
+            if copied is None:
+                sidecar.pop("ood")
+            else:
+                sidecar["ood"] = copied
         write_text(sidecar_path(target), json.dumps(sidecar, indent=1, allow_nan=False))
         return target
 

@@ -22,7 +22,8 @@ from PySide6.QtWidgets import (QAbstractSpinBox, QCheckBox, QComboBox, QDoubleSp
 
 from training.atomic import WriteError
 from training.datasets import DATA_ENV_VAR, DATASETS
-from training.models import ARCHITECTURES, PRECISIONS, cpu_supports_bfloat16
+from training.models import ARCHITECTURES, PRECISIONS
+from training.presets import PRESETS
 from training.trainer import LR_SCHEDULES, ConfigError, TrainingConfig
 
 from .figure_renderer import RendererThread
@@ -35,7 +36,8 @@ from .training_controller import TrainingController
 log = logging.getLogger(__name__)
 
 OPTIMIZER_TITLES = {"adam": "Adam", "rmsprop": "RMSprop", "sgd": "SGD + momentum"}
-SCHEDULE_TITLES = {"constant": "constant", "cosine": "warm-up + cosine decay"}
+SCHEDULE_TITLES = {"constant": "constant", "cosine": "warm-up + cosine decay",
+                   "onecycle": "one cycle (up 25 %, down to 0)"}
 PRECISION_TITLES = {"float32": "float32", "bfloat16": "bfloat16 (mixed)"}
 
 CUSTOM = "Custom"
@@ -43,23 +45,10 @@ SUMMARY_PENDING = "…"
 ERROR_STYLE = "color: #b00020;"
 
 
-def presets() -> dict[str, dict]:
-    """The named starting points; each sets the model and optimisation, not dataset or seed."""
-    fast = "bfloat16" if cpu_supports_bfloat16() else "float32"
-    return {
-        "Lecture dense net": dict(architecture="lecture_dense", optimizer="adam",
-                                  learning_rate=1e-3, lr_schedule="constant", epochs=5,
-                                  batch_size=32, dropout=0.0, augment=False, precision="float32"),
-        "Lecture CNN": dict(architecture="lecture_cnn", optimizer="rmsprop", learning_rate=1e-3,
-                            lr_schedule="constant", epochs=5, batch_size=64, dropout=0.0,
-                            augment=False, precision="float32"),
-        "Quick": dict(architecture="compact_cnn", optimizer="adam", learning_rate=3e-3,
-                      lr_schedule="cosine", epochs=2, batch_size=128, dropout=0.2, augment=False,
-                      precision=fast),
-        "Best": dict(architecture="wide_cnn", optimizer="adam", learning_rate=3e-3,
-                     lr_schedule="cosine", epochs=15, batch_size=128, dropout=0.3, augment=True,
-                     precision=fast),
-    }
+def presets(dataset: str = "mnist") -> dict[str, dict]:
+    """The named recipes of training.presets (the CLI's --preset), by title, for ``dataset``;
+    each sets the model and optimisation, not dataset or seed."""
+    return {p.title: p.config_values(dataset) for p in PRESETS.values()}
 
 
 def _same(a, b) -> bool:
@@ -140,6 +129,12 @@ class TrainingPanel(QWidget):
         self.dropout.setRange(0.0, 0.9)
         self.dropout.setDecimals(2)
         self.dropout.setSingleStep(0.05)
+        self.label_smoothing = QDoubleSpinBox(objectName="labelSmoothingField")
+        self.label_smoothing.setRange(0.0, 0.5)
+        self.label_smoothing.setDecimals(2)
+        self.label_smoothing.setSingleStep(0.05)
+        self.label_smoothing.setToolTip("Train towards about 90 % sure instead of 100 % (at 0.1): "
+                                        "often a little more accurate on the test set")
         self.augment = QCheckBox("random shifts, rotations, scaling, stroke width",
                                  objectName="augmentField")
         self.precision = QComboBox(objectName="precisionField")
@@ -166,12 +161,13 @@ class TrainingPanel(QWidget):
 
         self._fields = (self.dataset, self.architecture, self.optimizer, self.learning_rate,
                         self.lr_schedule, self.epochs, self.batch_size, self.validation_split,
-                        self.dropout, self.augment, self.precision, self.seed)
+                        self.dropout, self.label_smoothing, self.augment, self.precision,
+                        self.seed)
         for combo in (self.dataset, self.architecture, self.optimizer, self.lr_schedule,
                       self.precision):
             combo.currentIndexChanged.connect(self._on_form_changed)
         for spin in (self.learning_rate, self.epochs, self.batch_size, self.validation_split,
-                     self.dropout, self.seed):
+                     self.dropout, self.label_smoothing, self.seed):
             spin.valueChanged.connect(self._on_form_changed)
         self.augment.toggled.connect(self._on_form_changed)
         self.architecture.currentIndexChanged.connect(self._request_summary)
@@ -221,6 +217,7 @@ class TrainingPanel(QWidget):
         form.addRow("Batch size", self.batch_size)
         form.addRow("Validation split", self.validation_split)
         form.addRow("Dropout", self.dropout)
+        form.addRow("Label smoothing", self.label_smoothing)
         form.addRow("Augmentation", self.augment)
         form.addRow("Precision", self.precision)
         form.addRow("Seed", self.seed)
@@ -266,7 +263,7 @@ class TrainingPanel(QWidget):
             batch_size=self.batch_size.value(), validation_split=self.validation_split.value(),
             dropout=self.dropout.value(), augment=self.augment.isChecked(),
             precision=self.precision.currentData(), seed=self.seed.value(),
-            data_dir=folder or None)
+            label_smoothing=self.label_smoothing.value(), data_dir=folder or None)
 
     def set_config(self, values: dict) -> None:
         """Fill the form from (part of) a config dict; unknown names keep the current choice."""
@@ -275,7 +272,8 @@ class TrainingPanel(QWidget):
                   "precision": self.precision}
         spins = {"learning_rate": self.learning_rate, "epochs": self.epochs,
                  "batch_size": self.batch_size, "validation_split": self.validation_split,
-                 "dropout": self.dropout, "seed": self.seed}
+                 "dropout": self.dropout, "seed": self.seed,
+                 "label_smoothing": self.label_smoothing}
         loading, self._loading = self._loading, True  # one save at the end, not one per field
         try:
             for key, combo in combos.items():
@@ -296,7 +294,7 @@ class TrainingPanel(QWidget):
     def _restore(self) -> None:
         saved = self._settings.training_config()
         self.set_config(TrainingConfig().to_dict())  # fields no preset sets
-        self.set_config(self._presets["Quick"])
+        self.set_config(presets()["Quick"])
         if saved:
             self.set_config(saved)
         self.data_folder.setText(self._settings.data_dir())
@@ -311,7 +309,7 @@ class TrainingPanel(QWidget):
         self.preset.setCurrentText(self._matching_preset(config))
 
     def _matching_preset(self, config: dict) -> str:
-        for name, values in self._presets.items():
+        for name, values in presets(config["dataset"]).items():
             if all(_same(config[key], value) for key, value in values.items()):
                 return name
         return CUSTOM
@@ -319,8 +317,9 @@ class TrainingPanel(QWidget):
     @Slot(int)
     def _on_preset_chosen(self, index: int) -> None:
         name = self.preset.itemText(index)
-        if name in self._presets:
-            self.set_config(self._presets[name])
+        values = presets(self.dataset.currentData())
+        if name in values:
+            self.set_config(values[name])
 
     @Slot()
     def _on_data_folder_changed(self) -> None:
@@ -502,6 +501,11 @@ class TrainingPanel(QWidget):
             self._show_message(f"Epoch {event['epoch']}/{event['epochs']} done in "
                                f"{event['seconds']:.1f} s: accuracy "
                                f"{_percent(event['accuracy'])}{val}")
+        elif kind == "ood_begin":  # after saving: the "doesn't look like a …" check
+            self.progress.setRange(0, 0)
+            self.progress.setFormat("Measuring what the model has not seen…")
+            self._show_message("Fitting the check for pictures unlike the training data "
+                               "(on the validation split)…")
         elif kind == "warning":  # e.g. the training images hold a single class
             self._warnings.append(str(event.get("message", "")))
             self._show_message(" ".join(self._warnings), error=True)
@@ -521,6 +525,7 @@ class TrainingPanel(QWidget):
             result["class_names"], images=result.get("misclassified_images"),
             true=result.get("misclassified_true"),
             predicted=result.get("misclassified_predicted"), mistakes=result.get("mistakes"))
+        self.results.show_calibration((result.get("metadata") or {}).get("calibration"))
         self.charts.set_history(result.get("history") or {})
         accuracy = _percent(result.get("test_accuracy"))
         if result["status"] == "stopped":
@@ -637,6 +642,7 @@ class TrainingPanel(QWidget):
             self.results.show_results(accuracy, metadata.get("test_loss"),
                                       metadata.get("confusion") or [], class_names,
                                       heading="Saved model: ")
+            self.results.show_calibration(metadata.get("calibration"))
         self._show_message(f"Showing the saved training history and test results of the loaded "
                            f"{DATASETS[dataset].title} model.")
         self._update_buttons()

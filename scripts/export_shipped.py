@@ -1,7 +1,10 @@
-"""Write resources/models/<name>.tflite beside each shipped <name>.keras (run by `make models`).
+"""Write resources/models/<name>.tflite beside each shipped <name>.keras (run by `make models`),
+and <name>.layers.tflite, every layer's output, for the window's "What each layer sees".
 
-The window runs these with LiteRT, without TensorFlow (issue #8). Usage:
-    python scripts/export_shipped.py [mnist fashion_mnist]
+The window runs these with LiteRT, without TensorFlow (issue #8). The lecture's two models
+(lecture_dense_<dataset>, lecture_cnn_<dataset>) are shipped too, for "Models side by side".
+Usage:
+    python scripts/export_shipped.py [--layers-only] [mnist fashion_mnist lecture_cnn_mnist ...]
 """
 
 from __future__ import annotations
@@ -14,23 +17,35 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import json  # noqa: E402
 
 from training.atomic import write_text  # noqa: E402
-from training.export import export_tflite, tflite_path  # noqa: E402
+from training.export import (export_layers_tflite, export_tflite,  # noqa: E402
+                              layers_tflite_path, tflite_path)
 from training.store import (SHIPPED_MODELS, file_sha256, load_model,  # noqa: E402
                             shipped_model_path, sidecar_path)
 
+LECTURE_MODELS = tuple(f"{architecture}_{dataset}" for architecture in ("lecture_dense",
+                                                                        "lecture_cnn")
+                       for dataset in SHIPPED_MODELS)
 
-def main(names: list[str]) -> int:
-    for name in names or SHIPPED_MODELS:
-        keras_path = shipped_model_path(name)
-        out = export_tflite(load_model(keras_path).model, tflite_path(keras_path))
-        # The sidecar vouches for the .tflite: the window trusts it only with this hash.
+
+def main(names: list[str], layers_only: bool = False) -> int:
+    for name in names or (*SHIPPED_MODELS, *LECTURE_MODELS):
+        keras_path = (shipped_model_path(name) if name in SHIPPED_MODELS
+                      else shipped_model_path(SHIPPED_MODELS[0]).with_name(f"{name}.keras"))
+        model = load_model(keras_path).model
+        # The sidecar vouches for the .tflite files: the window trusts them only with these.
         side = sidecar_path(keras_path)
         info = json.loads(side.read_text(encoding="utf-8"))
-        info["tflite_sha256"] = file_sha256(out)
+        outs = [] if layers_only else [("tflite_sha256", export_tflite(model,
+                                                                      tflite_path(keras_path)))]
+        outs.append(("layers_tflite_sha256",
+                     export_layers_tflite(model, layers_tflite_path(keras_path))))
+        for key, out in outs:
+            info[key] = file_sha256(out)
+            print(f"{out}: {out.stat().st_size / 1024:.0f} KiB")
         write_text(side, json.dumps(info, indent=1))
-        print(f"{out}: {out.stat().st_size / 1024:.0f} KiB")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    args = sys.argv[1:]
+    sys.exit(main([a for a in args if not a.startswith("--")], "--layers-only" in args))

@@ -2,7 +2,8 @@
 
     xvfb-run -s "-screen 0 1400x900x24" .venv/bin/python scripts/screenshot.py docs/screenshot.png
     options: --size=WxH (window size, default 1280x800), --training (train two epochs first),
-             --teach=DIALOG.png (store ten flagged "1"s as samples, teach, save the dialog too)
+             --teach=DIALOG.png (store ten flagged "1"s as samples, teach, save the dialog too),
+             --views (show "What each layer sees" on the right, "Models side by side" below)
 """
 
 import sys
@@ -96,6 +97,30 @@ def main(out: str) -> None:
         panel.epochs.setValue(2)
         panel.start()
         wait(app, until=lambda: not panel.is_training(), timeout=300)
+        wait(app, 1.0)
+    if "--views" in sys.argv:
+        window.canvas.clear()  # a "1" with a flag: the models do not all agree
+        draw_stroke(window.canvas, flagged_one(shift=10, flag=70))
+        window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, window.compare_dock)
+        window.show_dock(window.compare_dock)
+        window.show_dock(window.layers_dock)
+        window.resizeDocks([window.layers_dock], [width // 3], Qt.Orientation.Horizontal)
+        window.resizeDocks([window.compare_dock], [height * 2 // 5], Qt.Orientation.Vertical)
+        wait(app, until=lambda: window.layers_view.updates > 0 and
+             window.compare_view.comparisons > 0, timeout=60)
+        wait(app, 1.0)
+        # Every layer of the lecture's CNN, whole (the dock scrolls): OUT-layers.png.
+        combo, done = window.layers_view.model_choice, window.layers_view.updates
+        combo.setCurrentIndex(combo.findText("Lecture CNN"))
+        wait(app, until=lambda: window.layers_view.updates > done, timeout=60)
+        wait(app, 0.5)
+        from PySide6.QtWidgets import QScrollArea
+
+        content = window.layers_view.findChild(QScrollArea).widget()
+        layers_out = out.rsplit(".", 1)[0] + "-layers.png"
+        content.grab().save(layers_out)
+        print(layers_out)
+        combo.setCurrentIndex(0)
         wait(app, 1.0)
     teach_shot = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--teach=")), None)
     if teach_shot:

@@ -144,11 +144,14 @@ def test_dataset_switch_changes_model_labels_and_reclassifies(qtbot, window):
     window.dataset_selector.setCurrentIndex(window.dataset_selector.findData("fashion_mnist"))
     qtbot.waitUntil(lambda: window.chart.class_names() == class_names("fashion_mnist"),
                     timeout=TIMEOUT)
-    text = wait_label(qtbot, window, lambda t: t.split(" —")[0].split(": ")[-1].split(" or ")[0]
+    text = wait_label(qtbot, window, lambda t: t == "That doesn't look like a garment"
+                      or t.split(" —")[0].split(": ")[-1].split(" or ")[0]
                       in class_names("fashion_mnist"))
     assert "Fashion-MNIST" in window.model_status.text()
-    # A long vertical bar is a trouser or a dress to a Fashion-MNIST model, never a digit.
-    assert text.split(" —")[0] in ("Trouser", "Dress"), text
+    # A long vertical bar is a trouser or a dress to a Fashion-MNIST model, never a digit (and
+    # one thin stroke is unlike every garment photo: the window may say so, issue #10).
+    top = class_names("fashion_mnist")[int(np.argmax(window.chart.probabilities()))]
+    assert top in ("Trouser", "Dress"), text
     window.dataset_selector.setCurrentIndex(window.dataset_selector.findData("mnist"))
     wait_label(qtbot, window, lambda t: t.startswith("1"))
 

@@ -7,6 +7,8 @@
     python -m training explain --model mnist digit.png --out overlays/  # + 28x28 saliency
     python -m training download --dataset fashion_mnist
     python -m training describe --architecture compact_cnn --dropout 0.2
+    python -m training calibrate --model m.keras        # temperature + "not a digit" check
+    python -m training export-all --model mnist --out phone/  # .keras .tflite .onnx .json
 
 ``--progress json`` (train, download) and ``--json`` (describe) speak the protocol the window
 uses to drive this CLI as a child process: one JSON object per line on stdout, each with an
@@ -45,6 +47,7 @@ from .datasets import DATASETS, DatasetError, normalize_name  # noqa: E402
 from .models import ARCHITECTURES, PRECISIONS  # noqa: E402
 from .preprocess import BlankPictureError, PictureError, open_picture, to_model_input  # noqa: E402
 from .store import ModelLoadError  # noqa: E402
+from .presets import PRESETS, preset_values  # noqa: E402
 from .trainer import LR_SCHEDULES, OPTIMIZERS, ConfigError, TrainingConfig  # noqa: E402
 
 EXIT_ERROR = 2
@@ -106,24 +109,39 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
     defaults = TrainingConfig()
 
-    train = sub.add_parser("train", help="train a model and save it")
-    train.add_argument("--dataset", default=defaults.dataset, choices=list(DATASETS))
-    train.add_argument("--architecture", default=defaults.architecture, choices=list(ARCHITECTURES))
-    train.add_argument("--optimizer", default=defaults.optimizer, choices=OPTIMIZERS)
-    train.add_argument("--lr", "--learning-rate", dest="learning_rate", type=float,
-                       default=defaults.learning_rate)
-    train.add_argument("--lr-schedule", default=defaults.lr_schedule, choices=LR_SCHEDULES)
-    train.add_argument("--epochs", type=int, default=defaults.epochs)
-    train.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    train.add_argument("--validation-split", type=float, default=defaults.validation_split)
-    train.add_argument("--dropout", type=float, default=defaults.dropout)
-    train.add_argument("--augment", action=argparse.BooleanOptionalAction, default=defaults.augment,
+    # No defaults here: an option given is told apart from one left out, so that it overrides
+    # the preset's value; _train fills in TrainingConfig's defaults, then the preset, then these.
+    train = sub.add_parser("train", help="train a model and save it",
+                           argument_default=argparse.SUPPRESS)
+    train.add_argument("--preset", choices=list(PRESETS),
+                       help="a named recipe (the panel's presets); other options override it: "
+                            + "; ".join(f"{p.name}: {p.description}" for p in PRESETS.values()))
+    train.add_argument("--dataset", choices=list(DATASETS))
+    train.add_argument("--architecture", choices=list(ARCHITECTURES))
+    train.add_argument("--optimizer", choices=OPTIMIZERS)
+    train.add_argument("--lr", "--learning-rate", dest="learning_rate", type=float)
+    train.add_argument("--lr-schedule", choices=LR_SCHEDULES)
+    train.add_argument("--epochs", type=int)
+    train.add_argument("--batch-size", type=int)
+    train.add_argument("--validation-split", type=float)
+    train.add_argument("--dropout", type=float)
+    train.add_argument("--augment", action=argparse.BooleanOptionalAction,
                        help="random shifts, rotations, scaling and stroke widths")
-    train.add_argument("--precision", default=defaults.precision, choices=PRECISIONS)
-    train.add_argument("--seed", type=int, default=defaults.seed)
+    train.add_argument("--precision", choices=PRECISIONS)
+    train.add_argument("--label-smoothing", type=float, help="e.g. 0.1 (default 0: off)")
+    train.add_argument("--ema", type=float,
+                       help="weight averaging: momentum of the moving average, e.g. 0.99 "
+                            "(default 0: off)")
+    train.add_argument("--steps-per-execution", type=int,
+                       help="batches per Keras call (default 0: automatic, many for small "
+                            "models)")
+    train.add_argument("--seed", type=int)
     train.add_argument("--data-dir", help="folder with mnist/ and fashion-mnist/ IDX files "
                                           "(default: $DRAW_CLASSIFY_DATA, then the Keras cache)")
     train.add_argument("--out", required=True, help="where to save the .keras model")
+    train.add_argument("--ood", action=argparse.BooleanOptionalAction,
+                       help="after saving, fit the check for pictures unlike the training data "
+                            "on the validation split (default: on; about 10 s)")
     _progress_argument(train)
     train.set_defaults(run=_train)
 
@@ -152,6 +170,22 @@ def _parser() -> argparse.ArgumentParser:
                            help="fine-tune a model on your own samples (see: teach --help)")
     teach.add_argument("options", nargs=argparse.REMAINDER)
     teach.set_defaults(run=lambda args: _teach_main(args.options))
+
+    calibrate = sub.add_parser("calibrate", help="fit the temperature and the 'does not look "
+                                                 "like a digit' check on held-out data; stored "
+                                                 "in the sidecar")
+    _model_argument(calibrate)
+    calibrate.add_argument("--data-dir")
+    calibrate.add_argument("--no-ood", dest="ood", action="store_false",
+                           help="the temperature only")
+    calibrate.set_defaults(run=_calibrate)
+
+    export_all = sub.add_parser("export-all", help="write a model as .keras, .tflite and ONNX "
+                                                   "with a JSON describing its input")
+    _model_argument(export_all)
+    export_all.add_argument("--out", required=True, help="folder to write the files in")
+    export_all.add_argument("--name", help="file name stem (default: the model's)")
+    export_all.set_defaults(run=_export_all)
 
     download = sub.add_parser("download", help="fetch a dataset into the Keras cache")
     download.add_argument("--dataset", default="mnist", choices=list(DATASETS))
@@ -187,8 +221,7 @@ def _train(args) -> int:
     from .datasets import load_dataset
     from .trainer import train
 
-    config = TrainingConfig(**{f.name: getattr(args, f.name) for f in fields(TrainingConfig)})
-    config.validate()
+    config = _train_config(args)
     try:  # before minutes of training, not after; the name as given first (a folder, a device)
         check_writable_target(args.out)
         target = check_writable_target(_keras_name(args.out))
@@ -225,6 +258,8 @@ def _train(args) -> int:
         problem += f" It was kept as {path}."
         status = EXIT_NOT_SAVED
         print(f"error: {problem}", file=sys.stderr)
+    if getattr(args, "ood", True):
+        _add_ood(result, path, data, progress)
 
     if _protocol is not None:
         from .store import read_metadata
@@ -234,6 +269,31 @@ def _train(args) -> int:
         print(f"test accuracy {_percent(result.test_accuracy)}, loss {result.test_loss:.4f}, "
               f"{result.train_seconds:.1f} s of training; saved {path}")
     return status
+
+
+def _add_ood(result, path: Path, data, progress) -> None:
+    """The "doesn't look like a digit" check of the model just saved (training.confidence).
+    A failure is a warning: the model is saved and works without it."""
+    from .confidence import add_ood_after_training
+
+    try:
+        add_ood_after_training(result, path, data, progress)
+    except Exception as exc:  # noqa: BLE001 - never lose a trained model over this extra
+        if os.environ.get(DEBUG_ENV_VAR):
+            traceback.print_exc()
+        progress({"event": "warning", "message": "The check for pictures unlike the training "
+                  f"data could not be made ({type(exc).__name__}: {exc}); the model works "
+                  "without it."})
+
+
+def _train_config(args) -> TrainingConfig:
+    """TrainingConfig's defaults, then the preset's values, then the options given."""
+    given = {f.name: getattr(args, f.name) for f in fields(TrainingConfig) if hasattr(args, f.name)}
+    values = TrainingConfig().to_dict()
+    if getattr(args, "preset", None):
+        values.update(preset_values(args.preset, given.get("dataset", values["dataset"])))
+    values.update(given)
+    return TrainingConfig(**values).validate()
 
 
 def _save(model, path: Path, metadata: dict) -> Path:
@@ -447,6 +507,36 @@ def _batch_model(args):
     names = ((loaded.metadata if loaded else metadata).get("class_names")
              or list(DATASETS[dataset].class_names))
     return predict_batch, dataset, names
+
+
+def _calibrate(args) -> int:
+    from .confidence import calibrate_saved_model
+    from .store import load_model
+
+    _import_keras_quietly()
+    loaded = load_model(args.model)
+    if args.dataset:
+        loaded.metadata.setdefault("dataset", args.dataset)
+    found = calibrate_saved_model(loaded.path, args.data_dir, with_ood=args.ood, loaded=loaded)
+    block = found["calibration"]
+    print(f"temperature {block['temperature']:.3f}; ECE on the {block['evaluated_on']} "
+          f"{block['ece_before']:.4f} -> {block['ece_after']:.4f}")
+    if "ood" in found:
+        measured = found["ood"]["measured"]
+        print(f"out-of-distribution check: {measured['rejected']:.2%} of the "
+              f"{measured['on']} rejected, {measured['unsure_or_rejected']:.2%} flagged")
+    print(f"saved in {Path(found['path']).with_suffix('.json')}")
+    return 0
+
+
+def _export_all(args) -> int:
+    from .export_all import export_all
+
+    _import_keras_quietly()
+    written = export_all(args.model, args.out, name=args.name, dataset=args.dataset)
+    for path in written:
+        print(path)
+    return 0
 
 
 def _teach_main(options: list[str]) -> int:

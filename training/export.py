@@ -22,6 +22,11 @@ def tflite_path(keras_path: str | os.PathLike) -> Path:
     return Path(keras_path).expanduser().with_suffix(".tflite")
 
 
+def layers_tflite_path(keras_path: str | os.PathLike) -> Path:
+    """``models/mnist.keras`` -> ``models/mnist.layers.tflite`` (every layer's output)."""
+    return Path(keras_path).expanduser().with_suffix(".layers.tflite")
+
+
 def export_tflite(model, path: str | os.PathLike) -> Path:
     """Write ``model`` as a float32 LiteRT model at ``path`` (atomically); returns the path.
 
@@ -61,6 +66,39 @@ def _float32_version(model):
         return model
 
 
+def export_layers_tflite(model, path: str | os.PathLike) -> Path:
+    """Write a LiteRT model whose outputs are all of ``model``'s layers' outputs (for the
+    window's "What each layer sees"); returns the path. Its last output is the model's own.
+
+    Each output is named ``l<NN>_<layer class>_<activation>`` (``l00_Conv2D_relu``,
+    ``l05_Dense_softmax``): LiteRT keeps those names in its signature, so the window knows each
+    output's layer and order without TensorFlow (``training.activations``). Layers that do
+    nothing at inference (Dropout, the input) are left out.
+    """
+    import keras
+
+    runner = _float32_version(model)
+    outputs: dict = {}
+    for layer in runner.layers:
+        kind = type(layer).__name__
+        if kind in _NOT_SHOWN:
+            continue
+        try:
+            tensor = layer.output
+        except (AttributeError, ValueError):  # a layer used more than once: no single output
+            continue
+        activation = getattr(getattr(layer, "activation", None), "__name__", "none")
+        outputs[f"l{len(outputs):02d}_{kind}_{activation}"] = tensor
+    final = runner.outputs[0]
+    if not outputs or list(outputs.values())[-1] is not final:
+        outputs[f"l{len(outputs):02d}_Output_none"] = final
+    return export_tflite(keras.Model(runner.inputs, outputs), path)
+
+
+_NOT_SHOWN = {"InputLayer", "Dropout", "SpatialDropout2D", "GaussianNoise", "GaussianDropout",
+              "AlphaDropout", "RandomFlip", "RandomRotation", "RandomTranslation", "RandomZoom"}
+
+
 class _quiet_absl:
     """The SavedModel step of the converter logs INFO/WARNING lines through absl; keep only
     errors for the export's duration."""
@@ -81,17 +119,21 @@ class _quiet_absl:
         return False
 
 
-def convert_file(keras_path: str | os.PathLike, out: str | os.PathLike | None = None) -> Path:
-    """Load a ``.keras`` file (safely) and write its ``.tflite`` (default: beside it)."""
+def convert_file(keras_path: str | os.PathLike, out: str | os.PathLike | None = None,
+                 layers: bool = False) -> Path:
+    """Load a ``.keras`` file (safely) and write its ``.tflite`` (default: beside it), or with
+    ``layers`` its every-layer twin (default: ``<model>.layers.tflite``)."""
     from training.store import load_model
 
     loaded = load_model(keras_path)
+    if layers:
+        return export_layers_tflite(loaded.model, out or layers_tflite_path(loaded.path))
     return export_tflite(loaded.model, out or tflite_path(loaded.path))
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m training.export MODEL.keras [--out FILE.tflite]``: what the window runs in a
-    child process for a model that has no ``.tflite`` yet."""
+    """``python -m training.export MODEL.keras [--out FILE.tflite] [--layers]``: what the window
+    runs in a child process for a model that has no ``.tflite`` (or ``.layers.tflite``) yet."""
     import argparse
     import sys
 
@@ -103,9 +145,12 @@ def main(argv: list[str] | None = None) -> int:
                                      description="Convert a .keras model for LiteRT.")
     parser.add_argument("model")
     parser.add_argument("--out", help="the .tflite to write (default: beside the model)")
+    parser.add_argument("--layers", action="store_true",
+                        help="write the model whose outputs are all layers' outputs "
+                             "(default file: MODEL.layers.tflite)")
     args = parser.parse_args(argv)
     try:
-        out = convert_file(args.model, args.out)
+        out = convert_file(args.model, args.out, layers=args.layers)
     except (ModelLoadError, WriteError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

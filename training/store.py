@@ -239,6 +239,18 @@ def _plain_dict(value):
     return value
 
 
+def _calibration_block(value):
+    from .calibration import validate_calibration  # numpy only
+
+    return validate_calibration(value)
+
+
+def _ood_block(value):
+    from .ood import validate_ood  # numpy only at import
+
+    return validate_ood(value)
+
+
 # Every field the app or the CLI reads from a sidecar, with its validator.
 METADATA_SCHEMA = {
     "dataset": _dataset_name,
@@ -250,6 +262,8 @@ METADATA_SCHEMA = {
     "test_loss": _finite(0.0),
     "train_seconds": _finite(0.0),
     "temperature": _finite(1e-3, 1e3),
+    "calibration": _calibration_block,   # temperature scaling: ECE and reliability before/after
+    "ood": _ood_block,                   # "doesn't look like a ...": thresholds, files' hashes
     "epochs_completed": _count,
     "parameters": _count,
     "history": _history,

@@ -1,14 +1,21 @@
 """train(config, progress, should_stop) -> TrainingResult: a plain job function, no threads.
 
-The GUI runs it in a worker thread and the CLI in the main thread; both only pass callbacks.
-``progress`` receives plain dicts (see ``ProgressCallback``); ``should_stop`` is polled after every
-batch, so a stop takes effect within one batch and still returns a usable, evaluated model.
+The GUI runs it in a child process (the CLI) and the CLI in its main thread; both only pass
+callbacks. ``progress`` receives plain dicts (see ``ProgressReporter``); ``should_stop`` is polled
+before every batch (see ``StopGate``), so a stop takes effect within one batch and still returns a
+usable, evaluated model.
+
+Small models run several batches per Keras call (``steps_per_execution``, chosen by
+``auto_steps_per_execution`` so that a call lasts about 50 ms), and nets without convolutions are
+compiled by XLA (``auto_jit_compile``): at batch 32 the lecture's dense net spends most of a plain
+``fit`` in per-step and per-op overhead.
 """
 
 from __future__ import annotations
 
 import math
 import time
+import warnings
 from dataclasses import asdict, dataclass, field, fields
 from typing import Callable
 
@@ -17,8 +24,16 @@ import numpy as np
 from .datasets import DATASETS, Dataset, DatasetError, load_dataset, normalize_name
 
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
-LR_SCHEDULES = ("constant", "cosine")
+LR_SCHEDULES = ("constant", "cosine", "onecycle")
 EVAL_BATCH = 1000
+CALL_SECONDS = 0.05      # aim of one training call's length (progress and Ctrl+C react per call)
+MAX_STEPS_PER_CALL = 128
+POLL_SECONDS = 0.002     # at most this much work between two polls of should_stop (a poll
+                         # costs ~0.08 ms: ~4 % of that)
+# A conservative compute rate (multiply-adds per second, forward + backward counted as 3x the
+# forward pass) for sizing calls: this 2-core CPU does 100-200 G in practice; assuming less keeps
+# calls short on slower machines, at the cost of a little more overhead on faster ones.
+ASSUMED_MACS_PER_SECOND = 40e9
 
 ProgressFn = Callable[[dict], None]
 StopFn = Callable[[], bool]
@@ -34,7 +49,8 @@ class TrainingConfig:
     architecture: str = "compact_cnn"
     optimizer: str = "adam"
     learning_rate: float = 3e-3
-    lr_schedule: str = "cosine"    # warm-up then cosine decay; "constant" as in the lecture
+    lr_schedule: str = "cosine"    # warm-up then cosine decay; "constant" as in the lecture;
+                                   # "onecycle": up for 25 % (linear), cosine down to 0
     epochs: int = 2
     batch_size: int = 128
     validation_split: float = 0.1
@@ -43,6 +59,9 @@ class TrainingConfig:
     precision: str = "float32"     # or "bfloat16" (mixed precision: ~2x faster on BF16 CPUs)
     seed: int = 0
     data_dir: str | None = None
+    label_smoothing: float = 0.0   # train towards 1 - s + s/10 for the true class, s/10 elsewhere
+    ema: float = 0.0               # weight averaging: momentum of the moving average (0: off)
+    steps_per_execution: int = 0   # batches per Keras call; 0: automatic (many for small models)
 
     def validate(self) -> "TrainingConfig":
         from .models import ARCHITECTURES, PRECISIONS  # imports Keras: not at module import
@@ -63,6 +82,12 @@ class TrainingConfig:
                "validation_split", "a number in [0, 0.5]")
         _check(_number(self.dropout) and 0 <= self.dropout < 1, "dropout", "a number in [0, 1)")
         _check(_integer(self.seed) and 0 <= self.seed < 2**31, "seed", "an integer 0..2^31-1")
+        _check(_number(self.label_smoothing) and 0 <= self.label_smoothing < 1,
+               "label_smoothing", "a number in [0, 1)")
+        _check(_number(self.ema) and (self.ema == 0 or 0.5 <= self.ema < 1), "ema",
+               "0 (off) or a momentum in [0.5, 1)")
+        _check(_integer(self.steps_per_execution) and 0 <= self.steps_per_execution <= 1000,
+               "steps_per_execution", "an integer 0..1000 (0: automatic)")
         return self
 
     def to_dict(self) -> dict:
@@ -122,6 +147,8 @@ class TrainingResult:
             "test_loss": self.test_loss,
             "class_names": list(self.class_names),
             "confusion": self.confusion.tolist(),
+            **({"temperature": self.extra["calibration"]["temperature"],
+                "calibration": self.extra["calibration"]} if "calibration" in self.extra else {}),
         }
 
 
@@ -138,7 +165,7 @@ def train(config: TrainingConfig, progress: ProgressFn | None = None,
     import keras  # slow import: only when training really starts
 
     from .augment import make_eval_dataset, make_train_dataset
-    from .callbacks import ProgressReporter
+    from .callbacks import ProgressReporter, StopGate
     from .models import build_model
 
     data = dataset or load_dataset(config.dataset, config.data_dir)
@@ -151,13 +178,23 @@ def train(config: TrainingConfig, progress: ProgressFn | None = None,
 
     steps_per_epoch = math.ceil(len(x_train) / config.batch_size)
     model = build_model(config.architecture, config.dropout, precision=config.precision)
+    steps_per_call = config.steps_per_execution or auto_steps_per_execution(
+        model, config.batch_size, config.precision)
+    smoothing = config.label_smoothing
     model.compile(optimizer=_optimizer(config, steps_per_epoch * config.epochs),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+                  loss=(keras.losses.CategoricalCrossentropy(label_smoothing=smoothing)
+                        if smoothing else "sparse_categorical_crossentropy"),
+                  metrics=["accuracy"], steps_per_execution=steps_per_call,
+                  jit_compile=auto_jit_compile(model))
 
     train_ds = make_train_dataset(x_train, y_train, config.batch_size, config.seed,
                                   config.dataset if config.augment else None)
     val_ds = make_eval_dataset(x_val, y_val) if len(x_val) else None
-    reporter = ProgressReporter(progress, should_stop, config.epochs, steps_per_epoch)
+    if smoothing:  # the smoothed loss takes one-hot labels
+        train_ds, val_ds = (None if ds is None else ds.map(_one_hot) for ds in (train_ds, val_ds))
+    gate = StopGate(should_stop, stop_poll_interval(model, config.batch_size, config.precision))
+    train_ds = gate.apply(train_ds)
+    reporter = ProgressReporter(progress, gate, config.epochs, steps_per_epoch)
     classes = np.unique(y_train)
     if len(classes) < 2:
         progress({"event": "warning",
@@ -165,14 +202,17 @@ def train(config: TrainingConfig, progress: ProgressFn | None = None,
                              "will answer that class whatever it sees."})
     progress({"event": "train_begin", "epochs": config.epochs, "steps": steps_per_epoch,
               "train_samples": len(x_train), "val_samples": len(x_val),
-              "source": data.source})
+              "source": data.source, "steps_per_execution": steps_per_call})
 
     started = time.perf_counter()
-    if not should_stop():
-        model.fit(train_ds, epochs=config.epochs, validation_data=val_ds, verbose=0, shuffle=False,
-                  callbacks=[reporter])
+    with warnings.catch_warnings():
+        # The gate hides the number of batches from Keras, which then finds each epoch's end
+        # (or a stop) by running out of data, and says so.
+        warnings.filterwarnings("ignore", message="Your input ran out of data")
+        model.fit(train_ds, epochs=config.epochs, validation_data=val_ds, verbose=0,
+                  shuffle=False, callbacks=[reporter])
     train_seconds = time.perf_counter() - started
-    status = "stopped" if reporter.stopped or should_stop() else "finished"
+    status = "stopped" if reporter.stopped else "finished"
 
     progress({"event": "evaluate_begin", "samples": len(data.x_test)})
     probabilities = predict_probabilities(model, data.x_test)
@@ -192,11 +232,25 @@ def train(config: TrainingConfig, progress: ProgressFn | None = None,
         test_predictions=predictions.astype(np.uint8),
         misclassified=np.flatnonzero(predictions != data.y_test),
         dataset_source=data.source,
+        extra=_calibration(model, x_val, y_val, probabilities, data.y_test),
     )
     progress({"event": "train_end", "status": status, "test_accuracy": test_accuracy,
               "test_loss": test_loss, "epochs_completed": result.epochs_completed,
               "train_seconds": train_seconds})
     return result
+
+
+def _calibration(model, x_val, y_val, test_probabilities, y_test) -> dict:
+    """{"calibration": ...}: the temperature fitted on the validation split, with the ECE and
+    reliability before / after on the test set (training.calibration); {} without a split."""
+    from .calibration import calibrate
+
+    if len(x_val) == 0:
+        return {}
+    val_probabilities = predict_probabilities(model, x_val)
+    if not np.all(np.isfinite(val_probabilities)):
+        return {}
+    return {"calibration": calibrate(val_probabilities, y_val, test_probabilities, y_test)}
 
 
 def predict_probabilities(model, images: np.ndarray) -> np.ndarray:
@@ -211,6 +265,54 @@ def predict_probabilities(model, images: np.ndarray) -> np.ndarray:
 def confusion_matrix(true: np.ndarray, predicted: np.ndarray, classes: int = 10) -> np.ndarray:
     pairs = true.astype(np.int64) * classes + predicted.astype(np.int64)
     return np.bincount(pairs, minlength=classes * classes).reshape(classes, classes)
+
+
+def auto_steps_per_execution(model, batch_size: int, precision: str = "float32") -> int:
+    """Batches per Keras call so that one call does about ``CALL_SECONDS`` of work.
+
+    Big steps (the CNNs at batch 64-128: tens of ms) get 1; small ones (the dense net at batch
+    32: well under a millisecond of arithmetic, about as much again of per-step overhead) get
+    many. The work is estimated from the model's multiply-adds, not timed: no warm-up run.
+    """
+    step = estimated_step_seconds(model, batch_size, precision)
+    return int(min(MAX_STEPS_PER_CALL, max(1, CALL_SECONDS // step)))
+
+
+def stop_poll_interval(model, batch_size: int, precision: str = "float32") -> int:
+    """Poll should_stop before every n-th batch: every batch unless they take under 2 ms."""
+    return int(max(1, POLL_SECONDS // estimated_step_seconds(model, batch_size, precision)))
+
+
+def estimated_step_seconds(model, batch_size: int, precision: str = "float32") -> float:
+    rate = ASSUMED_MACS_PER_SECOND * (2 if precision == "bfloat16" else 1)
+    return 3 * batch_size * max(1, multiply_adds(model)) / rate
+
+
+def auto_jit_compile(model) -> bool:
+    """XLA for nets without convolutions: on a CPU it fuses a dense net's many small ops (the
+    lecture's dense net ran an epoch in a third of the time), but its convolutions are several
+    times slower than TensorFlow's own (oneDNN)."""
+    return not any("Conv" in type(layer).__name__ for layer in model.layers)
+
+
+def multiply_adds(model) -> int:
+    """Multiply-adds of one image's forward pass through the Dense and Conv2D layers."""
+    total = 0
+    for layer in model.layers:
+        kernel = getattr(layer, "kernel", None)
+        if kernel is None:
+            continue
+        size = int(np.prod(kernel.shape))
+        if len(kernel.shape) == 4:  # Conv2D: the kernel is applied at every output position
+            size *= int(np.prod(layer.output.shape[1:3]))
+        total += size
+    return total
+
+
+def _one_hot(images, labels):
+    import tensorflow as tf
+
+    return images, tf.one_hot(tf.cast(labels, tf.int32), 10)
 
 
 def _split(data: Dataset, config: TrainingConfig):
@@ -233,8 +335,14 @@ def _optimizer(config: TrainingConfig, total_steps: int):
         lr = keras.optimizers.schedules.CosineDecay(
             lr / 10, max(1, total_steps - warmup), alpha=0.01,
             warmup_target=config.learning_rate, warmup_steps=warmup)
+    elif config.lr_schedule == "onecycle":  # up for a quarter of the run, then down to zero
+        warmup = max(1, int(0.25 * total_steps))
+        lr = keras.optimizers.schedules.CosineDecay(
+            lr / 25, max(1, total_steps - warmup), alpha=0.0,
+            warmup_target=config.learning_rate, warmup_steps=warmup)
+    averaging = dict(use_ema=True, ema_momentum=config.ema) if config.ema else {}
     if config.optimizer == "adam":
-        return keras.optimizers.Adam(lr)
+        return keras.optimizers.Adam(lr, **averaging)
     if config.optimizer == "rmsprop":
-        return keras.optimizers.RMSprop(lr)
-    return keras.optimizers.SGD(lr, momentum=0.9, nesterov=True)
+        return keras.optimizers.RMSprop(lr, **averaging)
+    return keras.optimizers.SGD(lr, momentum=0.9, nesterov=True, **averaging)

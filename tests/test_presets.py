@@ -1,0 +1,173 @@
+"""Issue #11: several batches per call (still stopping per batch), and the named recipes shared by
+the CLI (--preset) and the training panel. Tiny synthetic data, one epoch: fast."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from training.__main__ import _parser, _train_config
+from training.datasets import DATASETS, load_dataset
+from training.presets import (NOT_IN_PRESETS, PRESETS, fast_precision, find_preset,
+                              preset_config, preset_values, validate_presets)
+from training.trainer import ConfigError, TrainingConfig, train
+
+
+@pytest.fixture
+def tiny_mnist(tiny_data):
+    return load_dataset("mnist", tiny_data, allow_download=False)
+
+
+# ----------------------------------------------------------------------------- presets
+def test_every_preset_is_a_valid_config_for_every_dataset():
+    validate_presets()
+    for preset in PRESETS.values():
+        assert preset.name == preset.name.lower() and " " not in preset.name
+        for dataset in DATASETS:
+            values = preset.config_values(dataset)
+            assert not set(values) & set(NOT_IN_PRESETS)
+            assert values["precision"] in ("float32", "bfloat16")  # "fast" is resolved
+
+
+def test_presets_have_unique_names_and_titles_and_are_found_by_either():
+    titles = [p.title for p in PRESETS.values()]
+    assert len(set(titles)) == len(titles)
+    assert find_preset("Lecture CNN") is find_preset("lecture-cnn") is find_preset("LECTURE_CNN")
+    with pytest.raises(ConfigError, match="preset"):
+        find_preset("fastest")
+
+
+def test_budget_presets_name_their_goals_and_differ_per_dataset_where_needed():
+    for name in ("quick", "thorough"):
+        budgets = PRESETS[name].budgets
+        assert set(budgets) == set(DATASETS)
+        assert all(seconds > 0 and 0.9 <= goal < 1 for seconds, goal in budgets.values())
+    assert preset_values("lecture-cnn", "mnist")["precision"] == fast_precision()
+    assert preset_values("lecture-dense", "fashion_mnist")["batch_size"] == 32
+
+
+def test_preset_config_applies_the_preset_then_the_overrides():
+    config = preset_config("lecture-cnn", "fashion_mnist", epochs=1, seed=3)
+    assert (config.architecture, config.optimizer, config.batch_size) == ("lecture_cnn",
+                                                                         "rmsprop", 64)
+    assert config.epochs == 1 and config.seed == 3 and config.dataset == "fashion_mnist"
+
+
+# ----------------------------------------------------------------------------- CLI
+def _cli_config(*options) -> TrainingConfig:
+    return _train_config(_parser().parse_args(["train", *options, "--out", "x.keras"]))
+
+
+def test_cli_preset_fills_every_field_it_sets():
+    for name in PRESETS:
+        for dataset in DATASETS:
+            config = _cli_config("--preset", name, "--dataset", dataset).to_dict()
+            for key, value in preset_values(name, dataset).items():
+                assert config[key] == value, (name, dataset, key)
+
+
+def test_cli_options_override_the_preset_and_defaults_stay_without_one():
+    config = _cli_config("--preset", "thorough", "--dataset", "fashion_mnist", "--epochs", "1",
+                         "--label-smoothing", "0", "--no-augment", "--lr", "0.01")
+    assert config.epochs == 1 and config.label_smoothing == 0 and config.learning_rate == 0.01
+    assert config.architecture == preset_values("thorough", "fashion_mnist")["architecture"]
+    assert _cli_config() == TrainingConfig()  # no preset, no options: TrainingConfig's defaults
+    assert _cli_config("--epochs", "3").epochs == 3
+
+
+def test_cli_refuses_an_unknown_preset_and_invalid_new_options(capsys):
+    with pytest.raises(SystemExit):
+        _parser().parse_args(["train", "--preset", "nope", "--out", "x.keras"])
+    with pytest.raises(ConfigError, match="label_smoothing"):
+        _cli_config("--label-smoothing", "1.5")
+    with pytest.raises(ConfigError, match="ema"):
+        _cli_config("--ema", "0.2")
+
+
+# ----------------------------------------------------------------------------- several batches per call
+def test_small_models_run_many_batches_per_call_big_steps_one():
+    from training.models import build_model
+    from training.trainer import auto_jit_compile, auto_steps_per_execution
+
+    dense, cnn = build_model("lecture_dense"), build_model("lecture_cnn")
+    assert auto_steps_per_execution(dense, 32) >= 32
+    assert auto_steps_per_execution(cnn, 64) == 1
+    assert auto_jit_compile(dense) and not auto_jit_compile(cnn)
+
+
+def test_many_batches_per_call_still_stop_at_the_requested_batch_and_report_progress(tiny_mnist):
+    events, polls = [], []
+
+    def should_stop():
+        polls.append(1)
+        return len(polls) >= 6
+
+    config = TrainingConfig(architecture="compact_cnn", epochs=3, batch_size=16,
+                            validation_split=0.0, steps_per_execution=8)
+    result = train(config, progress=events.append, should_stop=should_stop, dataset=tiny_mnist)
+    assert result.stopped and result.epochs_completed == 0
+    assert int(result.model.optimizer.iterations.numpy()) == 5  # not a whole call of 8
+    assert next(e for e in events if e["event"] == "train_begin")["steps_per_execution"] == 8
+    assert result.confusion.sum() == 100
+
+
+def test_progress_counts_batches_not_calls(tiny_mnist, monkeypatch):
+    import training.callbacks
+
+    monkeypatch.setattr(training.callbacks, "PROGRESS_INTERVAL", 0.0)  # report after every call
+    events = []
+    config = TrainingConfig(architecture="lecture_dense", epochs=2, batch_size=16,
+                            validation_split=0.0, steps_per_execution=4)
+    result = train(config, progress=events.append, dataset=tiny_mnist)
+    batches = [e["batch"] for e in events if e["event"] == "batch"]
+    steps = 19  # 300 images / 16
+    assert batches == [4, 8, 12, 16, 19] * 2
+    assert all(e["steps"] == steps for e in events if e["event"] == "batch")
+    assert result.epochs_completed == 2 and int(result.model.optimizer.iterations.numpy()) == 38
+
+
+@pytest.mark.parametrize("changes", [dict(label_smoothing=0.1, validation_split=0.2),
+                                     dict(ema=0.9, lr_schedule="onecycle", optimizer="sgd")])
+def test_recipe_options_train(tiny_mnist, changes):
+    config = TrainingConfig(architecture="lecture_dense", epochs=3, batch_size=16,
+                            learning_rate=3e-3 if "ema" not in changes else 0.05, **changes)
+    result = train(config, dataset=tiny_mnist)
+    assert result.status == "finished" and np.isfinite(result.history["loss"]).all()
+    assert result.test_accuracy > 0.5  # learns the synthetic classes (chance: 0.1)
+    if changes.get("validation_split"):
+        assert "val_accuracy" in result.history
+
+
+# ----------------------------------------------------------------------------- panel
+def test_panel_offers_the_same_presets_and_a_preset_fills_the_form(qtbot, app_settings):
+    from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QSpinBox
+
+    from desktop_app.training_panel import CUSTOM, TrainingPanel
+
+    panel = TrainingPanel(app_settings)
+    qtbot.addWidget(panel)
+    combo = panel.findChild(QComboBox, "presetSelector")
+    offered = [combo.itemText(i) for i in range(combo.count())]
+    assert offered == [CUSTOM, *(p.title for p in PRESETS.values())]
+
+    dataset = panel.findChild(QComboBox, "datasetField")
+    for name in ("fashion_mnist", "mnist"):
+        panel.set_dataset(name)
+        for preset in PRESETS.values():
+            combo.setCurrentText(preset.title)
+            combo.activated.emit(combo.currentIndex())
+            config = panel.config().to_dict()
+            for key, value in preset.config_values(name).items():  # the rest stays as it was
+                assert config[key] == pytest.approx(value), (preset.name, key)
+            panel.config().validate()
+            assert combo.currentText() == preset.title
+        assert dataset.currentData() == name  # a preset never changes the dataset
+
+    combo.setCurrentText(PRESETS["thorough"].title)
+    combo.activated.emit(combo.currentIndex())
+    smoothing = panel.findChild(QDoubleSpinBox, "labelSmoothingField")
+    assert smoothing.value() == pytest.approx(PRESETS["thorough"].config_values("mnist")
+                                              ["label_smoothing"])
+    panel.findChild(QSpinBox, "epochsField").setValue(1)
+    assert combo.currentText() == CUSTOM
+    assert panel.config().label_smoothing == smoothing.value()  # the rest of the recipe stays

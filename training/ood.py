@@ -1,0 +1,496 @@
+"""The "That doesn't look like a digit" check: an out-of-distribution score measured in the model.
+
+The top probability alone (what "Not sure" used to be) is a weak detector: a letter or a
+scribble drawn with the canvas's pen gets 99 % "4" as easily as a real 4 does. What gives them
+away is how the network's *features* compare with those of the pictures it was trained on. Four
+scores are computed from three taps of the model (measured on our own scribble, letter and
+noise sets, see ``training/ood_sets.py``; each alone rejected 40-90 % of one set, their sum
+93-100 % of each at the same 0.5 % false alarms):
+
+* ``mahalanobis_early``: class-conditional Mahalanobis distance (Lee et al. 2018, shared
+  covariance) of the first pooling layer's per-channel means and maxima: stroke statistics;
+* ``mahalanobis_penultimate``: the same on the input of the last Dense layer;
+* ``energy``: ``-logsumexp(logits)`` (Liu et al. 2020), the logits being the last layer's
+  pre-softmax values;
+* ``nearest_centroid``: cosine distance of the flattened conv features to the nearest of
+  1,000 k-means centroids of the training set's (deep k-NN, Sun et al. 2022, with centroids
+  instead of all 57,000 pictures: 2.3 MB instead of 130 MB, nearly the same rejection).
+
+Each score is normalised on the held-out (validation) split (``(s - median) / (q99 - median)``)
+and the positive parts are summed. Two thresholds on that sum are chosen on the held-out split
+too and stored in the sidecar: above ``reject_above`` (its 99.5th percentile) the window says
+"That doesn't look like a digit"; above ``unsure_above`` (98th) the picture is unusual, and the
+answer then needs a calibrated 90 % not to read "Not sure" (see :class:`AnswerCheck`).
+
+Files beside ``M.keras``: ``M.ood.tflite`` (the three taps, run by LiteRT in the window) and
+``M.ood.npz`` (class means, precision matrices, the last layer's weights, the centroids and the
+normalisation). The sidecar's ``ood`` block records both files' SHA-256; a mismatch disables the
+check rather than trusting a stale file. Building needs Keras (a child process); scoring is
+numpy, reading the features LiteRT.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+CENTROIDS = 1000
+KMEANS_SAMPLE = 60_000      # all of MNIST's training pictures (a 30,000 sample lost ~2 % of
+KMEANS_ITERATIONS = 15      # the letters rejected; 2,000 centroids gained nothing)
+SHRINKAGE = 1e-3            # covariance + SHRINKAGE * mean variance * I: invertible, stable
+SCALE_QUANTILE = 0.99       # each score's unit: its held-out 99th percentile above the median
+REJECT_QUANTILE = 0.995     # "doesn't look like": 0.5 % of held-out real pictures
+UNSURE_QUANTILE = 0.98      # "Not sure": the 2 % most unusual held-out real pictures
+SCORES = ("mahalanobis_early", "mahalanobis_penultimate", "energy", "nearest_centroid")
+TAPS = ("early", "flat", "penult")
+FORMAT = "draw-classify-ood/1"
+BATCH = 256
+
+
+def features_path(keras_path: str | os.PathLike) -> Path:
+    """``mnist.keras`` -> ``mnist.ood.tflite``."""
+    return Path(keras_path).expanduser().with_suffix(".ood.tflite")
+
+
+def stats_path(keras_path: str | os.PathLike) -> Path:
+    """``mnist.keras`` -> ``mnist.ood.npz``."""
+    return Path(keras_path).expanduser().with_suffix(".ood.npz")
+
+
+# ------------------------------------------------------------------------------ scoring
+@dataclass
+class Detector:
+    """The fitted statistics (numpy only). ``score(features)`` is the combined OOD score of
+    each picture (higher = less like the training pictures)."""
+
+    penult_means: np.ndarray        # (10, P)
+    penult_precision: np.ndarray    # (P, P)
+    kernel: np.ndarray              # (P, 10) the last layer's weights: logits = penult @ W + b
+    bias: np.ndarray                # (10,)
+    centroids: np.ndarray           # (K, F) unit vectors
+    centre: np.ndarray              # (4,) per-score held-out median
+    scale: np.ndarray               # (4,) per-score held-out (q99 - median)
+    early_means: np.ndarray | None = None      # (10, E); None: a model without convolutions
+    early_precision: np.ndarray | None = None  # (E, E)
+
+    def raw_scores(self, features: dict) -> np.ndarray:
+        """(n, 4) scores in SCORES order (a missing early tap scores 0)."""
+        penult = np.asarray(features["penult"], np.float32)
+        n = len(penult)
+        out = np.zeros((n, len(SCORES)), np.float64)
+        if self.early_means is not None and "early" in features:
+            out[:, 0] = _mahalanobis(np.asarray(features["early"], np.float32),
+                                     self.early_means, self.early_precision)
+        out[:, 1] = _mahalanobis(penult, self.penult_means, self.penult_precision)
+        logits = penult.astype(np.float64) @ self.kernel + self.bias
+        top = logits.max(axis=1)
+        out[:, 2] = -(top + np.log(np.exp(logits - top[:, None]).sum(axis=1)))
+        out[:, 3] = _centroid_distance(np.asarray(features["flat"], np.float32), self.centroids)
+        return out
+
+    def normalised(self, features: dict) -> np.ndarray:
+        raw = self.raw_scores(features)
+        parts = np.maximum((raw - self.centre) / self.scale, 0.0)
+        if self.early_means is None:
+            parts[:, 0] = 0.0
+        return parts
+
+    def score(self, features: dict) -> np.ndarray:
+        return self.normalised(features).sum(axis=1)
+
+    # -- files
+    def to_bytes(self) -> bytes:
+        arrays = {k: v for k, v in self.__dict__.items() if v is not None}
+        arrays["centroids"] = self.centroids.astype(np.float16)  # half the size, same answers
+        arrays["format"] = np.array(FORMAT)
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, **arrays)
+        return buffer.getvalue()
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike) -> Detector:
+        """Raises ValueError (with the reason) for a file that is not a usable detector."""
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                if str(data.get("format", "")) != FORMAT:
+                    raise ValueError(f"{Path(path).name} is not an OOD statistics file")
+                arrays = {k: np.asarray(data[k]) for k in data.files if k != "format"}
+        except (OSError, EOFError, KeyError) as exc:
+            raise ValueError(f"{Path(path).name} cannot be read ({exc})") from None
+        except ValueError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a zip or pickle error from a damaged file
+            raise ValueError(f"{Path(path).name} is damaged ({type(exc).__name__})") from None
+        try:
+            detector = cls(**{k: v.astype(np.float32) for k, v in arrays.items()})
+        except TypeError:
+            raise ValueError(f"{Path(path).name} lacks some statistics") from None
+        detector._check()
+        return detector
+
+    def _check(self) -> None:
+        classes, p = self.penult_means.shape
+        ok = (self.penult_precision.shape == (p, p) and self.kernel.shape == (p, classes)
+              and self.bias.shape == (classes,) and self.centroids.ndim == 2
+              and self.centre.shape == (4,) and self.scale.shape == (4,)
+              and np.all(self.scale > 0))
+        if self.early_means is not None:
+            e = self.early_means.shape[1]
+            ok = ok and self.early_precision is not None and self.early_precision.shape == (e, e)
+        arrays = [v for v in self.__dict__.values() if v is not None]
+        if not ok or not all(np.all(np.isfinite(a)) for a in arrays):
+            raise ValueError("the OOD statistics are inconsistent or not finite")
+
+
+def _mahalanobis(x: np.ndarray, means: np.ndarray, precision: np.ndarray) -> np.ndarray:
+    """Squared distance to the nearest class mean under the shared precision matrix."""
+    x = x.astype(np.float64)
+    projected = x @ precision                           # (n, d)
+    own = np.einsum("nd,nd->n", projected, x)           # x P x
+    cross = projected @ means.T.astype(np.float64)      # x P m_k
+    mean_terms = np.einsum("kd,de,ke->k", means, precision, means)  # m_k P m_k
+    return (own[:, None] - 2 * cross + mean_terms[None, :]).min(axis=1)
+
+
+def _centroid_distance(flat: np.ndarray, centroids: np.ndarray) -> np.ndarray:
+    unit = flat / (np.linalg.norm(flat, axis=1, keepdims=True) + 1e-8)
+    out = np.empty(len(unit))
+    for start in range(0, len(unit), 1024):
+        out[start:start + 1024] = 1.0 - (unit[start:start + 1024] @ centroids.T).max(axis=1)
+    return out
+
+
+# ------------------------------------------------------------------------------ fitting
+def fit_detector(train: dict, train_labels: np.ndarray, held_out: dict, kernel: np.ndarray,
+                 bias: np.ndarray, seed: int = 0) -> Detector:
+    """Statistics from the training pictures' features, normalisation from the held-out ones."""
+    labels = np.asarray(train_labels, np.int64)
+    classes = kernel.shape[1]
+    early = train.get("early")
+    early_means, early_precision = (_gaussian(early, labels, classes) if early is not None
+                                    else (None, None))
+    penult_means, penult_precision = _gaussian(train["penult"], labels, classes)
+    detector = Detector(
+        penult_means=penult_means, penult_precision=penult_precision,
+        kernel=np.asarray(kernel, np.float32), bias=np.asarray(bias, np.float32),
+        centroids=_kmeans(np.asarray(train["flat"], np.float32), seed),
+        centre=np.zeros(4, np.float32), scale=np.ones(4, np.float32),
+        early_means=early_means, early_precision=early_precision)
+    raw = detector.raw_scores(held_out)
+    centre = np.median(raw, axis=0)
+    scale = np.quantile(raw, SCALE_QUANTILE, axis=0) - centre
+    detector.centre = centre.astype(np.float32)
+    detector.scale = np.where(scale > 1e-9, scale, 1.0).astype(np.float32)
+    # what the saved file will hold (float16 centroids): the thresholds are set on exactly that
+    detector.centroids = detector.centroids.astype(np.float16).astype(np.float32)
+    return detector
+
+
+def thresholds(held_out_scores: np.ndarray) -> dict:
+    return {"reject_above": float(np.quantile(held_out_scores, REJECT_QUANTILE)),
+            "unsure_above": float(np.quantile(held_out_scores, UNSURE_QUANTILE))}
+
+
+def _gaussian(features: np.ndarray, labels: np.ndarray, classes: int):
+    x = np.asarray(features, np.float64)
+    means = np.stack([x[labels == k].mean(axis=0) if np.any(labels == k) else x.mean(axis=0)
+                      for k in range(classes)])
+    centred = x - means[labels]
+    covariance = centred.T @ centred / max(1, len(x))
+    covariance += SHRINKAGE * max(np.trace(covariance) / len(covariance), 1e-6) * np.eye(
+        len(covariance))
+    return means.astype(np.float32), np.linalg.inv(covariance).astype(np.float32)
+
+
+def _kmeans(flat: np.ndarray, seed: int) -> np.ndarray:
+    """Spherical k-means (cosine) of the training features: CENTROIDS unit vectors."""
+    rng = np.random.default_rng(seed)
+    unit = flat / (np.linalg.norm(flat, axis=1, keepdims=True) + 1e-8)
+    if len(unit) > KMEANS_SAMPLE:
+        unit = unit[rng.choice(len(unit), KMEANS_SAMPLE, replace=False)]
+    k = min(CENTROIDS, len(unit))
+    centroids = unit[rng.choice(len(unit), k, replace=False)].copy()
+    for _ in range(KMEANS_ITERATIONS):
+        nearest = np.concatenate([(unit[i:i + 4096] @ centroids.T).argmax(axis=1)
+                                  for i in range(0, len(unit), 4096)])
+        sums = np.zeros_like(centroids)
+        np.add.at(sums, nearest, unit)
+        counts = np.bincount(nearest, minlength=k)
+        filled = counts > 0
+        centroids[filled] = sums[filled]
+        centroids /= np.linalg.norm(centroids, axis=1, keepdims=True) + 1e-8
+    return centroids.astype(np.float32)
+
+
+def verdict(score: float, block: dict | None) -> str:
+    """"reject" ("That doesn't look like a …"), "unsure" or "ok" for one picture's score."""
+    if block is None or not math.isfinite(score):
+        return "ok"
+    if score > block["reject_above"]:
+        return "reject"
+    if score > block["unsure_above"]:
+        return "unsure"
+    return "ok"
+
+
+# ------------------------------------------------------------------------------ Keras side
+def feature_model(model):
+    """A Keras model giving the three taps of ``model`` (float32): ``early`` (the first pooling
+    layer's, else the first convolution's, per-channel mean and max; absent without
+    convolutions), ``flat`` (the Flatten layer's output, else the input's pixels) and
+    ``penult`` (the input of the last layer, a Dense of 10 units)."""
+    import keras
+    from keras import layers as kl
+
+    from .export import _float32_version
+
+    runner = _float32_version(model)
+    last = runner.layers[-1]
+    if type(last).__name__ != "Dense" or int(last.units) != 10:
+        raise ValueError("the model's last layer is not a Dense layer of 10 classes")
+    early_layer = next((layer for layer in runner.layers
+                        if type(layer).__name__ in ("MaxPooling2D", "AveragePooling2D")),
+                       next((layer for layer in runner.layers
+                             if type(layer).__name__ == "Conv2D"), None))
+    flatten = next((layer for layer in runner.layers if type(layer).__name__ == "Flatten"),
+                   None)
+    outputs = {}
+    if early_layer is not None:
+        maps = early_layer.output
+        outputs["early"] = kl.Concatenate()([kl.GlobalAveragePooling2D()(maps),
+                                             kl.GlobalMaxPooling2D()(maps)])
+    outputs["flat"] = flatten.output if flatten is not None else kl.Flatten()(runner.inputs[0])
+    outputs["penult"] = last.input
+    return keras.Model(runner.inputs, outputs), last
+
+
+def compute_features(features_model, images: np.ndarray, batch: int = 1000) -> dict:
+    """Taps of uint8 (n, 28, 28) or float [0, 1] images, as float32 numpy arrays."""
+    images = np.asarray(images)
+    x = images.astype(np.float32) / (255.0 if images.dtype == np.uint8 else 1.0)
+    shape = tuple(features_model.inputs[0].shape)[1:]
+    parts: dict[str, list] = {}
+    for start in range(0, len(x), batch):
+        out = features_model.predict_on_batch(x[start:start + batch].reshape(-1, *shape))
+        for key, value in out.items():
+            parts.setdefault(key, []).append(np.asarray(value, np.float32))
+    return {key: np.concatenate(value) for key, value in parts.items()}
+
+
+def build(model, x_train, y_train, x_held, seed: int = 0):
+    """(detector, features model, held-out scores): everything ``write_files`` needs."""
+    features_model, last = feature_model(model)
+    kernel, bias = (np.asarray(w, np.float32) for w in last.get_weights())
+    train = compute_features(features_model, x_train)
+    held = compute_features(features_model, x_held)
+    detector = fit_detector(train, y_train, held, kernel, bias, seed)
+    return detector, features_model, detector.score(held)
+
+
+def write_files(features_model, detector: Detector, keras_path: str | os.PathLike,
+                limits: dict, held_out_images: int, held_out_name: str) -> dict:
+    """Write ``M.ood.tflite`` and ``M.ood.npz`` atomically; return the sidecar's ``ood`` block."""
+    from .atomic import write_bytes
+    from .export import export_tflite
+    from .store import file_sha256
+
+    lite, stats = features_path(keras_path), stats_path(keras_path)
+    export_tflite(features_model, lite)
+    write_bytes(stats, detector.to_bytes())
+    return {"method": "sum of normalised scores: " + ", ".join(SCORES),
+            "reject_above": limits["reject_above"], "unsure_above": limits["unsure_above"],
+            "held_out": held_out_name, "held_out_images": int(held_out_images),
+            "features_file": lite.name, "features_sha256": file_sha256(lite),
+            "stats_file": stats.name, "stats_sha256": file_sha256(stats)}
+
+
+# ------------------------------------------------------------------------------ window side
+class FeatureRunner:
+    """``M.ood.tflite`` run by LiteRT: pictures -> the taps (no TensorFlow)."""
+
+    def __init__(self, path: str | os.PathLike, num_threads: int = 1):
+        import threading
+
+        from ai_edge_litert.interpreter import Interpreter
+
+        from .lite_runtime import _read_model_file
+        from .store import ModelLoadError
+
+        self.path = Path(path)
+        content = _read_model_file(self.path)
+        self._lock = threading.Lock()
+        try:
+            self._interpreter = Interpreter(model_content=content, num_threads=num_threads)
+            (key, signature), = self._interpreter.get_signature_list().items()
+            self._runner = self._interpreter.get_signature_runner(key)
+            (self._input, given), = self._runner.get_input_details().items()
+        except (ValueError, RuntimeError) as exc:
+            raise ModelLoadError(f"{self.path.name}: not a usable features model "
+                                 f"({str(exc).strip()[:200]}).") from None
+        self._shape = tuple(int(d) for d in given["shape_signature"])[1:]
+        self.outputs = tuple(signature["outputs"])
+        if "flat" not in self.outputs or "penult" not in self.outputs:
+            raise ModelLoadError(f"{self.path.name}: not a features model (outputs "
+                                 f"{', '.join(self.outputs)}).")
+
+    def run(self, pictures: np.ndarray) -> dict:
+        """(n, 28, 28) float pictures in [0, 1] (or one (28, 28)) -> {tap: (n, d)}."""
+        x = np.asarray(pictures, np.float32)
+        if x.ndim == 2:
+            x = x[None]
+        parts: dict[str, list] = {}
+        with self._lock:
+            for start in range(0, len(x), BATCH):
+                chunk = x[start:start + BATCH]
+                size = len(chunk)
+                if len(x) > 1 and size < BATCH:  # one size for every batch: no re-planning
+                    chunk = np.concatenate([chunk, np.zeros((BATCH - size, *chunk.shape[1:]),
+                                                            np.float32)])
+                out = self._runner(**{self._input: chunk.reshape(len(chunk), *self._shape)})
+                for key in self.outputs:
+                    parts.setdefault(key, []).append(np.asarray(out[key], np.float32)[:size])
+        return {key: np.concatenate(value) for key, value in parts.items()}
+
+
+def load_checked(keras_path: str | os.PathLike, block: dict | None):
+    """(FeatureRunner, Detector) for a model whose sidecar's ``ood`` block matches the files
+    beside it; None when there is no block or a file is missing, damaged or stale."""
+    from .store import file_sha256
+
+    if not block:
+        return None
+    keras_path = Path(keras_path)
+    lite = keras_path.with_name(block["features_file"])
+    stats = keras_path.with_name(block["stats_file"])
+    try:
+        if (file_sha256(lite) != block["features_sha256"]
+                or file_sha256(stats) != block["stats_sha256"]):
+            return None
+        return FeatureRunner(lite), Detector.from_file(stats)
+    except (OSError, ValueError, KeyError):
+        return None
+    except Exception as exc:  # ModelLoadError and LiteRT's own errors
+        if type(exc).__name__ == "ModelLoadError":
+            return None
+        raise
+
+
+# ------------------------------------------------------------------------------ sidecar
+def validate_ood(value) -> dict:
+    """The sidecar's ``ood`` block, checked (TypeError/ValueError when unusable)."""
+    if not isinstance(value, dict):
+        raise TypeError
+    out = {}
+    for key in ("reject_above", "unsure_above"):
+        number = value.get(key)
+        if isinstance(number, bool) or not isinstance(number, (int, float)):
+            raise TypeError
+        if not math.isfinite(number) or number < 0:
+            raise ValueError
+        out[key] = float(number)
+    if out["unsure_above"] > out["reject_above"]:
+        raise ValueError
+    for key in ("features_file", "stats_file"):
+        name = value.get(key)
+        if not isinstance(name, str) or not name or "/" in name or "\\" in name or name in (
+                ".", ".."):
+            raise ValueError  # a file beside the model, never a path elsewhere
+        out[key] = name
+    for key in ("features_sha256", "stats_sha256"):
+        digest = value.get(key)
+        if not isinstance(digest, str) or len(digest) != 64:
+            raise ValueError
+        out[key] = digest
+    for key in ("method", "held_out"):
+        if isinstance(value.get(key), str):
+            out[key] = value[key][:300]
+    if isinstance(value.get("held_out_images"), int):
+        out["held_out_images"] = value["held_out_images"]
+    if isinstance(value.get("measured"), dict):
+        out["measured"] = value["measured"]  # a report for people; never read as numbers
+    return out
+
+
+# ------------------------------------------------------------------------------ the answer
+class AnswerCheck:
+    """What the window does with one answer (numpy + LiteRT): the calibrated probabilities and
+    a verdict, "ok", "unsure" ("Not sure: A or B") or "reject" ("That doesn't look like …").
+
+    "unsure": the calibrated top probability is under ``calibration.NOT_SURE_BELOW`` (the
+    answer is then more likely wrong than right), or under ``UNUSUAL_NOT_SURE_BELOW`` for an
+    unusual picture (OOD score above the sidecar's ``unsure_above``). Measured on the shipped
+    MNIST model: 0.28 % of the official test pictures are "Not sure" and 64 % of those answers
+    are right (99.63 % of the others); of the digits rendered from fonts, 0.28 %. Flagging every
+    unusual picture instead would have said "Not sure" about 7.5 % of those font digits, all of
+    them read right. A model without calibration keeps the old fixed cut,
+    ``LEGACY_NOT_SURE_BELOW`` on its raw top probability; one without an ``ood`` block is never
+    rejected.
+    """
+
+    LEGACY_NOT_SURE_BELOW = 0.6
+    UNUSUAL_NOT_SURE_BELOW = 0.9
+
+    def __init__(self, temperature: float | None = None, checker=None, block: dict | None = None):
+        self.temperature = temperature
+        self._checker = checker          # (FeatureRunner, Detector) or None
+        self._block = block if checker is not None else None
+
+    @classmethod
+    def for_model(cls, keras_path: str | os.PathLike | None, metadata: dict) -> AnswerCheck:
+        metadata = metadata or {}
+        block = metadata.get("ood")
+        checker = load_checked(keras_path, block) if keras_path and block else None
+        return cls(metadata.get("temperature"), checker, block)
+
+    @property
+    def checks_ood(self) -> bool:
+        return self._checker is not None
+
+    def probabilities(self, probabilities: np.ndarray) -> np.ndarray:
+        from .calibration import apply_temperature
+
+        return apply_temperature(probabilities, self.temperature)
+
+    def score(self, picture: np.ndarray) -> float | None:
+        if self._checker is None:
+            return None
+        runner, detector = self._checker
+        return float(detector.score(runner.run(picture))[0])
+
+    def verdict(self, calibrated: np.ndarray, score: float | None) -> str:
+        from .calibration import NOT_SURE_BELOW
+
+        unusual = False
+        if score is not None and self._block is not None:
+            found = verdict(score, self._block)
+            if found == "reject":
+                return found
+            unusual = found == "unsure"
+        cut = NOT_SURE_BELOW if self.temperature is not None else self.LEGACY_NOT_SURE_BELOW
+        if unusual:
+            cut = max(cut, self.UNUSUAL_NOT_SURE_BELOW)
+        return "unsure" if float(np.max(calibrated)) < cut else "ok"
+
+
+def copy_files(source_keras: str | os.PathLike, target_keras: str | os.PathLike,
+               block: dict) -> dict | None:
+    """Copy a model's two OOD files beside ``target_keras`` (named after it, atomically) and
+    return its sidecar block naming them; None when the source files are missing (the copy then
+    has no check, which its loader notices anyway)."""
+    from .atomic import write_bytes
+
+    source, target = Path(source_keras), Path(target_keras)
+    try:
+        contents = {key: source.with_name(block[key]).read_bytes()
+                    for key in ("features_file", "stats_file")}
+    except (OSError, KeyError, TypeError):
+        return None
+    names = {"features_file": features_path(target).name, "stats_file": stats_path(target).name}
+    for key, content in contents.items():
+        write_bytes(target.with_name(names[key]), content)
+    return {**block, **names}
