@@ -82,7 +82,7 @@ def launch_times(repeats: int = 3) -> dict:
 
 def stroke_latency() -> dict:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from PySide6.QtCore import QPoint, Qt
+    from PySide6.QtCore import QEventLoop, QPoint, Qt
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication
 
@@ -112,8 +112,9 @@ def stroke_latency() -> dict:
         count = len(painted)
         started = time.perf_counter()
         QTest.mouseMove(canvas, QPoint(x, y))
-        while len(painted) == count:
-            app.processEvents()
+        while len(painted) == count:  # idle in Qt's wait, as the real event loop is: a busy
+            #                            Python loop here would hold the GIL the worker needs
+            app.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents)
         latencies.append((painted[-1] - started) * 1000)
     QTest.mouseRelease(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
                        QPoint(*points[-1]))

@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QRectF, QSize, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QRectF, QSize, Qt, Signal, Slot
 from PySide6.QtGui import QColor, QPainter, QPalette
 from PySide6.QtWidgets import (
     QComboBox,
@@ -31,10 +30,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from training.calibration import apply_temperature
 from training.datasets import DATASETS
 
 from .inference_worker import ConversionNeeded, InferenceWorker
 from .model_choices import file_size_text, in_use_choice, standard_choices
+from .throttle import Throttle
 from .threads import start_worker, stop_thread
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,7 @@ class CompareWorker(InferenceWorker):
 
     def __init__(self):
         super().__init__()
-        self._columns: dict[int, tuple[int, object]] = {}  # column -> (token, LiteModel)
+        self._columns: dict[int, tuple] = {}  # column -> (token, LiteModel, temperature)
 
     @Slot(dict)
     def load_column(self, request: dict) -> None:
@@ -76,12 +77,16 @@ class CompareWorker(InferenceWorker):
                 log.exception("loading %s for the comparison failed", request)
             self.columnFailed.emit({**reply, "message": str(exc) or type(exc).__name__})
             return
-        self._columns[request["column"]] = (request["token"], model)
+        # The model's calibration (its sidecar's temperature, checked when read), as the
+        # canvas applies it: the columns then compare honest confidences.
+        temperature = (info.get("metadata") or {}).get("temperature")
+        self._columns[request["column"]] = (request["token"], model, temperature)
         parameters = (info.get("metadata") or {}).get("parameters")
         info = {key: info.get(key) for key in ("name", "architecture", "test_accuracy",
                                                "class_names", "path", "runnable", "dataset")}
         info["parameters"] = parameters if isinstance(parameters, int) else None
         info["size"] = _size(info["runnable"])
+        info["temperature"] = temperature
         self.columnLoaded.emit({**reply, "info": info})
 
     @Slot(dict)
@@ -93,7 +98,7 @@ class CompareWorker(InferenceWorker):
             if held is None or held[0] != token:
                 continue  # its model is (re)loading: the next comparison will have it
             try:
-                probabilities = np.asarray(held[1].predict(request["input"]), np.float32)
+                probabilities = apply_temperature(held[1].predict(request["input"]), held[2])
             except Exception as exc:
                 log.exception("a compared model could not classify")
                 results[column] = {"token": token, "error": str(exc) or type(exc).__name__}
@@ -244,17 +249,18 @@ class CompareView(QWidget):
     _load_column = Signal(dict)
     _compare = Signal(dict)
 
-    def __init__(self, controller, parent=None):
+    def __init__(self, controller, settings=None, parent=None):
+        """``settings`` (AppSettings): where the columns' models are remembered per dataset."""
         super().__init__(parent)
         self.setObjectName("compareViewContent")
         self._controller = controller
+        self._settings = settings
         self._dataset = controller.dataset
         self._input = None
         self._input_dataset = None
         self._seq = 0
-        self._in_flight = False
-        self._dirty = False
-        self._started = 0.0
+        self._throttle = Throttle(self._start, MIN_INTERVAL_S, parent=self)
+        self._throttle.set_paused(True)  # until the dock is shown
         self._converting: dict[str, list[int]] = {}  # .keras -> columns waiting for it
         self._other_files: list[dict] = []           # model files the user picked
         self._shown = False           # set by the dock (set_shown)
@@ -284,9 +290,6 @@ class CompareView(QWidget):
         layout.addLayout(grid, 1)
         layout.addWidget(self.status)
 
-        self._timer = QTimer(self)
-        self._timer.setSingleShot(True)
-        self._timer.timeout.connect(self._dispatch)
         self.names.set_names(list(DATASETS[self._dataset].class_names))
         self._fill_choices(defaults=True)
         controller.resultReady.connect(self._on_result)
@@ -307,11 +310,14 @@ class CompareView(QWidget):
 
     def _fill_choices(self, defaults: bool = False) -> None:
         """(Re)fill every combo; a column keeps its model if the dataset still has it, else it
-        gets the default (the standard models in order, then none)."""
+        gets the default: with ``defaults``, what the user last chose for this dataset (a
+        model file only if it still exists), else the standard models in order, then none."""
+        remembered = self._remembered() if defaults else []
         choices = self._choices()
         standard = [c["key"] for c in standard_choices(self._dataset)]
         for column in self.columns:
-            previous = None if defaults else column.choice.currentData()
+            previous = (remembered[column.index] if column.index < len(remembered) else None
+                        ) if defaults else column.choice.currentData()
             column.choice.blockSignals(True)
             column.choice.clear()
             for choice in choices:
@@ -351,6 +357,28 @@ class CompareView(QWidget):
             self.add_model_file(path, column.index)
             return
         self._load(column)
+        self._remember()
+
+    def _remembered(self) -> list[dict]:
+        """The columns last chosen for this dataset; their model files join the choices."""
+        if self._settings is None:
+            return []
+        columns = self._settings.compare_columns(self._dataset)
+        for choice in columns:
+            path = choice["path"]
+            if (choice["key"] == "file" and os.path.isfile(path)
+                    and all(c["path"] != path for c in self._other_files)):
+                self._other_files.append({"key": "file", "title": Path(path).name,
+                                          "path": path, "dataset": self._dataset})
+        return columns
+
+    def _remember(self) -> None:
+        if self._settings is None:
+            return
+        chosen = [column.choice.currentData() or {"key": NONE, "path": ""}
+                  for column in self.columns]
+        self._settings.set_compare_columns(self._dataset, [
+            c if c["key"] != OTHER else {"key": NONE, "path": ""} for c in chosen])
 
     def add_model_file(self, path: str, column_index: int) -> None:
         """Put the model file ``path`` in column ``column_index`` (and in every combo)."""
@@ -364,6 +392,7 @@ class CompareView(QWidget):
             if column.choice.itemData(i)["path"] == choice["path"]:
                 column.choice.setCurrentIndex(i)
         self._load(column)
+        self._remember()
 
     def _load(self, column: ModelColumn) -> None:
         request = column.request()
@@ -490,14 +519,12 @@ class CompareView(QWidget):
         self._dataset = dataset
         self._input = None
         self.names.set_names(list(DATASETS[dataset].class_names))
-        self._fill_choices()
+        self._fill_choices(defaults=True)  # what the user chose for this dataset, else defaults
         self._refresh()
 
     # -- comparing, only while visible
     def _refresh(self) -> None:
-        self._dirty = True
-        if self._shown:
-            self._dispatch()
+        self._throttle.request()
 
     @Slot(bool)
     def set_shown(self, shown: bool) -> None:
@@ -506,19 +533,11 @@ class CompareView(QWidget):
         self._shown = shown
         if shown:
             self._send_loads()
-            self._dirty = True
-            QTimer.singleShot(0, self._dispatch)
+            self._throttle.request()  # paused: starts below
+        self._throttle.set_paused(not shown)
 
-    @Slot()
-    def _dispatch(self) -> None:
-        if not self._dirty or self._in_flight or not self._shown:
-            return
-        wait = self._started + MIN_INTERVAL_S - time.perf_counter()
-        if wait > 0:
-            if not self._timer.isActive():
-                self._timer.start(max(1, round(wait * 1000)))
-            return
-        self._dirty = False
+    def _start(self) -> bool:
+        """The Throttle's turn: compute the newest drawing; True when a request is out."""
         if self._input is None or self._input_dataset != self._dataset:
             for column in self.columns:
                 column.probabilities = None
@@ -526,19 +545,17 @@ class CompareView(QWidget):
                 if column.info is not None:
                     column.answer.setText("")
             self.status.setText("Draw something to compare the models' answers.")
-            return
+            return False
         ready = {c.index: c.token for c in self.columns if c.info is not None}
         if not ready:
-            return
+            return False
         self._ensure_worker()
         self._seq += 1
-        self._in_flight = True
-        self._started = time.perf_counter()
         self._compare.emit({"seq": self._seq, "input": self._input, "columns": ready})
+        return True
 
     @Slot(dict)
     def _on_compared(self, reply: dict) -> None:
-        self._in_flight = False
         names = list(DATASETS[self._dataset].class_names)
         for index, result in reply["results"].items():
             column = self.columns[index]
@@ -558,10 +575,10 @@ class CompareView(QWidget):
             column.bars.set_probabilities(column.probabilities)
         self.status.setText(_agreement(self.columns, names))
         self.comparisons += 1
-        self._dispatch()
+        self._throttle.finished()
 
     def shutdown(self, timeout_ms: int = 1000) -> bool:
-        self._timer.stop()
+        self._throttle.stop()
         return stop_thread(self._thread, timeout_ms)
 
 
@@ -572,6 +589,8 @@ def _details(info: dict) -> str:
     if info.get("parameters"):
         parts.append(f"{info['parameters']:,} weights")
     parts.append(f"{file_size_text(info.get('size'))} file")
+    if info.get("temperature") is not None:
+        parts.append("calibrated")
     return " · ".join(parts)
 
 

@@ -18,11 +18,10 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QObject, QRectF, QSize, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, QRectF, QSize, Qt, Signal, Slot
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPalette
 from PySide6.QtWidgets import (
     QComboBox,
@@ -39,6 +38,7 @@ from training.datasets import DATASETS
 
 from .inference_worker import ConversionNeeded, conversion_cache_path
 from .model_choices import IN_USE, standard_choices
+from .throttle import Throttle
 from .threads import start_worker, stop_thread
 
 log = logging.getLogger(__name__)
@@ -286,9 +286,8 @@ class LayersView(QWidget):
         self._input = None            # the newest model input (28x28), None when blank
         self._input_dataset = None
         self._seq = 0
-        self._in_flight = False
-        self._dirty = False
-        self._started = 0.0
+        self._throttle = Throttle(self._start, MIN_INTERVAL_S, parent=self)
+        self._throttle.set_paused(True)  # until the dock is shown
         self._converting: set[str] = set()
         self._failed: dict[str, str] = {}  # .keras -> why its layers model cannot be made
         self._shown = False           # set by the dock (set_shown)
@@ -330,9 +329,6 @@ class LayersView(QWidget):
         layout.addWidget(self.status)
         layout.addWidget(scroll, 1)
 
-        self._timer = QTimer(self)
-        self._timer.setSingleShot(True)
-        self._timer.timeout.connect(self._dispatch)
         self._fill_choices()
         controller.resultReady.connect(self._on_result)
         controller.modelReady.connect(self._on_model_ready)
@@ -410,36 +406,26 @@ class LayersView(QWidget):
 
     # -- computing, only while visible
     def _refresh(self) -> None:
-        self._dirty = True
-        if self._shown:
-            self._dispatch()
+        self._throttle.request()
 
     @Slot(bool)
     def set_shown(self, shown: bool) -> None:
         """The dock is on screen (its tab raised, or floating) or not: it works only while it
         is (a tabbed dock behind another stays "visible" to Qt, hence the dock's signal)."""
         self._shown = shown
-        if shown and (self._dirty or not self.panels):
-            self._dirty = True
-            QTimer.singleShot(0, self._dispatch)
+        if shown and not self.panels:
+            self._throttle.request()  # paused: starts below
+        self._throttle.set_paused(not shown)
 
-    @Slot()
-    def _dispatch(self) -> None:
-        if not self._dirty or self._in_flight or not self._shown:
-            return
-        wait = self._started + MIN_INTERVAL_S - time.perf_counter()
-        if wait > 0:
-            if not self._timer.isActive():
-                self._timer.start(max(1, round(wait * 1000)))
-            return
-        self._dirty = False
+    def _start(self) -> bool:
+        """The Throttle's turn: compute the newest drawing; True when a request is out."""
         if self._input is None or self._input_dataset != self._dataset:
             self._show_nothing("Draw something to see what each layer makes of it.")
-            return
+            return False
         model = self._model_request()
         if model is None:
             self._show_nothing("Loading the model…")
-            return
+            return False
         if self._thread is None:
             self._worker = LayersWorker()
             self._worker.computed.connect(self._on_computed)
@@ -447,24 +433,21 @@ class LayersView(QWidget):
             self._thread = start_worker(self._worker, "layers")
             self._compute.connect(self._worker.compute)
         self._seq += 1
-        self._in_flight = True
-        self._started = time.perf_counter()
         self._compute.emit({"seq": self._seq, "key": model["key"], "path": model["path"],
                             "dataset": self._dataset, "input": self._input,
                             "class_names": list(DATASETS[self._dataset].class_names)})
+        return True
 
     @Slot(dict)
     def _on_computed(self, reply: dict) -> None:
-        self._in_flight = False
         if "error" in reply:
             self._show_nothing(f"No layer view for this model: {reply['error']}")
         else:
             self._show_layers(reply["layers"])
-        self._dispatch()
+        self._throttle.finished()
 
     @Slot(dict)
     def _on_needs_conversion(self, reply: dict) -> None:
-        self._in_flight = False
         keras = reply["keras"]
         if keras in self._failed:
             self._show_nothing(f"No layer view for this model: {self._failed[keras]}")
@@ -474,7 +457,7 @@ class LayersView(QWidget):
         if keras in self._converting:
             self._show_nothing(f"Preparing the layer view of {Path(keras).name} (a LiteRT "
                                "model of every layer's output, made in a child process)…")
-        self._dispatch()
+        self._throttle.finished()
 
     def _show_nothing(self, message: str) -> None:
         self.status.setText(message)
@@ -498,5 +481,5 @@ class LayersView(QWidget):
         self.updates += 1
 
     def shutdown(self, timeout_ms: int = 1000) -> bool:
-        self._timer.stop()
+        self._throttle.stop()
         return stop_thread(self._thread, timeout_ms)

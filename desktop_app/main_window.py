@@ -445,7 +445,7 @@ class MainWindow(QMainWindow):
 
         self.layers_view = LayersView(self.controller)
         self.layers_dock.setWidget(self.layers_view)
-        self.compare_view = CompareView(self.controller)
+        self.compare_view = CompareView(self.controller, self.settings)
         self.compare_dock.setWidget(self.compare_view)
         self.layers_dock.visibilityChanged.connect(self.layers_view.set_shown)
         self.compare_dock.visibilityChanged.connect(self.compare_view.set_shown)

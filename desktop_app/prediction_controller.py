@@ -23,9 +23,13 @@ from training.datasets import DATASETS
 
 from .inference_worker import ConversionWorker, InferenceWorker
 from .threads import start_worker, stop_thread
+from .throttle import Throttle
 
 NUMBER_INTERVAL_S = 0.1    # number readings start at most 10 times a second: the reading is
-#                            mostly Python, and its GIL share would slow the UI thread
+#                            mostly Python, and its GIL share would slow the UI thread ...
+NUMBER_REST_S = 0.12       # ... and only once the drawing has rested this long (a pen lifted
+#                            or paused between digits): mid-stroke readings were never seen
+#                            yet took the GIL from the live probabilities (p95 +10 ms)
 EXPLAIN_INTERVAL_S = 0.05  # saliency maps start at most 20 times a second (a light CPU share)
 
 
@@ -83,23 +87,15 @@ class PredictionController(QObject):
         # Whole numbers: read in their own thread after the probabilities, newest drawing next.
         self._number_worker = self._number_thread = None  # started on the first candidate
         self._number_next: dict | None = None
-        self._number_in_flight = False
-        self._number_started = 0.0
-        self._number_timer = QTimer(self)
-        self._number_timer.setSingleShot(True)
-        self._number_timer.timeout.connect(self._send_number)
+        self._numbers = Throttle(self._send_number, NUMBER_INTERVAL_S, NUMBER_REST_S, self)
         # Saliency ("where it looks"): its own thread, after each classification, newest first.
         self._explaining = False
         self._explainer = self._explainer_thread = None  # started when first switched on
         self._sent_grey = None               # the picture of the classification in flight
         self._explainable: dict | None = None  # the newest classified drawing, as a request
         self._explain_next: dict | None = None
-        self._explain_in_flight = False
         self._explain_floor = 0              # maps of drawings up to this seq are stale
-        self._explain_started = 0.0
-        self._explain_timer = QTimer(self)
-        self._explain_timer.setSingleShot(True)
-        self._explain_timer.timeout.connect(self._send_explain)
+        self._explains = Throttle(self._send_explain, EXPLAIN_INTERVAL_S, parent=self)
 
     # -- state
     @property
@@ -164,14 +160,15 @@ class PredictionController(QObject):
         "lag_ms"}; "overlay" None when there is nothing to explain)."""
         self._explaining = on
         self._explain_next = None
+        self._explains.cancel()
         if on and self._explainable is not None:
             self._explain_next = self._explainable
-            self._send_explain()
+            self._explains.request()
 
     def shutdown(self, timeout_ms: int = 1000) -> bool:
         self._timer.stop()
-        self._explain_timer.stop()
-        self._number_timer.stop()
+        self._explains.stop()
+        self._numbers.stop()
         ok = stop_thread(self._converter_thread, timeout_ms)
         ok = stop_thread(self._explainer_thread, timeout_ms) and ok
         ok = stop_thread(self._number_thread, timeout_ms) and ok
@@ -225,22 +222,17 @@ class PredictionController(QObject):
         runnable = (self._models.get(reply["dataset"]) or {}).get("runnable")
         if not reply.get("number_candidate") or not runnable:
             self._number_next = None
+            self._numbers.cancel()
             return
         self._number_next = {"seq": reply["seq"], "dataset": reply["dataset"],
                              "grey": self._sent_grey, "runnable": runnable,
                              "temperature": ((self._models.get(reply["dataset"]) or {})
                                              .get("metadata") or {}).get("temperature")}
-        self._send_number()
+        self._numbers.request()
 
-    @Slot()
-    def _send_number(self) -> None:
-        if self._number_in_flight or self._number_next is None:
-            return
-        wait = self._number_started + NUMBER_INTERVAL_S - time.perf_counter()
-        if wait > 0:
-            if not self._number_timer.isActive():
-                self._number_timer.start(max(1, round(wait * 1000)))
-            return
+    def _send_number(self) -> bool:
+        if self._number_next is None:
+            return False
         if self._number_thread is None:
             from .inference_worker import NumberWorker
 
@@ -249,13 +241,12 @@ class PredictionController(QObject):
             self._number_worker.numberRead.connect(self._on_number_read)
             self._number_thread = start_worker(self._number_worker, "numbers")
         request, self._number_next = self._number_next, None
-        self._number_in_flight = True
-        self._number_started = time.perf_counter()
         self._read_number.emit(request)
+        return True
 
     @Slot(dict)
     def _on_number_read(self, reply: dict) -> None:
-        self._number_in_flight = False
+        self._numbers.finished()
         if reply["dataset"] == self._dataset:
             self.numberRead.emit(reply)
         self._send_number()
@@ -273,23 +264,18 @@ class PredictionController(QObject):
             "changed_at": started or time.perf_counter()}
         if self._explaining:
             self._explain_next = self._explainable
-            self._send_explain()
+            self._explains.request()
 
     def _nothing_to_explain(self, seq: int) -> None:
         self._explainable = self._explain_next = None
+        self._explains.cancel()
         self._explain_floor = seq
         if self._explaining:
             self.explained.emit({"seq": seq, "dataset": self._dataset, "overlay": None})
 
-    @Slot()
-    def _send_explain(self) -> None:
-        if self._explain_in_flight or self._explain_next is None:
-            return
-        wait = self._explain_started + EXPLAIN_INTERVAL_S - time.perf_counter()
-        if wait > 0:
-            if not self._explain_timer.isActive():
-                self._explain_timer.start(max(1, round(wait * 1000)))
-            return
+    def _send_explain(self) -> bool:
+        if self._explain_next is None:
+            return False
         if self._explainer_thread is None:
             from .explain_worker import ExplainWorker
 
@@ -298,18 +284,16 @@ class PredictionController(QObject):
             self._explainer.explained.connect(self._on_explained)
             self._explainer_thread = start_worker(self._explainer, "explainer")
         request, self._explain_next = self._explain_next, None
-        self._explain_in_flight = True
-        self._explain_started = time.perf_counter()
         self._explain.emit(request)
+        return True
 
     @Slot(dict)
     def _on_explained(self, reply: dict) -> None:
-        self._explain_in_flight = False
         fresh = reply["seq"] > self._explain_floor and reply["dataset"] == self._dataset
         if self._explaining and fresh and "error" not in reply:
             reply["lag_ms"] = (time.perf_counter() - reply.pop("changed_at", 0.0)) * 1000
             self.explained.emit(reply)
-        self._send_explain()
+        self._explains.finished()
 
     @Slot(dict)
     def _on_model_loaded(self, info: dict) -> None:

@@ -15,49 +15,12 @@ from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (QCheckBox, QHBoxLayout, QLabel, QListView, QListWidget,
                                QListWidgetItem, QTabWidget, QVBoxLayout, QWidget)
 
-from .figure_renderer import BASE_DPI, RenderedFigure, RendererThread
+from .figure_drawings import draw_confusion
+from .figure_renderer import RenderedFigure, RendererThread
 from .reliability_view import ReliabilityView
 from .reliability_view import describe as describe_calibration
 
 THUMB = 56  # pixels: each 28x28 picture scaled 2x, crisp (no smoothing)
-
-
-def draw_confusion(figure, state: dict) -> dict:
-    """The matrix as a heat map sized to its counts: the cell text shrinks to fit its cell, and
-    shows counts or each row's percentages. Returns where the cells are, for hover look-ups."""
-    matrix = np.asarray(state.get("matrix", np.zeros((0, 0))), np.int64)
-    names = state.get("names", [])
-    width_px, height_px = figure.get_size_inches() * BASE_DPI
-    if matrix.size == 0:
-        figure.text(0.5, 0.5, "No results yet", ha="center", va="center", color="gray")
-        return {}
-    n = len(matrix)
-    longest = max(map(len, names), default=1)
-    # Room for the labels (rotated when long), then the largest square that fits.
-    left = 30 + min(longest, 12) * 6.5
-    bottom = 30 + (min(longest, 12) * 4.6 if longest > 2 else 14)
-    side = max(40.0, min(width_px - left - 12, height_px - bottom - 12))
-    ax = figure.add_axes([left / width_px, bottom / height_px, side / width_px,
-                          side / height_px])
-    rows = matrix.sum(axis=1, keepdims=True)
-    shares = np.divide(matrix, rows, out=np.zeros(matrix.shape), where=rows > 0)
-    ax.imshow(shares, cmap="Blues", vmin=0, vmax=1, interpolation="nearest", aspect="auto")
-    label_size = max(6.0, min(10.0, side / n / 4))
-    ax.set_xticks(range(n), names, rotation=40 if longest > 2 else 0,
-                  ha="right" if longest > 2 else "center", fontsize=label_size)
-    ax.set_yticks(range(n), names, fontsize=label_size)
-    ax.set_xlabel("predicted", fontsize=label_size + 1)
-    ax.set_ylabel("true", fontsize=label_size + 1)
-    percent = state.get("percent", False)
-    texts = {(r, c): (f"{shares[r, c]:.0%}" if percent else str(matrix[r, c]))
-             for (r, c), count in np.ndenumerate(matrix) if count}
-    chars = max((len(t) for t in texts.values()), default=1)
-    cell_pt = side / n * 72 / BASE_DPI
-    font = max(4.5, min(11.0, cell_pt * 0.85 / (0.62 * max(chars, 2))))
-    for (r, c), text in texts.items():
-        ax.text(c, r, text, ha="center", va="center", fontsize=font,
-                color="white" if shares[r, c] > 0.5 else "black")
-    return {"axes": (left, height_px - bottom - side, side, side), "n": n}
 
 
 class ConfusionMatrixView(RenderedFigure):

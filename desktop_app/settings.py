@@ -36,6 +36,8 @@ class AppSettings:
     DATA_DIR = "data/folder"
     MODEL_FOLDER = "model/lastFolder"        # where Load model… opens
     TRAINING_CONFIG = "training/config"      # JSON of training.TrainingConfig fields
+    COMPARE_COLUMNS = "compare/{dataset}"    # JSON: the compare view's models, per column
+    MAX_COMPARE_COLUMNS = 8
 
     DEFAULT_BRUSH = 18
     BRUSH_RANGE = (2, 60)
@@ -215,6 +217,29 @@ class AppSettings:
 
     def set_training_config(self, values: dict) -> None:
         self._set(self.TRAINING_CONFIG, json.dumps(values, allow_nan=False))
+
+    def compare_columns(self, dataset: str) -> list[dict]:
+        """The compare view's models for ``dataset``, one ``{"key", "path"}`` per column, as
+        last chosen ([] when never chosen or unusable)."""
+        key = self.COMPARE_COLUMNS.format(dataset=dataset)
+        text = self._text(key)
+        if not text:
+            return []
+        try:
+            value = json.loads(text, parse_constant=_reject_constant)
+        except (ValueError, RecursionError):
+            self._reset(key, "not valid JSON")
+            return []
+        if not (isinstance(value, list) and len(value) <= self.MAX_COMPARE_COLUMNS and all(
+                isinstance(item, dict) and isinstance(item.get("key"), str)
+                and isinstance(item.get("path"), str) for item in value)):
+            self._reset(key, "not a list of columns")
+            return []
+        return [{"key": item["key"], "path": item["path"]} for item in value]
+
+    def set_compare_columns(self, dataset: str, columns: list[dict]) -> None:
+        self._set(self.COMPARE_COLUMNS.format(dataset=dataset),
+                  json.dumps([{"key": c["key"], "path": c["path"]} for c in columns]))
 
 
 def _reject_constant(name: str):

@@ -38,9 +38,13 @@ def taught_model_path(dataset: str) -> Path:
 
 
 def remove_model_files(path: str | Path) -> None:
-    """A model's ``.keras``, its ``.tflite`` twin and its sidecar (whichever exist)."""
+    """A model's ``.keras``, its ``.tflite`` twin, its sidecar and its out-of-distribution
+    check's two files (whichever exist)."""
+    from training.ood import features_path, stats_path
+
     path = Path(path)
-    for file in (path, tflite_path(path), sidecar_path(path)):
+    for file in (path, tflite_path(path), sidecar_path(path), features_path(path),
+                 stats_path(path)):
         with contextlib.suppress(OSError):
             file.unlink()
 

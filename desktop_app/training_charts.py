@@ -10,45 +10,12 @@ from __future__ import annotations
 
 import time
 
+from .figure_drawings import draw_training_charts
 from .figure_renderer import RenderedFigure, RendererThread
 
 RUNNING_INTERVAL = 0.5   # seconds between two points of the running (per-batch) curve
 MAX_RUNNING_POINTS = 1500
 SERIES = ("loss", "val_loss", "accuracy", "val_accuracy")
-
-
-def draw_training_charts(figure, state: dict) -> dict:
-    values = state.get("values", {})
-    running = state.get("running", [])
-    epochs = max((len(v) for v in values.values()), default=0)
-    last_x = max([epochs] + [x for x, _, _ in running])
-    loss_ax, acc_ax = figure.subplots(1, 2)
-    figure.subplots_adjust(left=0.09, right=0.98, bottom=0.17, top=0.88, wspace=0.28)
-    for ax, metric, title, scale, corner in ((loss_ax, "loss", "Loss", 1, "upper right"),
-                                             (acc_ax, "accuracy", "Accuracy (%)", 100,
-                                              "lower right")):
-        ax.set_title(title, fontsize="medium")
-        ax.set_xlabel("epoch")
-        ax.grid(True, alpha=0.3)
-        if running:
-            ax.plot([x for x, _, _ in running],
-                    [(l if metric == "loss" else a) * scale for _, l, a in running],
-                    "-", color="tab:blue", alpha=0.35, linewidth=1, label="train (running)")
-        for name, colour, label in ((metric, "tab:blue", "train"),
-                                    (f"val_{metric}", "tab:orange", "validation")):
-            ys = [v * scale for v in values.get(name, [])]
-            if ys:
-                ax.plot(range(1, len(ys) + 1), ys, "o-", color=colour, label=label)
-        ax.set_xlim(0, max(1.0, last_x) + 0.2)
-        ax.xaxis.get_major_locator().set_params(integer=True)
-        if metric == "accuracy":
-            low, high = ax.get_ylim() if (running or epochs) else (0, 100)
-            ax.set_ylim(max(0, min(low, 100)), 100.5)
-        elif not (running or epochs):
-            ax.set_ylim(0, 1)
-        if running or epochs:
-            ax.legend(loc=corner, fontsize="small")
-    return {}
 
 
 class TrainingCharts(RenderedFigure):

@@ -55,7 +55,7 @@ def test_toggle_draw_overlay_on_the_strokes_then_off(qtbot, window):
     qtbot.waitUntil(lambda: overlay_alpha(window) is not None and maps
                     and maps[-1].get("label") == 7, timeout=TIMEOUT)
     qtbot.waitUntil(lambda: window.controller._explain_next is None
-                    and not window.controller._explain_in_flight, timeout=TIMEOUT)
+                    and not window.controller._explains.in_flight, timeout=TIMEOUT)
     check_overlay_lies_on_the_ink(window)
     last = maps[-1]
     assert last["saliency"].shape == (28, 28) and last["saliency"].max() > 0
@@ -77,7 +77,7 @@ def test_overlay_follows_a_drawing_off_centre_and_goes_when_cleared(qtbot, windo
     wait_label(qtbot, window, lambda text: text.startswith("7"))
     qtbot.waitUntil(lambda: overlay_alpha(window) is not None, timeout=TIMEOUT)
     qtbot.waitUntil(lambda: window.controller._explain_next is None
-                    and not window.controller._explain_in_flight, timeout=TIMEOUT)
+                    and not window.controller._explains.in_flight, timeout=TIMEOUT)
     check_overlay_lies_on_the_ink(window)
     window.canvas.clear()
     qtbot.waitUntil(lambda: window.canvas.overlay() is None, timeout=TIMEOUT)

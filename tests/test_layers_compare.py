@@ -8,16 +8,17 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import REPO, TIMEOUT, line, stroke, wait_label
+from conftest import REPO, TIMEOUT, line, open_window, stroke, wait_label
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QDockWidget
 
 from desktop_app.model_choices import lecture_model_path
 from desktop_app.threads import running_threads
 from training.activations import LayerModel
+from training.calibration import apply_temperature
 from training.export import layers_tflite_path, tflite_path
 from training.lite_runtime import LiteModel
-from training.store import shipped_model_path
+from training.store import read_metadata_checked, shipped_model_path
 
 DATASETS = ("mnist", "fashion_mnist")
 SHIPPED = [shipped_model_path(d) for d in DATASETS] + [
@@ -189,8 +190,12 @@ def test_compare_view_runs_the_three_default_models(qtbot, window):
     paths = [lecture_model_path("lecture_dense", "mnist"),
              lecture_model_path("lecture_cnn", "mnist"), shipped_model_path("mnist")]
     for column, path in zip(shown, paths):
-        expected = LiteModel(tflite_path(path)).predict(model_input)
+        # as the canvas shows them: with the model's own temperature (calibrated), if it has one
+        temperature = read_metadata_checked(path)[0].get("temperature")
+        expected = apply_temperature(LiteModel(tflite_path(path)).predict(model_input),
+                                     temperature)
         assert np.abs(column.probabilities - expected).max() <= 1e-5
+        assert ("calibrated" in column.details.text()) == (temperature is not None)
         assert column.answer.text().startswith("1 ")
         assert "% on the test set" in column.details.text() and "weights" in column.details.text()
         assert column.probabilities.max() > 0.2  # an answer, not a uniform nothing
@@ -220,6 +225,45 @@ def test_compare_view_takes_a_fourth_model(qtbot, window):
     fourth.choice.setCurrentIndex(fourth.choice.findText("— none —"))
     fourth.choice.activated.emit(fourth.choice.currentIndex())
     assert fourth.probabilities is None and not fourth.bars.isVisible()
+
+
+def test_compare_choices_are_remembered_per_dataset(qtbot, app_settings, tmp_path):
+    model = tmp_path / "mine.keras"  # a model file of the user's, in its own folder
+    for suffix in (".keras", ".tflite", ".json"):
+        model.with_suffix(suffix).write_bytes(
+            lecture_model_path("lecture_cnn", "mnist").with_suffix(suffix).read_bytes())
+    window = open_window(qtbot, app_settings)
+    show(window, "compareView")
+    view = window.compare_view
+    view.add_model_file(str(model), 3)
+    first = view.columns[0]
+    first.choice.setCurrentIndex(first.choice.findText("— none —"))
+    first.choice.activated.emit(first.choice.currentIndex())
+    assert window.close()
+
+    again = open_window(qtbot, app_settings)  # the next launch
+    columns = again.compare_view.columns
+    assert [c.key() for c in columns] == ["none", "lecture_cnn", "shipped", "file"]
+    assert columns[3].choice.currentData()["path"] == str(model)
+    # Fashion-MNIST was never changed: its defaults.
+    again.dataset_selector.setCurrentIndex(again.dataset_selector.findData("fashion_mnist"))
+    qtbot.waitUntil(lambda: [c.key() for c in columns] == [
+        "lecture_dense", "lecture_cnn", "shipped", "none"], timeout=TIMEOUT)
+    assert again.close()
+
+    # A file since deleted, and garbage stored for a dataset: the defaults, nothing breaks.
+    model.unlink()
+    app_settings.set_compare_columns("mnist", [{"key": "file", "path": str(model)}])
+    app_settings._s.setValue("compare/fashion_mnist", "[{'key': 3}]")
+    third = open_window(qtbot, app_settings)  # on Fashion-MNIST, as the last one was left
+    columns = third.compare_view.columns
+    defaults = ["lecture_dense", "lecture_cnn", "shipped", "none"]
+    assert [c.key() for c in columns] == defaults
+    assert "compare/fashion_mnist" in app_settings.problems()
+    third.dataset_selector.setCurrentIndex(third.dataset_selector.findData("mnist"))
+    qtbot.waitUntil(lambda: third.controller.dataset == "mnist", timeout=TIMEOUT)
+    assert [c.key() for c in columns] == defaults
+    assert third.close()
 
 
 WINDOW_SESSION = r"""

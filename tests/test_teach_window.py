@@ -59,6 +59,7 @@ def test_teach_keep_uses_and_names_the_taught_model(qtbot, teach_window, private
     qtbot.waitUntil(lambda: name.text() == "MNIST · taught with 3 samples", timeout=TIMEOUT)
     info = win.controller.model()
     assert info["metadata"]["lineage"]["samples"] == 3
+    assert info["calibrated"]  # its own temperature, fitted after teaching
     assert win.settings.model_path("mnist") == info["path"]   # remembered for the next launch
     stroke(qtbot, win.canvas, line((196, 60), (190, 330)))
     qtbot.waitUntil(lambda: win.prediction_label.text() != "Draw something", timeout=TIMEOUT)

@@ -56,8 +56,10 @@ def held_out_split(metadata: dict, data):
 
 
 def calibrate_saved_model(model_path: str | os.PathLike, data_dir=None, with_ood: bool = True,
-                          progress=None, loaded=None, data=None) -> dict:
-    """Fit, measure and store; returns {"temperature", "calibration", "ood"?, "path"}."""
+                          progress=None, loaded=None, data=None,
+                          max_ood_train: int | None = None) -> dict:
+    """Fit, measure and store; returns {"temperature", "calibration", "ood"?, "path"}.
+    ``max_ood_train``: fit the OOD check on at most that many training pictures (faster)."""
     from .datasets import load_dataset
     from .store import ModelLoadError, load_model
     from .trainer import predict_probabilities
@@ -79,7 +81,8 @@ def calibrate_saved_model(model_path: str | os.PathLike, data_dir=None, with_ood
     if with_ood:
         progress({"event": "ood_begin"})
         changes["ood"] = fit_ood(loaded.model, loaded.path, x_train, y_train, x_held, y_held,
-                                 held_name, x_eval, y_eval, eval_name, eval_p)
+                                 held_name, x_eval, y_eval, eval_name, eval_p,
+                                 max_train=max_ood_train)
     update_sidecar(loaded.path, changes)
     progress({"event": "calibrate_end", "temperature": block["temperature"],
               "ece_before": block["ece_before"], "ece_after": block["ece_after"]})

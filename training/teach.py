@@ -53,6 +53,7 @@ EXIT_STOPPED = 130
 MAX_FOLDS = 5
 EVAL_BATCH = 1000
 TEST_DROP_WARNING = 0.003  # official accuracy falling more than this is reported as a warning
+OOD_TRAIN_PICTURES = 10_000  # the taught model's OOD check is fitted on this many training pictures
 
 ProgressFn = Callable[[dict], None]
 StopFn = Callable[[], bool]
@@ -399,10 +400,33 @@ def _teach(base_model_path, samples_folder, dataset, out_path, data_dir, progres
     from .store import save_model
 
     figures["path"] = str(save_model(model, out_path, metadata))
+    figures["calibration"] = _calibrate(model, figures["path"], data, progress)
     figures["seconds"]["total"] = round(time.perf_counter() - started, 2)
     progress({"event": "teach_end", "status": "finished", "test_accuracy": taught_test,
               "path": figures["path"]})
     return figures
+
+
+def _calibrate(model, path: str, data, progress) -> dict | None:
+    """The taught model's own temperature and "doesn't look like a digit" check, as every
+    model the app trains has (training.confidence): fitted on the first half of the official
+    test set (never taught), measured on the other half. A failure costs only the check."""
+    from .confidence import MIN_HELD_OUT, calibrate_saved_model
+    from .store import LoadedModel, read_metadata_checked
+
+    try:
+        metadata, _ = read_metadata_checked(path)
+        loaded = LoadedModel(model=model, path=Path(path), metadata=metadata)
+        block = calibrate_saved_model(path, loaded=loaded, data=data, progress=progress,
+                                      with_ood=len(data.x_test) // 2 >= MIN_HELD_OUT,
+                                      max_ood_train=OOD_TRAIN_PICTURES)
+    except Exception as exc:  # noqa: BLE001 - the taught model stands without it
+        progress({"event": "warning", "message": f"the taught model could not be calibrated "
+                                                 f"({exc}); its confidences are uncalibrated"})
+        return None
+    return {"temperature": block["temperature"],
+            "ece_before": block["calibration"]["ece_before"],
+            "ece_after": block["calibration"]["ece_after"]}
 
 
 def _confused(predicted: np.ndarray, labels: np.ndarray) -> list[int]:

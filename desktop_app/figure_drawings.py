@@ -1,0 +1,147 @@
+"""The drawings of the app's matplotlib charts: ``draw(figure, state) -> layout``.
+
+Plain functions of plain data, with no Qt: they run in the figure process
+(``figure_process.py``), a child of the window, so a chart being drawn never holds the window's
+GIL (drawn in a thread of the window they stalled its event loop up to 90 ms while a model
+trained). ``layout`` is what the widget needs back (e.g. where the cells are, for hover).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+BASE_DPI = 100
+
+
+def draw_training_charts(figure, state: dict) -> dict:
+    values = state.get("values", {})
+    running = state.get("running", [])
+    epochs = max((len(v) for v in values.values()), default=0)
+    last_x = max([epochs] + [x for x, _, _ in running])
+    loss_ax, acc_ax = figure.subplots(1, 2)
+    figure.subplots_adjust(left=0.09, right=0.98, bottom=0.17, top=0.88, wspace=0.28)
+    for ax, metric, title, scale, corner in ((loss_ax, "loss", "Loss", 1, "upper right"),
+                                             (acc_ax, "accuracy", "Accuracy (%)", 100,
+                                              "lower right")):
+        ax.set_title(title, fontsize="medium")
+        ax.set_xlabel("epoch")
+        ax.grid(True, alpha=0.3)
+        if running:
+            ax.plot([x for x, _, _ in running],
+                    [(l if metric == "loss" else a) * scale for _, l, a in running],
+                    "-", color="tab:blue", alpha=0.35, linewidth=1, label="train (running)")
+        for name, colour, label in ((metric, "tab:blue", "train"),
+                                    (f"val_{metric}", "tab:orange", "validation")):
+            ys = [v * scale for v in values.get(name, [])]
+            if ys:
+                ax.plot(range(1, len(ys) + 1), ys, "o-", color=colour, label=label)
+        ax.set_xlim(0, max(1.0, last_x) + 0.2)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        if metric == "accuracy":
+            low, high = ax.get_ylim() if (running or epochs) else (0, 100)
+            ax.set_ylim(max(0, min(low, 100)), 100.5)
+        elif not (running or epochs):
+            ax.set_ylim(0, 1)
+        if running or epochs:
+            ax.legend(loc=corner, fontsize="small")
+    return {}
+
+
+def draw_confusion(figure, state: dict) -> dict:
+    """The matrix as a heat map sized to its counts: the cell text shrinks to fit its cell, and
+    shows counts or each row's percentages. Returns where the cells are, for hover look-ups."""
+    matrix = np.asarray(state.get("matrix", np.zeros((0, 0))), np.int64)
+    names = state.get("names", [])
+    width_px, height_px = figure.get_size_inches() * BASE_DPI
+    if matrix.size == 0:
+        figure.text(0.5, 0.5, "No results yet", ha="center", va="center", color="gray")
+        return {}
+    n = len(matrix)
+    longest = max(map(len, names), default=1)
+    # Room for the labels (rotated when long), then the largest square that fits.
+    left = 30 + min(longest, 12) * 6.5
+    bottom = 30 + (min(longest, 12) * 4.6 if longest > 2 else 14)
+    side = max(40.0, min(width_px - left - 12, height_px - bottom - 12))
+    ax = figure.add_axes([left / width_px, bottom / height_px, side / width_px,
+                          side / height_px])
+    rows = matrix.sum(axis=1, keepdims=True)
+    shares = np.divide(matrix, rows, out=np.zeros(matrix.shape), where=rows > 0)
+    ax.imshow(shares, cmap="Blues", vmin=0, vmax=1, interpolation="nearest", aspect="auto")
+    label_size = max(6.0, min(10.0, side / n / 4))
+    ax.set_xticks(range(n), names, rotation=40 if longest > 2 else 0,
+                  ha="right" if longest > 2 else "center", fontsize=label_size)
+    ax.set_yticks(range(n), names, fontsize=label_size)
+    ax.set_xlabel("predicted", fontsize=label_size + 1)
+    ax.set_ylabel("true", fontsize=label_size + 1)
+    percent = state.get("percent", False)
+    texts = {(r, c): (f"{shares[r, c]:.0%}" if percent else str(matrix[r, c]))
+             for (r, c), count in np.ndenumerate(matrix) if count}
+    chars = max((len(t) for t in texts.values()), default=1)
+    cell_pt = side / n * 72 / BASE_DPI
+    font = max(4.5, min(11.0, cell_pt * 0.85 / (0.62 * max(chars, 2))))
+    for (r, c), text in texts.items():
+        ax.text(c, r, text, ha="center", va="center", fontsize=font,
+                color="white" if shares[r, c] > 0.5 else "black")
+    return {"axes": (left, height_px - bottom - side, side, side), "n": n}
+
+
+def draw_reliability(figure, state: dict) -> dict:
+    block = state.get("calibration")
+    if not block:
+        figure.text(0.5, 0.5, state.get("empty", "No calibration for this model"),
+                    ha="center", va="center", color="gray", wrap=True)
+        return {}
+    panels = figure.subplots(1, 2, sharey=True)
+    figure.subplots_adjust(left=0.11, right=0.97, bottom=0.25, top=0.80, wspace=0.1)
+    temperature = block.get("temperature")
+    for ax, key, ece, title in (
+            (panels[0], "reliability_before", block.get("ece_before"), "Before"),
+            (panels[1], "reliability_after", block.get("ece_after"),
+             f"After (T = {temperature:.2f})" if _finite(temperature) else "After")):
+        table = block.get(key) or {}
+        bins = int(table.get("bins") or 0)
+        width = 1.0 / bins if bins else 0.0
+        counts = [n or 0 for n in table.get("count", [])]
+        most = math.log1p(max(counts, default=0)) or 1.0
+        for i, (n, conf, acc) in enumerate(zip(counts, table.get("confidence", []),
+                                               table.get("accuracy", []))):
+            if not n or conf is None or acc is None:
+                continue
+            left = i * width
+            weight = 0.2 + 0.8 * math.log1p(n) / most  # a bin of 3 pictures says little: faint
+            ax.bar(left, acc, width=width, align="edge", color="tab:blue", alpha=0.85 * weight,
+                   edgecolor="white", linewidth=0.5)
+            low, high = sorted((acc, conf))
+            ax.bar(left, high - low, bottom=low, width=width, align="edge", color="tab:red",
+                   alpha=0.45 * weight, edgecolor="none")
+        ax.plot([0, 1], [0, 1], "--", color="gray", linewidth=1)
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        ax.set_xlabel("confidence", fontsize="small", labelpad=1)
+        ax.set_xticks([0, 0.25, 0.5, 0.75, 1], ["0", "", "0.5", "", "1"])
+        ax.tick_params(labelsize="small")
+        ax.set_title(f"{title}\nECE {_percent(ece)}", fontsize="small")
+        ax.grid(True, alpha=0.25)
+    panels[0].set_ylabel("accuracy", fontsize="small")
+    where = block.get("evaluated_on")
+    fitted = block.get("fitted_on")
+    figure.suptitle(f"Reliability on the {where}" if where else "Reliability", fontsize="small")
+    if fitted:
+        figure.text(0.5, 0.01, f"temperature fitted on the {fitted}\nred: the gap to the "
+                    "mean confidence; faint: bins of few pictures", ha="center", va="bottom",
+                    fontsize="x-small", color="dimgray", linespacing=1.1)
+    return {}
+
+
+def _finite(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _percent(value) -> str:
+    return f"{value:.2%}" if _finite(value) else "n/a"
+
+
+DRAWINGS = {draw.__name__: draw for draw in (draw_training_charts, draw_confusion,
+                                             draw_reliability)}

@@ -1,0 +1,82 @@
+"""Throttle: one computation in flight, only the newest waits, a minimum interval between
+starts, an optional rest after the last change, and a pause (a hidden view)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from desktop_app.throttle import Throttle
+
+
+class Recorder:
+    def __init__(self, in_flight: bool = True):
+        self.starts: list[float] = []
+        self.in_flight = in_flight
+
+    def __call__(self) -> bool:
+        self.starts.append(time.perf_counter())
+        return self.in_flight
+
+
+def test_one_in_flight_and_only_the_newest_waits(qtbot):
+    start = Recorder()
+    throttle = Throttle(start)
+    throttle.request()
+    for _ in range(5):  # changes while the first computes: one start follows, not five
+        throttle.request()
+    qtbot.wait(30)
+    assert len(start.starts) == 1 and throttle.in_flight and throttle.pending
+    throttle.finished()
+    qtbot.wait(30)
+    assert len(start.starts) == 2 and not throttle.pending
+    throttle.finished()
+    qtbot.wait(30)
+    assert len(start.starts) == 2 and not throttle.in_flight
+
+
+def test_a_start_that_sent_nothing_is_not_in_flight(qtbot):
+    start = Recorder(in_flight=False)
+    throttle = Throttle(start)
+    throttle.request()
+    throttle.request()
+    assert len(start.starts) == 2 and not throttle.in_flight
+
+
+def test_starts_are_at_least_the_interval_apart(qtbot):
+    start = Recorder(in_flight=False)
+    throttle = Throttle(start, interval_s=0.08)
+    throttle.request()
+    throttle.request()  # too soon: deferred to the interval's end
+    assert len(start.starts) == 1
+    qtbot.waitUntil(lambda: len(start.starts) == 2, timeout=2000)
+    assert start.starts[1] - start.starts[0] >= 0.075
+
+
+def test_rest_waits_until_the_changes_pause(qtbot):
+    start = Recorder(in_flight=False)
+    throttle = Throttle(start, rest_s=0.1)
+    last = time.perf_counter()
+    end = last + 0.3
+    while time.perf_counter() < end:  # a change every 20 ms: the pen still moving
+        throttle.request()
+        last = time.perf_counter()
+        qtbot.wait(20)
+        assert not start.starts
+    qtbot.waitUntil(lambda: len(start.starts) == 1, timeout=2000)
+    assert start.starts[0] - last >= 0.095
+
+
+@pytest.mark.parametrize("cancel", [False, True])
+def test_paused_changes_wait_for_the_resume_and_cancel_drops_them(qtbot, cancel):
+    start = Recorder(in_flight=False)
+    throttle = Throttle(start)
+    throttle.set_paused(True)
+    throttle.request()
+    qtbot.wait(30)
+    assert not start.starts and throttle.pending
+    if cancel:
+        throttle.cancel()
+    throttle.set_paused(False)
+    assert len(start.starts) == (0 if cancel else 1)
