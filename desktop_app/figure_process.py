@@ -18,6 +18,7 @@ import struct
 import sys
 
 HEADER = struct.Struct("<Q")
+NICENESS = 10  # below the window and the training child: on 2 cores, 4 busy threads
 
 
 def write_message(stream, message) -> None:
@@ -77,6 +78,9 @@ class Drawer:
 
 def main() -> int:
     from .figure_drawings import DRAWINGS
+
+    if hasattr(os, "nice"):  # a chart may come late; the window and the training come first
+        os.nice(NICENESS)
 
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # a stray print must not corrupt the answers
