@@ -3,7 +3,9 @@
     xvfb-run -s "-screen 0 1400x900x24" .venv/bin/python scripts/screenshot.py docs/screenshot.png
     options: --size=WxH (window size, default 1280x800), --training (train two epochs first),
              --teach=DIALOG.png (store ten flagged "1"s as samples, teach, save the dialog too),
-             --views (show "What each layer sees" on the right, "Models side by side" below)
+             --views (show "What each layer sees" on the right, "Models side by side" below),
+             --confidence=PANEL.png (with --training: hold out 10 % for calibration, then save
+             the training panel showing the reliability diagram)
 """
 
 import sys
@@ -95,9 +97,21 @@ def main(out: str) -> None:
         panel.preset.setCurrentText("Quick")
         panel.preset.activated.emit(panel.preset.currentIndex())
         panel.epochs.setValue(2)
+        confidence_shot = next((a.split("=", 1)[1] for a in sys.argv
+                                if a.startswith("--confidence=")), None)
+        if confidence_shot:
+            panel.validation_split.setValue(0.1)  # the temperature is fitted on it
         panel.start()
         wait(app, until=lambda: not panel.is_training(), timeout=300)
         wait(app, 1.0)
+        if confidence_shot:
+            panel.results.charts.setCurrentIndex(1)
+            wait(app, until=lambda: panel.results.reliability.rendered_once(), timeout=30)
+            wait(app, 1.0)
+            panel.grab().save(confidence_shot)
+            print(confidence_shot, panel.results.charts.tabText(1))
+            panel.results.charts.setCurrentIndex(0)
+            wait(app, 1.0)
     if "--views" in sys.argv:
         window.canvas.clear()  # a "1" with a flag: the models do not all agree
         draw_stroke(window.canvas, flagged_one(shift=10, flag=70))
