@@ -1,4 +1,4 @@
-"""Benchmarks: python -m bench [lecture_speed] [budget] [predictor] [lite] [gui] (default: all).
+"""Benchmarks: python -m bench [NAME ...] (default: all of SUITES, in order).
 
 Speed is reported as ratios against a baseline run in the same process, so a busy or slower
 machine moves both sides together. Needs the real datasets (DRAW_CLASSIFY_DATA or Keras cache).
@@ -16,7 +16,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 SUITES = ("predictor", "lite", "gui_latency", "lecture_speed", "budget", "gui_training", "memory", "paper",
-          "fashion_drawings", "numbers", "teach", "explain")
+          "fashion_drawings", "numbers", "teach", "explain", "calibration")
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
