@@ -48,6 +48,7 @@ from .models import ARCHITECTURES, PRECISIONS  # noqa: E402
 from .preprocess import BlankPictureError, PictureError, open_picture, to_model_input  # noqa: E402
 from .store import ModelLoadError  # noqa: E402
 from .presets import PRESETS, preset_values  # noqa: E402
+from .strategy import STRATEGIES, check_tf_config  # noqa: E402
 from .trainer import LR_SCHEDULES, OPTIMIZERS, ConfigError, TrainingConfig  # noqa: E402
 
 EXIT_ERROR = 2
@@ -115,14 +116,17 @@ def _parser() -> argparse.ArgumentParser:
                            argument_default=argparse.SUPPRESS)
     train.add_argument("--preset", choices=list(PRESETS),
                        help="a named recipe (the panel's presets); other options override it: "
-                            + "; ".join(f"{p.name}: {p.description}" for p in PRESETS.values()))
+                            + "; ".join(f"{p.name}: {p.description}" for p in PRESETS.values())
+                            .replace("%", "%%"))  # argparse formats help with %
     train.add_argument("--dataset", choices=list(DATASETS))
     train.add_argument("--architecture", choices=list(ARCHITECTURES))
     train.add_argument("--optimizer", choices=OPTIMIZERS)
     train.add_argument("--lr", "--learning-rate", dest="learning_rate", type=float)
     train.add_argument("--lr-schedule", choices=LR_SCHEDULES)
     train.add_argument("--epochs", type=int)
-    train.add_argument("--batch-size", type=int)
+    train.add_argument("--batch-size", type=int,
+                       help="images per step; with --strategy, the global batch, split across "
+                            "the replicas")
     train.add_argument("--validation-split", type=float)
     train.add_argument("--dropout", type=float)
     train.add_argument("--augment", action=argparse.BooleanOptionalAction,
@@ -136,6 +140,10 @@ def _parser() -> argparse.ArgumentParser:
                        help="batches per Keras call (default 0: automatic, many for small "
                             "models)")
     train.add_argument("--seed", type=int)
+    train.add_argument("--strategy", choices=STRATEGIES,
+                       help="default: one device (as before); mirrored: every GPU of this "
+                            "machine (else its logical CPU devices); multi-worker: several "
+                            "machines, each named in $TF_CONFIG (see the README)")
     train.add_argument("--data-dir", help="folder with mnist/ and fashion-mnist/ IDX files "
                                           "(default: $DRAW_CLASSIFY_DATA, then the Keras cache)")
     train.add_argument("--out", required=True, help="where to save the .keras model")
@@ -222,6 +230,8 @@ def _train(args) -> int:
     from .trainer import train
 
     config = _train_config(args)
+    if config.strategy == "multi-worker":
+        check_tf_config()  # before loading the data
     try:  # before minutes of training, not after; the name as given first (a folder, a device)
         check_writable_target(args.out)
         target = check_writable_target(_keras_name(args.out))
@@ -720,6 +730,8 @@ class _ProgressBar:
         if kind == "train_begin":
             print(f"training on {event['train_samples']} images, validating on "
                   f"{event['val_samples']} ({event['source']})", file=self.stream)
+            if event.get("strategy", "default") != "default":
+                print(f"strategy {event['strategy']}: {event['devices']}", file=self.stream)
         elif kind in ("batch", "download"):
             now = time.monotonic()
             if not self.tty and now - self._last_line < 10:

@@ -62,9 +62,11 @@ class TrainingConfig:
     label_smoothing: float = 0.0   # train towards 1 - s + s/10 for the true class, s/10 elsewhere
     ema: float = 0.0               # weight averaging: momentum of the moving average (0: off)
     steps_per_execution: int = 0   # batches per Keras call; 0: automatic (many for small models)
+    strategy: str = "default"      # tf.distribute: "mirrored" (GPUs), "multi-worker" (TF_CONFIG)
 
     def validate(self) -> "TrainingConfig":
         from .models import ARCHITECTURES, PRECISIONS  # imports Keras: not at module import
+        from .strategy import STRATEGIES
 
         self.dataset = normalize_name(self.dataset)
         _check(self.dataset in DATASETS, "dataset", f"one of {', '.join(DATASETS)}")
@@ -88,6 +90,13 @@ class TrainingConfig:
                "0 (off) or a momentum in [0.5, 1)")
         _check(_integer(self.steps_per_execution) and 0 <= self.steps_per_execution <= 1000,
                "steps_per_execution", "an integer 0..1000 (0: automatic)")
+        _check(self.strategy in STRATEGIES, "strategy", f"one of {', '.join(STRATEGIES)}")
+        # Keras 3 runs several steps per call in a tf.while_loop, which fails under a
+        # tf.distribute strategy ("You must feed a value for placeholder tensor":
+        # keras-team/keras#19246; seen with Keras 3.15, TensorFlow 2.21).
+        _check(self.strategy == "default" or self.steps_per_execution <= 1,
+               "steps_per_execution", "0 (automatic) or 1 with a distribution strategy "
+               "(Keras runs one batch per call there)")
         return self
 
     def to_dict(self) -> dict:
@@ -162,6 +171,16 @@ def train(config: TrainingConfig, progress: ProgressFn | None = None,
     progress = progress or (lambda event: None)
     should_stop = should_stop or (lambda: False)
 
+    from . import strategy as distribute
+
+    strategy = distribute.make_strategy(config.strategy)  # first: before other TensorFlow work
+    replicas = distribute.replicas(strategy)
+    _check(config.batch_size >= replicas, "batch_size",
+           f"at least {replicas}: it is the global batch, split across the {replicas} replicas")
+    note = distribute.warning(config.strategy, strategy)
+    if note:
+        progress({"event": "warning", "message": note})
+
     import keras  # slow import: only when training really starts
 
     from .augment import make_eval_dataset, make_train_dataset
@@ -177,15 +196,17 @@ def train(config: TrainingConfig, progress: ProgressFn | None = None,
     x_train, y_train, x_val, y_val = _split(data, config)
 
     steps_per_epoch = math.ceil(len(x_train) / config.batch_size)
-    model = build_model(config.architecture, config.dropout, precision=config.precision)
-    steps_per_call = config.steps_per_execution or auto_steps_per_execution(
-        model, config.batch_size, config.precision)
-    smoothing = config.label_smoothing
-    model.compile(optimizer=_optimizer(config, steps_per_epoch * config.epochs),
-                  loss=(keras.losses.CategoricalCrossentropy(label_smoothing=smoothing)
-                        if smoothing else "sparse_categorical_crossentropy"),
-                  metrics=["accuracy"], steps_per_execution=steps_per_call,
-                  jit_compile=auto_jit_compile(model))
+    with distribute.scope(strategy):  # the model's and the optimizer's variables: mirrored
+        model = build_model(config.architecture, config.dropout, precision=config.precision)
+        steps_per_call = config.steps_per_execution or (
+            1 if strategy else auto_steps_per_execution(model, config.batch_size, config.precision))
+        smoothing = config.label_smoothing
+        model.compile(optimizer=_optimizer(config, steps_per_epoch * config.epochs),
+                      loss=(keras.losses.CategoricalCrossentropy(label_smoothing=smoothing)
+                            if smoothing else "sparse_categorical_crossentropy"),
+                      metrics=["accuracy"], steps_per_execution=steps_per_call,
+                      # XLA cannot compile a step whose variables live on several devices
+                      jit_compile=auto_jit_compile(model) and strategy is None)
 
     train_ds = make_train_dataset(x_train, y_train, config.batch_size, config.seed,
                                   config.dataset if config.augment else None)
@@ -193,8 +214,14 @@ def train(config: TrainingConfig, progress: ProgressFn | None = None,
     if smoothing:  # the smoothed loss takes one-hot labels
         train_ds, val_ds = (None if ds is None else ds.map(_one_hot) for ds in (train_ds, val_ds))
     gate = StopGate(should_stop, stop_poll_interval(model, config.batch_size, config.precision))
-    train_ds = gate.apply(train_ds)
     reporter = ProgressReporter(progress, gate, config.epochs, steps_per_epoch)
+    callbacks = [reporter]
+    if strategy is None:
+        train_ds = gate.apply(train_ds)
+    else:  # Keras runs one batch per call here, so polling after each batch is as prompt; and
+        # an input of unknown length (the gate's) gets an extra, empty step at each epoch's end
+        callbacks.insert(0, keras.callbacks.LambdaCallback(
+            on_train_batch_end=lambda batch, logs: gate.poll()))
     classes = np.unique(y_train)
     if len(classes) < 2:
         progress({"event": "warning",
@@ -202,17 +229,22 @@ def train(config: TrainingConfig, progress: ProgressFn | None = None,
                              "will answer that class whatever it sees."})
     progress({"event": "train_begin", "epochs": config.epochs, "steps": steps_per_epoch,
               "train_samples": len(x_train), "val_samples": len(x_val),
-              "source": data.source, "steps_per_execution": steps_per_call})
+              "source": data.source, "steps_per_execution": steps_per_call,
+              "strategy": config.strategy, "replicas": replicas,
+              "devices": distribute.describe(strategy)})
 
     started = time.perf_counter()
     with warnings.catch_warnings():
         # The gate hides the number of batches from Keras, which then finds each epoch's end
         # (or a stop) by running out of data, and says so.
         warnings.filterwarnings("ignore", message="Your input ran out of data")
-        model.fit(train_ds, epochs=config.epochs, validation_data=val_ds, verbose=0,
-                  shuffle=False, callbacks=[reporter])
+        if strategy is None or gate.poll():  # (the gate polls before the first batch)
+            model.fit(train_ds, epochs=config.epochs, validation_data=val_ds, verbose=0,
+                      shuffle=False, callbacks=callbacks)
     train_seconds = time.perf_counter() - started
     status = "stopped" if reporter.stopped else "finished"
+    if strategy is not None:
+        model = distribute.plain_copy(model)
 
     progress({"event": "evaluate_begin", "samples": len(data.x_test)})
     probabilities = predict_probabilities(model, data.x_test)
