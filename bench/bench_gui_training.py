@@ -28,7 +28,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 REPO = Path(__file__).resolve().parents[1]
-REPEATS = 3
+REPEATS = int(os.environ.get("BENCH_GUI_TRAINING_REPEATS", "3"))
 PROBE_MS = 10
 ARCHITECTURE, BATCH_SIZE = "compact_cnn", 128
 

@@ -105,6 +105,7 @@ class TrainingController(QObject):
         self._summary_worker: ChildProcessWorker | None = None
         self._summary_thread = None
         self._summary_key: tuple | None = None
+        self._summary_cancelled = False
 
     # ------------------------------------------------------------------ state
     def is_training(self) -> bool:
@@ -127,6 +128,11 @@ class TrainingController(QObject):
         if self.is_training():
             return
         config.validate()
+        if self._summary_worker is not None:
+            # A model summary still starting (TensorFlow's import: seconds of both cores) would
+            # slow the run's first epoch (GUI/CLI epoch 1.07-1.10); the panel asks again after.
+            self._summary_cancelled = True
+            self._summary_worker.cancel()
         self._config = config
         self._run_path = new_run_path(config)
         worker = ChildProcessWorker(train_arguments(config, self._run_path), "training",
@@ -263,6 +269,8 @@ class TrainingController(QObject):
 
     @Slot(str)
     def _on_summary_failed(self, message: str) -> None:
+        if self._summary_cancelled:
+            return  # not a failure: asked for again once the run is over
         if self._summary_key is not None and self._summary_key not in self._summaries:
             text = f"(no summary: {message})"
             self._summaries[self._summary_key] = text  # informative only: do not retry forever
@@ -273,4 +281,5 @@ class TrainingController(QObject):
         if self._summary_thread is not None:
             self._summary_thread.wait()
         self._summary_thread = self._summary_worker = None
+        self._summary_cancelled = False
         self.summaryReady.emit(None, "")  # lets the panel ask for what is still missing

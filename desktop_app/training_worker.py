@@ -113,6 +113,18 @@ class ChildProcessWorker(QObject):
     def stop_requested(self) -> bool:
         return self._stop_requested
 
+    def cancel(self) -> None:
+        """End the child without waiting (the worker thread reaps it): its work is no longer
+        wanted. Unlike abort, the UI thread does not block for the child's grace period."""
+        with self._lock:
+            self._aborted = True
+            process = self._process
+        if process is not None:
+            try:
+                process.terminate()
+            except OSError:
+                pass
+
     def abort(self) -> None:
         """End the child now (the window is closing): SIGTERM, 1 s, then SIGKILL, and reap it."""
         with self._lock:

@@ -321,6 +321,30 @@ def test_model_summary_is_built_in_the_background(qtbot, app_settings, tiny_data
     qtbot.waitUntil(lambda: running_threads() == [], timeout=RUN_TIMEOUT)
 
 
+def test_start_ends_a_summary_still_starting_and_the_summary_comes_after(qtbot, app_settings,
+                                                                         tiny_data):
+    """A summary child importing TensorFlow would take the run's CPU: Start ends it (without
+    waiting for it), and the summary is made once the run is over."""
+    panel = make_panel(qtbot, app_settings, tiny_data, epochs=1)
+    panel.show()
+    qtbot.waitUntil(panel.controller.summary_running, timeout=RUN_TIMEOUT)
+    summary_child = panel.controller._summary_worker
+    qtbot.waitUntil(lambda: summary_child.pid is not None, timeout=RUN_TIMEOUT)
+    arrived = []  # (training?, summary) for every summary that comes
+    panel.controller.summaryReady.connect(
+        lambda key, text: key is not None and arrived.append((panel.is_training(), key)))
+    start(qtbot, panel)
+    assert panel.is_training()
+    qtbot.waitUntil(lambda: process_gone(summary_child.pid), timeout=RUN_TIMEOUT)
+    qtbot.waitUntil(lambda: not panel.is_training(), timeout=RUN_TIMEOUT)
+    assert panel.last_result() is not None  # the run was not what ended
+    qtbot.waitUntil(panel.summary_ready, timeout=RUN_TIMEOUT)
+    assert "101,770" in child(panel, QPlainTextEdit, "modelSummary").toPlainText()
+    assert "no summary" not in child(panel, QPlainTextEdit, "modelSummary").toPlainText()
+    assert arrived and not any(training for training, _ in arrived)  # made after the run
+    qtbot.waitUntil(lambda: running_threads() == [], timeout=RUN_TIMEOUT)
+
+
 def test_save_copies_the_model_its_lite_twin_and_sidecar(qtbot, app_settings, tiny_data,
                                                          tmp_path, monkeypatch):
     from PySide6.QtWidgets import QFileDialog
