@@ -158,8 +158,9 @@ def live_drawing() -> dict:
     for mode in ("off", "on", "all views"):
         window.saliency_action.setChecked(mode != "off")
         if mode == "all views":
-            window.show_dock(window.layers_dock)
-            window.show_dock(window.compare_dock)
+            window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, window.compare_dock)
+            window.show_dock(window.compare_dock)  # below the canvas, the layers on the right:
+            window.show_dock(window.layers_dock)   # both on screen (not tabbed together)
             window.resize(1600, 1000)
             end = time.perf_counter() + 3  # their models load
             while time.perf_counter() < end:
