@@ -22,7 +22,7 @@ import numpy as np
 
 from . import calibration, ood
 from .atomic import write_text
-from .store import file_sha256, sidecar_path
+from .store import _plain, file_sha256, sidecar_path
 
 HELD_OUT_FALLBACK = 5000  # test pictures used for fitting when the validation split is unknown
 MIN_HELD_OUT = 200        # fewer held-out pictures cannot place the OOD thresholds
@@ -158,13 +158,3 @@ def update_sidecar(model_path: str | os.PathLike, changes: dict) -> Path:
     info.update(_plain(changes))
     write_text(side, json.dumps(info, indent=1, allow_nan=False))
     return side
-
-
-def _plain(value):
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    return value
