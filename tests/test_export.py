@@ -27,7 +27,8 @@ def test_tflite_path_is_beside_the_keras_file(tmp_path):
 
 
 @pytest.mark.parametrize("architecture, precision",
-                         [("lecture_dense", "float32"), ("compact_cnn", "bfloat16")])
+                         [("lecture_dense", "float32"), ("compact_cnn", "bfloat16"),
+                          ("vgg_cnn", "bfloat16")])
 def test_export_matches_keras_in_float32(tmp_path, architecture, precision):
     import keras
 

@@ -92,6 +92,37 @@ def test_export_layers_cli_matches_keras(tmp_path):
         assert np.abs(layers.run(picture)[-1] - want).max() <= 1e-4
 
 
+def test_a_conv_batch_norm_relu_block_is_shown_as_one_convolution(tmp_path):
+    """vgg_cnn's Conv -> BatchNorm -> ReLU blocks are each one "Convolution · relu" step of the
+    view, whose maps are the ReLU's output; the raw convolution and the normalised maps in
+    between are not shown."""
+    import keras
+
+    from training.export import export_layers_tflite
+    from training.models import build_model
+
+    model = build_model("vgg_cnn", dropout=0.3)
+    # Batch norm with non-trivial statistics, so that skipping it would show other numbers.
+    rng = np.random.default_rng(2)
+    for layer in model.layers:
+        if type(layer).__name__ == "BatchNormalization":
+            gamma, beta, mean, var = layer.get_weights()
+            layer.set_weights([rng.uniform(0.5, 2, gamma.shape), rng.normal(0, 0.3, beta.shape),
+                               rng.normal(0, 0.3, mean.shape), rng.uniform(0.5, 2, var.shape)])
+    layers = LayerModel(export_layers_tflite(model, tmp_path / "vgg.layers.tflite"))
+    stages = ["Conv2D", "Conv2D", "MaxPooling2D"] * 3
+    assert [layer.kind for layer in layers.layers] == stages + ["Flatten", "Dense", "Dense"]
+    assert [layer.activation for layer in layers.layers if layer.kind == "Conv2D"] == ["relu"] * 6
+    relus = [layer.output for layer in model.layers if type(layer).__name__ == "ReLU"]
+    keras_maps = keras.Model(model.inputs, relus)
+    picture = rng.random((28, 28)).astype(np.float32)
+    want = [keras.ops.convert_to_numpy(m)[0] for m in keras_maps(picture[None, ..., None])]
+    got = [out for out, layer in zip(layers.run(picture), layers.layers)
+           if layer.kind == "Conv2D"]
+    for a, b in zip(got, want):
+        assert np.abs(a - b).max() <= 1e-4
+
+
 def test_docks_and_their_shortcuts(qtbot, window, monkeypatch):
     from PySide6.QtWidgets import QMessageBox
 

@@ -256,3 +256,28 @@ def test_one_sample_is_taught_without_cross_validation(tiny_data, tmp_path):
     assert "cross-validation needs at least 2 samples" in done.stdout
     assert "official test accuracy (100 images)" in done.stdout
     assert (tmp_path / "t.keras").is_file()
+
+
+def test_teaching_keeps_batch_norm_statistics(tiny_data, few_samples, tmp_path):
+    """A model with batch norm (vgg_cnn) is taught with its normalisation frozen: updated on a
+    few personal drawings, its statistics would drift and every other picture would suffer."""
+    from training.models import build_model
+    from training.store import load_model, save_model
+
+    model = build_model("vgg_cnn")
+    base = save_model(model, tmp_path / "vgg.keras", {"dataset": "mnist"}, with_tflite=False)
+    out = tmp_path / "taught.keras"
+    done = run_cli("--model", base, "--samples", few_samples, "--dataset", "mnist", "--out", out,
+                   "--data-dir", tiny_data, "--steps", 6, "--cv-steps", 1)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+    def weights(m, kind):
+        return [w for layer in m.layers if type(layer).__name__ == kind
+                for w in layer.get_weights()]
+
+    taught = load_model(out).model
+    for a, b in zip(weights(taught, "BatchNormalization"), weights(model, "BatchNormalization"),
+                    strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert any(not np.array_equal(a, b) for a, b in zip(weights(taught, "Conv2D"),
+                                                        weights(model, "Conv2D")))

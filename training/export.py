@@ -79,20 +79,44 @@ def export_layers_tflite(model, path: str | os.PathLike) -> Path:
 
     runner = _float32_version(model)
     outputs: dict = {}
-    for layer in runner.layers:
-        kind = type(layer).__name__
-        if kind in _NOT_SHOWN:
-            continue
+    for layer, kind, activation in _shown_layers(runner.layers):
         try:
             tensor = layer.output
         except (AttributeError, ValueError):  # a layer used more than once: no single output
             continue
-        activation = getattr(getattr(layer, "activation", None), "__name__", "none")
         outputs[f"l{len(outputs):02d}_{kind}_{activation}"] = tensor
     final = runner.outputs[0]
     if not outputs or list(outputs.values())[-1] is not final:
         outputs[f"l{len(outputs):02d}_Output_none"] = final
     return export_tflite(keras.Model(runner.inputs, outputs), path)
+
+
+def _shown_layers(layers) -> list:
+    """(layer, kind, activation) for each layer the view shows, in order.
+
+    A convolution followed by batch norm and then a ReLU (``vgg_cnn``) is one step for the
+    user: it is shown once, as the ReLU's output, under the convolution's name; the raw
+    convolution and the normalised-but-not-activated maps in between are left out."""
+    layers = [layer for layer in layers if type(layer).__name__ not in _NOT_SHOWN]
+    kinds = [type(layer).__name__ for layer in layers]
+    shown, block = [], None
+    for i, (layer, kind) in enumerate(zip(layers, kinds)):
+        activation = getattr(getattr(layer, "activation", None), "__name__", "none")
+        following = kinds[i + 1] if i + 1 < len(kinds) else None
+        if kind in ("Conv2D", "Dense") and activation == "linear" \
+                and following == "BatchNormalization":
+            block = kind                    # shown at the end of its block
+            continue
+        if kind == "BatchNormalization" and block and following in ("ReLU", "Activation"):
+            continue
+        if kind in ("ReLU", "Activation") and block:
+            name = "relu" if kind == "ReLU" else activation
+            shown.append((layer, block, name))
+            block = None
+            continue
+        block = None
+        shown.append((layer, kind, activation))
+    return shown
 
 
 _NOT_SHOWN = {"InputLayer", "Dropout", "SpatialDropout2D", "GaussianNoise", "GaussianDropout",

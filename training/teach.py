@@ -157,6 +157,12 @@ class _Teacher:
 
         from .augment import augment_batch
 
+        # Batch norm keeps the statistics of the full training set: updated on batches of a
+        # few dozen personal drawings they would drift, and every other picture would suffer.
+        # (A frozen BatchNormalization layer runs in inference mode in Keras 3.)
+        for layer in model.layers:
+            if type(layer).__name__ == "BatchNormalization":
+                layer.trainable = False
         self.model, self.settings = model, settings
         self.replay_x, self.replay_y = replay_x, replay_y
         self.base_weights = [w.copy() for w in model.get_weights()]
