@@ -338,7 +338,7 @@ def test_the_views_never_import_tensorflow_in_the_window(tmp_path):
                               "DRAW_CLASSIFY_HOME": str(tmp_path / "home")})
     assert out.returncode == 0, out.stderr[-2000:]
     lines = out.stdout.strip().splitlines()
-    assert lines[-2] == "9 panels"
+    assert lines[-2] == "12 panels"  # vgg_cnn: 6 convolution blocks, 3 poolings, 3 more
     assert lines[-1] == "[]"
 
 
@@ -354,4 +354,4 @@ def test_shipped_models_are_small_and_vouched_for(keras_path):
     assert isinstance(info.get("test_accuracy"), float)
     total = sum(p.stat().st_size for p in (keras_path, tflite_path(keras_path),
                                             layers_tflite_path(keras_path)))
-    assert total < 5_000_000
+    assert total < 10_000_000  # vgg_cnn: 5.3 MB .keras (with its optimizer) + 2 x 1.7 MB

@@ -267,9 +267,9 @@ def test_presets_fill_the_form_and_the_form_is_restored(qtbot, app_settings, tin
 
     preset.setCurrentText("Best")
     preset.activated.emit(preset.currentIndex())
-    assert child(panel, QComboBox, "architectureField").currentData() == "wide_cnn"
+    assert child(panel, QComboBox, "architectureField").currentData() == "vgg_cnn"
     assert child(panel, QCheckBox, "augmentField").isChecked()
-    assert child(panel, QSpinBox, "epochsField").value() == 15
+    assert child(panel, QSpinBox, "epochsField").value() == 20
 
     child(panel, QSpinBox, "seedField").setValue(42)
     child(panel, QSpinBox, "epochsField").setValue(3)
@@ -277,7 +277,7 @@ def test_presets_fill_the_form_and_the_form_is_restored(qtbot, app_settings, tin
 
     again = TrainingPanel(app_settings)
     qtbot.addWidget(again)
-    assert again.config().architecture == "wide_cnn"
+    assert again.config().architecture == "vgg_cnn"
     assert again.config().epochs == 3
     assert again.config().seed == 42
     assert again.config().data_dir == str(tiny_data)

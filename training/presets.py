@@ -75,10 +75,13 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
                                               lr_schedule="cosine")},
            budgets={"mnist": (45, 0.994), "fashion_mnist": (90, 0.93)}),
     Preset("best", "Best",
-           "The shipped models' recipe: wide CNN, augmentation, 15 epochs (minutes).",
-           dict(architecture="wide_cnn", optimizer="adam", learning_rate=3e-3,
-                lr_schedule="cosine", epochs=15, batch_size=128, dropout=0.3, augment=True,
-                precision="fast", label_smoothing=0.0, ema=0.0)),
+           "The shipped models' recipe: VGG-style CNN with batch norm, augmentation, label "
+           "smoothing; 20 epochs for MNIST (about 13 min on a 2-core CPU), 40 for Fashion-MNIST "
+           "(about 25 min).",
+           dict(architecture="vgg_cnn", optimizer="adam", learning_rate=2e-3,
+                lr_schedule="cosine", epochs=20, batch_size=128, validation_split=0.05,
+                dropout=0.3, augment=True, precision="float32", label_smoothing=0.1, ema=0.0),
+           per_dataset={"fashion_mnist": dict(epochs=40)}),
 )}
 
 
