@@ -133,6 +133,39 @@ def test_detector_separates_shifted_features_and_survives_its_file(tmp_path):
         ood.Detector.from_file(path)
 
 
+def test_a_label_smoothed_model_scores_with_early_features_and_centroids_only(tmp_path):
+    """Label smoothing erases what the penultimate layer and the energy could tell: those two
+    scores are left out for such a model, the choice is kept in the file, and an older file
+    without it still uses all four."""
+    from training.confidence import _label_smoothing
+
+    assert _label_smoothing({"config": {"label_smoothing": 0.1}}) == 0.1
+    assert _label_smoothing({"lineage": {"base_config": {"label_smoothing": 0.1}}}) == 0.1
+    assert _label_smoothing({"config": {"label_smoothing": "x"}}) == 0.0
+    assert _label_smoothing({}) == 0.0
+    train, labels = synthetic_features(3000, 1)
+    held, _ = synthetic_features(1000, 2)
+    far, _ = synthetic_features(300, 3, shift=6.0)
+    kernel = np.random.default_rng(0).normal(0, 1, (12, 10)).astype(np.float32)
+    detector = ood.fit_detector(train, labels, held, kernel, np.zeros(10, np.float32),
+                                weights=ood.score_weights(0.1))
+    parts = detector.normalised(far)
+    assert np.all(parts[:, 1:3] == 0) and np.any(parts[:, 3] > 0)
+    path = tmp_path / "m.ood.npz"
+    path.write_bytes(detector.to_bytes())
+    again = ood.Detector.from_file(path)
+    assert np.array_equal(again.weights, [1, 0, 0, 1])
+    assert np.allclose(again.score(far), detector.score(far), rtol=1e-4)
+    detector.weights = None  # a file written before the weights: all four scores count
+    path.write_bytes(detector.to_bytes())
+    assert ood.Detector.from_file(path).weights is None
+    assert np.all(ood.score_weights(0.0) == 1)
+    detector.weights = np.zeros(4, np.float32)  # no score at all: refused
+    path.write_bytes(detector.to_bytes())
+    with pytest.raises(ValueError, match="inconsistent"):
+        ood.Detector.from_file(path)
+
+
 def test_answer_check_verdicts():
     block = {"reject_above": 3.0, "unsure_above": 2.0}
     check = ood.AnswerCheck(temperature=2.0, checker=object(), block=block)

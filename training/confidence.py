@@ -82,7 +82,8 @@ def calibrate_saved_model(model_path: str | os.PathLike, data_dir=None, with_ood
         progress({"event": "ood_begin"})
         changes["ood"] = fit_ood(loaded.model, loaded.path, x_train, y_train, x_held, y_held,
                                  held_name, x_eval, y_eval, eval_name, eval_p,
-                                 max_train=max_ood_train)
+                                 max_train=max_ood_train,
+                                 label_smoothing=_label_smoothing(loaded.metadata))
     update_sidecar(loaded.path, changes)
     progress({"event": "calibrate_end", "temperature": block["temperature"],
               "ece_before": block["ece_before"], "ece_after": block["ece_after"]})
@@ -90,7 +91,8 @@ def calibrate_saved_model(model_path: str | os.PathLike, data_dir=None, with_ood
 
 
 def fit_ood(model, model_path, x_train, y_train, x_held, y_held, held_name, x_eval, y_eval,
-            eval_name, eval_probabilities=None, max_train: int | None = None) -> dict:
+            eval_name, eval_probabilities=None, max_train: int | None = None,
+            label_smoothing: float = 0.0) -> dict:
     """Fit the out-of-distribution check, write its two files beside ``model_path`` and return
     the sidecar's ``ood`` block (with what it measured on the evaluation pictures)."""
     from .trainer import predict_probabilities
@@ -98,7 +100,8 @@ def fit_ood(model, model_path, x_train, y_train, x_held, y_held, held_name, x_ev
     if max_train is not None and len(x_train) > max_train:
         pick = np.random.default_rng(0).choice(len(x_train), max_train, replace=False)
         x_train, y_train = x_train[pick], y_train[pick]
-    detector, features_model, held_scores = ood.build(model, x_train, y_train, x_held)
+    detector, features_model, held_scores = ood.build(model, x_train, y_train, x_held,
+                                                      label_smoothing=label_smoothing)
     limits = ood.thresholds(held_scores)
     eval_scores = detector.score(ood.compute_features(features_model, x_eval))
     block = ood.write_files(features_model, detector, model_path, limits, len(y_held),
@@ -133,7 +136,8 @@ def add_ood_after_training(result, path: str | os.PathLike, data, progress=None,
         return None  # too few to place a 99.5th percentile
     progress({"event": "ood_begin"})
     block = fit_ood(result.model, path, x_train, y_train, x_held, y_held, held_name, x_eval,
-                    y_eval, eval_name, max_train=max_train)
+                    y_eval, eval_name, max_train=max_train,
+                    label_smoothing=result.config.label_smoothing)
     update_sidecar(path, {"ood": block})
     return block
 
@@ -158,3 +162,13 @@ def update_sidecar(model_path: str | os.PathLike, changes: dict) -> Path:
     info.update(_plain(changes))
     write_text(side, json.dumps(info, indent=1, allow_nan=False))
     return side
+
+
+def _label_smoothing(metadata: dict) -> float:
+    """The smoothing the model was trained with (its own, or its base's for a taught model)."""
+    for config in ((metadata or {}).get("config"),
+                   ((metadata or {}).get("lineage") or {}).get("base_config")):
+        value = config.get("label_smoothing") if isinstance(config, dict) else None
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    return 0.0

@@ -390,6 +390,7 @@ def _teach(base_model_path, samples_folder, dataset, out_path, data_dir, progres
         raise Stopped
     lineage = {"base_model": str(loaded.path.resolve()), "base_sha256": file_sha256(loaded.path),
                "base_display_name": loaded.metadata.get("display_name"),
+               "base_config": loaded.metadata.get("config"),  # how the base was trained
                "samples": n, "per_class": per_class, "before": before, "after": after,
                "cross_validation": cv, "settings": asdict(settings),
                "seconds": figures["seconds"]["total"],
