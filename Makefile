@@ -22,7 +22,7 @@ test: install
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest $(PYTEST_ARGS)
 
 bench: install
-	$(PY) -m bench
+	QT_QPA_PLATFORM=offscreen $(PY) -m bench    # windows drawn off screen: same figures with or without a display
 
 # The shipped models, trained by this project's own CLI on the full datasets (see README).
 models: install

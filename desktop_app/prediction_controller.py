@@ -31,6 +31,8 @@ NUMBER_REST_S = 0.12       # ... and only once the drawing has rested this long 
 #                            or paused between digits): mid-stroke readings were never seen
 #                            yet took the GIL from the live probabilities (p95 +10 ms)
 EXPLAIN_INTERVAL_S = 0.05  # saliency maps start at most 20 times a second (a light CPU share)
+EXPLAIN_SHARE = 0.4        # ... and take at most 40 % of a core: vgg_cnn's maps cost 26-35 ms
+#                            (wide_cnn's 8-13); back to back they slowed the live answer
 
 
 class PredictionController(QObject):
@@ -95,7 +97,8 @@ class PredictionController(QObject):
         self._explainable: dict | None = None  # the newest classified drawing, as a request
         self._explain_next: dict | None = None
         self._explain_floor = 0              # maps of drawings up to this seq are stale
-        self._explains = Throttle(self._send_explain, EXPLAIN_INTERVAL_S, parent=self)
+        self._explains = Throttle(self._send_explain, EXPLAIN_INTERVAL_S, parent=self,
+                                  max_share=EXPLAIN_SHARE)
 
     # -- state
     @property

@@ -17,13 +17,19 @@ from PySide6.QtCore import QObject, QTimer
 
 class Throttle(QObject):
     def __init__(self, start: Callable[[], bool], interval_s: float = 0.0, rest_s: float = 0.0,
-                 parent: QObject | None = None):
+                 parent: QObject | None = None, max_share: float = 1.0):
         """``start()`` begins the computation of the newest state and returns True when it is
-        now in flight (``finished()`` must follow), False when there was nothing to send."""
+        now in flight (``finished()`` must follow), False when there was nothing to send.
+        ``max_share``: after a computation that took d seconds, the next starts no sooner than
+        d * (1 / max_share - 1) later, so that a heavy model (a 30 ms map) takes at most that
+        share of a core while a light one keeps ``interval_s``."""
         super().__init__(parent)
         self._start = start
         self._interval_s = interval_s
         self._rest_s = rest_s
+        self._max_share = min(1.0, max(0.05, float(max_share)))
+        self._finished_at = float("-inf")
+        self._gap_s = 0.0
         self._pending = False
         self._in_flight = False
         self._paused = False
@@ -54,6 +60,10 @@ class Throttle(QObject):
 
     def finished(self) -> None:
         """The computation in flight has ended: the newest waiting change may start."""
+        if self._in_flight:
+            now = time.perf_counter()
+            self._finished_at = now
+            self._gap_s = (now - self._started_at) * (1.0 / self._max_share - 1.0)
         self._in_flight = False
         self._try_start()
 
@@ -73,7 +83,8 @@ class Throttle(QObject):
         if self._in_flight or not self._pending or self._paused:
             return
         now = time.perf_counter()
-        wait = max(self._started_at + self._interval_s, self._changed_at + self._rest_s) - now
+        wait = max(self._started_at + self._interval_s, self._changed_at + self._rest_s,
+                   self._finished_at + self._gap_s) - now
         if wait > 0:
             self._timer.start(max(1, round(wait * 1000)))  # restarted: a new change moves it
             return

@@ -80,3 +80,22 @@ def test_paused_changes_wait_for_the_resume_and_cancel_drops_them(qtbot, cancel)
         throttle.cancel()
     throttle.set_paused(False)
     assert len(start.starts) == (0 if cancel else 1)
+
+
+def test_a_heavy_computation_is_given_at_most_its_share_of_a_core(qtbot):
+    """After a computation of d seconds the next waits d * (1 / share - 1): 60 ms of work at a
+    40 % share -> 90 ms before the next start; light work keeps the interval."""
+    start = Recorder()
+    throttle = Throttle(start, interval_s=0.01, max_share=0.4)
+    throttle.request()
+    qtbot.wait(60)  # the computation takes 60 ms
+    throttle.request()
+    throttle.finished()
+    qtbot.wait(50)
+    assert len(start.starts) == 1  # still resting: 90 ms after the end
+    qtbot.waitUntil(lambda: len(start.starts) == 2, timeout=1000)
+    assert start.starts[1] - start.starts[0] >= 0.06 + 0.09 - 0.005
+    throttle.finished()  # an instant computation: the interval alone counts again
+    throttle.request()
+    qtbot.waitUntil(lambda: len(start.starts) == 3, timeout=1000)
+    assert start.starts[2] - start.starts[1] < 0.2
