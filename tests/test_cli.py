@@ -222,7 +222,15 @@ def test_predict_reads_numbers(tmp_path):
     lefts = [d["box"][0] for d in several["digits"]]
     assert lefts == sorted(lefts) and several["digits"][-1]["box"][2] <= 840
     assert single["label"] == 7 and single["number"] == "7" and len(single["digits"]) == 1
-    assert single["digits"][0]["probabilities"] == single["probabilities"]
+    # The number's digits carry the calibrated probabilities the reading weighed (as the
+    # window shows them); "probabilities" stays the model's raw output.
+    from training.calibration import apply_temperature
+    from training.store import read_metadata, shipped_model_path
+
+    temperature = read_metadata(shipped_model_path("mnist"))["temperature"]
+    np.testing.assert_allclose(single["digits"][0]["probabilities"],
+                               apply_temperature(np.array(single["probabilities"]), temperature),
+                               atol=1e-5)
 
     fashion = json.loads(cli("predict", "--model", "fashion_mnist", tmp_path / "7.png").stdout)
     assert "label" in fashion and "number" not in fashion and "digits" not in fashion
@@ -285,7 +293,7 @@ def test_describe_prints_the_summary_table_without_tensorflow_noise():
     summaries = {e["architecture"]: e for e in events if e["event"] == "summary"}
     assert {name: s["parameters"] for name, s in summaries.items()} == {
         "lecture_dense": 101_770, "lecture_cnn": 65_994, "compact_cnn": 98_442,
-        "mid_cnn": 412_266, "wide_cnn": 241_546}
+        "mid_cnn": 412_266, "wide_cnn": 241_546, "vgg_cnn": 436_650}
     assert "Total parameters: 101,770" in summaries["lecture_dense"]["text"]
     assert "Dropout" not in summaries["compact_cnn"]["text"]
-    assert events[-1] == {"event": "result", "count": 5}
+    assert events[-1] == {"event": "result", "count": 6}

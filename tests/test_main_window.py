@@ -100,7 +100,9 @@ def test_dropped_mnist_test_digit_is_classified(qtbot, window, tmp_path, shared_
     from training.datasets import load_dataset
 
     data = load_dataset("mnist", shared_data, allow_download=False)
-    index = 18  # a 3 in the official test set
+    # Index 18, a 3, is one of the real digits (0.5 % of the first 200 dropped this way) the
+    # shipped model's check calls "doesn't look like a digit", as designed for ~0.8 %.
+    index = 30
     big = Image.fromarray(255 - data.x_test[index]).resize((560, 560), Image.Resampling.BICUBIC)
     path = tmp_path / "mnist-test-digit.png"
     big.save(path)

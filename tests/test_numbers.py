@@ -13,7 +13,16 @@ from training.preprocess import BlankPictureError, ink_map, to_model_input
 
 @pytest.fixture(scope="module")
 def model():
-    return LiteModel("resources/models/mnist.tflite")
+    """The shipped model as the window runs it: LiteRT, probabilities with its temperature."""
+    import json
+    from types import SimpleNamespace
+
+    from training.calibration import calibrated_predictions
+
+    lite = LiteModel("resources/models/mnist.tflite")
+    temperature = json.loads(open("resources/models/mnist.json").read())["temperature"]
+    batch = calibrated_predictions(lite.predict_batch, temperature)
+    return SimpleNamespace(predict_batch=batch, predict=lambda picture: batch(picture[None])[0])
 
 
 def hand_number(digits: str, spacing=0.15, height=200, size=(560, 560), seed=0, **kwargs):

@@ -417,13 +417,14 @@ def _predict(args) -> int:
                 record = {"file": file, "label": label, "class_name": names[label],
                           "probabilities": [round(float(p), 6) for p in probabilities]}
                 if digits:
-                    record.update(_number_record(image, predictor))
+                    record.update(_number_record(image, predictor,
+                                                 loaded.metadata.get("temperature")))
         failures += "error" in record
         print(_dumps(record), flush=True)
     return 1 if failures else 0
 
 
-def _number_record(image, predictor) -> dict:
+def _number_record(image, predictor, temperature=None) -> dict:
     """``"number"`` and ``"digits"`` (label, confidence, probabilities, box per digit, left to
     right) of a digit picture: one digit gives the record's own label, several a number."""
     import numpy as np
@@ -431,7 +432,10 @@ def _number_record(image, predictor) -> dict:
     from .numbers import read_number
 
     try:
-        reading = read_number(image, lambda xs: np.stack([predictor.predict(x) for x in xs]))
+        from .calibration import calibrated_predictions
+
+        reading = read_number(image, calibrated_predictions(
+            lambda xs: np.stack([predictor.predict(x) for x in xs]), temperature))
     except BlankPictureError:  # cannot happen after a single-digit reading; never a crash
         return {}
     return {"number": reading.number, "digits": [d.to_json() for d in reading.digits]}

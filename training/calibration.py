@@ -186,3 +186,11 @@ def validate_calibration(value) -> dict:
         if key in value:
             out[key] = _number(value[key], 0.0)
     return out
+
+
+def calibrated_predictions(predict_batch, temperature: float | None):
+    """``predict_batch`` with the model's temperature applied (unchanged without one)."""
+    if not isinstance(temperature, (int, float)) or isinstance(temperature, bool) \
+            or not temperature > 0:
+        return predict_batch
+    return lambda pictures: apply_temperature(predict_batch(pictures), float(temperature))
