@@ -220,7 +220,17 @@ def run() -> dict:
     from training.numbers import read_number
     from training.store import shipped_model_path
 
-    model = LiteModel(tflite_path(shipped_model_path("mnist")))
+    from types import SimpleNamespace
+
+    from training.calibration import calibrated_predictions
+    from training.store import read_metadata
+
+    # As the window reads numbers: the model's probabilities with its temperature.
+    lite = LiteModel(tflite_path(shipped_model_path("mnist")))
+    temperature = read_metadata(shipped_model_path("mnist")).get("temperature")
+    one = calibrated_predictions(lite.predict, temperature)  # one picture, no padding
+    model = SimpleNamespace(predict_batch=calibrated_predictions(lite.predict_batch, temperature),
+                            predict=one)
     previous = _previous()
 
     def one_by_one(pictures: np.ndarray) -> np.ndarray:
