@@ -87,14 +87,7 @@ def _conv_net(name: str, widths: tuple[int, ...], dense: int, dropout: float,
         model.add(layers.Conv2D(width, 3, padding="same", activation="relu",
                                 kernel_regularizer=reg, dtype=dtype))
         model.add(layers.MaxPooling2D(2, dtype=dtype))
-    model.add(layers.Flatten())
-    if dense:
-        if dropout:
-            model.add(layers.Dropout(dropout))
-        model.add(layers.Dense(dense, activation="relu", kernel_regularizer=reg, dtype=dtype))
-    if dropout:
-        model.add(layers.Dropout(dropout))
-    model.add(_classifier())
+    _add_head(model, dense, dropout, reg, dtype)
     return model
 
 
@@ -120,14 +113,22 @@ def _vgg_net(name: str, widths: tuple[int, ...], dense: int, dropout: float, l2:
             model.add(layers.BatchNormalization(dtype=dtype))
             model.add(layers.ReLU(dtype=dtype))
         model.add(layers.MaxPooling2D(2, dtype=dtype))
+    _add_head(model, dense, dropout, reg, dtype)
+    return model
+
+
+def _add_head(model, dense: int, dropout: float, reg, dtype) -> None:
+    """Flatten -> [Dropout] -> Dense ``dense`` ReLU (when ``dense``) -> [Dropout] -> softmax."""
+    from keras import layers
+
     model.add(layers.Flatten())
-    if dropout:
-        model.add(layers.Dropout(dropout))
-    model.add(layers.Dense(dense, activation="relu", kernel_regularizer=reg, dtype=dtype))
+    if dense:
+        if dropout:
+            model.add(layers.Dropout(dropout))
+        model.add(layers.Dense(dense, activation="relu", kernel_regularizer=reg, dtype=dtype))
     if dropout:
         model.add(layers.Dropout(dropout))
     model.add(_classifier())
-    return model
 
 
 def _classifier():
