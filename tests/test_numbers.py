@@ -250,3 +250,17 @@ def test_one_digit_in_pieces_or_wide_is_one_digit(model, digit, strokes):
     reading = read_number(picture, model.predict_batch)
     assert reading.number == str(digit)
     np.testing.assert_array_equal(reading.digits[0].model_input, to_model_input(picture, "mnist"))
+
+
+def test_the_window_reads_numbers_from_calibrated_probabilities():
+    """The window's reader (inference_worker._read_number) applies the model's temperature:
+    the label-smoothed shipped model's raw probabilities read this "17" as "7"."""
+    import json
+
+    from desktop_app.inference_worker import _read_number
+
+    lite = LiteModel("resources/models/mnist.tflite")
+    temperature = json.loads(open("resources/models/mnist.json").read())["temperature"]
+    picture = hand_number("17", spacing=0.0, height=220)
+    assert _read_number(picture, lite, temperature)["text"] == "17"
+    assert _read_number(picture, lite, None) is None  # raw: one digit, "7"
