@@ -48,6 +48,7 @@ def train_arguments(config: TrainingConfig, out: Path) -> list[str]:
             "--precision", config.precision, "--seed", str(config.seed),
             "--label-smoothing", repr(float(config.label_smoothing)),
             "--ema", repr(float(config.ema)),
+            "--weight-decay", repr(float(config.weight_decay)),
             "--steps-per-execution", str(config.steps_per_execution),
             "--out", str(out), "--progress", "json"]
     if config.data_dir:

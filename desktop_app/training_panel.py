@@ -135,6 +135,13 @@ class TrainingPanel(QWidget):
         self.label_smoothing.setSingleStep(0.05)
         self.label_smoothing.setToolTip("Train towards about 90 % sure instead of 100 % (at 0.1): "
                                         "often a little more accurate on the test set")
+        self.weight_decay = QDoubleSpinBox(objectName="weightDecayField")
+        self.weight_decay.setRange(0.0, 0.5)
+        self.weight_decay.setDecimals(3)
+        self.weight_decay.setSingleStep(0.01)
+        self.weight_decay.setToolTip("Shrink every weight a little at each step (decoupled, as "
+                                     "in AdamW): e.g. 0.05 adds a few tenths of a percent on "
+                                     "Fashion-MNIST in a 9-epoch run")
         self.augment = QCheckBox("random shifts, rotations, scaling, stroke width",
                                  objectName="augmentField")
         self.precision = QComboBox(objectName="precisionField")
@@ -161,13 +168,13 @@ class TrainingPanel(QWidget):
 
         self._fields = (self.dataset, self.architecture, self.optimizer, self.learning_rate,
                         self.lr_schedule, self.epochs, self.batch_size, self.validation_split,
-                        self.dropout, self.label_smoothing, self.augment, self.precision,
-                        self.seed)
+                        self.dropout, self.label_smoothing, self.weight_decay, self.augment,
+                        self.precision, self.seed)
         for combo in (self.dataset, self.architecture, self.optimizer, self.lr_schedule,
                       self.precision):
             combo.currentIndexChanged.connect(self._on_form_changed)
         for spin in (self.learning_rate, self.epochs, self.batch_size, self.validation_split,
-                     self.dropout, self.label_smoothing, self.seed):
+                     self.dropout, self.label_smoothing, self.weight_decay, self.seed):
             spin.valueChanged.connect(self._on_form_changed)
         self.augment.toggled.connect(self._on_form_changed)
         self.architecture.currentIndexChanged.connect(self._request_summary)
@@ -218,6 +225,7 @@ class TrainingPanel(QWidget):
         form.addRow("Validation split", self.validation_split)
         form.addRow("Dropout", self.dropout)
         form.addRow("Label smoothing", self.label_smoothing)
+        form.addRow("Weight decay", self.weight_decay)
         form.addRow("Augmentation", self.augment)
         form.addRow("Precision", self.precision)
         form.addRow("Seed", self.seed)
@@ -263,7 +271,8 @@ class TrainingPanel(QWidget):
             batch_size=self.batch_size.value(), validation_split=self.validation_split.value(),
             dropout=self.dropout.value(), augment=self.augment.isChecked(),
             precision=self.precision.currentData(), seed=self.seed.value(),
-            label_smoothing=self.label_smoothing.value(), data_dir=folder or None)
+            label_smoothing=self.label_smoothing.value(),
+            weight_decay=self.weight_decay.value(), data_dir=folder or None)
 
     def set_config(self, values: dict) -> None:
         """Fill the form from (part of) a config dict; unknown names keep the current choice."""
@@ -273,7 +282,7 @@ class TrainingPanel(QWidget):
         spins = {"learning_rate": self.learning_rate, "epochs": self.epochs,
                  "batch_size": self.batch_size, "validation_split": self.validation_split,
                  "dropout": self.dropout, "seed": self.seed,
-                 "label_smoothing": self.label_smoothing}
+                 "label_smoothing": self.label_smoothing, "weight_decay": self.weight_decay}
         loading, self._loading = self._loading, True  # one save at the end, not one per field
         try:
             for key, combo in combos.items():

@@ -82,6 +82,9 @@ def test_cli_refuses_an_unknown_preset_and_invalid_new_options(capsys):
         _cli_config("--label-smoothing", "1.5")
     with pytest.raises(ConfigError, match="ema"):
         _cli_config("--ema", "0.2")
+    with pytest.raises(ConfigError, match="weight_decay"):
+        _cli_config("--weight-decay", "-0.1")
+    assert _cli_config("--weight-decay", "0.05").weight_decay == 0.05
 
 
 # ----------------------------------------------------------------------------- several batches per call
@@ -136,6 +139,33 @@ def test_recipe_options_train(tiny_mnist, changes):
     assert result.test_accuracy > 0.5  # learns the synthetic classes (chance: 0.1)
     if changes.get("validation_split"):
         assert "val_accuracy" in result.history
+
+
+def test_the_panels_training_child_gets_every_setting():
+    """The panel trains through the CLI: its arguments must carry every field of the config."""
+    from pathlib import Path
+
+    from desktop_app.training_controller import train_arguments
+
+    config = TrainingConfig(dataset="fashion_mnist", architecture="wide_cnn", optimizer="sgd",
+                            learning_rate=0.0123, lr_schedule="onecycle", epochs=3,
+                            batch_size=77, validation_split=0.15, dropout=0.25, augment=True,
+                            precision="bfloat16", seed=5, label_smoothing=0.05, ema=0.9,
+                            weight_decay=0.02, steps_per_execution=3, data_dir="/data")
+    parsed = _train_config(_parser().parse_args(train_arguments(config, Path("out.keras"))))
+    assert parsed.to_dict() == config.to_dict()
+
+
+def test_weight_decay_shrinks_the_weights(tiny_mnist):
+    """Same seed, same data: with decay the trained kernels end up smaller (decay is applied)."""
+    def kernel_norm(decay):
+        config = TrainingConfig(architecture="lecture_dense", epochs=2, batch_size=16,
+                                validation_split=0.0, weight_decay=decay)
+        model = train(config, dataset=tiny_mnist).model
+        return sum(float(np.sum(np.square(layer.kernel.numpy())))
+                   for layer in model.layers if hasattr(layer, "kernel"))
+
+    assert kernel_norm(0.5) < 0.97 * kernel_norm(0.0)  # without decay: the same norm
 
 
 # ----------------------------------------------------------------------------- panel

@@ -136,6 +136,9 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--ema", type=float,
                        help="weight averaging: momentum of the moving average, e.g. 0.99 "
                             "(default 0: off)")
+    train.add_argument("--weight-decay", type=float,
+                       help="decoupled weight decay (Adam becomes AdamW), e.g. 0.05 (default "
+                            "0: off)")
     train.add_argument("--steps-per-execution", type=int,
                        help="batches per Keras call (default 0: automatic, many for small "
                             "models)")

@@ -61,6 +61,7 @@ class TrainingConfig:
     data_dir: str | None = None
     label_smoothing: float = 0.0   # train towards 1 - s + s/10 for the true class, s/10 elsewhere
     ema: float = 0.0               # weight averaging: momentum of the moving average (0: off)
+    weight_decay: float = 0.0      # decoupled (AdamW-style): each step w -= lr * decay * w
     steps_per_execution: int = 0   # batches per Keras call; 0: automatic (many for small models)
     strategy: str = "default"      # tf.distribute: "mirrored" (GPUs), "multi-worker" (TF_CONFIG)
 
@@ -88,6 +89,8 @@ class TrainingConfig:
                "label_smoothing", "a number in [0, 1)")
         _check(_number(self.ema) and (self.ema == 0 or 0.5 <= self.ema < 1), "ema",
                "0 (off) or a momentum in [0.5, 1)")
+        _check(_number(self.weight_decay) and 0 <= self.weight_decay < 1, "weight_decay",
+               "a number in [0, 1)")
         _check(_integer(self.steps_per_execution) and 0 <= self.steps_per_execution <= 1000,
                "steps_per_execution", "an integer 0..1000 (0: automatic)")
         _check(self.strategy in STRATEGIES, "strategy", f"one of {', '.join(STRATEGIES)}")
@@ -372,9 +375,11 @@ def _optimizer(config: TrainingConfig, total_steps: int):
         lr = keras.optimizers.schedules.CosineDecay(
             lr / 25, max(1, total_steps - warmup), alpha=0.0,
             warmup_target=config.learning_rate, warmup_steps=warmup)
-    averaging = dict(use_ema=True, ema_momentum=config.ema) if config.ema else {}
+    options = dict(use_ema=True, ema_momentum=config.ema) if config.ema else {}
+    if config.weight_decay:  # Keras decays decoupled from the gradient: Adam becomes AdamW
+        options["weight_decay"] = config.weight_decay
     if config.optimizer == "adam":
-        return keras.optimizers.Adam(lr, **averaging)
+        return keras.optimizers.Adam(lr, **options)
     if config.optimizer == "rmsprop":
-        return keras.optimizers.RMSprop(lr, **averaging)
-    return keras.optimizers.SGD(lr, momentum=0.9, nesterov=True, **averaging)
+        return keras.optimizers.RMSprop(lr, **options)
+    return keras.optimizers.SGD(lr, momentum=0.9, nesterov=True, **options)
