@@ -14,7 +14,6 @@ import time
 
 import numpy as np
 
-from desktop_app.explain_worker import one_by_one
 from desktop_app.saliency_overlay import canvas_overlay, to_qimage
 from training.datasets import load_dataset
 from training.explain import deletion_check, explain
@@ -48,7 +47,7 @@ def run() -> dict:
             started = time.perf_counter()
             explain(picture, model.predict_batch)  # the CLI's way: one padded batch of 256
             batched, cpu = time.perf_counter(), time.thread_time()
-            found = explain(picture, one_by_one(model))  # the window's way
+            found = explain(picture, model.predict_batch)  # the window's way
             middle = time.perf_counter()
             to_qimage(canvas_overlay(found.saliency, placement, grey))
             cpu_s.append(time.thread_time() - cpu)  # LiteRT runs in this thread (1 thread)

@@ -177,9 +177,6 @@ def single_digit_agreement(images: np.ndarray, model) -> dict:
     from training.numbers import may_hold_several, read_number
     from training.preprocess import to_model_input
 
-    def one_by_one(pictures: np.ndarray) -> np.ndarray:
-        return np.stack([model.predict(picture) for picture in pictures])
-
     differ, shown_as_number, checked, examples = 0, 0, 0, []
     for index, image in enumerate(images):
         picture = digit_picture(image)
@@ -187,7 +184,7 @@ def single_digit_agreement(images: np.ndarray, model) -> dict:
         label = str(int(model.predict(model_input).argmax()))
         flagged = may_hold_several(model_input, picture)
         checked += flagged
-        reading = read_number(picture, one_by_one)
+        reading = read_number(picture, model.predict_batch)
         if reading.number != label:
             differ += 1
             shown_as_number += flagged and len(reading.digits) >= 2
@@ -233,39 +230,30 @@ def run() -> dict:
                             predict=one)
     previous = _previous()
 
-    def one_by_one(pictures: np.ndarray) -> np.ndarray:
-        return np.stack([model.predict(picture) for picture in pictures])
-
     rng = np.random.default_rng(SEED)
     result = {}
     for length in LENGTHS:
         exact = digits_right = 0
-        times, times_small = [], []
+        times = []
         for _ in range(NUMBERS_PER_LENGTH):
             truth, picture = random_number(length, rng)
             started = time.perf_counter()
             reading = read_number(picture, model.predict_batch)
             times.append(time.perf_counter() - started)
-            started = time.perf_counter()
-            read_number(picture, one_by_one)
-            times_small.append(time.perf_counter() - started)
             exact += reading.number == truth
             matcher = difflib.SequenceMatcher(None, truth, reading.number, autojunk=False)
             digits_right += sum(block.size for block in matcher.get_matching_blocks())
-        t, t_small = np.array(times) * 1000, np.array(times_small) * 1000
+        t = np.array(times) * 1000
         key = f"{length}_digits"
         result[key] = {
             "numbers": NUMBERS_PER_LENGTH,
             "exact_accuracy": exact / NUMBERS_PER_LENGTH,
             "digit_accuracy": digits_right / (NUMBERS_PER_LENGTH * length),
-            "ms_per_reading_p50": float(np.median(t)), "ms_per_reading_p95": float(np.percentile(t, 95)),
-            "ms_per_reading_one_by_one_p50": float(np.median(t_small)),
-            "ms_per_reading_one_by_one_p95": float(np.percentile(t_small, 95))}
+            "ms_per_reading_p50": float(np.median(t)), "ms_per_reading_p95": float(np.percentile(t, 95))}
         print(f"{length} digits: exact {exact / NUMBERS_PER_LENGTH:.1%}"
               f"{_was(previous, key, 'exact_accuracy')}, per digit "
               f"{digits_right / (NUMBERS_PER_LENGTH * length):.1%}, "
-              f"{np.median(t):.0f} ms per reading (p95 {np.percentile(t, 95):.0f}); one by one "
-              f"{np.median(t_small):.0f} ms (p95 {np.percentile(t_small, 95):.0f})", flush=True)
+              f"{np.median(t):.1f} ms per reading (p95 {np.percentile(t, 95):.1f})", flush=True)
 
     try:
         test = load_dataset("mnist", allow_download=False)

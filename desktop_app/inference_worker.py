@@ -249,11 +249,9 @@ def _read_number(grey: np.ndarray, model, temperature: float | None = None) -> d
     if factor > 1:  # a reduced copy: 2.5x faster, about as accurate (bench_numbers' numbers
         #           read at 280 px: 99.3 / 96.7 / 94.0 % exact for 2 / 4 / 6 digits)
         grey = np.asarray(Image.fromarray(grey).reduce(factor))
-    # a few digit candidates: one small call each (predict_batch pads to 256 pictures)
     from training.calibration import calibrated_predictions
 
-    reading = read_number(grey, calibrated_predictions(
-        lambda pictures: np.stack([model.predict(x) for x in pictures]), temperature))
+    reading = read_number(grey, calibrated_predictions(model.predict_batch, temperature))
     digits = [np.asarray(d.probabilities, np.float32) for d in reading.digits]
     if len(digits) < 2 or not all(np.all(np.isfinite(d)) for d in digits):
         return None

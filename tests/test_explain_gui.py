@@ -126,7 +126,7 @@ def test_the_overlay_path_never_loads_tensorflow():
     from conftest import REPO
 
     code = ("import sys, numpy as np\n"
-            "from desktop_app.explain_worker import ExplainWorker, one_by_one\n"
+            "from desktop_app.explain_worker import ExplainWorker\n"
             "from desktop_app.saliency_overlay import canvas_overlay\n"
             "from training.explain import explain\n"
             "from training.lite_runtime import LiteModel\n"
@@ -134,7 +134,7 @@ def test_the_overlay_path_never_loads_tensorflow():
             "grey = np.zeros((560, 560), np.uint8); grey[100:400, 250:290] = 255\n"
             "picture, placement = place_model_input(grey, 'mnist')\n"
             "model = LiteModel('resources/models/mnist.tflite')\n"
-            "canvas_overlay(explain(picture, one_by_one(model)).saliency, placement, grey)\n"
+            "canvas_overlay(explain(picture, model.predict_batch).saliency, placement, grey)\n"
             "print([m for m in ('tensorflow', 'keras') if m in sys.modules])\n")
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
                           text=True, check=True)

@@ -40,10 +40,10 @@ def test_export_matches_keras_in_float32(tmp_path, architecture, precision):
     assert path == tmp_path / "m.tflite" and not list(tmp_path.glob("*partial*"))
 
     lite = LiteModel(path)
-    pictures = np.random.default_rng(0).random((200, 28, 28), dtype=np.float32)
+    pictures = np.random.default_rng(0).random((300, 28, 28), dtype=np.float32)
     expected = keras_float32(model, pictures)
-    batch = lite.predict_batch(pictures)  # 200 < one chunk: exercises the padding
-    assert batch.shape == (200, 10) and batch.dtype == np.float32
+    batch = lite.predict_batch(pictures)  # one full chunk of 256, then 44 one at a time
+    assert batch.shape == (300, 10) and batch.dtype == np.float32
     assert np.abs(batch - expected).max() <= 1e-4
     assert (batch.argmax(1) == expected.argmax(1)).all()
     singles = np.stack([lite.predict(p) for p in pictures[:20]])
@@ -51,6 +51,17 @@ def test_export_matches_keras_in_float32(tmp_path, architecture, precision):
     uint8 = (pictures * 255).astype(np.uint8)
     from_uint8 = keras_float32(model, uint8 / np.float32(255))
     assert np.abs(lite.predict_batch(uint8) - from_uint8).max() <= 1e-4
+
+
+def test_a_few_pictures_are_not_padded_to_a_full_chunk():
+    """The number reader asks for a few candidates at a time: they run one by one on the live
+    interpreter (0.26 ms each with the shipped model), not padded into a chunk of 256 (68 ms)."""
+    lite = LiteModel(SHIPPED_TFLITE["mnist"])
+    pictures = np.random.default_rng(5).random((3, 28, 28), dtype=np.float32)
+    batch = lite.predict_batch(pictures)
+    assert lite._batch is None  # the 256-picture interpreter was never made, let alone run
+    singles = np.stack([lite.predict(picture) for picture in pictures])
+    assert np.abs(batch - singles).max() <= 1e-6
 
 
 def test_fixed_batch_model_ending_in_logits(tmp_path):
