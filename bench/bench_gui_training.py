@@ -140,7 +140,11 @@ def gui_epoch(panel, probed: bool) -> tuple[float, dict]:
     previous = panel.last_result()
     probe = StallProbe()
     loop = QEventLoop()
-    quit_when_done = lambda running: running or loop.quit()  # noqa: E731
+
+    def quit_when_done(running: bool) -> None:
+        if not running:
+            loop.quit()
+
     panel.trainingStateChanged.connect(quit_when_done)
     panel.controller.progress.connect(probe.on_progress)
     if probed:
