@@ -16,37 +16,112 @@ BASE_DPI = 100
 
 
 def draw_training_charts(figure, state: dict) -> dict:
+    """Loss and accuracy per epoch, with the running curve of the batches.
+
+    Draws itself (``renders_itself``): while a run trains, a new point of the running curve
+    changes only the curves, so when the axes (limits, legend, size) stay as they were, the
+    curves are drawn again onto the saved picture of the axes (a few ms) instead of drawing
+    the whole figure again (~60 ms of a core the training would otherwise have).
+    """
+    frame = _training_frame(state, figure)
+    live = getattr(figure, "_live_curves", None)
+    if live is None or live["frame"] != frame:
+        live = figure._live_curves = _draw_training_frame(figure, state, frame)
+    else:
+        figure.canvas.restore_region(live["background"])
+    for metric, lines in live["lines"].items():
+        for name, line in lines.items():
+            line.set_data(*_curve(state, metric, name))
+    for ax, lines, legend in live["axes"]:
+        for line in lines:
+            ax.draw_artist(line)
+        if legend is not None:
+            ax.draw_artist(legend)
+    return {}
+
+
+draw_training_charts.renders_itself = True
+
+
+def _curve(state: dict, metric: str, name: str) -> tuple[list, list]:
+    """x and y of one curve: ``name`` is "running" or a series of ``values``."""
+    scale = 100 if metric == "accuracy" else 1
+    if name == "running":
+        column = 1 if metric == "loss" else 2
+        running = state.get("running", [])
+        return [point[0] for point in running], [point[column] * scale for point in running]
+    ys = [v * scale for v in state.get("values", {}).get(name, [])]
+    return list(range(1, len(ys) + 1)), ys
+
+
+def _training_frame(state: dict, figure) -> tuple:
+    """What the axes show besides the curves: when it changes, the whole figure is drawn."""
     values = state.get("values", {})
     running = state.get("running", [])
     epochs = max((len(v) for v in values.values()), default=0)
-    last_x = max([epochs] + [x for x, _, _ in running])
+    last_x = max([epochs, state.get("epochs") or 0] + [x for x, _, _ in running])
+    losses = [v for name in ("loss", "val_loss") for v in values.get(name, [])]
+    accuracies = [v for name in ("accuracy", "val_accuracy") for v in values.get(name, [])]
+    losses += [loss for _, loss, _ in running]
+    accuracies += [accuracy for _, _, accuracy in running]
+    losses = [v for v in losses if math.isfinite(v)]
+    accuracies = [100 * v for v in accuracies if math.isfinite(v)]
+    loss_top = _nice_ceiling(max(losses) * 1.05) if losses else 1.0
+    accuracy_bottom = min(90.0, 10.0 * math.floor(min(accuracies) / 10)) if accuracies else 0.0
+    shown = tuple(name for name in ("running", *SERIES_NAMES)
+                  if (running if name == "running" else values.get(name)))
+    return (max(1.0, last_x) + 0.2, loss_top, accuracy_bottom, shown,
+            tuple(figure.bbox.size), figure.dpi)
+
+
+SERIES_NAMES = ("loss", "val_loss", "accuracy", "val_accuracy")
+
+
+def _nice_ceiling(value: float) -> float:
+    """The smallest of 1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8 times a power of ten >= ``value``:
+    the loss axis grows in a few steps, not at every point."""
+    if value <= 0:
+        return 1.0
+    power = 10.0 ** math.floor(math.log10(value))
+    for step in (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10):
+        if step * power >= value * (1 - 1e-9):
+            return step * power
+    return 10 * power
+
+
+def _draw_training_frame(figure, state: dict, frame: tuple) -> dict:
+    """Draw the axes without the curves, keep that picture; the curves are drawn on it."""
+    x_right, loss_top, accuracy_bottom, shown = frame[:4]
+    figure.clear()
     loss_ax, acc_ax = figure.subplots(1, 2)
     figure.subplots_adjust(left=0.09, right=0.98, bottom=0.17, top=0.88, wspace=0.28)
-    for ax, metric, title, scale, corner in ((loss_ax, "loss", "Loss", 1, "upper right"),
-                                             (acc_ax, "accuracy", "Accuracy (%)", 100,
-                                              "lower right")):
+    live = {"lines": {}, "axes": []}
+    for ax, metric, title, limits, corner in (
+            (loss_ax, "loss", "Loss", (0, loss_top), "upper right"),
+            (acc_ax, "accuracy", "Accuracy (%)", (accuracy_bottom, 100.5), "lower right")):
         ax.set_title(title, fontsize="medium")
         ax.set_xlabel("epoch")
         ax.grid(True, alpha=0.3)
-        if running:
-            ax.plot([x for x, _, _ in running],
-                    [(l if metric == "loss" else a) * scale for _, l, a in running],
-                    "-", color="tab:blue", alpha=0.35, linewidth=1, label="train (running)")
+        lines = {}
+        if "running" in shown:
+            lines["running"], = ax.plot([], [], "-", color="tab:blue", alpha=0.35,
+                                        linewidth=1, label="train (running)", animated=True)
         for name, colour, label in ((metric, "tab:blue", "train"),
                                     (f"val_{metric}", "tab:orange", "validation")):
-            ys = [v * scale for v in values.get(name, [])]
-            if ys:
-                ax.plot(range(1, len(ys) + 1), ys, "o-", color=colour, label=label)
-        ax.set_xlim(0, max(1.0, last_x) + 0.2)
+            if name in shown:
+                lines[name], = ax.plot([], [], "o-", color=colour, label=label, animated=True)
+        ax.set_xlim(0, x_right)
+        ax.set_ylim(*limits)
         ax.xaxis.get_major_locator().set_params(integer=True)
-        if metric == "accuracy":
-            low, high = ax.get_ylim() if (running or epochs) else (0, 100)
-            ax.set_ylim(max(0, min(low, 100)), 100.5)
-        elif not (running or epochs):
-            ax.set_ylim(0, 1)
-        if running or epochs:
-            ax.legend(loc=corner, fontsize="small")
-    return {}
+        legend = ax.legend(loc=corner, fontsize="small") if lines else None
+        if legend is not None:
+            legend.set_animated(True)  # drawn over the curves, after them
+        live["lines"][metric] = lines
+        live["axes"].append((ax, list(lines.values()), legend))
+    figure.canvas.draw()  # everything but the animated curves and legends
+    live["background"] = figure.canvas.copy_from_bbox(figure.bbox)
+    live["frame"] = frame
+    return live
 
 
 def draw_confusion(figure, state: dict) -> dict:

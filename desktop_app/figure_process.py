@@ -70,9 +70,12 @@ class Drawer:
             FigureCanvasAgg(figure)
         figure.set_dpi(BASE_DPI * ratio)
         figure.set_size_inches(width / BASE_DPI, height / BASE_DPI)
-        figure.clear()
-        layout = drawing(figure, state) or {}
-        figure.canvas.draw()
+        if getattr(drawing, "renders_itself", False):  # it may redraw only what changed
+            layout = drawing(figure, state) or {}
+        else:
+            figure.clear()
+            layout = drawing(figure, state) or {}
+            figure.canvas.draw()
         buffer = figure.canvas.buffer_rgba()
         return buffer.shape[1], buffer.shape[0], bytes(buffer), layout
 

@@ -95,3 +95,33 @@ def test_a_drawing_that_fails_in_the_process_costs_nothing_else(qtbot, charts, c
     chart.set_state(values={"loss": [0.5]})
     _draw_epochs(qtbot, chart, 1)
     assert renderer.renderer._child is child and child.poll() is None
+
+
+def _running_state(points: int, epochs_planned: int = 5, peak_loss: float = 2.0) -> dict:
+    running = [(i / 20, peak_loss / (1 + i / 10), 0.3 + 0.6 * i / points) for i in range(points)]
+    return {"values": {"loss": [0.6], "accuracy": [0.8]}, "running": running,
+            "epochs": epochs_planned}
+
+
+def test_a_new_running_point_redraws_only_the_curves_and_looks_the_same():
+    """While a run trains, a new point of the running curve is drawn onto the kept picture of
+    the axes; the result must be the picture a whole new drawing gives."""
+    from desktop_app.figure_drawings import draw_training_charts
+    from desktop_app.figure_process import Drawer
+
+    kept, fresh = Drawer(), Drawer()
+    kept.draw(1, draw_training_charts, _running_state(30), 600, 300, 1.0)
+    background = kept._figures[1]._live_curves["background"]
+    state = _running_state(31)
+    updated = kept.draw(1, draw_training_charts, state, 600, 300, 1.0)
+    assert kept._figures[1]._live_curves["background"] is background  # the axes not redrawn
+    whole = fresh.draw(1, draw_training_charts, state, 600, 300, 1.0)
+    assert updated[:2] == whole[:2]
+    assert np.array_equal(np.frombuffer(updated[2], np.uint8), np.frombuffer(whole[2], np.uint8))
+    before = np.frombuffer(kept.draw(1, draw_training_charts, _running_state(30), 600, 300,
+                                     1.0)[2], np.uint8)
+    assert not np.array_equal(before, np.frombuffer(updated[2], np.uint8))  # the point shows
+
+    # A loss above the axis' top: the axes change, so the whole figure is drawn again.
+    kept.draw(1, draw_training_charts, _running_state(31, peak_loss=9.0), 600, 300, 1.0)
+    assert kept._figures[1]._live_curves["background"] is not background
