@@ -75,8 +75,10 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
                 lr_schedule="onecycle", epochs=4, batch_size=128, validation_split=0.0,
                 dropout=0.3, augment=False, precision="fast", label_smoothing=0.1, ema=0.0,
                 weight_decay=0.0),
-           per_dataset={"fashion_mnist": dict(epochs=10, learning_rate=3e-3,
-                                              lr_schedule="cosine")},
+           # Fashion: less dropout learns more per epoch (9 epochs, seeds 0-4: dropout 0.1
+           # 93.02 % median, 0.2 92.97 %, 0.3 92.79 % over seeds 0-2)
+           per_dataset={"fashion_mnist": dict(epochs=9, learning_rate=3e-3,
+                                              lr_schedule="cosine", dropout=0.1)},
            budgets={"mnist": (45, 0.994), "fashion_mnist": (90, 0.93)}),
     Preset("best", "Best",
            "The shipped models' recipe: VGG-style CNN with batch norm, augmentation, label "
