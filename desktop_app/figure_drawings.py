@@ -4,6 +4,8 @@ Plain functions of plain data, with no Qt: they run in the figure process
 (``figure_process.py``), a child of the window, so a chart being drawn never holds the window's
 GIL (drawn in a thread of the window they stalled its event loop up to 90 ms while a model
 trained). ``layout`` is what the widget needs back (e.g. where the cells are, for hover).
+The figure process clears the figure before a drawing and renders it after, except for a
+drawing marked ``renders_itself``, which keeps what it drew and redraws only what changed.
 """
 
 from __future__ import annotations
