@@ -112,6 +112,8 @@ def test_a_new_running_point_redraws_only_the_curves_and_looks_the_same():
     kept, fresh = Drawer(), Drawer()
     kept.draw(1, draw_training_charts, _running_state(30), 600, 300, 1.0)
     background = kept._figures[1]._live_curves["background"]
+    # 1.5 epochs into a run of 5: the epoch axis spans the whole run from its start
+    assert [ax.get_xlim()[1] for ax in kept._figures[1].axes] == [pytest.approx(5.2)] * 2
     state = _running_state(31)
     updated = kept.draw(1, draw_training_charts, state, 600, 300, 1.0)
     assert kept._figures[1]._live_curves["background"] is background  # the axes not redrawn
