@@ -55,3 +55,22 @@ def file_size_text(size: int | None) -> str:
     if size < 1000 * 1000:
         return f"{size / 1000:.0f} kB"
     return f"{size / 1e6:.1f} MB"
+
+
+# Files that live beside a model but are not models a user opens (the window's own twins).
+COMPANION_SUFFIXES = (".ood.tflite", ".layers.tflite", ".ood.npz", ".json")
+MODEL_FILTER = "Keras models (*.keras);;LiteRT models (*.tflite);;All files (*)"
+
+
+def model_behind(path: str) -> str | None:
+    """The model a chosen file belongs to: ``m.ood.tflite`` -> ``m.keras`` (or ``m.tflite``);
+    the path itself for a model file; None when it is a companion with no model beside it."""
+    lower = path.lower()
+    for suffix in COMPANION_SUFFIXES:
+        if lower.endswith(suffix):
+            stem = path[:-len(suffix)]
+            for model in (stem + ".keras", stem + ".tflite"):
+                if Path(model).is_file():
+                    return model
+            return None
+    return path

@@ -331,9 +331,14 @@ class PredictionController(QObject):
             return
         self._loading.discard(dataset)
         if failure.get("path"):
-            # The remembered model is gone or broken: use the shipped one for this launch.
+            # The remembered model is gone or broken: the shipped one instead, said in a notice
+            # that passes. A deleted or broken file is forgotten, so the same message does not
+            # greet every launch; one on a drive that is not there now (its folder missing) is
+            # tried again next time.
             self._skip_remembered.add(dataset)
-            self.modelFailed.emit(f"{failure['message']} Using the shipped model instead.")
+            if os.path.isdir(os.path.dirname(os.path.abspath(failure["path"]))):
+                self._settings.set_model_path(dataset, "")
+            self.modelWarning.emit(f"{failure['message']} Using the shipped model instead.")
             self._ensure_model(dataset)
         else:
             self.modelFailed.emit(failure["message"])

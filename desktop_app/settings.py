@@ -12,10 +12,12 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 
 from PySide6.QtCore import QByteArray, QSettings
 
 from training.datasets import DATASETS
+from training.paths import HOME_ENV_VAR, models_dir, user_home
 
 ORGANIZATION = "DrawClassify"
 APPLICATION = "Draw & Classify"
@@ -35,6 +37,7 @@ class AppSettings:
     MODEL_PATH = "model/path/{dataset}"      # last loaded model file per dataset
     DATA_DIR = "data/folder"
     MODEL_FOLDER = "model/lastFolder"        # where Load model… opens
+    EXPORT_FOLDER = "model/exportFolder"     # where Model ▸ Export… opens
     TRAINING_CONFIG = "training/config"      # JSON of training.TrainingConfig fields
     COMPARE_COLUMNS = "compare/{dataset}"    # JSON: the compare view's models, per column
     MAX_COMPARE_COLUMNS = 8
@@ -44,7 +47,7 @@ class AppSettings:
     MAX_TEXT = 4096                          # longer "paths" are garbage, not paths
 
     def __init__(self, settings: QSettings | None = None):
-        self._s = settings if settings is not None else QSettings(ORGANIZATION, APPLICATION)
+        self._s = settings if settings is not None else default_store()
         self._problems: dict[str, str] = {}
 
     def sync(self) -> None:
@@ -184,6 +187,24 @@ class AppSettings:
     def set_model_folder(self, path: str) -> None:
         self._set(self.MODEL_FOLDER, str(path))
 
+    def models_folder(self) -> str:
+        """Where Save model… and Load model… open: the folder last used for a model, else
+        the user's own models folder (``<home>/models``, made if missing), else home."""
+        folder = self.model_folder()
+        if folder and os.path.isdir(folder):
+            return folder
+        try:
+            models_dir().mkdir(parents=True, exist_ok=True)
+        except OSError:
+            return os.path.expanduser("~")
+        return str(models_dir())
+
+    def export_folder(self) -> str:
+        return self._text(self.EXPORT_FOLDER)
+
+    def set_export_folder(self, path: str) -> None:
+        self._set(self.EXPORT_FOLDER, str(path))
+
     def data_dir(self) -> str:
         return self._text(self.DATA_DIR)
 
@@ -213,6 +234,7 @@ class AppSettings:
                 clean[str(key)] = item
         if len(clean) != len(value):
             self._problems[self.TRAINING_CONFIG] = "some fields unusable"
+            self.set_training_config(clean)   # stored clean: not reported again next launch
         return clean
 
     def set_training_config(self, values: dict) -> None:
@@ -240,6 +262,15 @@ class AppSettings:
     def set_compare_columns(self, dataset: str, columns: list[dict]) -> None:
         self._set(self.COMPARE_COLUMNS.format(dataset=dataset),
                   json.dumps([{"key": c["key"], "path": c["path"]} for c in columns]))
+
+
+def default_store() -> QSettings:
+    """With ``$DRAW_CLASSIFY_HOME`` set, everything of the user's lives there, settings too
+    (``<home>/settings.ini``: a portable install or a test leaves nothing in ~/.config);
+    otherwise the platform's own place (the registry, a plist, ~/.config)."""
+    if os.environ.get(HOME_ENV_VAR):
+        return QSettings(str(user_home() / "settings.ini"), QSettings.Format.IniFormat)
+    return QSettings(ORGANIZATION, APPLICATION)
 
 
 def _reject_constant(name: str):

@@ -153,14 +153,39 @@ def test_the_command_line_prints_the_files(tmp_path):
     assert bad.returncode == 2 and bad.stderr.startswith("error:")
 
 
-def test_model_export_in_the_window_runs_a_child_and_writes_the_files(qtbot, window,
-                                                                      tmp_path):
+def test_model_export_in_the_window_asks_for_a_folder_and_writes_the_files_there(
+        qtbot, window, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
     out = tmp_path / "exported"
     out.mkdir()
-    window.export_model(str(out))
+    asked = []
+
+    def choose_folder(parent, caption, start, *args, **kwargs):
+        asked.append(caption)
+        return str(out)
+
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", choose_folder)
+    monkeypatch.chdir(tmp_path)   # a folder named "False" would appear here (issue #20)
+    action = window.findChild(type(window.export_action), "exportModel")
+    assert action in window.model_menu.actions()
+    action.trigger()              # as the menu fires it: triggered(checked=False)
+    assert asked == ["Export the model into a folder"]
     qtbot.waitUntil(lambda: "Exported to" in window.statusBar().currentMessage(),
                     timeout=TIMEOUT * 3)
+    assert str(out) in window.statusBar().currentMessage()
     assert sorted(p.name for p in out.iterdir()) == sorted(f"mnist{s}" for s in
                                                            export_module.SUFFIXES)
-    action = window.findChild(type(window.export_action), "exportModel")
-    assert action is window.export_action and action in window.model_menu.actions()
+    assert not (tmp_path / "False").exists()
+    assert window.settings.export_folder() == str(out)   # the next export starts there
+
+
+def test_a_cancelled_export_dialog_writes_nothing(qtbot, window, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *args, **kwargs: "")
+    monkeypatch.chdir(tmp_path)
+    window.findChild(type(window.export_action), "exportModel").trigger()
+    assert window._exporter is None or not window._exporter.is_running()
+    assert not (tmp_path / "False").exists()
+    assert "Exporting" not in window.statusBar().currentMessage()

@@ -168,11 +168,11 @@ def test_an_older_user_choice_arriving_late_is_ignored(qtbot, fakes):
     assert settings.model_path("mnist") == "/models/b.keras"
 
 
-def test_a_broken_remembered_model_is_skipped_for_this_launch_only(qtbot, fakes):
+def test_a_remembered_model_on_a_missing_drive_is_skipped_for_this_launch_only(qtbot, fakes):
     controller, worker, settings = fakes["controller"], fakes["worker"], fakes["settings"]
     settings.set_model_path("mnist", "/unplugged/drive.keras")
     messages = []
-    controller.modelFailed.connect(messages.append)
+    controller.modelWarning.connect(messages.append)   # a notice: put right already
     controller.start()
     worker.modelFailed.emit(failed(wait_for_load(qtbot, worker, 1), "drive.keras is missing."))
 
@@ -182,6 +182,18 @@ def test_a_broken_remembered_model_is_skipped_for_this_launch_only(qtbot, fakes)
     assert settings.model_path("mnist") == "/unplugged/drive.keras"      # kept for next launch
     worker.modelLoaded.emit(loaded(fallback))
     assert controller.model()["shipped"]
+
+
+def test_a_deleted_remembered_model_is_forgotten(qtbot, fakes, tmp_path):
+    controller, worker, settings = fakes["controller"], fakes["worker"], fakes["settings"]
+    settings.set_model_path("mnist", str(tmp_path / "deleted.keras"))   # its folder is there
+    messages = []
+    controller.modelWarning.connect(messages.append)
+    controller.start()
+    worker.modelFailed.emit(failed(wait_for_load(qtbot, worker, 1), "deleted.keras is missing."))
+    assert wait_for_load(qtbot, worker, 2)["path"] == ""
+    assert messages == ["deleted.keras is missing. Using the shipped model instead."]
+    assert settings.model_path("mnist") == ""     # the next launch does not say it again
 
 
 def test_a_model_without_its_lite_twin_is_converted_then_loaded(qtbot, fakes):

@@ -113,3 +113,85 @@ def test_stop_stops_and_the_model_in_use_stays(qtbot, teach_window, private_home
     qtbot.waitUntil(lambda: not dialog.controller.is_running(), timeout=TIMEOUT)
     assert dialog.message.text() == "Teaching stopped; the model in use is unchanged."
     assert models_in(private_home) == [] and win.controller.model()["shipped"]
+
+
+def asked(monkeypatch, answer):
+    """Answer every question box with ``answer``; the list of (title, text) asked."""
+    from PySide6.QtWidgets import QMessageBox
+
+    questions = []
+
+    def question(parent, title, text, *args, **kwargs):
+        questions.append((title, text))
+        return answer
+
+    monkeypatch.setattr(QMessageBox, "question", question)
+    return questions
+
+
+def start_long_teaching(qtbot, win):
+    win.teach_dialog().controller.extra_args = ["--steps", "100000", "--cv-steps", "0"]
+    store_samples(qtbot, win, 3, 2)
+    win.findChild(type(win.teach_action), "teachModel").trigger()
+    dialog = win.teach_dialog()
+    qtbot.waitUntil(lambda: dialog.progress.value() > 0, timeout=120_000)
+    return dialog
+
+
+def test_closing_while_teaching_asks_and_no_keeps_teaching(qtbot, teach_window, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    from desktop_app.threads import running_processes
+
+    win = teach_window
+    dialog = start_long_teaching(qtbot, win)
+    questions = asked(monkeypatch, QMessageBox.StandardButton.No)
+    assert not win.close()
+    assert [title for title, _ in questions] == ["Teaching is running"]
+    assert win.isVisible() and dialog.controller.is_running() and running_processes()
+    questions = asked(monkeypatch, QMessageBox.StandardButton.Yes)
+    assert win.close() and questions
+    assert running_processes() == []
+
+
+def test_ctrl_q_quits_while_the_teach_dialog_has_the_focus(qtbot, teach_window, monkeypatch):
+    from PySide6.QtCore import Qt as QtKeys
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QMessageBox
+
+    win = teach_window
+    dialog = start_long_teaching(qtbot, win)
+    questions = asked(monkeypatch, QMessageBox.StandardButton.Yes)
+    dialog.activateWindow()
+    dialog.setFocus()
+    QTest.keyClick(dialog, QtKeys.Key.Key_Q, QtKeys.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: not win.isVisible(), timeout=TIMEOUT)
+    assert [title for title, _ in questions] == ["Teaching is running"]
+    from desktop_app.threads import running_processes
+
+    assert running_processes() == []
+
+
+def test_teaching_a_taught_model_again_says_so_and_starts_from_the_original(
+        qtbot, teach_window, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    win = teach_window
+    store_samples(qtbot, win, 1, 3)
+    dialog = run_teaching(qtbot, win)
+    qtbot.mouseClick(dialog.findChild(QPushButton, "keepTaught"), Qt.MouseButton.LeftButton)
+    name = win.findChild(QLabel, "modelName")
+    qtbot.waitUntil(lambda: name.text() == "MNIST · taught with 3 samples", timeout=TIMEOUT)
+
+    questions = asked(monkeypatch, QMessageBox.StandardButton.No)   # nothing new: ask first
+    win.findChild(type(win.teach_action), "teachModel").trigger()
+    assert len(questions) == 1 and "already taught these 3 samples" in questions[0][1]
+    assert not dialog.controller.is_running()
+
+    store_samples(qtbot, win, 7, 1)                                  # something new: no question
+    questions = asked(monkeypatch, QMessageBox.StandardButton.No)
+    win.findChild(type(win.teach_action), "teachModel").trigger()
+    assert questions == [] and dialog.controller.is_running()
+    assert "the original of MNIST · taught with 3 samples" in dialog.heading.text()
+    dialog.controller.request_stop()
+    qtbot.waitUntil(lambda: not dialog.controller.is_running(), timeout=TIMEOUT)

@@ -149,3 +149,52 @@ class SampleStore:
 
     def empty_trash(self) -> None:
         shutil.rmtree(self.root / TRASH, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class TeachingHistory:
+    """What a taught model's lineage says about the samples the user has now."""
+
+    when: str                 # "taught 2026-12-03 17:40 UTC"
+    nothing_new: bool         # the same samples per class, none added, moved or relabelled since
+    original: Path | None     # the model it was taught from, if that file is still there
+    original_name: str
+
+    def describe(self, taught_name: str) -> str:
+        return f"{self.original_name} (the original of {taught_name})"
+
+
+def taught_before(lineage, samples: list[Sample]) -> TeachingHistory | None:
+    """None for a model that was never taught; else whether ``samples`` hold anything it was not
+    taught (a lineage is stored data: any field may be missing or of the wrong type)."""
+    if not isinstance(lineage, dict):
+        return None
+    try:
+        taught_at = _dt.datetime.fromisoformat(str(lineage.get("taught_at")))
+    except ValueError:
+        taught_at = None
+    per_class: dict[str, int] = {}
+    newest = 0.0
+    for sample in samples:
+        folder = sample.path.parent.name
+        per_class[folder] = per_class.get(folder, 0) + 1
+        try:
+            info = sample.path.stat()
+            newest = max(newest, info.st_mtime, info.st_ctime)  # ctime: moved or relabelled
+        except OSError:
+            continue
+    stored = lineage.get("per_class")
+    same_counts = isinstance(stored, dict) and per_class == {
+        class_folder(str(name)): count for name, count in stored.items()}
+    nothing_new = (same_counts and taught_at is not None
+                   and newest <= taught_at.timestamp())
+    original = lineage.get("base_model")
+    original = Path(original) if isinstance(original, str) and original else None
+    if original is not None and not original.is_file():
+        original = None
+    name = lineage.get("base_display_name")
+    when = (f"taught {taught_at.astimezone().strftime('%Y-%m-%d %H:%M')}" if taught_at
+            else "taught earlier")
+    return TeachingHistory(when, nothing_new, original,
+                           name if isinstance(name, str) and name else
+                           (original.stem if original else "the original model"))
