@@ -240,7 +240,7 @@ class NumberWorker(QObject):
 def _read_number(grey: np.ndarray, model, temperature: float | None = None) -> dict | None:
     """Several digits side by side, as a number: {"text", "confidence" (the product of the
     digits' confidences), "digits": one probabilities array per digit, "boxes": their boxes in
-    the picture's pixels}; None for one digit.
+    the picture's pixels, "inputs": the 28x28 each digit was read from}; None for one digit.
 
     The reader weighs the model's calibrated probabilities (``temperature``): a model trained
     with label smoothing is under-confident, and its raw answers made "17" read as "7"."""
@@ -256,7 +256,8 @@ def _read_number(grey: np.ndarray, model, temperature: float | None = None) -> d
     if len(digits) < 2 or not all(np.all(np.isfinite(d)) for d in digits):
         return None
     return {"text": reading.number, "confidence": float(reading.confidence), "digits": digits,
-            "boxes": [tuple(v * factor for v in d.box) for d in reading.digits]}
+            "boxes": [tuple(v * factor for v in d.box) for d in reading.digits],
+            "inputs": [np.asarray(d.model_input, np.float32) for d in reading.digits]}
 
 
 class ConversionNeeded(Exception):

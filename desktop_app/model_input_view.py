@@ -8,6 +8,10 @@ from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtWidgets import QWidget
 
 
+DIGIT_GAP = 3       # model pixels between two digits of a number
+GAP_SHADE = 0.25    # grey: the gap is not ink, but not the black of a digit's picture either
+
+
 class ModelInputView(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -28,20 +32,40 @@ class ModelInputView(QWidget):
 
     def set_array(self, array: np.ndarray | None) -> None:
         """A (28, 28) float array in [0, 1], or None for "nothing yet"."""
+        self._array = None if array is None else np.asarray(array, np.float32)
+        self._show(self._array)
+
+    def set_digits(self, arrays: list) -> None:
+        """A number: each digit's (28, 28) input, side by side with a gap, as the reader gave
+        them to the model one by one (``array()`` stays the whole drawing's input)."""
+        gap = np.full((28, DIGIT_GAP), GAP_SHADE, np.float32)
+        parts = []
+        for array in arrays:
+            parts += [np.asarray(array, np.float32), gap]
+        self._show(np.concatenate(parts[:-1], axis=1) if parts else None)
+
+    def _show(self, array: np.ndarray | None) -> None:
         if array is None:
-            self._array = self._image = None
+            self._image = None
         else:
-            self._array = np.asarray(array, np.float32)
-            pixels = np.ascontiguousarray(np.clip(self._array * 255, 0, 255).astype(np.uint8))
+            pixels = np.ascontiguousarray(np.clip(array * 255, 0, 255).astype(np.uint8))
             height, width = pixels.shape
             self._image = QImage(pixels.data, width, height, width,
                                  QImage.Format.Format_Grayscale8).copy()
         self.update()
 
+    def shown_size(self) -> tuple[int, int]:
+        """(width, height) of the picture on display, in model pixels; (0, 0) for none."""
+        return (0, 0) if self._image is None else (self._image.width(), self._image.height())
+
     def paintEvent(self, event) -> None:
         painter = QPainter(self)
         side = min(self.width(), self.height())
         target = QRect((self.width() - side) // 2, (self.height() - side) // 2, side, side)
+        if self._image is not None and self._image.width() > self._image.height():
+            # several digits: as wide as the view, as tall as their proportion gives
+            high = max(1, side * self._image.height() // self._image.width())
+            target = QRect((self.width() - side) // 2, (self.height() - high) // 2, side, high)
         painter.fillRect(target, QColor(0, 0, 0))
         if self._image is not None:
             painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)

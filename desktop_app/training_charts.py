@@ -61,13 +61,20 @@ class TrainingCharts(RenderedFigure):
                 self._running = self._running[::2]  # keep the shape, halve the points
             self._update()
 
-    def set_history(self, history: dict) -> None:
-        """Show a whole saved history (``{"loss": [...], "val_loss": [...], ...}``)."""
+    def set_history(self, history: dict, this_run: bool = False) -> None:
+        """Show a whole history (``{"loss": [...], "val_loss": [...], ...}``). ``this_run``: the
+        history of the run just drawn live, whose per-batch curve and axis stay (a saved
+        model's history has no per-batch curve)."""
         self._values = {name: [float(v) for v in (history or {}).get(name, [])
                                if isinstance(v, (int, float))] for name in SERIES}
-        self._running = []
-        self._planned_epochs = 0
+        if not this_run:
+            self._running = []
+            self._planned_epochs = 0
         self._update()
+
+    def running_points(self) -> int:
+        """How many points the per-batch curve has."""
+        return len(self._running)
 
     def points(self) -> dict[str, list[float]]:
         """The per-epoch values drawn for each series (accuracy as a fraction)."""

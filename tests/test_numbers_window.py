@@ -38,6 +38,9 @@ def test_a_number_drawn_on_the_canvas_is_read_digit_by_digit(qtbot, window):
     assert abs(confidence - digits.max(axis=1).prod()) <= 0.006
     # The chart still knows the whole picture's probabilities (the single-digit reading).
     assert window.chart.probabilities().sum() > 0.99
+    # "What the model sees" shows both digits side by side, each as a 28x28 input.
+    width, height = window.model_input.shown_size()
+    assert height == 28 and width > 2 * 28
 
 
 def test_back_to_one_digit_the_bars_return(qtbot, window):
@@ -49,6 +52,7 @@ def test_back_to_one_digit_the_bars_return(qtbot, window):
     assert text.startswith("4 — "), text
     qtbot.waitUntil(lambda: chart_is(window, "bars"), timeout=TIMEOUT)
     assert window.chart.digit_probabilities() is None
+    assert window.model_input.shown_size() == (28, 28)     # one digit: one input again
     assert window.chart.probabilities().argmax() == 4
     window.canvas.redo()  # and the number again
     wait_label(qtbot, window, lambda t: t.startswith("42 — "))

@@ -125,9 +125,12 @@ def test_a_misclassified_tile_shows_the_answer_of_the_model_that_got_it_wrong(qt
     qtbot.waitUntil(lambda: win.prediction_label.toolTip() != "", timeout=TIMEOUT)
     assert win.prediction_label.text().startswith(first), win.prediction_label.text()
     assert "the model just trained" in win.prediction_label.toolTip()
+    # The line under the answer names the model that gave it (it named the one in use).
+    assert win.model_name.text().startswith("Answer of the model just trained")
     stroke(qtbot, win.canvas, line((100, 100), (300, 300)))        # drawing: the canvas's model
     qtbot.waitUntil(lambda: "the model just trained" not in win.prediction_label.toolTip(),
                     timeout=TIMEOUT)
+    assert win.model_name.text() == win.controller.model()["name"]
 
 
 def test_one_dataset_for_the_window_the_canvas_and_the_form(qtbot, app_settings, tiny_data):
