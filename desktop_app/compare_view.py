@@ -43,8 +43,7 @@ log = logging.getLogger(__name__)
 COLUMNS = 4                # at most this many models side by side
 MIN_INTERVAL_S = 0.03      # a new comparison starts at most ~33 times a second
 NONE, OTHER = "none", "other"
-EMPTY_COLUMN_WIDTH = 110   # pixels of a column showing no model (its combo only)
-QWIDGETSIZE_MAX = (1 << 24) - 1
+LETTERS = "ABCD"           # a model's letter: beside its box, and over its bars
 
 
 class CompareWorker(InferenceWorker):
@@ -157,7 +156,7 @@ class ProbabilityBars(QWidget):
         self.update()
 
     def sizeHint(self) -> QSize:
-        return QSize(120, 240)
+        return QSize(80, 240)  # three models beside the class names in a narrow dock
 
     def paintEvent(self, event) -> None:
         painter = QPainter(self)
@@ -195,7 +194,12 @@ class ProbabilityBars(QWidget):
 
 
 class ModelColumn:
-    """A column's widgets and state: the model choice, the answer, the bars, the details."""
+    """A column's widgets and state: the model choice, the answer, the bars, the details.
+
+    The choices are listed one per row above the bars (letter, box, then the answer and the
+    details under it): each box has the dock's width for its whole title, and the bar
+    columns below, headed by the same letters, only need room for their percentages.
+    """
 
     def __init__(self, index: int):
         self.index = index
@@ -205,27 +209,27 @@ class ModelColumn:
         self.unsent = False                  # its load is still to be sent (dock not shown)
         self.last: dict | None = None        # the choice shown before "Other model file…"
         self.probabilities: np.ndarray | None = None
+        self.letter = QLabel(f"<b>{LETTERS[index]}</b>")
         self.choice = QComboBox()
         self.choice.setObjectName(f"compareModel{index}")
-        self.choice.setSizeAdjustPolicy(
-            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.choice.setMinimumContentsLength(8)
-        self.choice.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        # As wide as its longest title (the popup's too): no title is ever cut short.
+        self.choice.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.choice.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
         self.answer = QLabel("")
         self.answer.setObjectName(f"compareAnswer{index}")
-        self.answer.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.answer.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         font = self.answer.font()
         font.setBold(True)
-        font.setPointSize(font.pointSize() + 2)
         self.answer.setFont(font)
+        self.header = QLabel(f"<b>{LETTERS[index]}</b>")
+        self.header.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.bars = ProbabilityBars()
         self.details = QLabel("")
         self.details.setObjectName(f"compareDetails{index}")
         self.details.setWordWrap(True)
-        self.details.setAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
+        self.details.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         self.details.setStyleSheet("color: palette(placeholder-text);")
-        for widget in (self.answer, self.details):
-            widget.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.details.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
 
     def key(self) -> str:
         data = self.choice.currentData()
@@ -236,7 +240,7 @@ class ModelColumn:
         return None if not data or data["key"] in (NONE, OTHER) else data
 
     def widgets(self):
-        return (self.choice, self.answer, self.bars, self.details)
+        return (self.letter, self.choice, self.answer, self.details, self.header, self.bars)
 
     def set_visible(self, visible: bool) -> None:
         for widget in self.widgets():
@@ -272,21 +276,34 @@ class CompareView(QWidget):
         self.status = QLabel("")
         self.status.setObjectName("compareStatus")
         self.status.setWordWrap(True)
+        # The models, one per row: letter, box; under the box the answer, then the details.
+        models = QGridLayout()
+        models.setHorizontalSpacing(6)
+        models.setVerticalSpacing(2)
+        for column in self.columns:
+            row = 2 * column.index
+            models.addWidget(column.letter, row, 0)
+            models.addWidget(column.choice, row, 1, 1, 2, Qt.AlignmentFlag.AlignLeft)
+            models.addWidget(column.answer, row + 1, 1)
+            models.addWidget(column.details, row + 1, 2)
+            column.choice.activated.connect(lambda _i, c=column: self._choice_made(c))
+        models.setColumnStretch(2, 1)
+        # Their bars side by side, under the same letters, the class names on the left.
         grid = self._grid = QGridLayout()
         grid.setHorizontalSpacing(8)
-        grid.addWidget(self.names, 2, 0)
+        grid.addWidget(self.names, 1, 0)
         for column in self.columns:
-            for row, widget in enumerate(column.widgets()):
-                grid.addWidget(widget, row, column.index + 1)
+            grid.addWidget(column.header, 0, column.index + 1)
+            grid.addWidget(column.bars, 1, column.index + 1)
             grid.setColumnStretch(column.index + 1, 1)
-            column.choice.activated.connect(lambda _i, c=column: self._choice_made(c))
-        grid.setRowStretch(2, 1)
+        grid.setRowStretch(1, 1)
         hint = QLabel("The same drawing through several models. Pick the models in the boxes; "
                       "accuracy is on the official test set, size is the file each one runs.")
         hint.setWordWrap(True)
         hint.setStyleSheet("color: palette(placeholder-text);")
         layout = QVBoxLayout(self)
         layout.addWidget(hint)
+        layout.addLayout(models)
         layout.addLayout(grid, 1)
         layout.addWidget(self.status)
 
@@ -407,16 +424,12 @@ class CompareView(QWidget):
         column.probabilities = None
         column.bars.set_probabilities(None)
         column.set_visible(True)
-        # An empty column is only its combo, narrow: the models shown share the width.
+        # A column with no model is only its box: the models shown share the bars' width.
         self._grid.setColumnStretch(column.index + 1, 0 if request is None else 1)
-        column.choice.setSizePolicy(QSizePolicy.Policy.Fixed if request is None
-                                    else QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
-        column.choice.setMinimumWidth(EMPTY_COLUMN_WIDTH if request is None else 0)
-        column.choice.setMaximumWidth(EMPTY_COLUMN_WIDTH if request is None else QWIDGETSIZE_MAX)
         if request is None:
             column.answer.setText("")
             column.details.setText("")
-            for widget in (column.answer, column.bars, column.details):
+            for widget in (column.answer, column.header, column.bars, column.details):
                 widget.setVisible(False)
             return
         column.answer.setText("…")

@@ -193,13 +193,31 @@ class LayerPanel(QWidget):
             body = round(width * image.height() / max(1, image.width()))
             body = min(body, 3 * width)
         elif "labels" in self.data:
-            body = 70
+            body = 54 + self._label_height(width)
         else:
             body = 44
         return self.TITLE_HEIGHT + body + 8
 
     def sizeHint(self) -> QSize:
         return QSize(320, self.heightForWidth(320))
+
+    def _labels_fit(self, width: float) -> bool:
+        """Whether every class name fits under its bar, written across (else: upright)."""
+        labels = self.data.get("labels") or []
+        step = width / max(1, len(self.data.get("levels", labels)) or 1)
+        metrics = self.fontMetrics()
+        return all(metrics.horizontalAdvance(name) + 2 <= step for name in labels)
+
+    def _label_height(self, width: float) -> int:
+        """The room under the output bars for the class names, whole: a line when they fit
+        across, else the longest name written upright."""
+        labels = self.data.get("labels") or []
+        if not labels:
+            return 0
+        metrics = self.fontMetrics()
+        if self._labels_fit(width):
+            return metrics.height() + 2
+        return max(metrics.horizontalAdvance(name) for name in labels) + 4
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
@@ -240,7 +258,7 @@ class LayerPanel(QWidget):
         levels = np.asarray(self.data["levels"], np.float32)
         labels = self.data.get("labels")
         count = max(1, len(levels))
-        label_height = 16 if labels else 0
+        label_height = self._label_height(body.width()) if labels else 0
         area = QRectF(body.x(), body.y(), body.width(), body.height() - label_height)
         painter.fillRect(area, QColor(28, 32, 42))
         step = area.width() / count
@@ -255,11 +273,22 @@ class LayerPanel(QWidget):
                                     max(1.0, step - (2 if step >= 4 else 0)), height), colour)
         if labels:
             painter.setPen(palette.color(QPalette.ColorRole.WindowText))
+            across = self._labels_fit(body.width())
             for i, name in enumerate(labels):
-                short = name if len(name) <= 5 else name[:4] + "…"
-                painter.drawText(QRectF(area.x() + i * step, area.bottom() + 1, step,
-                                        label_height),
-                                 Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop, short)
+                if across:
+                    painter.drawText(QRectF(area.x() + i * step, area.bottom() + 1, step,
+                                            label_height),
+                                     Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop,
+                                     name)
+                    continue
+                # Upright, read from the bottom up, its end under the bar: the whole name.
+                painter.save()
+                painter.translate(area.x() + i * step + step / 2, area.bottom() + 2)
+                painter.rotate(-90)
+                painter.drawText(QRectF(-label_height, -step / 2, label_height - 2, step),
+                                 Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                                 name)
+                painter.restore()
 
 
 def _tooltip(data: dict) -> str:
@@ -298,9 +327,8 @@ class LayersView(QWidget):
         self.model_choice = QComboBox()
         self.model_choice.setObjectName("layersModel")
         self.model_choice.setToolTip("Whose layers to show: the canvas's model or another one")
-        self.model_choice.setSizeAdjustPolicy(
-            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.model_choice.setMinimumContentsLength(12)
+        # As wide as its longest title at least: "Shipped Fashion-MNIST model" is never cut.
+        self.model_choice.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.model_choice.currentIndexChanged.connect(self._choice_changed)
         self.status = QLabel("Draw something")
         self.status.setObjectName("layersStatus")

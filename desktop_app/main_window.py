@@ -198,23 +198,25 @@ class MainWindow(QMainWindow):
 
     # -- layout
     def _build_layout(self) -> None:
+        from PySide6.QtWidgets import QTabWidget
+
+        from .fitting import ButtonGrid, OneLineText
+
+        canvas_minimum = 340  # pixels: at 1024×700 the docks give way before the canvas
         font = QFont(self.prediction_label.font())
         font.setPointSize(max(20, font.pointSize() * 2))
         font.setBold(True)
         self.prediction_label.setFont(font)
         self.prediction_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.prediction_label.setMinimumWidth(300)
-        self.prediction_label.setWordWrap(True)  # "That doesn't look like a garment" fits
+        # One line, always the same height (a long answer never pushes the chart down): a
+        # long text is drawn smaller, elided only if it still does not fit (whole in the tip).
+        self._answer_line = OneLineText(self.prediction_label, smallest=0.45)
+        self._model_line = OneLineText(self.model_name)  # a long file name: elided, tooltip
 
         right = QVBoxLayout()
         right.addWidget(self.prediction_label)
         right.addWidget(self.model_name)
         right.addWidget(self._chart_placeholder, 1)
-        # "This is…": store the drawing as a personal sample of a class, with the mouse.
-        self._this_is = QHBoxLayout()
-        self._this_is.addWidget(QLabel("This is…"))
-        self._this_is_buttons: list = []
-        right.addLayout(self._this_is)
         self._right_column = right
 
         frame = QFrame()
@@ -222,25 +224,42 @@ class MainWindow(QMainWindow):
         frame_layout = QVBoxLayout(frame)
         frame_layout.setContentsMargins(0, 0, 0, 0)
         frame_layout.addWidget(self.canvas)
-        caption = QLabel("<b>What the model sees</b><br>your picture as a 28×28 input, made "
-                         "the way the training images were made.<br><br>"
-                         "<span style='color: gray'>Left button draws, right button erases "
-                         "(E toggles the eraser).<br>Drop, paste (Ctrl+V) or open (Ctrl+O) a "
-                         "picture to classify it.</span>")
+        self.canvas.setMinimumSize(canvas_minimum, canvas_minimum)
+        caption = QLabel("<b>What the model sees:</b> your picture as a 28×28 input, made "
+                         "like the training images.<br><br><span style='color: gray'>Left "
+                         "button draws, right button erases (E: eraser). Drop, paste or open "
+                         "(Ctrl+O) a picture to classify it.</span>")
         caption.setWordWrap(True)
+        caption.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         eye = QHBoxLayout()
         eye.addWidget(self.model_input, 0, Qt.AlignmentFlag.AlignTop)
         eye.addWidget(caption, 1, Qt.AlignmentFlag.AlignTop)
         left = QVBoxLayout()
-        left.addWidget(frame, 0, Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignHCenter)
+        left.addWidget(frame, 1)
         left.addLayout(eye)
-        left.addStretch(1)
 
+        # "This is…": store the drawing as a personal sample of a class, with the mouse. It
+        # spans the canvas and the chart: every class name whole, in one row when the window
+        # is wide, in two (or more) balanced rows when it is narrow.
+        self._this_is = QHBoxLayout()
+        this_is_label = QLabel("This is…")
+        self._this_is.addWidget(this_is_label, 0, Qt.AlignmentFlag.AlignTop)
+        self._this_is_grid = ButtonGrid()
+        self._this_is_grid.setObjectName("thisIsButtons")
+        self._this_is.addWidget(self._this_is_grid, 1)
+        self._this_is_buttons: list = []
+
+        columns = QHBoxLayout()
+        columns.addLayout(left, 3)
+        columns.addLayout(right, 2)
         central = QWidget()
-        layout = QHBoxLayout(central)
-        layout.addLayout(left, 0)
-        layout.addLayout(right, 1)
+        layout = QVBoxLayout(central)
+        layout.addLayout(columns, 1)
+        layout.addLayout(self._this_is)
         self.setCentralWidget(central)
+        # The dock tabs run down the window's right edge: every title whole, however narrow
+        # the docks are made.
+        self.setTabPosition(Qt.DockWidgetArea.RightDockWidgetArea, QTabWidget.TabPosition.East)
 
     def _build_actions(self) -> None:
         def action(text, slot, shortcuts=(), name=None, tip=None):
@@ -464,21 +483,17 @@ class MainWindow(QMainWindow):
             self.canvas.clear()
 
     def _fill_this_is(self, dataset: str) -> None:
-        for button in self._this_is_buttons:
-            button.deleteLater()
-        self._this_is_buttons = []
+        buttons = []
         for index, name in enumerate(DATASETS[dataset].class_names):
-            short = name if len(name) <= 6 else name[:5] + "…"
-            button = QPushButton(short)
+            button = QPushButton(name)  # the whole name: the grid makes room for it
             button.setObjectName(f"thisIs{index}")
             button.setToolTip(f"This is {name} (key {index} on the canvas): keep the drawing "
                               "as a personal sample")
-            button.setMinimumWidth(16)
-            button.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
             button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
             button.clicked.connect(lambda _=False, i=index: self.store_sample(i))
-            self._this_is.addWidget(button)
-            self._this_is_buttons.append(button)
+            buttons.append(button)
+        self._this_is_grid.set_buttons(buttons)  # the old ones go at once, not at the next loop
+        self._this_is_buttons = buttons
 
     @Slot(str)
     def _data_folder_chosen(self, folder: str) -> None:

@@ -17,6 +17,8 @@ from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QLis
 from training.atomic import WriteError
 from training.samples import Sample, SampleStore
 
+from .fitting import ButtonGrid
+
 THUMB = 48
 
 
@@ -50,24 +52,26 @@ class PersonalSamplesPanel(QWidget):
         self.undo_button.clicked.connect(self.undo)
         self.import_button.clicked.connect(self._import)
         self.export_button.clicked.connect(self._export)
+        # "Relabel as [class]" on its own row (the combo shows its whole class name); the
+        # other buttons in as many rows as the dock's width needs.
+        self.relabel_to.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         edit = QHBoxLayout()
-        for widget in (self.delete_button, self.relabel_button, self.relabel_to,
-                       self.undo_button):
-            edit.addWidget(widget)
+        edit.addWidget(self.relabel_button)
+        edit.addWidget(self.relabel_to)
         edit.addStretch(1)
-        files = QHBoxLayout()
-        files.addWidget(self.import_button)
-        files.addWidget(self.export_button)
-        files.addStretch(1)
+        files = ButtonGrid()
+        files.setObjectName("sampleButtons")
+        files.set_buttons([self.delete_button, self.undo_button, self.import_button,
+                           self.export_button])
         hint = QLabel("With the canvas focused, type a class key (0–9) to store the drawing "
-                      "as a sample of that class, or use “This is…” under the chart.")
+                      "as a sample of that class, or use the “This is…” buttons.")
         hint.setWordWrap(True)
         hint.setStyleSheet("color: gray")
         layout = QVBoxLayout(self)
         layout.addWidget(self.counts)
         layout.addWidget(self.list, 1)
         layout.addLayout(edit)
-        layout.addLayout(files)
+        layout.addWidget(files)
         layout.addWidget(hint)
         self.set_dataset(dataset)
 

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QObject, QSize, Qt, Signal, Slot
-from PySide6.QtGui import QIcon, QImage, QPixmap
+from PySide6.QtGui import QFont, QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (QGridLayout, QHBoxLayout, QLabel, QPushButton, QToolButton,
                                QVBoxLayout, QWidget)
 
 from .threads import start_worker, stop_thread
 
 GRID = 5
-THUMB = 56
+THUMB = 48  # pixels: five across fit a narrow dock with their labels (Fashion's too)
 
 
 class TestSetLoader(QObject):
@@ -59,11 +59,14 @@ class SampleBrowser(QWidget):
         grid = QGridLayout()
         grid.setSpacing(2)
         self._buttons: list[QToolButton] = []
+        label_font = QFont(self.font())
+        label_font.setPointSizeF(self.font().pointSizeF() * 0.9)
         for index in range(GRID * GRID):
             button = QToolButton()
             button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextUnderIcon)
             button.setIconSize(QSize(THUMB, THUMB))
             button.setAutoRaise(True)
+            button.setFont(label_font)  # "Ankle boot" whole under a thumbnail
             button.clicked.connect(lambda _=False, i=index: self._choose(i))
             grid.addWidget(button, index // GRID, index % GRID)
             self._buttons.append(button)

@@ -15,7 +15,7 @@ import os
 from PySide6.QtCore import QTimer, Qt, Signal, Slot
 from PySide6.QtGui import QFont, QFontDatabase
 from PySide6.QtWidgets import (QAbstractSpinBox, QCheckBox, QComboBox, QDoubleSpinBox,
-                               QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
+                               QFileDialog, QFormLayout, QLabel, QLineEdit,
                                QMessageBox, QPlainTextEdit, QPushButton,
                                QScrollArea, QSpinBox, QTabWidget, QVBoxLayout,
                                QWidget)
@@ -213,7 +213,18 @@ class TrainingPanel(QWidget):
         self.results.sampleClicked.connect(self._on_sample_clicked)
 
     def _build_layout(self) -> None:
+        from PySide6.QtWidgets import QSizePolicy
+
+        from .fitting import ButtonGrid
+
         form = QFormLayout()
+        # A narrow dock: a field too wide beside its label goes under it (the long combo
+        # texts stay whole), and no field asks for more than its content needs.
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        for combo in (self.preset, self.dataset, self.architecture, self.optimizer,
+                      self.lr_schedule, self.precision):
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         form.addRow("Preset", self.preset)
         form.addRow("Dataset", self.dataset)
         form.addRow("Architecture", self.architecture)
@@ -229,10 +240,11 @@ class TrainingPanel(QWidget):
         form.addRow("Augmentation", self.augment)
         form.addRow("Precision", self.precision)
         form.addRow("Seed", self.seed)
-        folder_row = QHBoxLayout()
-        folder_row.addWidget(self.data_folder, 1)
-        folder_row.addWidget(self.browse)
-        form.addRow("Data folder", folder_row)
+        # The folder gets the whole width under its label (a path is long), Browse beside
+        # the label.
+        form.addRow("Data folder", self.browse)
+        form.addRow(self.data_folder)
+        self.browse.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
 
         settings_box = QWidget()
         left = QVBoxLayout(settings_box)
@@ -242,20 +254,29 @@ class TrainingPanel(QWidget):
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(settings_box)
+        # It scrolls up and down only: as wide as the form's widest row at least (a scroll
+        # area does not pass its content's minimum width on to the dock by itself).
+        scroll.setMinimumWidth(settings_box.minimumSizeHint().width() + 2 * scroll.frameWidth()
+                               + scroll.verticalScrollBar().sizeHint().width())
 
-        buttons = QHBoxLayout()
-        for button in (self.start_button, self.stop_button, self.use_button, self.save_button):
-            buttons.addWidget(button)
-        buttons.addStretch(1)
+        # One row when the dock is wide enough for the four, else two: no button clipped.
+        buttons = ButtonGrid()
+        buttons.setObjectName("trainingButtons")
+        buttons.set_buttons([self.start_button, self.stop_button, self.use_button,
+                             self.save_button])
         # Settings, charts and results share one tab widget, so the panel fits a narrow dock;
         # Start switches to the charts, and the end of a run to the results.
         self.tabs = QTabWidget()
         self.tabs.addTab(scroll, "Settings")
         self.tabs.addTab(self.charts, "Loss && accuracy")
         self.tabs.addTab(self.results, "Test results")
+        # The charts and results take the width they get; they do not widen the dock (the
+        # canvas beside it keeps its size; their minimum width still holds).
+        self.tabs.setMinimumWidth(self.tabs.minimumSizeHint().width())
+        self.tabs.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
-        layout.addLayout(buttons)
+        layout.addWidget(buttons)
         layout.addWidget(self.progress)
         layout.addWidget(self.message)
         layout.addWidget(self.tabs, 1)
