@@ -233,7 +233,8 @@ class MainWindow(QMainWindow):
         caption.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         eye = QHBoxLayout()
         eye.addWidget(self.model_input, 0, Qt.AlignmentFlag.AlignTop)
-        eye.addWidget(caption, 1, Qt.AlignmentFlag.AlignTop)
+        caption.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        eye.addWidget(caption, 1)  # its height follows its width: every line shown
         left = QVBoxLayout()
         left.addWidget(frame, 1)
         left.addLayout(eye)
@@ -243,6 +244,7 @@ class MainWindow(QMainWindow):
         # is wide, in two (or more) balanced rows when it is narrow.
         self._this_is = QHBoxLayout()
         this_is_label = QLabel("This is…")
+        this_is_label.setFixedHeight(QPushButton("0").sizeHint().height())  # on the first row
         self._this_is.addWidget(this_is_label, 0, Qt.AlignmentFlag.AlignTop)
         self._this_is_grid = ButtonGrid()
         self._this_is_grid.setObjectName("thisIsButtons")

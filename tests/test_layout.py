@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import QPoint, QRect
-from PySide6.QtWidgets import (QApplication, QComboBox, QDockWidget, QScrollArea, QStyle,
-                               QStyleOptionComboBox, QTabBar)
+from PySide6.QtWidgets import (QApplication, QComboBox, QDockWidget, QLabel, QScrollArea,
+                               QStyle, QStyleOptionComboBox, QTabBar)
 
 from conftest import TIMEOUT, open_window
 from training.datasets import DATASETS
@@ -72,6 +72,10 @@ def test_the_window_keeps_its_size_and_the_canvas_its_room(qtbot, window, datase
         side = window.canvas.picture_rect().width()
         assert side >= 340, (name, side)
         assert side >= dock.width() - 30, (name, side, dock.width())
+    # The caption beside "what the model sees" shows all its lines.
+    caption = next(label for label in window.centralWidget().findChildren(QLabel)
+                   if label.text().startswith("<b>What the model sees"))
+    assert caption.heightForWidth(caption.width()) <= caption.height(), caption.size()
 
 
 def test_every_dock_tab_title_is_whole(qtbot, window):
