@@ -12,8 +12,11 @@ from DRAW_CLASSIFY_DATA (else ../shared/data beside the repository, when present
 
 Files written, per size S (e.g. 1024x700 or 2560x1440-hidpi) and dataset D (mnist, fashion):
     OUT_DIR/S-D-<dock>.png   the window with that dock raised (samples, training, personal,
-                             layers, compare)
-    OUT_DIR/S-D-teach.png    the teach dialog, filled with a canned before → after result
+                             layers, compare); the training one shows a running epoch's
+                             progress text (set on the bar, no training is run)
+    OUT_DIR/S-D-layers-all.png  every layer panel of the layer view, whole (the dock scrolls)
+    OUT_DIR/S-D-teach-running.png, S-D-teach.png  the teach dialog with a progress text, then
+                             filled with a canned before → after result (nothing is taught)
 """
 
 from __future__ import annotations
