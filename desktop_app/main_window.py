@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (QComboBox, QDockWidget, QFileDialog, QFrame, QHBo
 
 from training.atomic import WriteError, atomic_path
 from training.datasets import DATASETS
+from training.samples import taught_before
 
 from .canvas_widget import DrawingCanvas, qimage_to_array
 from .model_input_view import ModelInputView
@@ -34,6 +35,7 @@ NOT_SURE_BELOW = 0.6  # without a calibrated model: top probability under this r
 UNLIKE = {"mnist": "a digit", "fashion_mnist": "a garment"}  # "That doesn't look like …"
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff *.webp);;All files (*)"
 MESSAGE_MS = 8000
+NOTICE_MS = 20_000  # a problem already put right: long enough to read, then it goes
 ERROR_HOLD_S = 15  # a problem's message is not pushed away by routine messages this soon
 MAX_PASTE_SIDE = 2048  # pasted pixels are scaled down to this before leaving the GUI thread
 FIRST_FRAME_MS = 50  # delay between showing the window and starting the model loading
@@ -70,6 +72,7 @@ class MainWindow(QMainWindow):
         self.training_panel = None
         self._last_probabilities = None
         self._last_number = None  # several digits read side by side (see _show_number)
+        self._last_input = None   # the 28x28 of the last answer (a number shows its digits')
         self._number_awaited = False  # the drawing shown may be a number: its reading follows
         self._error_shown_at = -ERROR_HOLD_S
         self._chart_placeholder = QLabel("…")
@@ -102,7 +105,7 @@ class MainWindow(QMainWindow):
         self.controller.resultReady.connect(self._show_result)
         self.controller.modelReady.connect(self._show_model)
         self.controller.modelFailed.connect(self._model_failed)
-        self.controller.modelWarning.connect(self.show_message)
+        self.controller.modelWarning.connect(self.show_notice)
         self.controller.busy.connect(self._show_busy)
         self.controller.datasetChanged.connect(self._dataset_changed)
         self.controller.explained.connect(self._show_saliency)
@@ -155,8 +158,8 @@ class MainWindow(QMainWindow):
         problems = [p for p in self.settings.problems() if p not in self._reported_problems]
         if problems:
             self._reported_problems.update(problems)
-            self.show_message(f"Some saved settings were unusable and were reset to their "
-                              f"defaults: {', '.join(problems)}.")
+            self.show_notice(f"Some saved settings were unusable and were reset to their "
+                             f"defaults: {', '.join(problems)}.")
 
     def _build_chart(self) -> None:
         from .probability_chart import ProbabilityChart
@@ -281,7 +284,10 @@ class MainWindow(QMainWindow):
         self.save_action = action("&Save drawing as PNG…", self.save_drawing,
                                   [QKeySequence.StandardKey.Save])
         self.load_model_action = action("&Load model…", self.choose_model, ["Ctrl+L"])
-        self.quit_action = action("&Quit", self.close, ["Ctrl+Q"])
+        self.quit_action = action("&Quit", self.close, ["Ctrl+Q"], "quit")
+        # Ctrl+Q quits from any of the app's windows (the teach dialog has the focus while
+        # it runs), as in every desktop app.
+        self.quit_action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
         self.undo_action = action("&Undo", self.canvas.undo, ["Ctrl+Z"], "undo")
         self.redo_action = action("&Redo", self.canvas.redo, ["Ctrl+Shift+Z", "Ctrl+Y"], "redo")
         self.clear_action = action("&Clear", self.canvas.clear, ["Delete", "Esc"], "clear",
@@ -521,6 +527,10 @@ class MainWindow(QMainWindow):
                 rows.append((act.text().replace("&&", "\0").replace("&", "")
                              .replace("\0", "&"), " or ".join(dict.fromkeys(keys))))
         rows.append(("Draw / erase", "left / right mouse button"))
+        # The class keys are read by the canvas itself, not by actions: listed here by hand.
+        last = len(DATASETS[self.controller.dataset].class_names) - 1
+        rows.append(("Keep the drawing as a sample of class N (My samples)",
+                     f"0–{last} on the canvas"))
         table = "".join(f"<tr><td>{name}</td><td>&nbsp;&nbsp;<b>{keys}</b></td></tr>"
                         for name, keys in sorted(set(rows)))
         QMessageBox.information(self, "Keyboard shortcuts", f"<table>{table}</table>")
@@ -574,6 +584,7 @@ class MainWindow(QMainWindow):
         if request != self._picture_request or self._closing:
             return  # superseded by a newer drop or paste
         self._pinned = None
+        self._show_model_line()
         self.show_picture(grey)
         if name:
             self.show_info(f"Opened {name}")
@@ -620,18 +631,22 @@ class MainWindow(QMainWindow):
 
     # -- models
     def choose_model(self) -> None:
-        from training.paths import models_dir
+        from .model_choices import MODEL_FILTER, model_behind
 
         if not self._keep_trained_model("load another model"):
             return
-        start = self.settings.model_folder() or str(models_dir())
-        if not os.path.isdir(start):
-            start = os.path.expanduser("~")
-        path, _ = QFileDialog.getOpenFileName(self, "Load model", start,
-                                              "Models (*.keras *.tflite);;All files (*)")
-        if path:
-            self.settings.set_model_folder(os.path.dirname(path))
-            self.load_model(path)
+        path, _ = QFileDialog.getOpenFileName(self, "Load model", self.settings.models_folder(),
+                                              MODEL_FILTER)
+        if not path:
+            return
+        model = model_behind(path)
+        if model is None:
+            self.show_message(f"{os.path.basename(path)} is not a model but a file the app keeps "
+                              "beside one (its check, layers or description); open the .keras "
+                              "file of the same name.")
+            return
+        self.settings.set_model_folder(os.path.dirname(model))
+        self.load_model(model)
 
     def load_model(self, path: str) -> None:
         self.show_info(f"Loading {os.path.basename(path)}…")
@@ -646,8 +661,7 @@ class MainWindow(QMainWindow):
         text = f"{info['name']} ({DATASETS[info['dataset']].title}"
         text += f", {accuracy:.2%} on the test set)" if isinstance(accuracy, float) else ")"
         self.model_status.setText(text)
-        self.model_name.setText(info["name"])
-        self.model_name.setToolTip(text)
+        self._show_model_line()
         if info["dataset"] == self.controller.dataset:
             self._set_class_names(info["class_names"])
         metadata = info.get("metadata") or {}
@@ -655,6 +669,17 @@ class MainWindow(QMainWindow):
         panel = self.training_panel
         if panel and metadata.get("history") and (user_loaded or panel.last_result() is None):
             panel.show_saved_model(metadata)
+
+    def _show_model_line(self) -> None:
+        """The line under the answer names the model that gave it: the model in use, or the
+        model just trained while one of its misclassified test pictures is shown."""
+        pinned, info = self._pinned, self.controller.model()
+        if pinned is not None:
+            self.model_name.setText(pinned["model_line"])
+            self.model_name.setToolTip("Draw to see the answer of the model in use again")
+        elif info is not None:
+            self.model_name.setText(info["name"])
+            self.model_name.setToolTip(self.model_status.text())
 
     def _use_trained_model(self, path: str, metadata: dict) -> None:
         """"Use this model" in the training panel: the canvas switches to it (and its dataset)."""
@@ -685,7 +710,23 @@ class MainWindow(QMainWindow):
             dialog.show()
             dialog.raise_()
             return
-        dialog.start(info["path"], info["name"], dataset, count, self.settings.data_dir())
+        path, name = info["path"], info["name"]
+        history = taught_before((info.get("metadata") or {}).get("lineage"),
+                                self.personal.store.samples())
+        if history is not None:
+            if history.nothing_new and QMessageBox.question(
+                    self, "Teach it again?",
+                    f"{name} was already taught these {count} samples ({history.when}); "
+                    "nothing was added or changed since. Teach again anyway?",
+                    QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                    QMessageBox.StandardButton.No) != QMessageBox.StandardButton.Yes:
+                self.show_info("Nothing taught: add samples of what it gets wrong, then teach.")
+                return
+            if history.original is not None:
+                # Teaching the original on all samples instead of the taught copy on the same
+                # ones again: the earlier samples are not learned twice.
+                path, name = str(history.original), history.describe(name)
+        dialog.start(path, name, dataset, count, self.settings.data_dir())
 
     def teach_dialog(self):
         from .teach_dialog import TeachDialog
@@ -697,28 +738,44 @@ class MainWindow(QMainWindow):
 
     def _use_taught_model(self, path: str) -> None:
         self.show_info("Switching the canvas to the taught model…")
+        # Remembered now, not when it has loaded: a model kept as the window closes is the
+        # one the next launch opens.
+        self.settings.set_model_path(self.controller.dataset, path)
         self.controller.load_model_file(path)
 
-    def export_model(self, folder: str | None = None) -> None:
-        """Model ▸ Export…: the model in use as .keras, .tflite, ONNX and a JSON, into a folder
-        (asked for unless given), by a child process."""
+    def export_model(self) -> None:
+        """Model ▸ Export…: asks for a folder, then exports the model in use into it. (No
+        optional argument: ``triggered`` would pass its ``checked`` flag into it.)"""
+        if self._export_refused():
+            return
+        start = self.settings.export_folder() or os.path.expanduser("~")
+        folder = QFileDialog.getExistingDirectory(self, "Export the model into a folder", start)
+        if folder:
+            self.settings.set_export_folder(folder)
+            self.export_model_to(folder)
+
+    def _export_refused(self) -> bool:
+        """True (with the reason on the status bar) when the model in use cannot be exported
+        now."""
         info = self.controller.model()
         if info is None:
             self.show_message("Wait for the model to load, then export it.")
-            return
+            return True
         if not str(info.get("path", "")).lower().endswith(".keras"):
             self.show_message(f"{info['name']} is a LiteRT file only; open its .keras to "
                               "export it.")
-            return
+            return True
         if self._exporter is not None and self._exporter.is_running():
             self.show_message("An export is already under way.")
+            return True
+        return False
+
+    def export_model_to(self, folder: str) -> None:
+        """The model in use as .keras, .tflite, ONNX and a JSON, into ``folder``, by a child
+        process; the status bar names the folder and the files when they are written."""
+        if self._export_refused():
             return
-        if folder is None:
-            start = self.settings.model_folder() or os.path.expanduser("~")
-            folder = QFileDialog.getExistingDirectory(self, "Export the model into a folder",
-                                                      start)
-            if not folder:
-                return
+        info = self.controller.model()
         if self._exporter is None:
             from .model_export import ModelExporter
 
@@ -727,7 +784,7 @@ class MainWindow(QMainWindow):
             self._exporter.failed.connect(self.show_message)
         name = "" if not info.get("shipped") else Path(info["path"]).stem
         self._exporter.export(info["path"], folder, name)
-        self.show_info(f"Exporting {info['name']} as .keras, .tflite and ONNX…")
+        self.show_info(f"Exporting {info['name']} as .keras, .tflite and ONNX into {folder}…")
 
     @Slot(list)
     def _model_exported(self, files: list) -> None:
@@ -753,6 +810,7 @@ class MainWindow(QMainWindow):
             self._select_dataset_in_combo(dataset)
             self.controller.set_dataset(dataset)
         self._pinned = self._trained_model_answer(image)
+        self._show_model_line()
         self._show_sample(image)
         if self._pinned is not None:
             self.show_info("Showing the answer of the model just trained, which got this "
@@ -760,6 +818,7 @@ class MainWindow(QMainWindow):
 
     def _show_new_sample(self, image: np.ndarray) -> None:
         self._pinned = None
+        self._show_model_line()
         self._show_sample(image)
 
     def _trained_model_answer(self, image: np.ndarray) -> dict | None:
@@ -775,8 +834,11 @@ class MainWindow(QMainWindow):
         except Exception:  # noqa: BLE001 - then the canvas's own model answers, as usual
             log.exception("the trained model could not classify the picture")
             return None
+        name = ((result.get("metadata") or {}).get("display_name")
+                or Path(result["path"]).stem)
         return {"probabilities": probabilities, "names": list(result["class_names"]),
-                "who": "the model just trained"}
+                "who": "the model just trained",
+                "model_line": f"Answer of the model just trained: {name}"}
 
     @Slot(str)
     def _model_failed(self, message: str) -> None:
@@ -837,6 +899,7 @@ class MainWindow(QMainWindow):
     def _unpin(self) -> None:
         if self._pinned is not None:
             self._pinned = None
+            self._show_model_line()
             self.controller.picture_changed()
 
     @Slot(dict)
@@ -851,9 +914,9 @@ class MainWindow(QMainWindow):
         # (a pinned answer is another model's for one picture: no number).
         self._number_awaited = bool(reply.get("number_candidate")) and pinned is None
         self._last_probabilities = probabilities
+        self._last_input = reply.get("input")
         if self._number_awaited and self._last_number is not None and probabilities is not None:
-            self.model_input.set_array(reply.get("input"))
-            return
+            return  # the number's digits stay on view until its new reading arrives
         self._last_number = None
         if reply.get("blank"):
             self.prediction_label.setText("Draw something")
@@ -905,9 +968,11 @@ class MainWindow(QMainWindow):
                 self._last_number = None
                 self._show_result({"seq": reply["seq"], "dataset": reply["dataset"],
                                    "probabilities": self._last_probabilities,
-                                   "input": self.model_input.array()})
+                                   "input": self._last_input})
             return
         self._last_number = number
+        if number.get("inputs"):
+            self.model_input.set_digits(number["inputs"])   # every digit, as the model saw it
         if self.chart is not None:
             self.chart.set_number(number["digits"], self._last_probabilities)
         self.prediction_label.setText(f"{number['text']} — {number['confidence']:.0%}")
@@ -947,6 +1012,14 @@ class MainWindow(QMainWindow):
         self._error_shown_at = time.monotonic()
         self.statusBar().showMessage(message)
 
+    @Slot(str)
+    def show_notice(self, message: str) -> None:
+        """Something went wrong and was already put right (a reset setting, a remembered model
+        replaced by the shipped one): shown like a problem, but it passes after NOTICE_MS."""
+        log.info("%s", message)
+        self._error_shown_at = time.monotonic()
+        self.statusBar().showMessage(message, NOTICE_MS)
+
     def show_info(self, message: str) -> None:
         """A routine message: shown for a few seconds, unless a recent problem is on display."""
         if time.monotonic() - self._error_shown_at >= ERROR_HOLD_S:
@@ -974,6 +1047,9 @@ class MainWindow(QMainWindow):
             return
         if panel is not None and not panel.confirm_close():
             event.ignore()  # the user chose to keep training
+            return
+        if self._teach_dialog is not None and not self._teach_dialog.confirm_close():
+            event.ignore()  # the user chose to keep teaching, or to decide on its result
             return
         self._closing = True
         self.settings.set_geometry(self.saveGeometry())

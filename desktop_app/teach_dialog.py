@@ -127,6 +127,30 @@ class TeachDialog(QDialog):
         self.message.setText("Discarded: the model in use is unchanged.")
         self.hide()
 
+    def confirm_close(self) -> bool:
+        """For the main window's closeEvent: True when the app may close now. Asks, as training
+        does, before a running teaching is stopped, and before a taught model nobody has kept
+        or discarded is lost."""
+        if self.controller.is_running():
+            answer = QMessageBox.question(
+                self, "Teaching is running",
+                "The model is being taught your samples. Stop teaching and quit? The model in "
+                "use stays as it is; the taught model is not kept.",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                QMessageBox.StandardButton.No)
+            return answer == QMessageBox.StandardButton.Yes
+        if self.controller.candidate() is not None:
+            answer = QMessageBox.question(
+                self, "Keep the taught model?",
+                "The taught model has not been kept yet. Keep it (it is used at the next "
+                "launch) or discard it?",
+                QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
+                | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Save)
+            if answer == QMessageBox.StandardButton.Cancel:
+                return False
+            self.keep() if answer == QMessageBox.StandardButton.Save else self.discard()
+        return True
+
     def shutdown(self, timeout_ms: int = 1000) -> bool:
         return self.controller.shutdown(timeout_ms)
 
