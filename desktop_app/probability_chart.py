@@ -111,9 +111,14 @@ class ProbabilityChart(QWidget):
 
     def _plot_area(self) -> QRectF:
         """Bars mode: the rectangle the bars span (x: 0 .. X_MAX, one row per class)."""
-        bottom = self.fontMetrics().height() + 6     # the ticks' labels
+        metrics = self.fontMetrics()
+        bottom = metrics.height() + 6                    # the ticks' labels
         left = MARGIN + self._label_width()
-        return QRectF(left, MARGIN, max(1, self.width() - left - MARGIN),
+        # Room right of a full bar for its "100%", whatever the width (X_MAX alone is a share
+        # of the width: too little when the chart is narrow).
+        room = max(0, metrics.horizontalAdvance("100%") + 6 - (self.width() - left) * (
+            1 - 1 / X_MAX))
+        return QRectF(left, MARGIN, max(1, self.width() - left - MARGIN - room),
                       max(1, self.height() - 2 * MARGIN - bottom))
 
     def _row_height(self) -> float:
