@@ -1,14 +1,17 @@
-"""Photos of digits on paper (issue #9, item 4): uneven light, grey paper, chalk, specks, texture.
+"""Photos of digits on paper (issue #9, item 4; issue #20, item 3): uneven light, stains, grey
+paper, chalk, specks, texture.
 
-Each picture is a '7' composited onto synthetic paper; the reference is the same '7' drawn clean
-(black on white), which the shipped model reads. Small pictures, generated here, fast.
+Most pictures are a '7' composited onto synthetic paper; the reference is the same '7' drawn clean
+(black on white), which the shipped model reads. The uneven-paper tests (below) photograph a font
+digit and ask the shipped model itself, with its "doesn't look like a digit" check. Small
+pictures, generated here, fast.
 """
 
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFilter
 
-from training.preprocess import BlankPictureError, centre_of_mass, is_blank, to_model_input
+from training.preprocess import BlankPictureError, centre_of_mass, ink_map, is_blank, to_model_input
 
 SIZE = (240, 200)  # width, height
 
@@ -101,3 +104,118 @@ def test_uniform_picture_and_bare_textured_paper_are_blank():
         assert is_blank(picture)
         with pytest.raises(BlankPictureError):
             to_model_input(picture, "mnist")
+
+
+# --- Uneven paper photographed (issue #20, item 3) ------------------------------------------------
+# A font digit on paper shaded by a gradient, a vignette or blotches, with sensor noise and a slight
+# blur, shown on the window's canvas the way a dropped photo is (fitted into the 560x560 canvas, the
+# margins filled with the median of the photo's border: DrawingCanvas.set_picture). On the canvas
+# the shading meets the flat margins in a step, which the smooth paper surface cannot follow.
+CANVAS_SIDE = 560
+
+
+def font_digit(digit: int, height: int) -> np.ndarray:
+    """Ink coverage in [0, 1] of ``digit`` in DejaVu Sans (matplotlib ships it), ``height`` tall."""
+    from matplotlib import font_manager
+    from PIL import ImageFont
+
+    font = ImageFont.truetype(font_manager.findfont("DejaVu Sans"), int(height * 1.35))
+    mask = Image.new("L", (height * 2, height * 2), 0)
+    ImageDraw.Draw(mask).text((height // 2, height // 4), str(digit), font=font, fill=255)
+    mask = mask.crop(mask.getbbox())
+    return np.asarray(mask.filter(ImageFilter.GaussianBlur(1.0)), np.float32) / 255
+
+
+def shading(condition: str, strength: float, shape) -> np.ndarray:
+    """Light in [1 - strength, 1]: the lower half of the page shaded (a smooth step, the phone's
+    shadow), darker corners around an off-centre light, or soft stains, one across the digit."""
+    h, w = shape
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32) / np.array([h, w], np.float32)[:, None, None]
+    if condition == "gradient":
+        ramp = np.clip((y - 0.25) / 0.5, 0, 1)
+        darkness = ramp * ramp * (3 - 2 * ramp)
+    elif condition == "vignette":
+        darkness = (x - 0.35) ** 2 + (y - 0.35) ** 2
+    else:
+        darkness = np.zeros(shape, np.float32)
+        for bx, by, radius in ((0.2, 0.3, 0.12), (0.55, 0.6, 0.1), (0.85, 0.8, 0.15)):
+            darkness += np.exp(-((x - bx) ** 2 + (y - by) ** 2) / (2 * radius ** 2))
+    return 1 - strength * darkness / darkness.max()
+
+
+def shaded_photo(digit, condition, strength, light_ink=False, shape=(600, 800), seed=0):
+    """uint8 photo: dark ink on paper under the shading, its mirror image for chalk on a board
+    (whose glare lightens it), blurred slightly, with sensor noise."""
+    h, w = shape
+    mask = font_digit(digit, int(h * 0.4))
+    coverage = np.zeros(shape, np.float32)
+    top, left = int(h * 0.3), int(w * 0.42)
+    coverage[top:top + mask.shape[0], left:left + mask.shape[1]] = mask
+    picture = (0.9 * (1 - coverage) + 0.12 * coverage) * shading(condition, strength, shape)
+    if light_ink:
+        picture = 1 - picture
+    picture = Image.fromarray((np.clip(picture, 0, 1) * 255 + 0.5).astype(np.uint8))
+    picture = np.asarray(picture.filter(ImageFilter.GaussianBlur(0.8)), np.float32)
+    picture = picture + np.random.default_rng(seed).normal(0, 3.0, shape)
+    return np.clip(picture + 0.5, 0, 255).astype(np.uint8)
+
+
+def on_canvas(photo: np.ndarray) -> np.ndarray:
+    """The photo as the window's canvas shows it (and as the model then reads it)."""
+    h, w = photo.shape
+    border = np.concatenate([photo[0], photo[-1], photo[:, 0], photo[:, -1]])
+    canvas = np.full((CANVAS_SIDE, CANVAS_SIDE), int(np.median(border)), np.uint8)
+    scale = CANVAS_SIDE / max(h, w)
+    width, height = round(w * scale), round(h * scale)
+    top, left = (CANVAS_SIDE - height) // 2, (CANVAS_SIDE - width) // 2
+    canvas[top:top + height, left:left + width] = np.asarray(Image.fromarray(photo).resize(
+        (width, height), Image.Resampling.BILINEAR))
+    return canvas
+
+
+@pytest.fixture(scope="module")
+def mnist_reader():
+    """The shipped MNIST model run as the window runs it: LiteRT and the sidecar's check."""
+    from training.lite_runtime import LiteModel
+    from training.ood import AnswerCheck
+    from training.store import read_metadata, shipped_model_path
+
+    path = shipped_model_path("mnist")
+    model = LiteModel(path.with_suffix(".tflite"))
+    check = AnswerCheck.for_model(path, read_metadata(path))
+    assert check.checks_ood
+
+    def read(picture):
+        x = to_model_input(picture, "mnist")
+        calibrated = check.probabilities(model.predict(x))
+        return int(np.argmax(calibrated)), check.verdict(calibrated, check.score(x))
+    return read
+
+
+@pytest.mark.parametrize("light_ink", [False, True], ids=["dark-ink", "chalk"])
+@pytest.mark.parametrize("condition, strength, shape", [
+    ("gradient", 0.15, (600, 800)), ("vignette", 0.35, (800, 600)), ("blotch", 0.15, (600, 800))])
+@pytest.mark.parametrize("digit", [4, 7])
+def test_a_font_digit_on_shaded_paper_is_read_right_and_not_rejected(
+        mnist_reader, digit, condition, strength, shape, light_ink):
+    photo = shaded_photo(digit, condition, strength, light_ink, shape)
+    for picture in (photo, on_canvas(photo)):  # a dropped file, and the window's canvas
+        assert mnist_reader(picture) == (digit, "ok")
+
+
+@pytest.mark.parametrize("width", [12, 30, 50])
+def test_bold_grainy_strokes_are_not_taken_for_stains(width):
+    """The stain model removes what is broader than the strokes: a bold marker or a grainy
+    chalk stroke (whose grain would make it look thinner than it is) must stay whole."""
+    mask = Image.new("L", (400, 360), 0)
+    ImageDraw.Draw(mask).line([(90, 60), (300, 60), (170, 320)], fill=255, width=width,
+                              joint="curve")
+    coverage = np.asarray(mask.filter(ImageFilter.GaussianBlur(1.0)), np.float32) / 255
+    rng = np.random.default_rng(width)
+    grain = np.clip(0.7 + 0.3 * rng.normal(0, 1, coverage.shape), 0, 1)
+    photo = on_paper(coverage * grain * 0.7, 0.88, 0.1) + rng.normal(0, 3, coverage.shape)
+    photo = np.clip(photo, 0, 255).astype(np.uint8)
+    ink, without_stain_model = ink_map(photo), ink_map(photo, strokes=False)
+    core = np.asarray(mask.filter(ImageFilter.MinFilter(5)), np.float32) > 0
+    assert ink[core].mean() > 0.95 * without_stain_model[core].mean()
+    assert (ink[coverage == 0] < 0.1).mean() > 0.99

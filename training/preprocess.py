@@ -9,8 +9,9 @@ model learned from (numpy + Pillow only: this runs on the GUI thread, TensorFlow
   short edge padded centred, intensities negated to a dark background. No 20x20 box, no
   centre-of-mass shift.
 
-Both start the same way: composite alpha, honour EXIF orientation, go to grey in [0, 1], decide the
-polarity from the border (light paper -> invert) so ink is bright on dark, subtract the background.
+Both start the same way: composite alpha, honour EXIF orientation, go to grey in [0, 1], then the
+paper model (training.paper) finds the ink: the paper's shading and stains divided out, polarity
+by which way the ink departs from the paper, bright ink on a zero background.
 """
 
 from __future__ import annotations
@@ -25,19 +26,15 @@ from PIL import Image, ImageOps
 
 from .datasets import IMAGE_SIDE, normalize_name
 from .outline import fill_enclosed
+from .paper import INK_THRESHOLD, TINY_MARK, BlankPictureError, ink_of_grey
 
 DIGIT_BOX = 20            # MNIST digits fill a 20x20 box inside the 28x28 field
 # Where MNIST's centres of mass actually sit (mean over the training set, continuous coordinates
 # where pixel i spans [i, i + 1)): the centre of pixel (14, 14), std 0.3 px.
 DIGIT_CENTRE = 14.5
-INK_THRESHOLD = 0.1       # ink weaker than this (after background removal) is noise
 MAX_WORKING_SIDE = 1024   # larger pictures are reduced first: the output is only 28x28 anyway
 MAX_DECODE_BYTES = 160 << 20  # decoding one picture may not cost more memory than this
 FASHION_TRIM_TOLERANCE = 0.05  # Fashion-MNIST trims edges within 5 % of the corner colour
-
-
-class BlankPictureError(ValueError):
-    """The picture holds nothing to classify (empty, uniform, or ink too faint)."""
 
 
 class PictureError(ValueError):
@@ -178,10 +175,11 @@ class Placement:
 def place_model_input(picture, dataset: str) -> tuple[np.ndarray, Placement]:
     """:func:`to_model_input` and the :class:`Placement` that maps ``picture``'s pixels onto it
     (e.g. to show on the picture what the model made of each input pixel)."""
-    ink = ink_map(picture)
-    if normalize_name(dataset) == "fashion_mnist":
+    if normalize_name(dataset) == "fashion_mnist":  # a garment is broad, not a stain
+        ink = ink_map(picture, strokes=False)
         out, scale, offset = _fashion_placed(fill_enclosed(ink))  # outlines -> silhouettes
     else:
+        ink = ink_map(picture)
         out, scale, offset = _digit_placed(ink)
     height, width = _picture_shape(picture)  # ink_map may have worked on a reduced copy
     ry, rx = ink.shape[0] / height, ink.shape[1] / width
@@ -204,233 +202,14 @@ def is_blank(picture) -> bool:
     return False
 
 
-# Photos of paper (issue #9): the paper's shade is modelled and divided out before looking for ink.
-BACKGROUND_GRID = 48      # the paper's shading is fitted on a grid at most this many cells a side
-BACKGROUND_ORDER = 3      # ... as a cubic in x and y: follows gradients and vignetting, not strokes
-NOISE_SIGMAS = 4.0        # departures within this many noise sigmas are paper (texture, JPEG)
-TINY_MARK = 0.02          # a mark shorter than this fraction of the picture's long side is tiny:
-TINY_MARK_INK = 0.5       # blank if also fainter than this, never magnified beyond this size
-MIN_CONTRAST = 0.04       # ink must depart this much further from the paper than texture does
-LOCAL_RADIUS = 2          # grid cells around a cell that bend the surface there (shadows)
 SPECK_GAP = 0.25          # ink further than this fraction of the mark's extent is not part of it
 
 
-def ink_map(picture) -> np.ndarray:
-    """Grey float32 map in [0, 1] with the subject bright on a zero background.
-
-    Real paper is neither white nor evenly lit: its brightness is modelled as a smooth surface (a
-    cubic fitted robustly to the picture, the ink left out, bent locally to follow a shadow's
-    edge) and the picture is divided by it, so gradients, vignetting and soft shadows vanish.
-    The ink is whatever departs from that surface, on the side where it departs most (dark pen
-    on grey paper, chalk on a board); departures within the paper's own noise (texture, JPEG)
-    are removed. A clean canvas drawing (uniform
-    paper, no noise) comes out as before: 1 - grey on white, grey on black.
-    """
-    grey = to_grey(picture)
-    if grey.size == 0:
-        raise BlankPictureError("the picture is empty")
-    ink = _clean_drawing_ink(grey)
-    if ink is not None:
-        return _checked_ink(ink)
-    background, bright_ink, contrast = _background(grey)
-    if contrast < MIN_CONTRAST:  # nothing departs from the paper further than its own texture
-        raise BlankPictureError("the picture is blank")
-    if bright_ink:  # work as if the ink were dark on light paper
-        grey, background = 1.0 - grey, 1.0 - background
-    # Ink over paper under the same light: the ratio cancels the light, a shadow darkens both.
-    # Not below a quarter: on near-black "paper" no darker ink can show, only noise would.
-    paper = np.maximum(background, 0.25)
-    flat = (background - grey) / paper
-    floor = min(_paper_noise_floor(flat), 0.5)
-    return _checked_ink(np.clip((flat - floor) / (1.0 - floor), 0.0, 1.0))
-
-
-def _clean_drawing_ink(grey: np.ndarray) -> np.ndarray | None:
-    """The ink of a picture on perfectly even black or white paper (the canvas, a clean
-    export), else None. Such paper has nothing to model: the ink is the grey itself (or 1 -
-    grey on white), which is what the full model gives too, in a fifth of the time (the live
-    canvas's every update). The paper must be exact: the whole border ring one value, 0 or 1,
-    and at least half the picture that value; no photo or scan with texture passes."""
-    border = _border(grey)
-    paper = float(border[0])
-    if paper not in (0.0, 1.0) or not np.all(border == paper):
-        return None
-    if np.count_nonzero(grey == paper) * 2 < grey.size:
-        return None
-    return grey.copy() if paper == 0.0 else 1.0 - grey
-
-
-def _checked_ink(ink: np.ndarray) -> np.ndarray:
-    """``ink``, unless it is too faint to be a drawing (BlankPictureError)."""
-    peak = float(ink.max())
-    if peak < INK_THRESHOLD:
-        raise BlankPictureError("the picture is blank")
-    if peak < TINY_MARK_INK and _extent(ink > INK_THRESHOLD * peak) < TINY_MARK * max(ink.shape):
-        raise BlankPictureError("only a faint speck")  # dust or a smudge, not a drawing
-    return ink
-
-
-def _background(grey: np.ndarray) -> tuple[np.ndarray, bool, float]:
-    """The paper's brightness under its lighting at every pixel, whether the ink is brighter than
-    the paper, and by how much the ink side departs further than the other (see _ink_side).
-    Fitted on a small box-averaged grid: fast, and blind to texture."""
-    h, w = grey.shape
-    scale = min(1.0, BACKGROUND_GRID / max(h, w))
-    gw, gh = max(1, round(w * scale)), max(1, round(h * scale))
-    small = grey if scale == 1.0 else _resize_box(grey, gw, gh)
-    values = small.ravel().astype(np.float64)
-    order = BACKGROUND_ORDER if min(gh, gw) >= 8 else 0
-    terms = [(i, j) for i in range(order + 1) for j in range(order + 1 - i)]
-    ys, xs = _unit_coordinates(gh), _unit_coordinates(gw)
-    design = np.stack([np.outer(ys ** j, xs ** i).ravel() for i, j in terms], axis=1)
-
-    # Start from the border, where the paper shows even when the subject fills the middle; then
-    # refit on the cells close to the fit, so the ink (far from it on either side) is left out.
-    ring = _border(small).astype(np.float64)
-    level = float(np.median(ring))
-    inliers = np.abs(values - level) <= _tolerance(ring - level)
-    fit = np.full_like(values, level)
-    for _ in range(6):
-        if inliers.sum() < 2 * len(terms):
-            break
-        coef = _least_squares(design[inliers], values[inliers])
-        fit = design @ coef
-        residual = values - fit
-        updated = np.abs(residual) <= _tolerance(residual[inliers])
-        if np.array_equal(updated, inliers):
-            break
-        inliers = updated
-    if inliers.sum() < 2 * len(terms):  # too few paper cells to fit a surface: a flat level
-        terms, coef = [(0, 0)], np.array([level])
-        fit = np.full_like(values, level)
-
-    # Let the surface bend locally, from paper cells only, where a cubic cannot follow (the edge
-    # of a cast shadow): each cell takes the mean residual of the paper cells around it. Ink and
-    # garments are far from the surface and left out, so their cells are filled from the paper.
-    local = np.zeros((gh, gw))
-    if order:
-        for _ in range(3):
-            local = _masked_mean((values - fit).reshape(gh, gw), inliers.reshape(gh, gw),
-                                 LOCAL_RADIUS)
-            residual = values - fit - local.ravel()
-            # Cells only ever leave: were ink cells let back in as the surface approaches
-            # them, a bold stroke would pull the surface onto itself.
-            updated = inliers & (np.abs(residual) <= _tolerance(residual[inliers]))
-            if np.array_equal(updated, inliers):
-                break
-            inliers = updated
-
-    grid = np.clip(fit + local.ravel(), 0.0, 1.0).reshape(gh, gw).astype(np.float32)
-    bright_ink, contrast = _ink_side(grey, grid, level)
-    # Ink only darkens paper (or only brightens it): where a cell is on the paper's side of the
-    # surface, the surface is wrong there (a cubic diving into a shaded corner) - lift it.
-    grid = (np.minimum if bright_ink else np.maximum)(grid, small.astype(np.float32))
-    # Interpolate to full size (the surface is smooth: a grid of cells is plenty).
-    surface = grid if (gh, gw) == (h, w) else np.asarray(Image.fromarray(grid).resize(
-        (w, h), Image.Resampling.BILINEAR), dtype=np.float32)
-    return surface, bright_ink, contrast
-
-
-def _masked_mean(values: np.ndarray, mask: np.ndarray, radius: int) -> np.ndarray:
-    """Mean of ``values`` over the ``mask`` cells in a (2 radius + 1)^2 window; 0 where the window
-    holds too few of them (no paper near: the smooth surface alone is the better guess)."""
-    padded = np.pad(values * mask, radius), np.pad(mask.astype(np.float64), radius)
-    total, count = np.zeros_like(values, dtype=np.float64), np.zeros_like(values, np.float64)
-    h, w = values.shape
-    for dy in range(2 * radius + 1):
-        for dx in range(2 * radius + 1):
-            total += padded[0][dy:dy + h, dx:dx + w]
-            count += padded[1][dy:dy + h, dx:dx + w]
-    return np.where(count >= 3, total / np.maximum(count, 1), 0.0)
-
-
-def _ink_side(grey: np.ndarray, paper: np.ndarray, level: float) -> tuple[bool, float]:
-    """Polarity: the ink is on the side where the picture departs furthest from the ``paper``
-    surface (a fixed 0.5 calls dark ink on mid-grey paper blank). Furthest, not most: a shading
-    the surface missed may cover more area than a digit, but ink departs more than a shadow.
-    Measured as the mean of the strongest 0.1 % of block extremes: blocks keep a 1-pixel line,
-    and one speck does not decide. Returns (ink is bright, how much further the ink side
-    departs than the other side, which shows how far mere texture and noise reach)."""
-    step = max(1, max(grey.shape) // 128)
-    h, w = (grey.shape[0] // step) * step, (grey.shape[1] // step) * step
-    if h == 0 or w == 0:
-        h, w, step = grey.shape[0], grey.shape[1], 1
-    cropped = grey[:h, :w]
-    low, high = _block_extremes(cropped, step, np.minimum), _block_extremes(cropped, step,
-                                                                            np.maximum)
-    if paper.shape != low.shape:
-        paper = np.asarray(Image.fromarray(paper).resize(low.shape[::-1],
-                                                         Image.Resampling.BILINEAR))
-    bright, dark = (high - paper).ravel(), (paper - low).ravel()
-    k = max(1, bright.size // 1000)
-    bright_score = float(np.partition(bright, bright.size - k)[-k:].mean())
-    dark_score = float(np.partition(dark, dark.size - k)[-k:].mean())
-    contrast = abs(bright_score - dark_score)
-    if contrast < 1e-6:
-        return level <= 0.5, 0.0  # no ink either way: as before (light paper means dark ink)
-    return bright_score > dark_score, contrast
-
-
-def _block_extremes(values: np.ndarray, step: int, pick) -> np.ndarray:
-    """Min or max (``pick``) of each step x step block; strided slices, fast in numpy."""
-    rows = values[0::step]
-    for i in range(1, step):
-        rows = pick(rows, values[i::step])
-    out = rows[:, 0::step]
-    for i in range(1, step):
-        out = pick(out, rows[:, i::step])
-    return out
-
-
-def _least_squares(design: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Normal equations: a 10x10 solve (numpy's lstsq takes 30 ms on some of these systems)."""
-    gram = design.T @ design
-    try:
-        return np.linalg.solve(gram, design.T @ values)
-    except np.linalg.LinAlgError:  # degenerate inliers (e.g. all on one row)
-        return np.linalg.lstsq(gram, design.T @ values, rcond=None)[0]
-
-
-def _tolerance(residual: np.ndarray) -> float:
-    """How far from the fit a paper cell may be: 3 robust sigmas, at least one grey level."""
-    if residual.size == 0:
-        return 1 / 255
-    return max(3.0 * 1.4826 * float(np.median(np.abs(residual))), 1 / 255)
-
-
-def _unit_coordinates(n: int) -> np.ndarray:
-    """Pixel centres mapped to [-1, 1] (the same surface at any resolution)."""
-    return (np.arange(n, dtype=np.float64) + 0.5) / n * 2.0 - 1.0
-
-
-def _resize_box(values: np.ndarray, width: int, height: int) -> np.ndarray:
-    image = Image.fromarray(np.ascontiguousarray(values, dtype=np.float32))
-    return np.asarray(image.resize((width, height), Image.Resampling.BOX), dtype=np.float32)
-
-
-def _paper_noise_floor(flat: np.ndarray) -> float:
-    """Level below which the flattened map is paper: its median plus NOISE_SIGMAS robust sigmas,
-    over the whole picture (a subsample of at most ~128x128 pixels: the statistics need no more)
-    or over its border ring, whichever is lower. The whole picture assumes most of it is paper;
-    a filled subject (a garment) breaks that - its median is inside the subject, and its texture
-    would be wiped out as "paper" (measured: Fashion-MNIST's own test pictures 92.8% -> 81.5%) -
-    while the ring still shows only paper there."""
-    step = max(1, -(-max(flat.shape) // 128))
-    return min(_robust_level(flat[::step, ::step]), _robust_level(_border(flat)))
-
-
-def _robust_level(sample: np.ndarray) -> float:
-    centre = float(np.median(sample))
-    sigma = 1.4826 * float(np.median(np.abs(sample - centre)))
-    return max(centre, 0.0) + NOISE_SIGMAS * sigma
-
-
-def _extent(mask: np.ndarray) -> int:
-    """Longest side of the box around the True pixels (0 when there are none)."""
-    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-    if rows.size == 0:
-        return 0
-    return int(max(rows[-1] - rows[0], cols[-1] - cols[0])) + 1
+def ink_map(picture, strokes: bool = True) -> np.ndarray:
+    """Grey float32 map in [0, 1] with the subject bright on a zero background: the picture's
+    ink with the paper's shading, stains and noise removed (see :mod:`training.paper`);
+    ``strokes=False`` for a filled subject (a garment), whose breadth is no stain."""
+    return ink_of_grey(to_grey(picture), strokes)
 
 
 def _digit_layout(ink: np.ndarray) -> np.ndarray:
@@ -563,13 +342,6 @@ def _unit_range(array: np.ndarray) -> np.ndarray:
         return array.astype(np.float32) / top
     values = np.nan_to_num(array.astype(np.float32))
     return values / 255.0 if values.max() > 1.0 else np.clip(values, 0.0, 1.0)
-
-
-def _border(grey: np.ndarray) -> np.ndarray:
-    """The outermost ring of pixels (where the paper shows, not the subject)."""
-    if min(grey.shape) <= 2:
-        return grey.ravel()
-    return np.concatenate([grey[0], grey[-1], grey[1:-1, 0], grey[1:-1, -1]])
 
 
 def _ink_box(ink: np.ndarray, threshold: float) -> tuple[int, int, int, int]:
