@@ -26,13 +26,17 @@ class ReliabilityView(RenderedFigure):
         self._block: dict | None = None
         self.set_calibration(None)
 
-    def set_calibration(self, block: dict | None, empty: str = "") -> None:
+    def set_calibration(self, block: dict | None, empty: str = "",
+                        ood: dict | None = None) -> None:
+        """``block``: the sidecar's ``calibration``; ``ood``: its ``ood`` block, whose measured
+        rates go in the tooltip. Every model trained here has both (issue #20): without
+        ``block`` the model predates calibration, or its measuring was skipped."""
         self._block = dict(block) if block else None
         self.set_state(calibration=self._block,
-                       empty=empty or "No calibration for this model: it was saved without a "
-                                      "validation split or before calibration existed "
-                                      "(python -m training calibrate --model M adds it).")
-        self.setToolTip(describe(self._block))
+                       empty=empty or "No calibration for this model: it was saved before "
+                                      "calibration existed, or a new run started before it "
+                                      "was measured.")
+        self.setToolTip("\n".join(filter(None, (describe(self._block), describe_ood(ood)))))
 
     def calibration(self) -> dict | None:
         return self._block
@@ -48,4 +52,18 @@ def describe(block: dict | None) -> str:
         text += f" (temperature {block['temperature']:.2f}"
         text += ", over-confident before)" if block["temperature"] > 1 else (
             ", under-confident before)" if block["temperature"] < 1 else ")")
+    return text
+
+
+def describe_ood(block: dict | None) -> str:
+    """One line on the "doesn't look like" check: where it was fitted and what it measured."""
+    if not isinstance(block, dict):
+        return ""
+    measured = block.get("measured") if isinstance(block.get("measured"), dict) else {}
+    text = "Check for pictures unlike the training data"
+    if isinstance(block.get("held_out"), str):
+        text += f" (fitted on the {block['held_out']})"
+    if _finite(measured.get("rejected")):
+        text += (f": rejects {_percent(measured['rejected'])} of the {measured.get('on', 'test')}"
+                 f" pictures, flags {_percent(measured.get('unsure_or_rejected'))} as unusual")
     return text

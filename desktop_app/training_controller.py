@@ -8,6 +8,12 @@ copies the ``.keras``, its ``.tflite`` and its sidecar elsewhere. Model summarie
 
 The misclassified test pictures are not sent through the pipe: the child reports their indices,
 and the worker thread reads the test set here (numpy only) before the result reaches the UI.
+
+A run's model is kept as soon as its training ends or is stopped: the child saves it and says
+``saved`` (``kept`` here) before it measures it on the test set and fits its temperature and
+"doesn't look like" check. From then on ``model_kept()`` is True and ``start`` may be called
+again: the measuring child is then ended (SIGTERM: its files are written atomically, so the kept
+model stays complete and valid) and forgotten, and the new run starts at once.
 """
 
 from __future__ import annotations
@@ -86,11 +92,39 @@ def attach_gallery(result: dict, data_dir: str | None) -> None:
     result["misclassified_predicted"] = predicted[:len(indices)][keep]
 
 
+class _RunRelay(QObject):
+    """Lives in the UI thread and hands one run's worker signals to the controller with the
+    run's number, so that an abandoned run's late signals are told apart (never by
+    ``sender()``: the worker may already be deleted when its last queued signal arrives)."""
+
+    def __init__(self, controller: "TrainingController", run: int):
+        super().__init__(controller)
+        self._controller, self._number = controller, run
+
+    @Slot(dict)
+    def on_progress(self, event: dict) -> None:
+        self._controller._run_progress(self._number, event)
+
+    @Slot(object)
+    def on_finished(self, result) -> None:
+        self._controller._run_finished(self._number, result)
+
+    @Slot(str)
+    def on_failed(self, message: str) -> None:
+        self._controller._run_failed(self._number, message)
+
+    @Slot()
+    def on_thread_finished(self) -> None:
+        self._controller._run_thread_finished(self._number)
+        self.deleteLater()  # its thread's signals were the last it relays
+
+
 class TrainingController(QObject):
     """Start/stop one training child at a time; keep its result; describe architectures."""
 
     stateChanged = Signal(bool)        # True when a run starts, False when it has ended
     progress = Signal(dict)            # the child's events (batch at most 10 a second)
+    kept = Signal(object)              # the ``saved`` event: the model is on disk, unmeasured
     finished = Signal(object)          # the result dict, with the gallery pictures
     failed = Signal(str)               # a message for the user
     summaryReady = Signal(object, str)  # (key, text) of a model summary
@@ -101,6 +135,9 @@ class TrainingController(QObject):
         self._worker: ChildProcessWorker | None = None
         self._thread = None
         self._result: dict | None = None
+        self._kept: dict | None = None     # the running child's ``saved`` event
+        self._retired: dict = {}           # run -> (worker, thread) of abandoned measuring
+        self._run = 0                      # number of the current run (its relay's)
         self._run_path: Path | None = None
         self._summaries: dict[tuple, str] = {}
         self._summary_worker: ChildProcessWorker | None = None
@@ -110,13 +147,20 @@ class TrainingController(QObject):
 
     # ------------------------------------------------------------------ state
     def is_training(self) -> bool:
+        """A run's child is alive (training, or measuring a kept model: see ``model_kept``)."""
         return self._thread is not None
+
+    def model_kept(self) -> bool:
+        """The running child has saved its model and only measures it now: a new run may
+        start (it abandons the measuring)."""
+        return self._thread is not None and self._kept is not None
 
     def stop_requested(self) -> bool:
         return self._worker is not None and self._worker.stop_requested()
 
     def last_result(self) -> dict | None:
-        """The last run's result event (+ gallery pictures), or None before any run ends."""
+        """The last run's result event (+ gallery pictures); its ``saved`` event while it is
+        being measured (or when the measuring was abandoned); None before any model is kept."""
         return self._result
 
     def worker(self) -> ChildProcessWorker | None:
@@ -125,10 +169,13 @@ class TrainingController(QObject):
 
     # ------------------------------------------------------------------ training
     def start(self, config: TrainingConfig) -> None:
-        """Start a run in a child process; raises ``ConfigError`` for an invalid config."""
-        if self.is_training():
+        """Start a run in a child process; raises ``ConfigError`` for an invalid config. While
+        the previous run's kept model is being measured, that measuring is abandoned."""
+        if self.is_training() and not self.model_kept():
             return
         config.validate()
+        if self.is_training():
+            self._abandon_measuring()
         if self._summary_worker is not None:
             # A model summary still starting (TensorFlow's import: seconds of both cores) would
             # slow the run's first epoch (GUI/CLI epoch 1.07-1.10); the panel asks again after.
@@ -139,54 +186,90 @@ class TrainingController(QObject):
         worker = ChildProcessWorker(train_arguments(config, self._run_path), "training",
                                     on_result=functools.partial(attach_gallery,
                                                                 data_dir=config.data_dir))
-        worker.progress.connect(self.progress)
-        worker.finished.connect(self._on_finished)
-        worker.failed.connect(self._on_failed)
+        self._run += 1
+        relay = _RunRelay(self, self._run)
+        worker.progress.connect(relay.on_progress)
+        worker.finished.connect(relay.on_finished)
+        worker.failed.connect(relay.on_failed)
         self._worker = worker
+        self._kept = None
         self._thread = start_worker(worker, "training")
-        self._thread.finished.connect(self._on_thread_finished)
+        self._thread.finished.connect(relay.on_thread_finished)
         QMetaObject.invokeMethod(worker, "run", Qt.ConnectionType.QueuedConnection)
         self.stateChanged.emit(True)
 
     def request_stop(self) -> None:
-        if self._worker is not None:
+        if self._worker is not None and not self.model_kept():
             self._worker.request_stop()
+
+    def _abandon_measuring(self) -> None:
+        """End the child measuring the kept model, without waiting (its thread reaps it and is
+        forgotten when it ends); none of its signals reach the panel any more."""
+        worker, thread = self._worker, self._thread
+        self._retired[self._run] = (worker, thread)
+        self._worker = self._thread = None
+        self._kept = None
+        worker.cancel()
 
     def shutdown(self, timeout_ms: int = 2000) -> bool:
         """End the children (SIGTERM, then SIGKILL after 1 s) and wait for the threads; True
-        when none is left. An aborted run saves nothing."""
-        for worker in (self._worker, self._summary_worker):
+        when none is left. A run aborted while training saves nothing; one whose model was
+        already kept keeps it (only its measuring is lost)."""
+        retired = list(self._retired.values())
+        for worker in (self._worker, self._summary_worker, *(w for w, _ in retired)):
             if worker is not None:
                 worker.abort()
         ok = True
-        for thread in (self._thread, self._summary_thread):
+        for thread in (self._thread, self._summary_thread, *(t for _, t in retired)):
             if thread is not None:
                 ok = thread.wait(timeout_ms) and ok
         if ok:
             was_training = self._thread is not None
+            kept = self._kept is not None
+            self._retired.clear()
             self._thread = self._worker = None
+            self._kept = None
             self._summary_thread = self._summary_worker = None
             if was_training:
-                self._discard_run_folder()
+                if not kept:  # a kept model stays; a run that kept nothing leaves no folder
+                    self._discard_run_folder()
                 self.stateChanged.emit(False)
         return ok
 
-    @Slot(object)
-    def _on_finished(self, result: dict) -> None:
+    # The relay of run ``run`` calls these in the UI thread; an abandoned run's are ignored.
+    def _run_progress(self, run: int, event: dict) -> None:
+        if run != self._run or self._worker is None:
+            return
+        if event.get("event") == "saved" and isinstance(event.get("path"), str):
+            self._kept = self._result = event
+            self.progress.emit(event)
+            self.kept.emit(event)
+            return
+        self.progress.emit(event)
+
+    def _run_finished(self, run: int, result: dict) -> None:
+        if run != self._run or self._worker is None:
+            return
         self._result = result
         self.finished.emit(result)
 
-    @Slot(str)
-    def _on_failed(self, message: str) -> None:
-        self._discard_run_folder()
+    def _run_failed(self, run: int, message: str) -> None:
+        if run != self._run or self._worker is None:
+            return
+        if self._kept is None:
+            self._discard_run_folder()
         self.failed.emit(message)
 
-    @Slot()
-    def _on_thread_finished(self) -> None:
-        if self._thread is None:
+    def _run_thread_finished(self, run: int) -> None:
+        if run in self._retired:  # an abandoned measuring child has ended
+            _, thread = self._retired.pop(run)
+            thread.wait()
+            return
+        if run != self._run or self._thread is None:
             return  # already cleaned up by shutdown()
         self._thread.wait()  # finished is emitted just before the thread really ends
         self._thread = self._worker = None
+        self._kept = None
         self.stateChanged.emit(False)
 
     def _discard_run_folder(self) -> None:

@@ -28,6 +28,8 @@ from training.trainer import LR_SCHEDULES, ConfigError, TrainingConfig
 
 from .figure_renderer import RendererThread
 from .progress_bar import readable_progress_bar
+from .reliability_view import describe as describe_calibration
+from .reliability_view import describe_ood
 from .results_view import ResultsView
 from .settings import AppSettings
 from .training_charts import TrainingCharts
@@ -42,6 +44,7 @@ PRECISION_TITLES = {"float32": "float32", "bfloat16": "bfloat16 (mixed)"}
 
 CUSTOM = "Custom"
 SUMMARY_PENDING = "…"
+SKIP_HINT = " Start a new run whenever you like: this measuring is then skipped."
 ERROR_STYLE = "color: #b00020;"
 
 
@@ -71,6 +74,7 @@ class TrainingPanel(QWidget):
         self._presets = presets()
         self._result = None                 # the result the buttons act on (None: nothing)
         self._saved_to: str | None = None   # where the user saved this result (None: unsaved)
+        self._discarded: str | None = None  # path of a kept model the user discarded
         self._warnings: list[str] = []      # the running run's warnings, kept on screen
         self._results_dataset = "mnist"     # dataset of the results on display
         self._shown = False
@@ -79,6 +83,7 @@ class TrainingPanel(QWidget):
         self.controller = TrainingController(self)
         self.controller.progress.connect(self._on_progress)
         self.controller.finished.connect(self._on_finished)
+        self.controller.kept.connect(self._on_kept)
         self.controller.failed.connect(self._on_failed)
         self.controller.stateChanged.connect(self._on_state_changed)
         self.controller.summaryReady.connect(self._on_summary_ready)
@@ -413,6 +418,13 @@ class TrainingPanel(QWidget):
 
     # ------------------------------------------------------------------ training
     def is_training(self) -> bool:
+        """A model is being trained (Start is disabled). Once the run's model is kept (saved
+        at the end or on Stop) it is no longer training, even while it is being measured on
+        the test set in the background: ``is_busy``."""
+        return self.controller.is_training() and not self.controller.model_kept()
+
+    def is_busy(self) -> bool:
+        """A run's child process is alive: training, or measuring the kept model."""
         return self.controller.is_training()
 
     def last_result(self) -> dict | None:
@@ -437,7 +449,7 @@ class TrainingPanel(QWidget):
         if not self.is_training():
             return
         self.controller.request_stop()
-        self._show_message("Stopping after the current batch…")
+        self._show_message("Stopping after the current batch; the model so far is kept…")
         self._update_buttons()
 
     def shutdown(self, timeout_ms: int = 2000) -> bool:
@@ -534,20 +546,57 @@ class TrainingPanel(QWidget):
         elif kind == "ood_begin":  # after saving: the "doesn't look like a …" check
             self.progress.setRange(0, 0)
             self.progress.setFormat("Measuring what the model has not seen…")
-            self._show_message("Fitting the check for pictures unlike the training data "
-                               "(on the validation split)…")
+            self._show_message(self._kept_text() + "Fitting its check for pictures unlike the "
+                               "training data…" + SKIP_HINT)
         elif kind == "warning":  # e.g. the training images hold a single class
             self._warnings.append(str(event.get("message", "")))
             self._show_message(" ".join(self._warnings), error=True)
         elif kind == "evaluate_begin":
             self.progress.setRange(0, 0)
             self.progress.setFormat("Evaluating…")
-            self._show_message(f"Evaluating on {event['samples']:,} test pictures…")
+            self._show_message(self._kept_text() + f"Measuring it on {event['samples']:,} test "
+                               "pictures…" + (SKIP_HINT if self.controller.model_kept() else ""))
+
+    def _kept_text(self) -> str:
+        kept = self.controller.model_kept() and self._result is not None
+        if not kept:
+            return ""
+        if self._result.get("status") == "stopped":
+            return (f"Stopped after {_epochs(self._result.get('epochs_completed', 0))}: the "
+                    "model so far is kept. ")
+        return f"Finished {_epochs(self._result.get('epochs_completed', 0))}: the model is kept. "
+
+    @Slot(object)
+    def _on_kept(self, event: dict) -> None:
+        """The run's model is saved (training ended or was stopped): offer it at once; its test
+        figures, temperature and "doesn't look like" check come when measured."""
+        self._result = event
+        self._saved_to = None
+        self._discarded = None
+        self._results_dataset = event.get("dataset", self._results_dataset)
+        self.charts.set_history(event.get("history") or {}, this_run=True)
+        self.results.clear()
+        self.results.reliability.set_calibration(
+            None, empty="Being measured on the test set… (the temperature and the check for "
+                        "pictures unlike the training data are fitted on the held-out "
+                        "pictures)")
+        self.progress.setRange(0, 0)
+        self.progress.setFormat("Measuring the kept model…")
+        text = self._kept_text() + "“Use this model” and “Save model…” work now; it is being "\
+            "measured on the test set in the background." + SKIP_HINT
+        if event.get("message"):  # saved, but not where asked (kept in the recovery folder)
+            text += " " + event["message"]
+        self._show_message(text, error=bool(event.get("message")))
+        self._update_buttons()
 
     @Slot(object)
     def _on_finished(self, result: dict) -> None:
+        if result.get("path") and result.get("path") == self._discarded:
+            return  # measured after the user discarded it
+        same = self._result is not None and self._result.get("path") == result.get("path")
         self._result = result
-        self._saved_to = None
+        if not same:
+            self._saved_to = None
         self._results_dataset = result["dataset"]
         self.tabs.setCurrentWidget(self.results)  # first: hidden charts are not redrawn now
         self.results.show_results(
@@ -555,8 +604,8 @@ class TrainingPanel(QWidget):
             result["class_names"], images=result.get("misclassified_images"),
             true=result.get("misclassified_true"),
             predicted=result.get("misclassified_predicted"), mistakes=result.get("mistakes"))
-        self.results.show_calibration((result.get("metadata") or {}).get("calibration"))
-        self.charts.set_history(result.get("history") or {})
+        self._show_confidence(result.get("metadata") or {})
+        self.charts.set_history(result.get("history") or {}, this_run=True)
         accuracy = _percent(result.get("test_accuracy"))
         if result["status"] == "stopped":
             text = (f"Stopped after {_epochs(result['epochs_completed'])}. The partial "
@@ -573,10 +622,30 @@ class TrainingPanel(QWidget):
         if result.get("gallery_error"):
             text += " The misclassified pictures cannot be shown: the test set is not readable."
         self._show_message(text, error=bool(result.get("message") or self._warnings))
+        if self._saved_to:
+            self._resave_with_figures()
 
     @Slot(str)
     def _on_failed(self, message: str) -> None:
         self._show_message(message[:1].upper() + message[1:], error=True)  # CLI errors: lower case
+
+    def _show_confidence(self, metadata: dict) -> None:
+        """The Confidence tab: the reliability diagram, and the "doesn't look like" check's
+        measured rates in its tooltip."""
+        self.results.show_calibration(metadata.get("calibration"))
+        tip = "\n".join(filter(None, (describe_calibration(metadata.get("calibration")),
+                                       describe_ood(metadata.get("ood")))))
+        self.results.reliability.setToolTip(tip)
+
+    def _resave_with_figures(self) -> None:
+        """The kept model was saved by the user before it was measured: bring the copy's
+        sidecar (and "doesn't look like" files) up to date."""
+        try:
+            self.controller.save_model_to(self._saved_to)
+        except (WriteError, OSError) as exc:
+            log.error("updating the saved model failed: %s", exc)
+            self._show_message(f"The model saved as {self._saved_to} could not be updated with "
+                               f"its test figures: {exc}", error=True)
 
     def _update_buttons(self) -> None:
         training = self.is_training()
@@ -628,14 +697,15 @@ class TrainingPanel(QWidget):
             return True
         answer = QMessageBox.question(
             self, "Unsaved trained model",
-            f"The model trained in this session ({_percent(self._result.get('test_accuracy'))} "
-            f"on the test set) is not saved. Save it before you {action.lower()}?",
+            f"The model trained in this session ({_score(self._result)}) is not saved. Save it "
+            f"before you {action.lower()}?",
             QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
             | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Save)
         if answer == QMessageBox.StandardButton.Save:
             self._save_model()
             return self._saved_to is not None  # the save dialog may have been cancelled
         if answer == QMessageBox.StandardButton.Discard:
+            self._discarded = self._result.get("path")
             self._result = None
             self.results.clear()
             self.charts.reset()
@@ -672,7 +742,7 @@ class TrainingPanel(QWidget):
             self.results.show_results(accuracy, metadata.get("test_loss"),
                                       metadata.get("confusion") or [], class_names,
                                       heading="Saved model: ")
-            self.results.show_calibration(metadata.get("calibration"))
+            self._show_confidence(metadata)
         self._show_message(f"Showing the saved training history and test results of the loaded "
                            f"{DATASETS[dataset].title} model.")
         self._update_buttons()
@@ -685,6 +755,12 @@ class TrainingPanel(QWidget):
     @Slot(object)
     def _on_sample_clicked(self, image) -> None:
         self.sampleChosen.emit(image, self._results_dataset)
+
+
+def _score(result: dict) -> str:
+    accuracy = result.get("test_accuracy")
+    return (f"{_percent(accuracy)} on the test set" if _finite(accuracy)
+            else "not measured on the test set yet")
 
 
 def _epochs(count: int) -> str:

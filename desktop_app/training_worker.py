@@ -7,8 +7,10 @@ turns them into plain-dict signals. A crash of the child (killed, out of memory,
 TensorFlow) is a message, never a crash of the window.
 
 Stopping: ``request_stop()`` writes ``stop`` to the child's stdin (it stops after the current
-batch, evaluates and saves). ``abort()`` (the window is closing) terminates the child, waits
-1 s, then kills it; the child is always ``wait()``-ed, so no zombie is left behind.
+batch, saves the model, says ``saved``, then measures it). ``cancel()`` ends a child whose work
+is no longer wanted without blocking (e.g. the measuring of a kept model when a new run starts);
+``abort()`` (the window is closing) terminates the child, waits 1 s, then kills it; the child is
+always ``wait()``-ed, so no zombie is left behind.
 """
 
 from __future__ import annotations
@@ -99,7 +101,7 @@ class ChildProcessWorker(QObject):
 
     # -- called from the UI thread (plain methods: run() keeps this object's thread busy)
     def request_stop(self) -> None:
-        """Ask the child to stop after the current batch; it still evaluates and saves."""
+        """Ask the child to stop after the current batch; it still saves, then evaluates."""
         with self._lock:
             self._stop_requested = True
             process = self._process

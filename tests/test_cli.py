@@ -297,3 +297,35 @@ def test_describe_prints_the_summary_table_without_tensorflow_noise():
     assert "Total parameters: 101,770" in summaries["lecture_dense"]["text"]
     assert "Dropout" not in summaries["compact_cnn"]["text"]
     assert events[-1] == {"event": "result", "count": 6}
+
+
+def test_the_model_is_kept_before_it_is_measured_and_survives_an_end_there(tiny_data, tmp_path,
+                                                                          user_home):
+    """Issue #20 (7): ``saved`` comes before ``evaluate_begin`` with the model and a valid
+    sidecar on disk; a window ending the child then (SIGTERM: its user pressed Start again)
+    leaves that model complete, with no half-written file beside it."""
+    import signal
+
+    from training.store import load_model
+
+    out = tmp_path / "kept" / "partial.keras"
+    child = start_cli("train", "--data-dir", tiny_data, "--architecture", "lecture_dense",
+                      "--epochs", "200", "--batch-size", "1", "--out", out, "--progress", "json")
+    events = []
+    try:
+        read_until(child, lambda e: e["event"] == "batch", events)
+        child.stdin.write("stop\n")
+        child.stdin.flush()
+        saved = read_until(child, lambda e: e["event"] in ("saved", "evaluate_begin"), events)
+        assert saved["event"] == "saved", "the model must be kept before it is measured"
+        assert saved["status"] == "stopped" and saved["path"] == str(out)
+        assert saved["metadata"]["model_file"] == "partial.keras"
+        assert "test_accuracy" not in saved["metadata"]  # not measured yet
+        child.send_signal(signal.SIGTERM)
+    finally:
+        child.wait(timeout=60)
+    assert child.returncode != 0  # ended, not finished
+    loaded = load_model(out)
+    assert loaded.warnings == [] and loaded.metadata["status"] == "stopped"
+    assert loaded.metadata["history"] == saved["history"]
+    assert not [p.name for p in out.parent.iterdir() if ".partial" in p.name]

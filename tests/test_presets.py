@@ -27,6 +27,8 @@ def test_every_preset_is_a_valid_config_for_every_dataset():
             values = preset.config_values(dataset)
             assert not set(values) & set(NOT_IN_PRESETS)
             assert values["precision"] in ("float32", "bfloat16")  # "fast" is resolved
+            # a held-out split fits the temperature and the OOD check (issue #20)
+            assert values["validation_split"] > 0
 
 
 def test_presets_have_unique_names_and_titles_and_are_found_by_either():
@@ -201,3 +203,46 @@ def test_panel_offers_the_same_presets_and_a_preset_fills_the_form(qtbot, app_se
     panel.findChild(QSpinBox, "epochsField").setValue(1)
     assert combo.currentText() == CUSTOM
     assert panel.config().label_smoothing == smoothing.value()  # the rest of the recipe stays
+
+
+# ----------------------------------------------------------------------------- checked models
+@pytest.fixture
+def checkable_data(isolated_cache):
+    """Enough synthetic pictures for the checks: 5 % of 4,200 is 210 held out (at least 200
+    place the "doesn't look like" thresholds), and half of 500 test pictures is 250."""
+    from conftest import write_idx_dataset
+
+    root = isolated_cache / "data"
+    write_idx_dataset(root / "mnist", train=4200, test=500)
+    return root
+
+
+@pytest.mark.parametrize("options", [*(["--preset", name] for name in PRESETS if name != "best"),
+                                     # its validation split, a smaller net (vgg_cnn: minutes)
+                                     ["--preset", "best", "--architecture", "compact_cnn",
+                                      "--no-augment"],
+                                     ["--preset", "quick", "--validation-split", "0"]],
+                         ids=[*PRESETS, "no-validation-split"])
+def test_every_preset_trains_a_checked_model(checkable_data, tmp_path, options):
+    """Issue #20 (4): whatever the preset (and even with no validation split at all), the
+    trained model's sidecar has a temperature and an ``ood`` block whose files match: it
+    answers "Not sure" and "doesn't look like a digit" as the shipped models do."""
+    from training.__main__ import main
+    from training.export import tflite_path
+    from training.ood import AnswerCheck
+    from training.store import file_sha256, load_model
+
+    out = tmp_path / "m.keras"
+    assert main(["train", *options, "--epochs", "1", "--data-dir", str(checkable_data),
+                 "--out", str(out)]) == 0
+    loaded = load_model(out)
+    metadata = loaded.metadata
+    assert loaded.warnings == []
+    assert 0 < metadata["temperature"] and metadata["calibration"]["fit_images"] >= 200
+    assert metadata["ood"]["held_out_images"] >= 200
+    assert AnswerCheck.for_model(out, metadata).checks_ood  # both files there, hashes right
+    assert metadata["tflite_sha256"] == file_sha256(tflite_path(out))  # the window's twin
+    assert sum(map(sum, metadata["confusion"])) == 500  # measured on the whole test set
+    if "--validation-split" in options:  # fitted on test pictures the figures do not use
+        assert metadata["calibration"]["fitted_on"] == "first 250 official test images"
+        assert metadata["ood"]["measured"]["images"] == 250

@@ -94,3 +94,23 @@ def test_config_round_trips_through_a_dict():
 def test_confusion_matrix_counts_pairs():
     matrix = confusion_matrix(np.array([0, 1, 1, 9]), np.array([0, 2, 1, 9]))
     assert matrix[0, 0] == 1 and matrix[1, 2] == 1 and matrix[1, 1] == 1 and matrix.sum() == 4
+
+
+def test_fit_then_evaluate_and_a_temperature_even_without_a_validation_split(tiny_mnist):
+    """Issue #20: ``fit`` gives a model that can be kept before ``evaluate`` measures it; with
+    no validation split the temperature is fitted on the first half of the test set (and its
+    figures measured on the other half), so every trained model is calibrated."""
+    from training.trainer import evaluate, fit
+
+    events = []
+    fitted = fit(TrainingConfig(architecture="lecture_dense", epochs=2, batch_size=32,
+                                validation_split=0.0), events.append, dataset=tiny_mnist)
+    assert fitted.status == "finished" and fitted.epochs_completed == 2
+    assert "evaluate_begin" not in [e["event"] for e in events]  # not measured yet
+    assert set(fitted.metadata()) >= {"config", "history", "status", "class_names"}
+    assert "test_accuracy" not in fitted.metadata()
+    result = evaluate(fitted, events.append)
+    assert [e["event"] for e in events][-2:] == ["evaluate_begin", "train_end"]
+    block = result.metadata()["calibration"]
+    assert result.metadata()["temperature"] == block["temperature"] > 0
+    assert block["fitted_on"] == "first 50 official test images" and block["eval_images"] == 50

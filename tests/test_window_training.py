@@ -21,7 +21,8 @@ def user_home(tmp_path, monkeypatch):
 
 
 def wait_until_idle(qtbot, panel):
-    qtbot.waitUntil(lambda: not panel.is_training(), timeout=TIMEOUT)
+    """Until the run's child has ended: trained, kept and measured (or failed)."""
+    qtbot.waitUntil(lambda: not panel.is_busy(), timeout=TIMEOUT)
 
 
 def configure(qtbot, win, data, epochs):
@@ -174,3 +175,27 @@ def test_closing_while_the_results_come_in_ends_everything(qtbot, app_settings, 
     assert closed == [True] and seen == [moment]
     assert not panel.is_training()
     _assert_all_ended(children)
+
+
+def test_a_stopped_model_is_used_on_the_canvas_while_it_is_being_measured(qtbot, app_settings,
+                                                                           tiny_data):
+    """Issue #20 (7) through the window: Stop, then "Use this model" at once; the canvas
+    switches to the kept model before its evaluation has ended, and Start is available."""
+    win = open_window(qtbot, app_settings)
+    panel = configure(qtbot, win, tiny_data, epochs=200)
+    events = []
+    panel.controller.progress.connect(lambda event: events.append(event["event"]))
+    panel.controller.finished.connect(lambda result: events.append("result"))
+    start(qtbot, panel)
+    qtbot.waitUntil(lambda: "batch" in events, timeout=TIMEOUT)
+    qtbot.mouseClick(child(panel, QPushButton, "stopTraining"), Qt.MouseButton.LeftButton)
+    start_button = child(panel, QPushButton, "startTraining")
+    qtbot.waitUntil(start_button.isEnabled, timeout=TIMEOUT)
+    assert "result" not in events  # kept, not yet measured
+    name = Path(panel.last_result()["path"]).stem
+    qtbot.mouseClick(child(panel, QPushButton, "useModel"), Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: name in win.model_status.text(), timeout=TIMEOUT)
+    stroke(qtbot, win.canvas, line((100, 70), (300, 70)))
+    wait_label(qtbot, win, lambda text: text != "")
+    wait_until_idle(qtbot, panel)
+    assert panel.last_result()["status"] == "stopped" and "result" in events

@@ -12,9 +12,20 @@
 
 ``--progress json`` (train, download) and ``--json`` (describe) speak the protocol the window
 uses to drive this CLI as a child process: one JSON object per line on stdout, each with an
-``"event"`` (train_begin, batch, epoch, evaluate_begin, train_end, download, summary), ending in
-``{"event": "result", ...}`` or ``{"event": "error", "message": ...}``. A line ``stop`` on stdin
-(or SIGINT) stops training after the current batch; the partial model is saved and reported.
+``"event"`` (train_begin, batch, epoch, saved, evaluate_begin, train_end, ood_begin, warning,
+download, summary), ending in ``{"event": "result", ...}`` or ``{"event": "error", "message":
+...}``. A line ``stop`` on stdin (or SIGINT) stops training after the current batch; the partial
+model is saved and reported.
+
+``train`` keeps the model before measuring it: right after the last batch (or a stop) the
+``.keras`` and its sidecar are written and ``{"event": "saved", "path", "status",
+"epochs_completed", "train_seconds", "history", "dataset", "architecture", "config",
+"class_names", "metadata"}`` (+ ``saved_where_asked: false, message`` when it went to the
+recovery folder) says so. What follows only adds to that model, each step rewriting the sidecar
+atomically: its ``.tflite`` twin, the evaluation on the test set (``evaluate_begin``,
+``train_end``: test figures and temperature), the "doesn't look like" check (``ood_begin``),
+then ``result``. A reader may end the process after ``saved`` (SIGTERM): the kept model is
+complete and valid, only without the figures not yet measured.
 
 Exit status: 0 done, 1 some pictures could not be classified, 2 error (nothing done), 3 trained
 but not saved where asked (kept in the recovery folder), 130 interrupted.
@@ -229,8 +240,11 @@ def _model_argument(cmd: argparse.ArgumentParser) -> None:
 
 # ---------------------------------------------------------------------------------- train
 def _train(args) -> int:
+    """fit -> save at once (``saved``) -> LiteRT twin -> evaluate -> temperature and OOD check
+    -> ``result``. Everything after ``saved`` only adds to a model that is already kept: a
+    window that ends this process then (its user pressed Start again) loses only the figures."""
     from .datasets import load_dataset
-    from .trainer import train
+    from .trainer import evaluate, fit
 
     config = _train_config(args)
     if config.strategy == "multi-worker":
@@ -248,29 +262,38 @@ def _train(args) -> int:
             threading.Thread(target=stop.read_stdin, name="stdin-stop", daemon=True).start()
         data = load_dataset(config.dataset, config.data_dir, progress=progress)
         _import_keras_quietly()
-        result = train(config, progress=progress, should_stop=stop, dataset=data)
+        fitted = fit(config, progress=progress, should_stop=stop, dataset=data)
     if _protocol is not None and _protocol.broken:
         return EXIT_INTERRUPTED  # whoever read our output is gone: nobody wants this model
-    if result.stopped and _protocol is None:
+    if fitted.stopped and _protocol is None:
+        result = evaluate(fitted, progress)
         print(f"stopped after {result.epochs_completed} whole epoch(s); nothing saved "
               f"(test accuracy of the partial model: {_percent(result.test_accuracy)})",
               file=sys.stderr)
         return EXIT_INTERRUPTED
 
-    metadata = _finite_metadata(result.metadata())
+    # Kept first (the .keras and its sidecar: a tenth of a second), measured after.
+    metadata = _finite_metadata(fitted.metadata())
     status, problem = 0, None
     try:
-        path = _save(result.model, target, metadata)
+        path = _save(fitted.model, target, metadata)
     except (WriteError, OSError) as exc:
         problem = f"could not save the model to {target}: {exc}"
         try:  # keep the work: a recovery folder we control is likely writable
-            path = _save(result.model, _recovery_path(target), metadata)
+            path = _save(fitted.model, _recovery_path(target), metadata)
         except (WriteError, OSError) as again:
             raise WriteError(f"{problem}; keeping it in the recovery folder failed too: "
                              f"{again}") from None
         problem += f" It was kept as {path}."
         status = EXIT_NOT_SAVED
         print(f"error: {problem}", file=sys.stderr)
+    if _protocol is not None:
+        from .store import read_metadata
+
+        _protocol.write(_saved_event(fitted, path, read_metadata(path), problem))
+    _add_twin(fitted.model, path, progress)
+    result = evaluate(fitted, progress)
+    _update_sidecar(path, _finite_metadata(_test_figures(result)))
     if getattr(args, "ood", True):
         _add_ood(result, path, data, progress)
 
@@ -282,6 +305,48 @@ def _train(args) -> int:
         print(f"test accuracy {_percent(result.test_accuracy)}, loss {result.test_loss:.4f}, "
               f"{result.train_seconds:.1f} s of training; saved {path}")
     return status
+
+
+def _saved_event(fitted, path: Path, metadata: dict, problem: str | None) -> dict:
+    """The model is on disk (no test figures yet): the window can offer it at once."""
+    event = {"event": "saved", "status": fitted.status, "path": str(path),
+             "epochs_completed": fitted.epochs_completed, "train_seconds": fitted.train_seconds,
+             "history": fitted.history, "dataset": fitted.config.dataset,
+             "architecture": fitted.config.architecture, "config": fitted.config.to_dict(),
+             "class_names": list(fitted.data.class_names), "metadata": metadata}
+    if problem:
+        event.update(saved_where_asked=False, message=problem)
+    return event
+
+
+def _test_figures(result) -> dict:
+    """The sidecar fields the evaluation adds (test figures, temperature)."""
+    keep = ("test_accuracy", "test_loss", "confusion", "temperature", "calibration")
+    return {key: value for key, value in result.metadata().items() if key in keep}
+
+
+def _update_sidecar(path: Path, changes: dict) -> None:
+    from .confidence import update_sidecar
+
+    update_sidecar(path, changes)
+
+
+def _add_twin(model, path: Path, progress) -> None:
+    """The ``.tflite`` twin the window runs, written after the model is kept (about 2 s); its
+    hash in the sidecar makes it trusted. A failure is a warning: the window converts the model
+    itself when the twin is missing."""
+    from .export import export_tflite, tflite_path
+    from .store import file_sha256
+
+    tflite_path(path).unlink(missing_ok=True)  # an older model's twin: never trusted again
+    try:
+        lite = export_tflite(model, tflite_path(path))
+        _update_sidecar(path, {"tflite_sha256": file_sha256(lite)})
+    except Exception as exc:  # noqa: BLE001 - the model is saved and works without it
+        if os.environ.get(DEBUG_ENV_VAR):
+            traceback.print_exc()
+        progress({"event": "warning", "message": "The LiteRT copy of the model could not be "
+                  f"made ({type(exc).__name__}: {exc}); the window converts it when used."})
 
 
 def _add_ood(result, path: Path, data, progress) -> None:
@@ -310,9 +375,10 @@ def _train_config(args) -> TrainingConfig:
 
 
 def _save(model, path: Path, metadata: dict) -> Path:
+    """The .keras and its sidecar; the .tflite twin comes after (``_add_twin``)."""
     from .store import save_model
 
-    return save_model(model, path, metadata)
+    return save_model(model, path, metadata, with_tflite=False)
 
 
 def _keras_name(out: str) -> Path:

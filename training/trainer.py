@@ -26,6 +26,7 @@ from .datasets import DATASETS, Dataset, DatasetError, load_dataset, normalize_n
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
 LR_SCHEDULES = ("constant", "cosine", "onecycle")
 EVAL_BATCH = 1000
+HELD_OUT_FALLBACK = 5000  # without a validation split: test pictures that fit the temperature
 CALL_SECONDS = 0.05      # aim of one training call's length (progress and Ctrl+C react per call)
 MAX_STEPS_PER_CALL = 128
 POLL_SECONDS = 0.002     # at most this much work between two polls of should_stop (a poll
@@ -166,10 +167,52 @@ class TrainingResult:
 
 def train(config: TrainingConfig, progress: ProgressFn | None = None,
           should_stop: StopFn | None = None, dataset: Dataset | None = None) -> TrainingResult:
-    """Train ``config`` on its dataset and evaluate on the official test set.
+    """Train ``config`` on its dataset and evaluate on the official test set: ``fit`` then
+    ``evaluate`` (the CLI saves the model in between, so a stopped run is kept at once).
 
     ``dataset`` may be passed in (already loaded) to skip reading the files again.
     """
+    progress = progress or (lambda event: None)
+    return evaluate(fit(config, progress, should_stop, dataset), progress)
+
+
+@dataclass
+class Fitted:
+    """A trained (or stopped) model before its evaluation on the test set."""
+    model: object                      # keras.Model
+    config: TrainingConfig
+    data: Dataset
+    x_val: np.ndarray
+    y_val: np.ndarray
+    history: dict[str, list[float]]
+    status: str                        # "finished" or "stopped"
+    train_seconds: float
+
+    @property
+    def stopped(self) -> bool:
+        return self.status == "stopped"
+
+    @property
+    def epochs_completed(self) -> int:
+        return len(self.history["loss"])
+
+    def metadata(self) -> dict:
+        """What can be saved before the evaluation: everything but the test figures."""
+        return {
+            "dataset": self.config.dataset,
+            "architecture": self.config.architecture,
+            "config": self.config.to_dict(),
+            "history": self.history,
+            "status": self.status,
+            "epochs_completed": self.epochs_completed,
+            "train_seconds": round(self.train_seconds, 2),
+            "class_names": list(self.data.class_names),
+        }
+
+
+def fit(config: TrainingConfig, progress: ProgressFn | None = None,
+        should_stop: StopFn | None = None, dataset: Dataset | None = None) -> Fitted:
+    """Train ``config`` (until done or stopped); no evaluation on the test set."""
     config.validate()
     progress = progress or (lambda event: None)
     should_stop = should_stop or (lambda: False)
@@ -249,6 +292,16 @@ def train(config: TrainingConfig, progress: ProgressFn | None = None,
     if strategy is not None:
         model = distribute.plain_copy(model)
 
+    return Fitted(model=model, config=config, data=data, x_val=x_val, y_val=y_val,
+                  history=reporter.history, status=status, train_seconds=train_seconds)
+
+
+def evaluate(fitted: Fitted, progress: ProgressFn | None = None) -> TrainingResult:
+    """The fitted model on the official test set, and its temperature on the validation split
+    (when there is one): ``evaluate_begin`` ... ``train_end``."""
+    progress = progress or (lambda event: None)
+    model, data, config, status = fitted.model, fitted.data, fitted.config, fitted.status
+    x_val, y_val = fitted.x_val, fitted.y_val
     progress({"event": "evaluate_begin", "samples": len(data.x_test)})
     probabilities = predict_probabilities(model, data.x_test)
     predictions = probabilities.argmax(axis=1)
@@ -260,9 +313,9 @@ def train(config: TrainingConfig, progress: ProgressFn | None = None,
     test_loss = float(-np.mean(np.log(np.clip(picked, 1e-7, 1.0))))
     test_accuracy = float(np.mean(predictions == data.y_test))
     result = TrainingResult(
-        model=model, config=config, class_names=data.class_names, history=reporter.history,
-        status=status, epochs_completed=len(reporter.history["loss"]),
-        train_seconds=train_seconds, test_loss=test_loss, test_accuracy=test_accuracy,
+        model=model, config=config, class_names=data.class_names, history=fitted.history,
+        status=status, epochs_completed=fitted.epochs_completed,
+        train_seconds=fitted.train_seconds, test_loss=test_loss, test_accuracy=test_accuracy,
         confusion=confusion_matrix(data.y_test, predictions),
         test_predictions=predictions.astype(np.uint8),
         misclassified=np.flatnonzero(predictions != data.y_test),
@@ -271,21 +324,30 @@ def train(config: TrainingConfig, progress: ProgressFn | None = None,
     )
     progress({"event": "train_end", "status": status, "test_accuracy": test_accuracy,
               "test_loss": test_loss, "epochs_completed": result.epochs_completed,
-              "train_seconds": train_seconds})
+              "train_seconds": fitted.train_seconds})
     return result
 
 
 def _calibration(model, x_val, y_val, test_probabilities, y_test) -> dict:
     """{"calibration": ...}: the temperature fitted on the validation split, with the ECE and
-    reliability before / after on the test set (training.calibration); {} without a split."""
+    reliability before / after on the test set (training.calibration). Without a split (or a
+    diverged one), the first half of the official test set (at most ``HELD_OUT_FALLBACK``
+    pictures, as ``confidence.held_out_split``) is the fitting set and the rest the measuring
+    one: every trained model gets a temperature (issue #20). {} with fewer than 2 test pictures.
+    """
     from .calibration import calibrate
 
-    if len(x_val) == 0:
+    if len(x_val):
+        val_probabilities = predict_probabilities(model, x_val)
+        if np.all(np.isfinite(val_probabilities)):
+            return {"calibration": calibrate(val_probabilities, y_val, test_probabilities,
+                                             y_test)}
+    half = min(HELD_OUT_FALLBACK, len(y_test) // 2)
+    if half < 1:
         return {}
-    val_probabilities = predict_probabilities(model, x_val)
-    if not np.all(np.isfinite(val_probabilities)):
-        return {}
-    return {"calibration": calibrate(val_probabilities, y_val, test_probabilities, y_test)}
+    return {"calibration": calibrate(
+        test_probabilities[:half], y_test[:half], test_probabilities[half:], y_test[half:],
+        f"first {half:,} official test images", f"last {len(y_test) - half:,} official test images")}
 
 
 def predict_probabilities(model, images: np.ndarray) -> np.ndarray:
