@@ -166,6 +166,45 @@ def test_a_label_smoothed_model_scores_with_early_features_and_centroids_only(tm
         ood.Detector.from_file(path)
 
 
+def test_drawings_get_components_of_their_own_and_junk_a_direction(tmp_path):
+    """Issue #20: features of drawings (unlike the photos) become 10 more class components and
+    more centroids, so drawings stop scoring as outliers; junk examples give a fifth score
+    (a linear discriminant); the file keeps both, and the thresholds rise to the held-out
+    drawings' own."""
+    train, labels = synthetic_features(3000, 1)
+    held, _ = synthetic_features(1000, 2)
+    drawn, drawn_labels = synthetic_features(600, 4, shift=4.0)   # the drawings: elsewhere
+    drawn_held, _ = synthetic_features(300, 5, shift=4.0)
+    junk, _ = synthetic_features(600, 6, shift=-4.0)
+    junk_held, _ = synthetic_features(300, 7, shift=-4.0)
+    kernel = np.random.default_rng(0).normal(0, 1, (12, 10)).astype(np.float32)
+    bias = np.zeros(10, np.float32)
+    photos_only = ood.fit_detector(train, labels, held, kernel, bias)
+    limit = ood.thresholds(photos_only.score(held))["reject_above"]
+    assert np.mean(photos_only.score(drawn_held) > limit) > 0.9   # the issue: drawings refused
+    detector = ood.fit_detector(train, labels, held, kernel, bias, drawn=drawn,
+                                drawn_labels=drawn_labels, junk=junk)
+    assert detector.early_means.shape == (20, 6) and detector.penult_means.shape == (20, 12)
+    assert len(detector.centroids) > ood.DRAWN_CENTROIDS and len(detector.centre) == 5
+    limits = ood.thresholds(detector.score(held), detector.score(drawn_held))
+    assert limits["unsure_above"] <= limits["reject_above"]
+    assert np.mean(detector.score(drawn_held) > limits["reject_above"]) <= 0.05
+    assert np.mean(detector.score(held) > limits["reject_above"]) <= 0.01
+    assert np.mean(detector.score(junk_held) > limits["reject_above"]) > 0.95
+    # the fifth score is what tells the junk: high for it, nothing for the drawings
+    assert np.median(detector.normalised(junk_held)[:, 4]) > 1
+    assert np.median(detector.normalised(drawn_held)[:, 4]) == 0
+    path = tmp_path / "m.ood.npz"
+    path.write_bytes(detector.to_bytes())
+    again = ood.Detector.from_file(path)
+    assert again.junk_direction is not None
+    assert np.allclose(again.score(junk_held), detector.score(junk_held), rtol=1e-4)
+    detector.junk_direction = None  # five scores need their direction: refused without
+    path.write_bytes(detector.to_bytes())
+    with pytest.raises(ValueError, match="inconsistent"):
+        ood.Detector.from_file(path)
+
+
 def test_answer_check_verdicts():
     block = {"reject_above": 3.0, "unsure_above": 2.0}
     check = ood.AnswerCheck(temperature=2.0, checker=object(), block=block)

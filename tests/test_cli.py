@@ -45,7 +45,8 @@ def test_train_evaluate_summary_predict(tiny_data, tmp_path):
     lines = [json.loads(line) for line in predicted.stdout.splitlines()]
     assert [line["file"].split("/")[-1] for line in lines] == ["bar.png", "broken.png", "blank.png"]
     # An MNIST model also reads the picture as a number (see test_predict_reads_numbers).
-    assert set(lines[0]) == {"file", "label", "class_name", "probabilities", "number", "digits"}
+    assert set(lines[0]) == {"file", "label", "class_name", "probabilities",
+                             "calibrated_probabilities", "verdict", "number", "digits"}
     assert len(lines[0]["probabilities"]) == 10 and abs(sum(lines[0]["probabilities"]) - 1) < 1e-4
     assert lines[0]["class_name"] == str(lines[0]["label"])
     assert "can read" in lines[1]["error"] and "blank" in lines[2]["error"]
@@ -234,6 +235,32 @@ def test_predict_reads_numbers(tmp_path):
 
     fashion = json.loads(cli("predict", "--model", "fashion_mnist", tmp_path / "7.png").stdout)
     assert "label" in fashion and "number" not in fashion and "digits" not in fashion
+
+
+def test_predict_gives_the_windows_verdict(tmp_path, shared_data):
+    """"verdict" is the window's answer line (training.ood.AnswerCheck): an official test digit
+    drawn as a picture gets an answer, a letter drawn on the canvas is not a digit (issue #20);
+    "calibrated_probabilities" are the bars the window shows."""
+    from training import ood_sets
+    from training.calibration import apply_temperature
+    from training.datasets import load_dataset
+    from training.store import read_metadata, shipped_model_path
+
+    digit = load_dataset("mnist", shared_data, allow_download=False).x_test[0]
+    Image.fromarray(255 - digit).resize((280, 280)).save(tmp_path / "digit.png")
+    letter = ood_sets._stroke_letter(ood_sets.STROKE_LETTERS["W"], np.random.default_rng(5))
+    Image.fromarray(letter).save(tmp_path / "letter.png")
+    records = [json.loads(line) for line in
+               cli("predict", "--model", "mnist", tmp_path / "digit.png", tmp_path / "letter.png")
+               .stdout.splitlines()]
+    assert [r["verdict"] for r in records] == ["answer", "not_in_domain"]
+    assert records[0]["label"] == 7
+    temperature = read_metadata(shipped_model_path("mnist"))["temperature"]
+    for record in records:
+        np.testing.assert_allclose(record["calibrated_probabilities"],
+                                   apply_temperature(np.array(record["probabilities"]),
+                                                     temperature), atol=1e-5)
+    assert "not_in_domain" in cli("predict", "--help").stdout
 
 
 def test_predict_with_a_nan_model_gives_valid_json(tmp_path):

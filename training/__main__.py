@@ -4,6 +4,7 @@
     python -m training evaluate --model mnist
     python -m training summary --model fashion_mnist
     python -m training predict --model mnist digit.png other.jpg     # one JSON object per line
+                                       # with "verdict": answer | not_sure | not_in_domain
     python -m training explain --model mnist digit.png --out overlays/  # + 28x28 saliency
     python -m training download --dataset fashion_mnist
     python -m training describe --architecture compact_cnn --dropout 0.2
@@ -175,7 +176,14 @@ def _parser() -> argparse.ArgumentParser:
             cmd.add_argument("--data-dir")
         cmd.set_defaults(run=run)
 
-    predict = sub.add_parser("predict", help="classify picture files; one JSON line each")
+    predict = sub.add_parser(
+        "predict", help="classify picture files; one JSON line each",
+        description="Classify picture files, one JSON object per line: label, class_name, "
+                    "probabilities (the model's raw output), calibrated_probabilities (with the "
+                    "model's temperature, as the window shows them) and verdict, the window's "
+                    "answer line: 'answer' (it shows the label), 'not_sure' (\"Not sure: A or "
+                    "B\") or 'not_in_domain' (\"That doesn't look like a digit/garment\"); "
+                    "digit models add number and digits.")
     _model_argument(predict)
     predict.add_argument("files", nargs="+", metavar="FILE")
     predict.set_defaults(run=_predict)
@@ -460,13 +468,17 @@ def _summary(args) -> int:
 
 
 def _predict(args) -> int:
+    """One JSON line per file; "verdict" is the window's answer line (see the parser's
+    description), computed by the same code (training.ood.AnswerCheck, verdict_name)."""
     import numpy as np
 
+    from .ood import verdict_name
     from .predictor import Predictor
 
     loaded, dataset = _load(args)
     names = loaded.metadata.get("class_names") or list(DATASETS[dataset].class_names)
     predictor = Predictor(loaded.model)
+    check = _answer_check(loaded)
     digits = normalize_name(dataset) == "mnist"  # digits side by side are read as a number
     failures = 0
     for file in args.files:
@@ -483,14 +495,29 @@ def _predict(args) -> int:
                 record = {"file": file, "error": "this model's output is not a number"}
             else:
                 label = int(probabilities.argmax())
+                found = check.answer(probabilities, picture)
                 record = {"file": file, "label": label, "class_name": names[label],
-                          "probabilities": [round(float(p), 6) for p in probabilities]}
+                          "probabilities": [round(float(p), 6) for p in probabilities],
+                          "calibrated_probabilities": [round(float(p), 6)
+                                                       for p in found["probabilities"]],
+                          "verdict": verdict_name(found["verdict"])}
                 if digits:
                     record.update(_number_record(image, predictor,
                                                  loaded.metadata.get("temperature")))
         failures += "error" in record
         print(_dumps(record), flush=True)
     return 1 if failures else 0
+
+
+def _answer_check(loaded):
+    """The window's answer check of a loaded model (training.ood.AnswerCheck): its temperature
+    and its "doesn't look like a …" check when the sidecar's files match."""
+    from .ood import AnswerCheck
+
+    try:
+        return AnswerCheck.for_model(loaded.path, loaded.metadata)
+    except Exception:  # noqa: BLE001 - a broken check file: the answers, as the window does
+        return AnswerCheck(loaded.metadata.get("temperature"))
 
 
 def _number_record(image, predictor, temperature=None) -> dict:

@@ -83,7 +83,8 @@ def calibrate_saved_model(model_path: str | os.PathLike, data_dir=None, with_ood
         changes["ood"] = fit_ood(loaded.model, loaded.path, x_train, y_train, x_held, y_held,
                                  held_name, x_eval, y_eval, eval_name, eval_p,
                                  max_train=max_ood_train,
-                                 label_smoothing=_label_smoothing(loaded.metadata))
+                                 label_smoothing=_label_smoothing(loaded.metadata),
+                                 dataset=dataset)
     update_sidecar(loaded.path, changes)
     progress({"event": "calibrate_end", "temperature": block["temperature"],
               "ece_before": block["ece_before"], "ece_after": block["ece_after"]})
@@ -92,17 +93,26 @@ def calibrate_saved_model(model_path: str | os.PathLike, data_dir=None, with_ood
 
 def fit_ood(model, model_path, x_train, y_train, x_held, y_held, held_name, x_eval, y_eval,
             eval_name, eval_probabilities=None, max_train: int | None = None,
-            label_smoothing: float = 0.0) -> dict:
+            label_smoothing: float = 0.0, dataset: str | None = None) -> dict:
     """Fit the out-of-distribution check, write its two files beside ``model_path`` and return
-    the sidecar's ``ood`` block (with what it measured on the evaluation pictures)."""
+    the sidecar's ``ood`` block (with what it measured on the evaluation pictures).
+
+    ``dataset`` given: the check is fitted on drawings of its classes and on junk too
+    (``training.drawn_sets.fit_examples``, about a minute more): fitted on the photos alone, it
+    refused 55-75 % of garment drawings (issue #20)."""
+    from .drawn_sets import fit_examples
     from .trainer import predict_probabilities
 
     if max_train is not None and len(x_train) > max_train:
         pick = np.random.default_rng(0).choice(len(x_train), max_train, replace=False)
         x_train, y_train = x_train[pick], y_train[pick]
-    detector, features_model, held_scores = ood.build(model, x_train, y_train, x_held,
-                                                      label_smoothing=label_smoothing)
-    limits = ood.thresholds(held_scores)
+    examples = fit_examples(dataset) if dataset is not None else None
+    detector, features_model, held_scores, drawn_scores = ood.build(
+        model, x_train, y_train, x_held, label_smoothing=label_smoothing, examples=examples)
+    limits = ood.thresholds(held_scores, drawn_scores)
+    if examples is not None:
+        held_name += (f" + {len(examples.drawn_held):,} drawings; fitted with "
+                      f"{len(examples.drawn):,} drawings and {len(examples.junk):,} junk pictures")
     eval_scores = detector.score(ood.compute_features(features_model, x_eval))
     block = ood.write_files(features_model, detector, model_path, limits, len(y_held),
                             held_name)
