@@ -13,9 +13,10 @@ photos, not only on the datasets' own pictures (issue #20).
   a crossed 7, an open 4, a looped 2…), and letters drawn the same way (``ood_sets``'s strokes).
 
 A *style family* sets how pictures vary: ``canvas`` (the default pen, issue #12's set), ``fit``
-(what ``training calibrate`` fits the check on) and ``eval`` (what the bench and tests measure:
-other seeds, thinner and thicker pens, smaller and bigger shapes, shakier hands, more tilt), so
-a figure is never measured on pictures the check was fitted on. numpy + Pillow only.
+(what ``training calibrate`` fits the check on: pens from thin to thick, small to large shapes,
+shaky hands, tilt; drawn without anti-aliasing) and ``eval`` (what the bench and tests measure:
+about the same ranges, other seeds, anti-aliased), so a figure is never measured on pictures the
+check was fitted on. numpy + Pillow only.
 """
 
 from __future__ import annotations
