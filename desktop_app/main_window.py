@@ -91,6 +91,7 @@ class MainWindow(QMainWindow):
         self.model_name.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.model_name.setStyleSheet("color: palette(placeholder-text);")
         self._teach_dialog = None
+        self._measured: set[str] = set()   # trained models whose checks came after they were kept
         self._exporter = None   # Model ▸ Export… (desktop_app/model_export.py), on first use
 
         self._build_layout()
@@ -183,6 +184,7 @@ class MainWindow(QMainWindow):
             self.show_message(f"The training panel is unavailable: {exc}")
             return
         self.training_panel.modelReady.connect(self._use_trained_model)
+        self.training_panel.modelMeasured.connect(self._reload_if_in_use)
         self.training_panel.sampleChosen.connect(self._show_sample_of)
         self.training_panel.dataFolderChanged.connect(
             lambda folder: self.samples.show_dataset(self.controller.dataset, folder or None))
@@ -662,6 +664,9 @@ class MainWindow(QMainWindow):
         text += f", {accuracy:.2%} on the test set)" if isinstance(accuracy, float) else ")"
         self.model_status.setText(text)
         self._show_model_line()
+        if info.get("path") in self._measured and not info.get("calibrated"):
+            self._measured.discard(info["path"])   # its sidecar was read before it was measured
+            self.controller.load_model_file(info["path"])
         if info["dataset"] == self.controller.dataset:
             self._set_class_names(info["class_names"])
         metadata = info.get("metadata") or {}
@@ -669,6 +674,18 @@ class MainWindow(QMainWindow):
         panel = self.training_panel
         if panel and metadata.get("history") and (user_loaded or panel.last_result() is None):
             panel.show_saved_model(metadata)
+
+    @Slot(list)
+    def _reload_if_in_use(self, paths: list) -> None:
+        """A model used before it was measured now has its temperature and "doesn't look
+        like" check in its sidecar: load it again so the canvas answers with them (now, or
+        when a load of it that started earlier ends without them)."""
+        self._measured.update(paths)
+        info = self.controller.model()
+        if info is not None and info.get("path") in paths and not info.get("calibrated"):
+            self.controller.load_model_file(info["path"])
+            self.show_info(f"{info['name']} is measured: its answers are now calibrated and "
+                           "checked.")
 
     def _show_model_line(self) -> None:
         """The line under the answer names the model that gave it: the model in use, or the

@@ -66,6 +66,8 @@ class TrainingPanel(QWidget):
     trainingStateChanged = Signal(bool)     # True when a run starts, False when it has ended
     dataFolderChanged = Signal(str)         # the data-folder setting was edited
     datasetChosen = Signal(str)             # the user picked another dataset in the form
+    modelMeasured = Signal(list)            # paths of a kept model (run folder, saved copy)
+    #                                         whose test figures and checks have just arrived
 
     def __init__(self, settings: AppSettings, parent=None):
         super().__init__(parent)
@@ -624,6 +626,8 @@ class TrainingPanel(QWidget):
         self._show_message(text, error=bool(result.get("message") or self._warnings))
         if self._saved_to:
             self._resave_with_figures()
+        if same:  # a model kept before it was measured: whoever uses it reloads its sidecar
+            self.modelMeasured.emit([p for p in (result.get("path"), self._saved_to) if p])
 
     @Slot(str)
     def _on_failed(self, message: str) -> None:
@@ -672,11 +676,13 @@ class TrainingPanel(QWidget):
     def _save_model(self) -> None:
         if self._result is None:
             return
-        suggested = f"{self._result['dataset']}_{self._result['architecture']}.keras"
+        suggested = os.path.join(self._settings.models_folder(),
+                                 f"{self._result['dataset']}_{self._result['architecture']}.keras")
         path, _ = QFileDialog.getSaveFileName(self, "Save model", suggested,
                                               "Keras models (*.keras)")
         if not path:
             return
+        self._settings.set_model_folder(os.path.dirname(path))  # Load model… opens there
         try:
             saved = self.controller.save_model_to(path)
         except (WriteError, OSError) as exc:  # disk full, permissions...: a message, no crash
