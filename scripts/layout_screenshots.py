@@ -35,32 +35,8 @@ DOCKS = (("samples", "samples_dock"), ("training", "training_dock"),
          ("compare", "compare_dock"))
 
 
-def wait(app, seconds=0.0, until=None, timeout=60.0):
-    deadline = time.time() + (timeout if until else seconds)
-    while time.time() < deadline:
-        app.processEvents()
-        if until and until():
-            return True
-        time.sleep(0.01)
-    return False
-
-
-def stroke(canvas, points):
-    from PySide6.QtCore import QPoint, Qt
-    from PySide6.QtTest import QTest
-
-    shown = canvas.picture_rect()
-    scale = shown.width() / 392
-
-    def at(x, y):
-        return QPoint(round(shown.x() + x * scale), round(shown.y() + y * scale))
-
-    QTest.mousePress(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
-                     at(*points[0]))
-    for x, y in points[1:]:
-        QTest.mouseMove(canvas, at(x, y))
-    QTest.mouseRelease(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
-                       at(*points[-1]))
+from screenshot import draw_stroke as stroke  # noqa: E402 - the same folder; one copy
+from screenshot import wait  # noqa: E402
 
 
 def line(a, b, steps=24):

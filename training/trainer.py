@@ -150,16 +150,11 @@ class TrainingResult:
     def metadata(self) -> dict:
         """What store.save_model writes beside the model."""
         return {
-            "dataset": self.config.dataset,
-            "architecture": self.config.architecture,
-            "config": self.config.to_dict(),
-            "history": self.history,
-            "status": self.status,
-            "epochs_completed": self.epochs_completed,
-            "train_seconds": round(self.train_seconds, 2),
+            **run_metadata(self.config, self.history, self.status, self.train_seconds,
+                           self.class_names),
+            "epochs_completed": self.epochs_completed,   # a stop mid-epoch: counted as run
             "test_accuracy": self.test_accuracy,
             "test_loss": self.test_loss,
-            "class_names": list(self.class_names),
             "confusion": self.confusion.tolist(),
             **({"temperature": self.extra["calibration"]["temperature"],
                 "calibration": self.extra["calibration"]} if "calibration" in self.extra else {}),
@@ -199,16 +194,17 @@ class Fitted:
 
     def metadata(self) -> dict:
         """What can be saved before the evaluation: everything but the test figures."""
-        return {
-            "dataset": self.config.dataset,
-            "architecture": self.config.architecture,
-            "config": self.config.to_dict(),
-            "history": self.history,
-            "status": self.status,
-            "epochs_completed": self.epochs_completed,
-            "train_seconds": round(self.train_seconds, 2),
-            "class_names": list(self.data.class_names),
-        }
+        return run_metadata(self.config, self.history, self.status, self.train_seconds,
+                            self.data.class_names)
+
+
+def run_metadata(config: TrainingConfig, history: dict, status: str, train_seconds: float,
+                 class_names) -> dict:
+    """The sidecar fields of a run, measured or not (TrainingResult and Fitted)."""
+    return {"dataset": config.dataset, "architecture": config.architecture,
+            "config": config.to_dict(), "history": history, "status": status,
+            "epochs_completed": len(history.get("loss", [])),
+            "train_seconds": round(train_seconds, 2), "class_names": list(class_names)}
 
 
 def fit(config: TrainingConfig, progress: ProgressFn | None = None,
