@@ -28,6 +28,7 @@ import numpy as np
 from training import drawn_sets, ood, ood_sets
 from training.datasets import load_dataset
 from training.lite_runtime import LiteModel
+from training.preprocess import to_model_input
 from training.store import SHIPPED_MODELS, read_metadata, shipped_model_path
 
 COUNT = 400
@@ -77,7 +78,7 @@ def junk_sets(name: str) -> dict:
     # A and H: the issue's "4 — 100%" (an A is a closed 4, an H an open one)
     rng = np.random.default_rng(20)
     for letter in "AH":
-        inputs = np.stack([drawn_sets.to_model_input(drawn_sets.letter_drawing(
+        inputs = np.stack([to_model_input(drawn_sets.letter_drawing(
             letter, rng, drawn_sets.FAMILIES[family]), name)
             for family in ("eval", "canvas") for _ in range(COUNT // 8)])
         rows[f"letter {letter} drawn"] = (inputs, 0)
@@ -91,7 +92,7 @@ def flag_one(check, lite) -> dict:
     """A "1" with a flag and no base (issue #23): what the model and the check make of it."""
     rng = np.random.default_rng(23)
     strokes = drawn_sets.DIGIT_SHAPES[1][1]
-    inputs = np.stack([drawn_sets.to_model_input(
+    inputs = np.stack([to_model_input(
         drawn_sets.draw_strokes(strokes, 0.35, rng, drawn_sets.FAMILIES["canvas"]), "mnist")
         for _ in range(50)])
     labels = check.probabilities(lite.predict_batch(inputs)).argmax(axis=1)

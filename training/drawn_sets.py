@@ -28,7 +28,6 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from .preprocess import BlankPictureError, to_model_input
 
 CLASS_NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
                "Sneaker", "Bag", "Ankle boot")
@@ -440,17 +439,14 @@ def pictures(kind: str, count: int, seed: int = 0, family: str = "eval"):
 
 def build(kind: str, dataset: str, count: int, seed: int = 0, family: str = "eval") -> DrawnSet:
     """``count`` pictures of ``kind`` made into ``dataset``'s model inputs, as the window does."""
-    inputs, labels, versions, blank = [], [], [], 0
-    for label, version, picture in pictures(kind, count, seed, family):
-        try:
-            inputs.append(to_model_input(picture, dataset))
-        except BlankPictureError:
-            blank += 1
-            continue
-        labels.append(label)
-        versions.append(version)
-    stacked = np.stack(inputs).astype(np.float32) if inputs else np.zeros((0, 28, 28), np.float32)
-    return DrawnSet(kind, stacked, np.asarray(labels, np.int64), versions, blank)
+    from .ood_sets import model_inputs
+
+    stacked, tags, blank = model_inputs(
+        (((label, version), picture) for label, version, picture
+         in pictures(kind, count, seed, family)), dataset)
+    labels = [label for label, _ in tags]
+    return DrawnSet(kind, stacked, np.asarray(labels, np.int64),
+                    [version for _, version in tags], blank)
 
 
 # --- What ``training calibrate`` fits the check on (the "fit" family, its own seeds)

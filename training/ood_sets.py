@@ -77,16 +77,24 @@ def build(name: str, dataset: str, count: int = 300, seed: int = 0) -> OODSet:
     makers = {"scribbles": scribbles, "letters": letters, "noise": noise}
     if name not in makers:
         raise ValueError(f"unknown set {name!r}; one of {', '.join(SETS)}")
-    inputs, kinds, blank = [], [], 0
-    for kind, picture in makers[name](count, np.random.default_rng(seed)):
+    stacked, kinds, blank = model_inputs(makers[name](count, np.random.default_rng(seed)),
+                                         dataset)
+    return OODSet(name, stacked, blank, kinds)
+
+
+def model_inputs(items, dataset: str):
+    """``(tag, picture)`` pairs made into ``dataset``'s model inputs as the window makes them:
+    (inputs (n, 28, 28) float32, the tags of those kept, how many were blank)."""
+    inputs, tags, blank = [], [], 0
+    for tag, picture in items:
         try:
             inputs.append(to_model_input(picture, dataset))
         except BlankPictureError:
             blank += 1
             continue
-        kinds.append(kind)
+        tags.append(tag)
     stacked = np.stack(inputs).astype(np.float32) if inputs else np.zeros((0, 28, 28), np.float32)
-    return OODSet(name, stacked, blank, kinds)
+    return stacked, tags, blank
 
 
 # ------------------------------------------------------------------------------- scribbles
