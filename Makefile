@@ -1,11 +1,11 @@
-# make install | run | test | bench | models      (creates .venv; re-installs only when pyproject.toml changes)
+# make install | run | test | check | bench | models      (creates .venv; re-installs only when pyproject.toml changes)
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 
-.PHONY: install run test bench models clean
+.PHONY: install run test check bench models clean
 
 install: $(STAMP)
 
@@ -18,8 +18,16 @@ $(STAMP): pyproject.toml
 run: install
 	$(PY) -m desktop_app
 
+# Everything CI runs: the layers contract (docs/architecture.md) and every test.
 test: install
+	$(VENV)/bin/lint-imports --no-cache
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest $(PYTEST_ARGS)
+
+# The edit loop: the contract, the lint and the tests that start no training (about 2 minutes).
+check: install
+	$(VENV)/bin/lint-imports --no-cache
+	$(VENV)/bin/ruff check training desktop_app bench scripts tests
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
 bench: install
 	QT_QPA_PLATFORM=offscreen $(PY) -m bench    # windows drawn off screen: same figures with or without a display

@@ -16,9 +16,9 @@ import os
 import resource
 import statistics
 
-from training.datasets import load_dataset
-from training.presets import PRESETS, preset_config
-from training.trainer import train
+from training.core.datasets import load_dataset
+from training.learn.trainer import train
+from training.protocol.presets import PRESETS, preset_config
 
 
 def _cpu_seconds() -> float:

@@ -3,7 +3,7 @@
 For each shipped model, run the way the window runs it (LiteRT, the sidecar's temperature and
 out-of-distribution check): the ECE on the official test set without / with the temperature,
 the share of official test pictures rejected, the share of our scribbles, letters and noise
-rejected for several seeds (``training.ood_sets``, through the real preprocessing; a picture
+rejected for several seeds (``training.learn.ood_sets``, through the real preprocessing; a picture
 the preprocessing finds blank counts as rejected), and the check's cost per picture.
 Needs DRAW_CLASSIFY_DATA. Writes bench/results/calibration.json.
 """
@@ -16,10 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from training import calibration, ood, ood_sets
-from training.datasets import load_dataset
-from training.lite_runtime import LiteModel
-from training.store import SHIPPED_MODELS, read_metadata, shipped_model_path
+from training.core.datasets import load_dataset
+from training.learn import ood_sets
+from training.modelfile.sidecar import SHIPPED_MODELS, read_metadata, shipped_model_path
+from training.runtime import answer_check, calibration
+from training.runtime.lite import LiteModel
 
 SEEDS = (1, 2, 3, 4, 5)
 COUNT = 300
@@ -31,8 +32,8 @@ def run() -> dict:
     for name in SHIPPED_MODELS:
         path = shipped_model_path(name)
         metadata = read_metadata(path)
-        check = ood.AnswerCheck.for_model(path, metadata)
-        runner, detector = ood.load_checked(path, metadata["ood"])
+        check = answer_check.AnswerCheck.for_model(path, metadata)
+        runner, detector = answer_check.load_checked(path, metadata["ood"])
         limit = metadata["ood"]["reject_above"]
         lite = LiteModel(path.with_suffix(".tflite"))
         data = load_dataset(name)

@@ -14,13 +14,12 @@ import time
 
 import numpy as np
 
-from desktop_app.saliency_overlay import canvas_overlay, to_qimage
-from training.datasets import load_dataset
-from training.explain import deletion_check, explain
-from training.export import tflite_path
-from training.lite_runtime import LiteModel
-from training.preprocess import place_model_input
-from training.store import SHIPPED_MODELS, shipped_model_path
+from desktop_app.prediction.saliency_overlay import canvas_overlay, to_qimage
+from training.core.datasets import load_dataset
+from training.modelfile.sidecar import SHIPPED_MODELS, shipped_model_path, tflite_path
+from training.runtime.explain import deletion_check, explain
+from training.runtime.lite import LiteModel
+from training.runtime.preprocess import place_model_input
 
 TIMED = 100          # pictures timed per model
 FAITHFUL = 1000      # test images in the faithfulness figures
@@ -89,10 +88,10 @@ def view_costs() -> dict:
     worker threads run them."""
     from PySide6.QtWidgets import QApplication
 
-    from desktop_app.compare_view import CompareWorker
-    from desktop_app.layers_view import LayersWorker
-    from desktop_app.model_choices import standard_choices
-    from training.datasets import DATASETS
+    from desktop_app.prediction.model_choices import standard_choices
+    from desktop_app.views.compare_view import CompareWorker
+    from desktop_app.views.layers_view import LayersWorker
+    from training.core.datasets import DATASETS
 
     QApplication.instance() or QApplication([])  # QImages of the layer mosaics
     costs = {}

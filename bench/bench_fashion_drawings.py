@@ -4,7 +4,7 @@
 The drawings are made by scripts/make_fashion_drawings.py (generated into /tmp/fashion-drawings
 if missing, or $FASHION_DRAWINGS). Each goes through the app's preprocessing twice: as it is
 (ink_map + the Fashion layout, what to_model_input did before this work) and with
-training.outline.fill_enclosed applied to the ink map in between. The official test images
+training.runtime.outline.fill_enclosed applied to the ink map in between. The official test images
 (the first TEST_COUNT) are run both ways too: filling must not hurt real Fashion-MNIST pictures.
 The model is the shipped one, run by LiteRT as the app runs it.
 """
@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from training import preprocess
-from training.datasets import load_dataset
-from training.lite_runtime import LiteModel
-from training.outline import fill_enclosed
+from training.core.datasets import load_dataset
+from training.runtime import preprocess
+from training.runtime.lite import LiteModel
+from training.runtime.outline import fill_enclosed
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))

@@ -40,8 +40,8 @@ ARCHITECTURE, BATCH_SIZE = "compact_cnn", 128
 def bench_config():
     """The one config both sides train: every field set, so the panel's remembered or preset
     values (e.g. the Quick preset's label smoothing) cannot make the GUI run a different recipe."""
-    from training.models import cpu_supports_bfloat16
-    from training.trainer import TrainingConfig
+    from training.core.cpu import cpu_supports_bfloat16
+    from training.protocol.config import TrainingConfig
 
     return TrainingConfig(dataset="mnist", architecture=ARCHITECTURE, epochs=1,
                           batch_size=BATCH_SIZE, seed=0, optimizer="adam", learning_rate=3e-3,
@@ -54,7 +54,7 @@ def bench_config():
 def cli_epoch(out_dir: Path) -> float:
     """Train seconds reported by the headless CLI (same measure as TrainingResult.train_seconds),
     given exactly the arguments the panel gives its child, but printing its usual progress bar."""
-    from desktop_app.training_controller import train_arguments
+    from desktop_app.learning.training_controller import train_arguments
 
     args = train_arguments(bench_config(), out_dir / "cli.keras")
     at = args.index("--progress")
@@ -151,9 +151,9 @@ def open_panel(settings_file: Path):
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QMessageBox
 
-    from desktop_app import training_panel
+    from desktop_app.learning import training_panel
+    from desktop_app.learning.training_panel import TrainingPanel
     from desktop_app.settings import AppSettings
-    from desktop_app.training_panel import TrainingPanel
 
     # Start again asks whether to keep the last run's unsaved model: the user says Discard.
     training_panel.QMessageBox.question = staticmethod(
@@ -235,7 +235,7 @@ def run() -> dict:
 
     configure_process()  # as the app does
 
-    from training.datasets import DatasetError, load_dataset
+    from training.core.datasets import DatasetError, load_dataset
 
     try:
         load_dataset("mnist", allow_download=False)

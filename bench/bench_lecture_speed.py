@@ -22,9 +22,9 @@ import time
 
 import numpy as np
 
-from training.datasets import load_dataset
-from training.presets import preset_config
-from training.trainer import train
+from training.core.datasets import load_dataset
+from training.learn.trainer import train
+from training.protocol.presets import preset_config
 
 ACCURACY_TOLERANCE = 0.003
 CASES = (  # (preset, dataset as in the lecture, epochs, repeats, goal ratio)

@@ -12,11 +12,11 @@ import time
 
 import numpy as np
 
-from training.export import tflite_path
-from training.lite_runtime import LiteModel
-from training.predictor import Predictor
-from training.preprocess import to_model_input
-from training.store import SHIPPED_MODELS, load_model, shipped_model_path
+from training.learn.predictor import Predictor
+from training.learn.saving import load_model
+from training.modelfile.sidecar import SHIPPED_MODELS, shipped_model_path, tflite_path
+from training.runtime.lite import LiteModel
+from training.runtime.preprocess import to_model_input
 
 CALLS = 2000
 REPEATS = 3
@@ -37,11 +37,11 @@ for name in {names!r}:
     model.predict(np.zeros((28, 28), np.float32))
 print(next(line.split()[1] for line in open("/proc/self/status") if line.startswith("VmRSS:")))
 """
-LITE = dict(setup="from training.export import tflite_path\n"
-                  "from training.lite_runtime import LiteModel\n"
-                  "from training.store import shipped_model_path",
+LITE = dict(setup="from training.learn.export import tflite_path\n"
+                  "from training.runtime.lite import LiteModel\n"
+                  "from training.modelfile.sidecar import shipped_model_path",
             load="LiteModel(tflite_path(shipped_model_path(name)))")
-TF = dict(setup="from training.predictor import Predictor\nfrom training.store import load_model",
+TF = dict(setup="from training.learn.predictor import Predictor\nfrom training.modelfile.sidecar import load_model",
           load="Predictor(load_model(name).model)")
 
 

@@ -43,8 +43,8 @@ def run() -> dict:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtWidgets import QApplication
 
-    from desktop_app.training_controller import TrainingController
-    from training.trainer import TrainingConfig
+    from desktop_app.learning.training_controller import TrainingController
+    from training.protocol.config import TrainingConfig
 
     app = QApplication.instance() or QApplication([])
     work = Path(tempfile.mkdtemp(prefix="bench-memory-"))

@@ -1,5 +1,5 @@
 """Whole-number reading (issue #9 item 3): generated 2-, 4- and 6-digit numbers, read by
-training.numbers.read_number with the shipped MNIST model (LiteRT, as in the window).
+training.runtime.numbers.read_number with the shipped MNIST model (LiteRT, as in the window).
 
 The numbers are drawn the two ways users make them: canvas-like pen strokes (round-jointed
 polylines, the canvas's ~26 px pen on 560 px) and font glyphs (DejaVu Sans / Bold / Serif / Mono,
@@ -174,8 +174,8 @@ def single_digit_agreement(images: np.ndarray, model) -> dict:
     """How many of ``images`` (official 28x28 digits), drawn as pictures, ``read_number`` reads
     as exactly one digit with the single-digit path's label; and how many the window would show
     as a number (``may_hold_several`` and two or more digits found). ``model``: a LiteModel."""
-    from training.numbers import may_hold_several, read_number
-    from training.preprocess import to_model_input
+    from training.runtime.numbers import may_hold_several, read_number
+    from training.runtime.preprocess import to_model_input
 
     differ, shown_as_number, checked, examples = 0, 0, 0, []
     for index, image in enumerate(images):
@@ -211,16 +211,13 @@ def _was(previous: dict, *keys) -> str:
 
 
 def run() -> dict:
-    from training.datasets import DatasetError, load_dataset
-    from training.export import tflite_path
-    from training.lite_runtime import LiteModel
-    from training.numbers import read_number
-    from training.store import shipped_model_path
-
     from types import SimpleNamespace
 
-    from training.calibration import calibrated_predictions
-    from training.store import read_metadata
+    from training.core.datasets import DatasetError, load_dataset
+    from training.modelfile.sidecar import read_metadata, shipped_model_path, tflite_path
+    from training.runtime.calibration import calibrated_predictions
+    from training.runtime.lite import LiteModel
+    from training.runtime.numbers import read_number
 
     # As the window reads numbers: the model's probabilities with its temperature.
     lite = LiteModel(tflite_path(shipped_model_path("mnist")))

@@ -2,13 +2,13 @@
 python -m bench.bench_ood_drawings
 
 For each shipped model, run the way the window runs it (LiteRT, the sidecar's temperature and
-check, ``training.ood.AnswerCheck``), the share of pictures *refused* (verdict "reject": the
+check, ``training.runtime.answer_check.AnswerCheck``), the share of pictures *refused* (verdict "reject": the
 window says "That doesn't look like a digit / garment"; ``predict`` says "not_in_domain"):
 
-* the model's own kind, drawn (``training.drawn_sets``, the "eval" family: seeds and
+* the model's own kind, drawn (``training.learn.drawn_sets``, the "eval" family: seeds and
   anti-aliasing the check was not fitted on; and the "canvas" family, issue #12's pen): garment
   outlines and filled shapes, garment photos, digits. Goal: at most 5 % refused;
-* junk: scribbles, letters (fonts and strokes) and noise (``training.ood_sets``, seeds 1-2),
+* junk: scribbles, letters (fonts and strokes) and noise (``training.learn.ood_sets``, seeds 1-2),
   letters drawn with the canvas's pens, and for Fashion-MNIST the digits drawn in Fashion mode.
   A picture the preprocessing finds blank counts as refused. Goal: at least 90 % refused;
 * the official test pictures: at most 1 % refused.
@@ -25,18 +25,19 @@ from pathlib import Path
 
 import numpy as np
 
-from training import drawn_sets, ood, ood_sets
-from training.datasets import load_dataset
-from training.lite_runtime import LiteModel
-from training.preprocess import to_model_input
-from training.store import SHIPPED_MODELS, read_metadata, shipped_model_path
+from training.core.datasets import load_dataset
+from training.learn import drawn_sets, ood_sets
+from training.modelfile.sidecar import SHIPPED_MODELS, read_metadata, shipped_model_path
+from training.runtime import answer_check
+from training.runtime.lite import LiteModel
+from training.runtime.preprocess import to_model_input
 
 COUNT = 400
 JUNK_SEEDS = (1, 2)
 RESULTS = Path(__file__).resolve().parent / "results" / "ood_drawings.json"
 
 
-def verdicts(check: ood.AnswerCheck, lite: LiteModel, inputs: np.ndarray) -> np.ndarray:
+def verdicts(check: answer_check.AnswerCheck, lite: LiteModel, inputs: np.ndarray) -> np.ndarray:
     """The window's verdict of each model input ("ok", "unsure", "reject")."""
     if not len(inputs):
         return np.array([], str)
@@ -106,12 +107,12 @@ def run() -> dict:
     for name in SHIPPED_MODELS:
         path = shipped_model_path(name)
         metadata = read_metadata(path)
-        check = ood.AnswerCheck.for_model(path, metadata)
+        check = answer_check.AnswerCheck.for_model(path, metadata)
         lite = LiteModel(path.with_suffix(".tflite"))
         data = load_dataset(name)
         test = data.x_test.astype(np.float32) / 255
         test_found = verdicts(check, lite, test)
-        entry = {"official_test": {ood.verdict_name(v): float(np.mean(test_found == v))
+        entry = {"official_test": {answer_check.verdict_name(v): float(np.mean(test_found == v))
                                    for v in ("ok", "unsure", "reject")},
                  "own": {}, "junk": {}}
         print(f"{name}: official test {len(test)}: "

@@ -13,7 +13,7 @@ vignette, blotches at 5-35 % darkening, dark ink and chalk; /tmp/paper-shading-s
 $PAPER_SHADING_SET): each photo is read as a dropped file and as the window shows it (fitted
 into the 560x560 canvas between margins of its border colour, DrawingCanvas.set_picture), by the
 preprocessing before issue #20 (git BEFORE_SHADING, loaded from the history) and now, through
-LiteRT and the sidecar's answer check (training.ood.AnswerCheck): the share read right (the
+LiteRT and the sidecar's answer check (training.runtime.answer_check.AnswerCheck): the share read right (the
 right digit, not "That doesn't look like a digit", not blank) and the share rejected (blank or
 "doesn't look like a digit"). Writes bench/results/paper_shading.json.
 """
@@ -34,8 +34,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from training import preprocess
-from training.datasets import IMAGE_SIDE
+from training.core.datasets import IMAGE_SIDE
+from training.runtime import preprocess
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -44,7 +44,7 @@ import make_paper_set  # a script, not a package: imported from its folder
 SET_FOLDER = Path(os.environ.get("PAPER_SET", make_paper_set.DEFAULT_FOLDER))
 SHADING_FOLDER = Path(os.environ.get("PAPER_SHADING_SET", make_paper_set.SHADING_FOLDER))
 BEFORE_SHADING = "9fadd30"  # the preprocessing before issue #20 item 3 (stains, canvas margins)
-CANVAS_SIDE = 560           # desktop_app.canvas_widget.IMAGE_SIDE (not imported: no Qt here)
+CANVAS_SIDE = 560           # desktop_app.views.canvas_widget.IMAGE_SIDE (not imported: no Qt here)
 RESULTS = ROOT / "bench" / "results" / "paper_shading.json"
 
 
@@ -105,16 +105,16 @@ def baseline_to_model_input(picture) -> np.ndarray:
 
 def classifier():
     """LiteRT when the app has it (what the window runs), else the Keras Predictor."""
-    from training.store import shipped_model_path
+    from training.modelfile.sidecar import shipped_model_path
     path = shipped_model_path("mnist")
     try:
-        from training.lite_runtime import LiteModel
+        from training.runtime.lite import LiteModel
         if path.with_suffix(".tflite").is_file():
             return "LiteRT", LiteModel(path.with_suffix(".tflite")).predict_batch
     except ImportError:
         pass
-    from training.predictor import Predictor
-    from training.store import load_model
+    from training.learn.predictor import Predictor
+    from training.learn.saving import load_model
     predictor = Predictor(load_model("mnist").model)
     return "Keras Predictor", lambda batch: np.stack([predictor.predict(x) for x in batch])
 
@@ -217,9 +217,9 @@ def on_canvas(grey: np.ndarray) -> np.ndarray:
 
 def answer_check():
     """(predict, check) for the shipped MNIST model as the window runs it."""
-    from training.lite_runtime import LiteModel
-    from training.ood import AnswerCheck
-    from training.store import read_metadata, shipped_model_path
+    from training.modelfile.sidecar import read_metadata, shipped_model_path
+    from training.runtime.answer_check import AnswerCheck
+    from training.runtime.lite import LiteModel
 
     path = shipped_model_path("mnist")
     return (LiteModel(path.with_suffix(".tflite")).predict,

@@ -7,9 +7,9 @@ import time
 
 import numpy as np
 
-from training.predictor import Predictor
-from training.preprocess import to_model_input
-from training.store import load_model
+from training.learn.predictor import Predictor
+from training.learn.saving import load_model
+from training.runtime.preprocess import to_model_input
 
 
 def timings(fn, repeats: int) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Teach it my handwriting (issue #9, item 2): time and before -> after figures of training.teach.
+"""Teach it my handwriting (issue #9, item 2): time and before -> after figures of training.learn.teach.
 
 The personal samples are canvas-like drawings from scripts/make_flagged_ones.py: flagged "1"s of
 style A (which the shipped MNIST model reads as "7"), and for the larger sets crossed 7s too.
@@ -22,10 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
-from training.datasets import load_dataset
-from training.preprocess import to_model_input
-from training.store import load_model, shipped_model_path
-from training.teach import TeachSettings, predict, teach
+from training.core.datasets import load_dataset
+from training.learn.saving import load_model
+from training.learn.teach import TeachSettings, predict, teach
+from training.modelfile.sidecar import shipped_model_path
+from training.runtime.preprocess import to_model_input
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))

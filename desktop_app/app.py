@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtCore import QCoreApplication
     from PySide6.QtWidgets import QApplication
 
-    from .settings import APPLICATION, ORGANIZATION
+    from desktop_app.settings import APPLICATION, ORGANIZATION
 
     QCoreApplication.setOrganizationName(ORGANIZATION)
     QCoreApplication.setApplicationName(APPLICATION)
@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     app.setApplicationDisplayName(APPLICATION)
     app.setDesktopFileName("draw-classify")
 
-    from .main_window import MainWindow
+    from desktop_app.main_window import MainWindow
 
     window = MainWindow()
     window.show()

@@ -12,22 +12,34 @@ import numpy as np
 from PySide6 import __version__ as pyside_version
 from PySide6.QtCore import QSize, Qt, QTimer, Signal, Slot, qVersion
 from PySide6.QtGui import QAction, QActionGroup, QFont, QGuiApplication, QIcon, QImage, QKeySequence
-from PySide6.QtWidgets import (QComboBox, QDockWidget, QFileDialog, QFrame, QHBoxLayout, QLabel,
-                               QMainWindow, QMessageBox, QPushButton, QSizePolicy, QSlider, QSpinBox,
-                               QToolBar,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDockWidget,
+    QFileDialog,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QPushButton,
+    QSizePolicy,
+    QSlider,
+    QSpinBox,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
 
-from training.atomic import WriteError, atomic_path
-from training.datasets import DATASETS
-from training.samples import taught_before
-
-from .canvas_widget import DrawingCanvas, qimage_to_array
-from .model_input_view import ModelInputView
-from .picture_loader import PictureLoader
-from .prediction_controller import PredictionController
-from .sample_browser import SampleBrowser
-from .settings import AppSettings
-from .threads import end_all_processes, start_worker, stop_thread
+from desktop_app.jobs.threads import end_all_processes, start_worker, stop_thread
+from desktop_app.prediction.picture_loader import PictureLoader
+from desktop_app.prediction.prediction_controller import PredictionController
+from desktop_app.settings import AppSettings
+from desktop_app.views.canvas_widget import DrawingCanvas, qimage_to_array
+from desktop_app.views.model_input_view import ModelInputView
+from desktop_app.views.sample_browser import SampleBrowser
+from training.core.atomic import WriteError, atomic_path
+from training.core.datasets import DATASETS
+from training.runtime.samples import taught_before
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +175,7 @@ class MainWindow(QMainWindow):
                              f"defaults: {', '.join(problems)}.")
 
     def _build_chart(self) -> None:
-        from .probability_chart import ProbabilityChart
+        from desktop_app.views.probability_chart import ProbabilityChart
 
         self.chart = ProbabilityChart(class_names(self.controller.dataset))
         self._right_column.replaceWidget(self._chart_placeholder, self.chart)
@@ -175,7 +187,7 @@ class MainWindow(QMainWindow):
 
     def _build_training_panel(self) -> None:
         try:
-            from .training_panel import TrainingPanel
+            from desktop_app.learning.training_panel import TrainingPanel
 
             self.training_panel = TrainingPanel(self.settings)
         except Exception as exc:  # noqa: BLE001 - drawing and classifying must work regardless
@@ -205,7 +217,7 @@ class MainWindow(QMainWindow):
     def _build_layout(self) -> None:
         from PySide6.QtWidgets import QTabWidget
 
-        from .fitting import ButtonGrid, OneLineText
+        from desktop_app.views.fitting import ButtonGrid, OneLineText
 
         canvas_minimum = 340  # pixels: at 1024×700 the docks give way before the canvas
         font = QFont(self.prediction_label.font())
@@ -402,7 +414,7 @@ class MainWindow(QMainWindow):
         self.training_dock.setWidget(QLabel("…"))
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.samples_dock)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.training_dock)
-        from .personal_samples import PersonalSamplesPanel
+        from desktop_app.views.personal_samples import PersonalSamplesPanel
 
         self.personal = PersonalSamplesPanel(self.settings.dataset())
         self.personal.sampleChosen.connect(self._show_new_sample)
@@ -469,8 +481,8 @@ class MainWindow(QMainWindow):
         self.model_menu.addAction(self.export_action)
 
     def _fill_view_docks(self) -> None:
-        from .compare_view import CompareView
-        from .layers_view import LayersView
+        from desktop_app.views.compare_view import CompareView
+        from desktop_app.views.layers_view import LayersView
 
         self.layers_view = LayersView(self.controller)
         self.layers_dock.setWidget(self.layers_view)
@@ -617,7 +629,7 @@ class MainWindow(QMainWindow):
             self.save_drawing_to(path)
 
     def save_drawing_to(self, path: str) -> bool:
-        """Write atomically (training.atomic): the old file stays whole if anything fails."""
+        """Write atomically (training.core.atomic): the old file stays whole if anything fails."""
         if not path.lower().endswith(".png"):
             path += ".png"
         try:
@@ -633,7 +645,7 @@ class MainWindow(QMainWindow):
 
     # -- models
     def choose_model(self) -> None:
-        from .model_choices import MODEL_FILTER, model_behind
+        from desktop_app.prediction.model_choices import MODEL_FILTER, model_behind
 
         if not self._keep_trained_model("load another model"):
             return
@@ -746,7 +758,7 @@ class MainWindow(QMainWindow):
         dialog.start(path, name, dataset, count, self.settings.data_dir())
 
     def teach_dialog(self):
-        from .teach_dialog import TeachDialog
+        from desktop_app.learning.teach_dialog import TeachDialog
 
         if self._teach_dialog is None:
             self._teach_dialog = TeachDialog(self)
@@ -794,7 +806,7 @@ class MainWindow(QMainWindow):
             return
         info = self.controller.model()
         if self._exporter is None:
-            from .model_export import ModelExporter
+            from desktop_app.learning.model_export import ModelExporter
 
             self._exporter = ModelExporter(self)
             self._exporter.exported.connect(self._model_exported)
@@ -842,8 +854,8 @@ class MainWindow(QMainWindow):
         result = self.training_panel.last_result() if self.training_panel else None
         if not result or not result.get("path"):
             return None
-        from training.export import tflite_path
-        from training.lite_runtime import LiteModel
+        from training.modelfile.sidecar import tflite_path
+        from training.runtime.lite import LiteModel
 
         try:
             model = LiteModel(tflite_path(result["path"]))
@@ -955,7 +967,7 @@ class MainWindow(QMainWindow):
         order = np.argsort(probabilities)[::-1]
         first, second = int(order[0]), int(order[1])
         # The worker's verdict: calibrated probabilities and the out-of-distribution check
-        # (training.ood.AnswerCheck); a pinned answer is another model's: the old fixed cut.
+        # (training.runtime.answer_check.AnswerCheck); a pinned answer is another model's: the old fixed cut.
         verdict = reply.get("verdict") if pinned is None else None
         if verdict is None:
             verdict = "ok" if probabilities[first] >= NOT_SURE_BELOW else "unsure"

@@ -16,8 +16,8 @@ import os
 
 from PySide6.QtCore import QByteArray, QSettings
 
-from training.datasets import DATASETS
-from training.paths import HOME_ENV_VAR, models_dir, user_home
+from training.core.datasets import DATASETS
+from training.core.paths import HOME_ENV_VAR, models_dir, user_home
 
 ORGANIZATION = "DrawClassify"
 APPLICATION = "Draw & Classify"

@@ -16,11 +16,17 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import json  # noqa: E402
 
-from training.atomic import write_text  # noqa: E402
-from training.export import (export_layers_tflite, export_tflite,  # noqa: E402
-                              layers_tflite_path, tflite_path)
-from training.store import (SHIPPED_MODELS, file_sha256, load_model,  # noqa: E402
-                            shipped_model_path, sidecar_path)
+from training.core.atomic import write_text  # noqa: E402
+from training.learn.export import export_layers_tflite, export_tflite
+from training.learn.saving import load_model
+from training.modelfile.sidecar import (
+    SHIPPED_MODELS,
+    file_sha256,
+    layers_tflite_path,
+    shipped_model_path,
+    sidecar_path,
+    tflite_path,
+)
 
 LECTURE_MODELS = tuple(f"{architecture}_{dataset}" for architecture in ("lecture_dense",
                                                                         "lecture_cnn")

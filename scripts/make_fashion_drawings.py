@@ -12,7 +12,7 @@ drawn like the canvas does: white round-capped anti-aliased strokes, 26 px wide 
 
 Files: ``<label>_<class>_<outline|filled>_<nn>.png``; deterministic (one seeded generator per
 shape). Test data: written to /tmp by default, never committed. The templates and the drawing
-live in ``training.drawn_sets`` (the "doesn't look like a garment" check is fitted and measured
+live in ``training.learn.drawn_sets`` (the "doesn't look like a garment" check is fitted and measured
 on them too); this script writes its "canvas" family, issue #12's set, as files.
 """
 
@@ -23,7 +23,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from training.drawn_sets import CLASS_NAMES, PEN, SIDE, TEMPLATES, VERSIONS, draw_shape, slug
+from training.learn.drawn_sets import CLASS_NAMES, PEN, SIDE, TEMPLATES, VERSIONS, draw_shape, slug
 
 __all__ = ["CLASS_NAMES", "PEN", "SIDE", "TEMPLATES", "VERSIONS", "draw_shape", "slug",
            "generate", "read_folder"]

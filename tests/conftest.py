@@ -13,8 +13,8 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from PIL import Image, ImageDraw, ImageFont  # noqa: E402
 from matplotlib import font_manager  # noqa: E402
+from PIL import Image, ImageDraw, ImageFont  # noqa: E402
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl  # noqa: E402
 from PySide6.QtGui import QDragEnterEvent, QDropEvent  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
@@ -129,7 +129,7 @@ def no_thread_left_running(request):
     yield
     if "qtbot" not in request.fixturenames:
         return
-    from desktop_app.threads import running_threads
+    from desktop_app.jobs.threads import running_threads
 
     alive = running_threads()
     assert alive == [], f"threads still running after the test: {alive}"

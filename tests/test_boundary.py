@@ -1,45 +1,11 @@
-"""training/ never imports Qt; the GUI's start-up path never imports TensorFlow."""
+"""A real window session (launch, draw, classify, switch dataset, open the training panel) loads
+no TensorFlow or Keras: the import rules themselves are pyproject.toml's import-linter contracts
+(tests/test_layers_contract.py)."""
 
-import ast
 import subprocess
 import sys
 
 from conftest import REPO
-
-QT_MODULES = ("PySide6", "PyQt5", "PyQt6", "qtpy", "shiboken6")
-
-
-def imported_modules(path):
-    tree = ast.parse(path.read_text(), filename=str(path))
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            yield from (alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            yield node.module
-
-
-def test_no_file_in_training_imports_qt():
-    offenders = [(p.name, m) for p in (REPO / "training").rglob("*.py")
-                 for m in imported_modules(p) if m.split(".")[0] in QT_MODULES]
-    assert offenders == []
-
-
-def test_importing_all_of_training_loads_no_qt():
-    code = ("import sys, training, training.datasets, training.preprocess, training.models, "
-            "training.trainer, training.store, training.predictor, training.augment, "
-            "training.callbacks, training.__main__; "
-            f"print([m for m in sys.modules if m.split('.')[0] in {QT_MODULES!r}])")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
-
-
-def test_light_modules_do_not_import_tensorflow():
-    code = ("import sys, training.datasets, training.preprocess, training.models, training.trainer, "
-            "training.store, training.__main__; "
-            "print([m for m in ('tensorflow', 'keras') if m in sys.modules])")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
-
 
 WINDOW_SESSION = r"""
 import sys, time
@@ -86,9 +52,3 @@ def test_the_window_process_never_imports_tensorflow(tmp_path):
                          env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "[]"
-
-
-def test_no_module_of_desktop_app_imports_tensorflow_or_keras():
-    offenders = [(p.name, m) for p in (REPO / "desktop_app").rglob("*.py")
-                 for m in imported_modules(p) if m.split(".")[0] in ("tensorflow", "keras")]
-    assert offenders == []

@@ -10,14 +10,15 @@ import numpy as np
 import pytest
 from conftest import TIMEOUT
 
-from training import calibration, ood, ood_sets
-from training.store import (
+from training.learn import ood_fit, ood_sets
+from training.modelfile.sidecar import (
     SHIPPED_MODELS,
     file_sha256,
     read_metadata_checked,
     shipped_model_path,
     validate_metadata,
 )
+from training.runtime import answer_check, calibration
 
 OOD_COUNT = 400   # pictures per OOD set (seed 2: not the seed the method was chosen on)
 OOD_SEED = 2
@@ -111,33 +112,33 @@ def test_detector_separates_shifted_features_and_survives_its_file(tmp_path):
     held, _ = synthetic_features(1000, 2)
     far, _ = synthetic_features(300, 3, shift=6.0)
     kernel = np.random.default_rng(0).normal(0, 1, (12, 10)).astype(np.float32)
-    detector = ood.fit_detector(train, labels, held, kernel, np.zeros(10, np.float32))
-    limits = ood.thresholds(detector.score(held))
+    detector = ood_fit.fit_detector(train, labels, held, kernel, np.zeros(10, np.float32))
+    limits = ood_fit.thresholds(detector.score(held))
     assert np.mean(detector.score(held) > limits["reject_above"]) <= 0.006
     assert np.mean(detector.score(far) > limits["reject_above"]) > 0.95
     path = tmp_path / "m.ood.npz"
     path.write_bytes(detector.to_bytes())
-    again = ood.Detector.from_file(path)
+    again = answer_check.Detector.from_file(path)
     assert np.allclose(again.score(far), detector.score(far), rtol=1e-4)
     path.write_bytes(path.read_bytes()[:200])  # damaged: refused with a reason, no crash
     with pytest.raises(ValueError):
-        ood.Detector.from_file(path)
+        answer_check.Detector.from_file(path)
     detector.scale[1] = np.nan  # readable but not a usable detector: refused too
     path.write_bytes(detector.to_bytes())
     with pytest.raises(ValueError, match="not finite"):
-        ood.Detector.from_file(path)
+        answer_check.Detector.from_file(path)
     detector.scale[1] = 1.0
     detector.kernel = detector.kernel[:5]  # shapes that do not fit together
     path.write_bytes(detector.to_bytes())
     with pytest.raises(ValueError, match="inconsistent"):
-        ood.Detector.from_file(path)
+        answer_check.Detector.from_file(path)
 
 
 def test_a_label_smoothed_model_scores_with_early_features_and_centroids_only(tmp_path):
     """Label smoothing erases what the penultimate layer and the energy could tell: those two
     scores are left out for such a model, the choice is kept in the file, and an older file
     without it still uses all four."""
-    from training.confidence import _label_smoothing
+    from training.learn.confidence import _label_smoothing
 
     assert _label_smoothing({"config": {"label_smoothing": 0.1}}) == 0.1
     assert _label_smoothing({"lineage": {"base_config": {"label_smoothing": 0.1}}}) == 0.1
@@ -147,23 +148,23 @@ def test_a_label_smoothed_model_scores_with_early_features_and_centroids_only(tm
     held, _ = synthetic_features(1000, 2)
     far, _ = synthetic_features(300, 3, shift=6.0)
     kernel = np.random.default_rng(0).normal(0, 1, (12, 10)).astype(np.float32)
-    detector = ood.fit_detector(train, labels, held, kernel, np.zeros(10, np.float32),
-                                weights=ood.score_weights(0.1))
+    detector = ood_fit.fit_detector(train, labels, held, kernel, np.zeros(10, np.float32),
+                                weights=ood_fit.score_weights(0.1))
     parts = detector.normalised(far)
     assert np.all(parts[:, 1:3] == 0) and np.any(parts[:, 3] > 0)
     path = tmp_path / "m.ood.npz"
     path.write_bytes(detector.to_bytes())
-    again = ood.Detector.from_file(path)
+    again = answer_check.Detector.from_file(path)
     assert np.array_equal(again.weights, [1, 0, 0, 1])
     assert np.allclose(again.score(far), detector.score(far), rtol=1e-4)
     detector.weights = None  # a file written before the weights: all four scores count
     path.write_bytes(detector.to_bytes())
-    assert ood.Detector.from_file(path).weights is None
-    assert np.all(ood.score_weights(0.0) == 1)
+    assert answer_check.Detector.from_file(path).weights is None
+    assert np.all(ood_fit.score_weights(0.0) == 1)
     detector.weights = np.zeros(4, np.float32)  # no score at all: refused
     path.write_bytes(detector.to_bytes())
     with pytest.raises(ValueError, match="inconsistent"):
-        ood.Detector.from_file(path)
+        answer_check.Detector.from_file(path)
 
 
 def test_drawings_get_components_of_their_own_and_junk_a_direction(tmp_path):
@@ -179,14 +180,14 @@ def test_drawings_get_components_of_their_own_and_junk_a_direction(tmp_path):
     junk_held, _ = synthetic_features(300, 7, shift=-4.0)
     kernel = np.random.default_rng(0).normal(0, 1, (12, 10)).astype(np.float32)
     bias = np.zeros(10, np.float32)
-    photos_only = ood.fit_detector(train, labels, held, kernel, bias)
-    limit = ood.thresholds(photos_only.score(held))["reject_above"]
+    photos_only = ood_fit.fit_detector(train, labels, held, kernel, bias)
+    limit = ood_fit.thresholds(photos_only.score(held))["reject_above"]
     assert np.mean(photos_only.score(drawn_held) > limit) > 0.9   # the issue: drawings refused
-    detector = ood.fit_detector(train, labels, held, kernel, bias, drawn=drawn,
+    detector = ood_fit.fit_detector(train, labels, held, kernel, bias, drawn=drawn,
                                 drawn_labels=drawn_labels, junk=junk)
     assert detector.early_means.shape == (20, 6) and detector.penult_means.shape == (20, 12)
-    assert len(detector.centroids) > ood.DRAWN_CENTROIDS and len(detector.centre) == 5
-    limits = ood.thresholds(detector.score(held), detector.score(drawn_held))
+    assert len(detector.centroids) > ood_fit.DRAWN_CENTROIDS and len(detector.centre) == 5
+    limits = ood_fit.thresholds(detector.score(held), detector.score(drawn_held))
     assert limits["unsure_above"] <= limits["reject_above"]
     assert np.mean(detector.score(drawn_held) > limits["reject_above"]) <= 0.05
     assert np.mean(detector.score(held) > limits["reject_above"]) <= 0.01
@@ -196,18 +197,18 @@ def test_drawings_get_components_of_their_own_and_junk_a_direction(tmp_path):
     assert np.median(detector.normalised(drawn_held)[:, 4]) == 0
     path = tmp_path / "m.ood.npz"
     path.write_bytes(detector.to_bytes())
-    again = ood.Detector.from_file(path)
+    again = answer_check.Detector.from_file(path)
     assert again.junk_direction is not None
     assert np.allclose(again.score(junk_held), detector.score(junk_held), rtol=1e-4)
     detector.junk_direction = None  # five scores need their direction: refused without
     path.write_bytes(detector.to_bytes())
     with pytest.raises(ValueError, match="inconsistent"):
-        ood.Detector.from_file(path)
+        answer_check.Detector.from_file(path)
 
 
 def test_answer_check_verdicts():
     block = {"reject_above": 3.0, "unsure_above": 2.0}
-    check = ood.AnswerCheck(temperature=2.0, checker=object(), block=block)
+    check = answer_check.AnswerCheck(temperature=2.0, checker=object(), block=block)
     sure = np.array([0.99] + [0.01 / 9] * 9, np.float32)
     assert check.verdict(sure, 0.5) == "ok"
     assert check.verdict(sure, 2.5) == "ok"      # unusual, but the model is sure: its answer
@@ -217,7 +218,7 @@ def test_answer_check_verdicts():
     assert check.verdict(fair, 2.5) == "unsure"  # unusual and only 80 % sure
     torn = np.array([0.45, 0.4] + [0.15 / 8] * 8, np.float32)
     assert check.verdict(torn, 0.5) == "unsure"  # calibrated: more likely wrong than right
-    legacy = ood.AnswerCheck()  # no sidecar figures: the old fixed cut, never "reject"
+    legacy = answer_check.AnswerCheck()  # no sidecar figures: the old fixed cut, never "reject"
     assert legacy.verdict(np.array([0.55] + [0.05] * 9), None) == "unsure"
     assert legacy.verdict(sure, None) == "ok"
 
@@ -241,14 +242,14 @@ def test_shipped_sidecars_hold_the_calibration_and_match_their_files(name):
 
 @pytest.fixture(scope="module")
 def lite_models():
-    from training.lite_runtime import LiteModel
+    from training.runtime.lite import LiteModel
 
     found = {}
     for name in SHIPPED_MODELS:
         path = shipped_model_path(name)
         metadata, _ = read_metadata_checked(path)
         found[name] = (LiteModel(path.with_suffix(".tflite")), metadata,
-                       ood.load_checked(path, metadata["ood"]))
+                       answer_check.load_checked(path, metadata["ood"]))
     return found
 
 
@@ -257,7 +258,7 @@ def test_the_temperature_lowers_the_ece_on_the_official_test_set(name, lite_mode
                                                                   shared_data):
     """Fitted on the validation split (training pictures held out), measured on the test set
     the fit never saw, with the window's own runtime (LiteRT)."""
-    from training.datasets import load_dataset
+    from training.core.datasets import load_dataset
 
     lite, metadata, _ = lite_models[name]
     data = load_dataset(name, shared_data, allow_download=False)
@@ -272,7 +273,7 @@ def test_the_temperature_lowers_the_ece_on_the_official_test_set(name, lite_mode
 
 @pytest.mark.parametrize("name", SHIPPED_MODELS)
 def test_official_test_pictures_are_rarely_rejected(name, lite_models, shared_data):
-    from training.datasets import load_dataset
+    from training.core.datasets import load_dataset
 
     _, metadata, (runner, detector) = lite_models[name]
     data = load_dataset(name, shared_data, allow_download=False)
@@ -284,7 +285,7 @@ def test_official_test_pictures_are_rarely_rejected(name, lite_models, shared_da
 @pytest.mark.parametrize("name", SHIPPED_MODELS)
 @pytest.mark.parametrize("kind", ood_sets.SETS)
 def test_scribbles_letters_and_noise_are_rejected(name, kind, lite_models):
-    """Made through the real preprocessing (training.ood_sets); a picture the preprocessing
+    """Made through the real preprocessing (training.learn.ood_sets); a picture the preprocessing
     finds blank counts as rejected (the window says "Draw something")."""
     _, metadata, (runner, detector) = lite_models[name]
     made = ood_sets.build(kind, name, OOD_COUNT, OOD_SEED)
@@ -305,16 +306,16 @@ def test_a_stale_ood_file_disables_the_check(tmp_path):
         shutil.copyfile(shipped_model_path("mnist").with_suffix(suffix),
                         tmp_path / f"mnist{suffix}")
     metadata, _ = read_metadata_checked(tmp_path / "mnist.keras")
-    assert ood.AnswerCheck.for_model(tmp_path / "mnist.keras", metadata).checks_ood
+    assert answer_check.AnswerCheck.for_model(tmp_path / "mnist.keras", metadata).checks_ood
     stats = tmp_path / "mnist.ood.npz"
     stats.write_bytes(stats.read_bytes()[:-10] + b"0123456789")
-    check = ood.AnswerCheck.for_model(tmp_path / "mnist.keras", metadata)
+    check = answer_check.AnswerCheck.for_model(tmp_path / "mnist.keras", metadata)
     assert not check.checks_ood and check.temperature == metadata["temperature"]
 
 
 def test_saving_a_trained_model_elsewhere_keeps_its_check(qapp, tmp_path):
     """Training panel ▸ Save model…: the OOD files go along, named after the new model."""
-    from desktop_app.training_controller import TrainingController
+    from desktop_app.learning.training_controller import TrainingController
 
     run = tmp_path / "run"
     run.mkdir()
@@ -330,12 +331,13 @@ def test_saving_a_trained_model_elsewhere_keeps_its_check(qapp, tmp_path):
     metadata, warnings = read_metadata_checked(saved)
     assert not warnings and metadata["ood"]["stats_file"] == "mine.ood.npz"
     assert (tmp_path / "mine.ood.tflite").is_file()
-    assert ood.AnswerCheck.for_model(saved, metadata).checks_ood
+    assert answer_check.AnswerCheck.for_model(saved, metadata).checks_ood
 
 
 # ------------------------------------------------------------------------- training and the CLI
 def test_training_stores_the_temperature_fitted_on_the_validation_split(tiny_data):
-    from training.trainer import TrainingConfig, train
+    from training.learn.trainer import train
+    from training.protocol.config import TrainingConfig
 
     result = train(TrainingConfig(architecture="lecture_dense", epochs=1, data_dir=str(tiny_data),
                                   validation_split=0.2))
@@ -349,7 +351,7 @@ def test_training_stores_the_temperature_fitted_on_the_validation_split(tiny_dat
 
 def test_calibrate_command_writes_the_sidecar_atomically_and_keeps_the_hashes(tmp_path,
                                                                              shared_data):
-    from training.__main__ import main
+    from training.cli.main import main
 
     for suffix in (".keras", ".json", ".tflite"):
         shutil.copyfile(shipped_model_path("fashion_mnist").with_suffix(suffix),
@@ -367,7 +369,7 @@ def test_calibrate_command_writes_the_sidecar_atomically_and_keeps_the_hashes(tm
     assert metadata["tflite_sha256"] == file_sha256(tmp_path / "f.tflite")
     assert metadata["calibration"]["ece_after"] < metadata["calibration"]["ece_before"]
     assert metadata["calibration"]["fitted_on"].startswith("validation split (3,000")
-    assert ood.AnswerCheck.for_model(tmp_path / "f.keras", metadata).checks_ood
+    assert answer_check.AnswerCheck.for_model(tmp_path / "f.keras", metadata).checks_ood
     assert not list(tmp_path.glob(".*partial*"))  # no temporary left behind
 
 
@@ -378,8 +380,8 @@ def stroke_letter_picture(letter):
 
 
 def test_the_window_says_a_letter_does_not_look_like_a_digit(qtbot, window):
-    from training.lite_runtime import LiteModel
-    from training.preprocess import to_model_input
+    from training.runtime.lite import LiteModel
+    from training.runtime.preprocess import to_model_input
 
     results = []
     window.controller.resultReady.connect(results.append)

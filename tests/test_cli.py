@@ -8,9 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from conftest import REPO
+from PIL import Image
 
 
 def cli(*args, env_extra=None, check=True):
@@ -225,8 +224,8 @@ def test_predict_reads_numbers(tmp_path):
     assert single["label"] == 7 and single["number"] == "7" and len(single["digits"]) == 1
     # The number's digits carry the calibrated probabilities the reading weighed (as the
     # window shows them); "probabilities" stays the model's raw output.
-    from training.calibration import apply_temperature
-    from training.store import read_metadata, shipped_model_path
+    from training.modelfile.sidecar import read_metadata, shipped_model_path
+    from training.runtime.calibration import apply_temperature
 
     temperature = read_metadata(shipped_model_path("mnist"))["temperature"]
     np.testing.assert_allclose(single["digits"][0]["probabilities"],
@@ -238,13 +237,13 @@ def test_predict_reads_numbers(tmp_path):
 
 
 def test_predict_gives_the_windows_verdict(tmp_path, shared_data):
-    """"verdict" is the window's answer line (training.ood.AnswerCheck): an official test digit
+    """"verdict" is the window's answer line (training.runtime.answer_check.AnswerCheck): an official test digit
     drawn as a picture gets an answer, a letter drawn on the canvas is not a digit (issue #20);
     "calibrated_probabilities" are the bars the window shows."""
-    from training import ood_sets
-    from training.calibration import apply_temperature
-    from training.datasets import load_dataset
-    from training.store import read_metadata, shipped_model_path
+    from training.core.datasets import load_dataset
+    from training.learn import ood_sets
+    from training.modelfile.sidecar import read_metadata, shipped_model_path
+    from training.runtime.calibration import apply_temperature
 
     digit = load_dataset("mnist", shared_data, allow_download=False).x_test[0]
     Image.fromarray(255 - digit).resize((280, 280)).save(tmp_path / "digit.png")
@@ -266,7 +265,7 @@ def test_predict_gives_the_windows_verdict(tmp_path, shared_data):
 def test_predict_with_a_nan_model_gives_valid_json(tmp_path):
     import keras
 
-    from training.store import save_model
+    from training.learn.saving import save_model
 
     model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(),
                               keras.layers.Dense(10, activation="softmax")])
@@ -333,7 +332,7 @@ def test_the_model_is_kept_before_it_is_measured_and_survives_an_end_there(tiny_
     leaves that model complete, with no half-written file beside it."""
     import signal
 
-    from training.store import load_model
+    from training.learn.saving import load_model
 
     out = tmp_path / "kept" / "partial.keras"
     child = start_cli("train", "--data-dir", tiny_data, "--architecture", "lecture_dense",

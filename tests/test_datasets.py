@@ -2,10 +2,15 @@ import gzip
 
 import numpy as np
 import pytest
-
 from conftest import idx_bytes, write_idx_dataset
-from training.datasets import (FASHION_CLASS_NAMES, DatasetError, load_dataset, normalize_name,
-                               read_idx)
+
+from training.core.datasets import (
+    FASHION_CLASS_NAMES,
+    DatasetError,
+    load_dataset,
+    normalize_name,
+    read_idx,
+)
 
 
 def test_loads_from_explicit_folder_with_subfolders(tiny_data):

@@ -5,12 +5,12 @@ import json
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from conftest import REPO
+from PIL import Image
 from test_cli import cli
-from training.explain import deletion_check, explain, overlay_png, saliency
-from training.preprocess import place_model_input, to_model_input
+
+from training.runtime.explain import deletion_check, explain, overlay_png, saliency
+from training.runtime.preprocess import place_model_input, to_model_input
 
 MODELS = REPO / "resources" / "models"
 FAITHFUL_IMAGES = 200
@@ -18,7 +18,7 @@ FAITHFUL_IMAGES = 200
 
 @pytest.fixture(scope="module")
 def lite_models():
-    from training.lite_runtime import LiteModel
+    from training.runtime.lite import LiteModel
 
     return {name: LiteModel(MODELS / f"{name}.tflite") for name in ("mnist", "fashion_mnist")}
 
@@ -67,7 +67,7 @@ def test_blank_and_broken_pictures_give_zero_saliency():
 def test_faithful_on_the_official_test_images(dataset, shared_data, lite_models):
     """Erasing the most salient 10 % of the ink lowers the predicted class's probability far
     more than erasing a random 10 % of it."""
-    from training.datasets import load_dataset
+    from training.core.datasets import load_dataset
 
     images = load_dataset(dataset, shared_data, allow_download=False).x_test[:FAITHFUL_IMAGES]
     figures = deletion_check(images, lite_models[dataset].predict_batch)
@@ -79,7 +79,7 @@ def test_faithful_on_the_official_test_images(dataset, shared_data, lite_models)
 
 def test_the_check_catches_a_map_that_is_not_faithful(shared_data, lite_models):
     """The faithfulness test would fail for a random map: it measures something."""
-    from training.datasets import load_dataset
+    from training.core.datasets import load_dataset
 
     images = load_dataset("mnist", shared_data, allow_download=False).x_test[:FAITHFUL_IMAGES]
     noise = np.random.default_rng(1)

@@ -2,13 +2,13 @@
 S, computed off the GUI thread after the probabilities, and landing on the strokes."""
 
 import numpy as np
+from conftest import TIMEOUT, line, stroke, wait_label
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QImage
 from PySide6.QtTest import QTest
 
-from conftest import TIMEOUT, line, stroke, wait_label
-from desktop_app.canvas_widget import qimage_to_array
-from desktop_app.threads import running_threads
+from desktop_app.jobs.threads import running_threads
+from desktop_app.views.canvas_widget import qimage_to_array
 
 
 def draw_seven(qtbot, canvas, shift=(0, 0)):
@@ -98,13 +98,13 @@ def test_s_key_toggles_and_a_switched_on_map_shows_the_drawing_at_once(qtbot, wi
 def test_the_overlay_needs_the_preprocessing_placement():
     """Carried back through the crop/scale/centring, the map covers the strokes; stretched
     naively over the whole canvas (as if the model saw the canvas shrunk), it would not."""
+    from conftest import REPO
     from PIL import Image, ImageDraw
 
-    from conftest import REPO
-    from desktop_app.saliency_overlay import canvas_overlay
-    from training.explain import saliency
-    from training.lite_runtime import LiteModel
-    from training.preprocess import Placement, place_model_input
+    from desktop_app.prediction.saliency_overlay import canvas_overlay
+    from training.runtime.explain import saliency
+    from training.runtime.lite import LiteModel
+    from training.runtime.preprocess import Placement, place_model_input
 
     image = Image.new("L", (560, 560), 0)
     ImageDraw.Draw(image).line([(270, 210), (520, 210), (370, 530)], fill=255, width=26)
@@ -126,11 +126,11 @@ def test_the_overlay_path_never_loads_tensorflow():
     from conftest import REPO
 
     code = ("import sys, numpy as np\n"
-            "from desktop_app.explain_worker import ExplainWorker\n"
-            "from desktop_app.saliency_overlay import canvas_overlay\n"
-            "from training.explain import explain\n"
-            "from training.lite_runtime import LiteModel\n"
-            "from training.preprocess import place_model_input\n"
+            "from desktop_app.prediction.explain_worker import ExplainWorker\n"
+            "from desktop_app.prediction.saliency_overlay import canvas_overlay\n"
+            "from training.runtime.explain import explain\n"
+            "from training.runtime.lite import LiteModel\n"
+            "from training.runtime.preprocess import place_model_input\n"
             "grey = np.zeros((560, 560), np.uint8); grey[100:400, 250:290] = 255\n"
             "picture, placement = place_model_input(grey, 'mnist')\n"
             "model = LiteModel('resources/models/mnist.tflite')\n"

@@ -8,17 +8,23 @@ import sys
 import numpy as np
 import pytest
 
-from training.atomic import WriteError
-from training.export import _float32_version, export_tflite, tflite_path
-from training.lite_runtime import LiteModel
-from training.store import SHIPPED_MODELS, ModelLoadError, load_model, shipped_model_path
+from training.core.atomic import WriteError
+from training.learn.export import export_tflite, float32_version
+from training.learn.saving import load_model
+from training.modelfile.sidecar import (
+    SHIPPED_MODELS,
+    ModelLoadError,
+    shipped_model_path,
+    tflite_path,
+)
+from training.runtime.lite import LiteModel
 
 SHIPPED_TFLITE = {name: tflite_path(shipped_model_path(name)) for name in SHIPPED_MODELS}
 
 
 def keras_float32(model, images01: np.ndarray) -> np.ndarray:
     """What the exported file must reproduce: the model run with every layer in float32."""
-    return np.asarray(_float32_version(model)(images01[..., None], training=False))
+    return np.asarray(float32_version(model)(images01[..., None], training=False))
 
 
 def test_tflite_path_is_beside_the_keras_file(tmp_path):
@@ -32,7 +38,7 @@ def test_tflite_path_is_beside_the_keras_file(tmp_path):
 def test_export_matches_keras_in_float32(tmp_path, architecture, precision):
     import keras
 
-    from training.models import build_model
+    from training.learn.models import build_model
 
     keras.utils.set_random_seed(3)
     model = build_model(architecture, precision=precision)
@@ -101,7 +107,7 @@ def test_bad_files_raise_model_load_error(tmp_path):
 
 
 def test_export_into_a_file_posing_as_a_folder_fails_cleanly(tmp_path):
-    from training.models import build_model
+    from training.learn.models import build_model
 
     (tmp_path / "blocker").write_text("a file, not a folder")
     with pytest.raises(WriteError):
@@ -112,7 +118,7 @@ def test_export_into_a_file_posing_as_a_folder_fails_cleanly(tmp_path):
 def test_failed_export_keeps_the_previous_file(tmp_path, monkeypatch):
     import keras
 
-    from training.models import build_model
+    from training.learn.models import build_model
 
     target = tmp_path / "m.tflite"
     target.write_bytes(b"previous")
@@ -133,8 +139,8 @@ def test_runtime_never_imports_tensorflow_or_keras():
     code = f"""
 import json, sys
 import numpy as np
-import training.export, training.lite_runtime
-from training.lite_runtime import LiteModel
+import training.learn.export, training.runtime.lite
+from training.runtime.lite import LiteModel
 paths = {json.dumps([str(p) for p in SHIPPED_TFLITE.values()])}
 for path in paths:
     model = LiteModel(path)
@@ -150,7 +156,7 @@ print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflo
 
 @pytest.mark.parametrize("name", SHIPPED_MODELS)
 def test_shipped_tflite_matches_its_keras_model(shared_data, name):
-    from training.datasets import load_dataset
+    from training.core.datasets import load_dataset
 
     images = load_dataset(name, shared_data, allow_download=False).x_test[:1000]
     model = load_model(name).model

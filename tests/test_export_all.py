@@ -12,10 +12,15 @@ import numpy as np
 import pytest
 from conftest import TIMEOUT
 
-from training import export_all as export_module
-from training import preprocess
-from training.atomic import WriteError
-from training.store import SHIPPED_MODELS, file_sha256, read_metadata, shipped_model_path
+from training.core.atomic import WriteError
+from training.learn import export_all as export_module
+from training.modelfile.sidecar import (
+    SHIPPED_MODELS,
+    file_sha256,
+    read_metadata,
+    shipped_model_path,
+)
+from training.runtime import preprocess
 
 ROUND_TRIP_IMAGES = 1000
 
@@ -55,10 +60,10 @@ def test_four_files_with_their_description(exported):
 def test_tflite_and_onnx_give_the_keras_models_classes(name, exported, shared_data):
     import onnxruntime
 
-    from training.datasets import load_dataset
-    from training.lite_runtime import LiteModel
-    from training.store import load_model
-    from training.trainer import predict_probabilities
+    from training.core.datasets import load_dataset
+    from training.learn.saving import load_model
+    from training.learn.trainer import predict_probabilities
+    from training.runtime.lite import LiteModel
 
     _, out = exported
     images = load_dataset(name, shared_data, allow_download=False).x_test[:ROUND_TRIP_IMAGES]

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import REPO, TIMEOUT, drop_file, line, open_window, stroke, wait_label
 from PIL import Image
 
-from conftest import REPO, TIMEOUT, drop_file, line, open_window, stroke, wait_label
-from training import atomic
-from training.atomic import WriteError, write_bytes
+from training.core import atomic
+from training.core.atomic import WriteError, write_bytes
 
 # -- writes that fail at each step -------------------------------------------------------------
 
@@ -31,7 +31,7 @@ STEPS = ("create the temporary file", "write", "fsync", "rename")
 
 
 def fail_at(monkeypatch, step: str, error=errno.ENOSPC) -> None:
-    """Make one step of training.atomic's write path fail as a full disk would."""
+    """Make one step of training.core.atomic's write path fail as a full disk would."""
     def boom(*args, **kwargs):
         raise OSError(error, os.strerror(error))
 
@@ -149,7 +149,7 @@ def test_a_writer_killed_mid_write_leaves_the_old_file_whole(tmp_path):
     version, never a torn one."""
     target = tmp_path / "big.bin"
     write_bytes(target, b"A" * 2_000_000)
-    code = ("import sys; from training.atomic import write_bytes\n"
+    code = ("import sys; from training.core.atomic import write_bytes\n"
             "print('ready', flush=True)\n"
             "i = 0\n"
             "while True:\n"
@@ -234,7 +234,7 @@ def sidecar_cases():
 
 @pytest.mark.parametrize("field, value", list(sidecar_cases()))
 def test_a_mistyped_sidecar_field_is_ignored_with_a_warning(tmp_path, field, value):
-    from training.store import read_metadata_checked, shipped_model_path
+    from training.modelfile.sidecar import read_metadata_checked, shipped_model_path
 
     model = tmp_path / "m.keras"
     model.write_bytes(shipped_model_path("mnist").read_bytes())
@@ -251,7 +251,7 @@ def test_a_mistyped_sidecar_field_is_ignored_with_a_warning(tmp_path, field, val
                                           ("test_accuracy", "0.9"), ("history", [1])])
 def test_the_window_uses_a_model_whose_sidecar_is_mistyped(qtbot, window, tmp_path, field,
                                                            value):
-    from training.store import shipped_model_path
+    from training.modelfile.sidecar import shipped_model_path
 
     source = shipped_model_path("mnist")
     model = tmp_path / "mine.keras"
@@ -336,7 +336,7 @@ def test_no_picture_raises_peak_memory_by_more_than_300_mb(tmp_path, make):
     path = tmp_path / "bomb"
     path.write_bytes(make())
     code = ("import resource\n"
-            "from training.preprocess import open_picture, to_model_input, PictureError\n"
+            "from training.runtime.preprocess import open_picture, to_model_input, PictureError\n"
             "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
             "try:\n"
             f"    to_model_input(open_picture({str(path)!r}), 'mnist')\n"
@@ -352,7 +352,7 @@ def test_no_picture_raises_peak_memory_by_more_than_300_mb(tmp_path, make):
 def test_decoding_runs_off_the_gui_thread(qtbot, window, tmp_path, monkeypatch):
     import threading
 
-    import desktop_app.picture_loader as loader
+    import desktop_app.prediction.picture_loader as loader
 
     threads = []
     real = loader.open_picture
@@ -369,7 +369,7 @@ def test_decoding_runs_off_the_gui_thread(qtbot, window, tmp_path, monkeypatch):
 def test_a_model_that_outputs_nan_gets_a_message_not_a_guess(qtbot, window, tmp_path):
     import keras
 
-    from training.store import save_model
+    from training.learn.saving import save_model
 
     model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(),
                               keras.layers.Dense(10, activation="softmax")])
@@ -389,12 +389,14 @@ def test_a_model_that_outputs_nan_gets_a_message_not_a_guess(qtbot, window, tmp_
 @pytest.mark.parametrize("train, test", [(300, 0), (0, 50)])
 def test_an_empty_split_is_a_message(isolated_cache, tmp_path, train, test):
     from conftest import write_idx_dataset
-    from training.datasets import DatasetError, load_dataset
+
+    from training.core.datasets import DatasetError, load_dataset
 
     folder = write_idx_dataset(tmp_path / "data" / "mnist", train=max(train, 1), test=max(test, 1))
     # Rewrite one split with zero images (a header that says 0, and nothing else).
-    from conftest import idx_bytes
     import gzip
+
+    from conftest import idx_bytes
 
     if test == 0:
         (folder / "t10k-images-idx3-ubyte.gz").write_bytes(
@@ -416,7 +418,7 @@ def test_temporaries_of_a_killed_writer_are_removed_later_but_not_a_live_ones(tm
     import os
     import time
 
-    from training.atomic import remove_stale_temps
+    from training.core.atomic import remove_stale_temps
 
     target = tmp_path / "train-images-idx3-ubyte.gz"
     old = tmp_path / ".train-images-idx3-ubyte-abc123.partial.gz"

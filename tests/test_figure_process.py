@@ -11,10 +11,10 @@ import sys
 import numpy as np
 import pytest
 
-from desktop_app import figure_renderer
-from desktop_app.figure_renderer import RendererThread
-from desktop_app.threads import running_processes
-from desktop_app.training_charts import TrainingCharts
+from desktop_app.figures import figure_renderer
+from desktop_app.figures.figure_renderer import RendererThread
+from desktop_app.jobs.threads import running_processes
+from desktop_app.views.training_charts import TrainingCharts
 
 TIMEOUT = 20_000
 
@@ -106,8 +106,8 @@ def _running_state(points: int, epochs_planned: int = 5, peak_loss: float = 2.0)
 def test_a_new_running_point_redraws_only_the_curves_and_looks_the_same():
     """While a run trains, a new point of the running curve is drawn onto the kept picture of
     the axes; the result must be the picture a whole new drawing gives."""
-    from desktop_app.figure_drawings import draw_training_charts
-    from desktop_app.figure_process import Drawer
+    from desktop_app.figures.figure_drawings import draw_training_charts
+    from desktop_app.figures.figure_process import Drawer
 
     kept, fresh = Drawer(), Drawer()
     kept.draw(1, draw_training_charts, _running_state(30), 600, 300, 1.0)

@@ -12,13 +12,17 @@ from conftest import REPO, TIMEOUT, line, open_window, stroke, wait_label
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QDockWidget
 
-from desktop_app.model_choices import lecture_model_path
-from desktop_app.threads import running_threads
-from training.activations import LayerModel
-from training.calibration import apply_temperature
-from training.export import layers_tflite_path, tflite_path
-from training.lite_runtime import LiteModel
-from training.store import read_metadata_checked, shipped_model_path
+from desktop_app.jobs.threads import running_threads
+from desktop_app.prediction.model_choices import lecture_model_path
+from training.modelfile.sidecar import (
+    layers_tflite_path,
+    read_metadata_checked,
+    shipped_model_path,
+    tflite_path,
+)
+from training.runtime.activations import LayerModel
+from training.runtime.calibration import apply_temperature
+from training.runtime.lite import LiteModel
 
 DATASETS = ("mnist", "fashion_mnist")
 SHIPPED = [shipped_model_path(d) for d in DATASETS] + [
@@ -68,17 +72,17 @@ def test_shipped_every_layer_models_end_in_the_models_probabilities():
 
 
 def test_export_layers_cli_matches_keras(tmp_path):
-    """`python -m training.export MODEL --layers` (what the window's converter runs) writes a
+    """`python -m training.learn.export MODEL --layers` (what the window's converter runs) writes a
     model whose outputs are every layer's, the last one equal to Keras's answer."""
     import keras
 
-    from training.models import build_model
-    from training.store import save_model
+    from training.learn.models import build_model
+    from training.learn.saving import save_model
 
     model = build_model("compact_cnn", dropout=0.2)
     path = save_model(model, tmp_path / "small.keras", {"dataset": "mnist"}, with_tflite=False)
     out = tmp_path / "small.layers.tflite"
-    done = subprocess.run([sys.executable, "-m", "training.export", str(path), "--layers",
+    done = subprocess.run([sys.executable, "-m", "training", "convert", "--model", str(path), "--layers",
                            "--out", str(out)], capture_output=True, text=True, cwd=REPO,
                           timeout=300, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -98,8 +102,8 @@ def test_a_conv_batch_norm_relu_block_is_shown_as_one_convolution(tmp_path):
     between are not shown."""
     import keras
 
-    from training.export import export_layers_tflite
-    from training.models import build_model
+    from training.learn.export import export_layers_tflite
+    from training.learn.models import build_model
 
     model = build_model("vgg_cnn", dropout=0.3)
     # Batch norm with non-trivial statistics, so that skipping it would show other numbers.
@@ -188,8 +192,8 @@ def test_layer_view_shows_every_layer_and_follows_the_drawing(qtbot, window):
 def test_layer_view_of_a_users_model_is_converted_in_the_background(qtbot, window, tmp_path):
     """A .keras without its every-layer twin: the controller's converter (a child process)
     makes it, the layers appear; the user's folder is not written to."""
-    from training.models import build_model
-    from training.store import save_model
+    from training.learn.models import build_model
+    from training.learn.saving import save_model
 
     path = save_model(build_model("lecture_dense", dropout=0.0), tmp_path / "mine.keras",
                       {"dataset": "mnist"})
@@ -346,7 +350,7 @@ def test_the_views_never_import_tensorflow_in_the_window(tmp_path):
 def test_shipped_models_are_small_and_vouched_for(keras_path):
     """Each shipped model's files stay small, and its sidecar holds the hashes the window
     checks before trusting a .tflite."""
-    from training.store import file_sha256, read_metadata
+    from training.modelfile.sidecar import file_sha256, read_metadata
 
     info = read_metadata(keras_path)
     assert info.get("layers_tflite_sha256") == file_sha256(layers_tflite_path(keras_path))

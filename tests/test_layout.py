@@ -10,12 +10,20 @@ mode where the texts differ.
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import QPoint, QRect
-from PySide6.QtWidgets import (QApplication, QComboBox, QDockWidget, QLabel, QScrollArea,
-                               QStyle, QStyleOptionComboBox, QTabBar)
-
 from conftest import TIMEOUT, open_window
-from training.datasets import DATASETS
+from PySide6.QtCore import QPoint, QRect
+from PySide6.QtWidgets import (
+    QApplication,
+    QComboBox,
+    QDockWidget,
+    QLabel,
+    QScrollArea,
+    QStyle,
+    QStyleOptionComboBox,
+    QTabBar,
+)
+
+from training.core.datasets import DATASETS
 
 SIZES = ((1024, 700), (1400, 900))
 DOCKS = ("samplesDock", "trainingDock", "personalSamples", "layersView", "compareView")

@@ -8,16 +8,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import TIMEOUT, digit_picture, drop_file, line, open_window, stroke, wait_label  # noqa: F401
+from conftest import canvas_point as conftest_point
 from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication, QImage
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QDockWidget
 
-from conftest import canvas_point as conftest_point
-from conftest import (TIMEOUT, digit_picture, drop_file, line, open_window,  # noqa: F401
-                      stroke, wait_label)
 from desktop_app.main_window import MainWindow, class_names
+
 
 def test_importing_the_window_does_not_import_tensorflow():
     code = ("import sys; import desktop_app.main_window, desktop_app.app; "
@@ -97,7 +97,7 @@ def test_dropped_picture_is_shown_and_classified(qtbot, window, tmp_path):
 
 
 def test_dropped_mnist_test_digit_is_classified(qtbot, window, tmp_path, shared_data):
-    from training.datasets import load_dataset
+    from training.core.datasets import load_dataset
 
     data = load_dataset("mnist", shared_data, allow_download=False)
     # Index 18, a 3, is one of the real digits (0.5 % of the first 200 dropped this way) the
@@ -172,7 +172,7 @@ def test_loading_a_wrong_model_keeps_the_current_one(qtbot, window, tmp_path):
 
 
 def test_loading_a_fashion_model_switches_the_dataset(qtbot, window, tmp_path):
-    from training.store import shipped_model_path
+    from training.modelfile.sidecar import shipped_model_path
 
     copy = tmp_path / "my-fashion.keras"
     copy.write_bytes(shipped_model_path("fashion_mnist").read_bytes())
@@ -227,7 +227,7 @@ def test_save_drawing_writes_a_png(qtbot, window, tmp_path):
 
 @pytest.mark.parametrize("moment", ["before the first frame", "while the model loads"])
 def test_closing_early_ends_everything_at_once(qtbot, app_settings, moment):
-    from desktop_app.threads import running_processes, running_threads
+    from desktop_app.jobs.threads import running_processes, running_threads
 
     win = MainWindow(settings=app_settings)
     qtbot.addWidget(win)
@@ -243,8 +243,8 @@ def test_closing_early_ends_everything_at_once(qtbot, app_settings, moment):
 def test_closing_during_a_conversion_ends_the_child_and_every_thread(qtbot, window, tmp_path):
     """A .keras without its .tflite is converted by a child process; closing meanwhile ends
     that child (terminate, then kill) and every thread."""
-    from desktop_app.threads import running_processes, running_threads
-    from training.store import shipped_model_path
+    from desktop_app.jobs.threads import running_processes, running_threads
+    from training.modelfile.sidecar import shipped_model_path
 
     model = tmp_path / "no-tflite.keras"
     model.write_bytes(shipped_model_path("mnist").read_bytes())
@@ -259,7 +259,7 @@ def test_closing_during_a_conversion_ends_the_child_and_every_thread(qtbot, wind
 
 
 def test_a_keras_file_without_tflite_is_converted_in_the_background(qtbot, window, tmp_path):
-    from training.store import shipped_model_path
+    from training.modelfile.sidecar import shipped_model_path
 
     model = tmp_path / "fresh.keras"
     model.write_bytes(shipped_model_path("mnist").read_bytes())
@@ -331,9 +331,8 @@ def test_help_lists_the_keyboard_shortcuts(qtbot, window, monkeypatch):
 def test_without_data_the_samples_dock_offers_choose_folder_and_retry(qtbot, app_settings,
                                                                      isolated_cache, tmp_path,
                                                                      monkeypatch):
-    from PySide6.QtWidgets import QFileDialog, QPushButton
-
     from conftest import write_idx_dataset
+    from PySide6.QtWidgets import QFileDialog, QPushButton
 
     win = open_window(qtbot, app_settings)
     win.ensure_ready()
@@ -397,10 +396,10 @@ def test_typing_a_class_key_keeps_the_drawing_as_a_personal_sample(qtbot, window
 
 
 def test_a_sample_survives_a_process_killed_while_writing(tmp_path):
-    """The store writes through training.atomic: kill -9 mid-write leaves whole PNGs only."""
+    """The store writes through training.core.atomic: kill -9 mid-write leaves whole PNGs only."""
     import signal
 
-    code = ("import numpy as np; from training.samples import SampleStore\n"
+    code = ("import numpy as np; from training.runtime.samples import SampleStore\n"
             f"store = SampleStore('mnist', {str(tmp_path)!r})\n"
             "print('ready', flush=True)\n"
             "while True:\n"
@@ -410,7 +409,7 @@ def test_a_sample_survives_a_process_killed_while_writing(tmp_path):
     time.sleep(0.5)
     child.send_signal(signal.SIGKILL)
     child.wait()
-    from training.samples import SampleStore
+    from training.runtime.samples import SampleStore
 
     samples = SampleStore("mnist", tmp_path).samples()
     assert samples

@@ -6,9 +6,9 @@ import pytest
 from PIL import Image, ImageDraw
 
 from bench.bench_numbers import font_glyph, hand_glyph, render_number
-from training.lite_runtime import LiteModel
-from training.numbers import Box, _components, read_number, segment_digits
-from training.preprocess import BlankPictureError, ink_map, to_model_input
+from training.runtime.lite import LiteModel
+from training.runtime.numbers import Box, _components, read_number, segment_digits
+from training.runtime.preprocess import BlankPictureError, ink_map, to_model_input
 
 
 @pytest.fixture(scope="module")
@@ -17,7 +17,7 @@ def model():
     import json
     from types import SimpleNamespace
 
-    from training.calibration import calibrated_predictions
+    from training.runtime.calibration import calibrated_predictions
 
     lite = LiteModel("resources/models/mnist.tflite")
     temperature = json.loads(open("resources/models/mnist.json").read())["temperature"]
@@ -201,7 +201,7 @@ def test_official_single_digits_stay_single_digits(model, shared_data):
     a "4" written in two strokes, a broken "5", a wide "0" are not numbers. (All 10,000 in
     bench/bench_numbers.py: 99.89 %.)"""
     from bench.bench_numbers import single_digit_agreement
-    from training.datasets import load_dataset
+    from training.core.datasets import load_dataset
 
     test = load_dataset("mnist", shared_data, allow_download=False)
     found = single_digit_agreement(test.x_test[:1000], model)
@@ -213,7 +213,7 @@ def test_the_pre_check_sees_digits_the_layout_left_out():
     """The single-digit layout keeps the main mark: "42" drawn with a pen's width between the
     digits becomes a lone "2" in the 28x28 input, so the pre-check also looks at the picture.
     One digit, even with a stray dot, does not pass it."""
-    from training.numbers import may_hold_several
+    from training.runtime.numbers import may_hold_several
 
     picture = hand_number("42", spacing=0.35, height=220)
     model_input = to_model_input(picture, "mnist")
@@ -257,7 +257,7 @@ def test_the_window_reads_numbers_from_calibrated_probabilities():
     the label-smoothed shipped model's raw probabilities read this "17" as "7"."""
     import json
 
-    from desktop_app.inference_worker import _read_number
+    from desktop_app.prediction.inference_worker import _read_number
 
     lite = LiteModel("resources/models/mnist.tflite")
     temperature = json.loads(open("resources/models/mnist.json").read())["temperature"]

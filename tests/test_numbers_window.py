@@ -3,10 +3,10 @@ a number - "predictedClass" shows it with the chance that every digit is right, 
 switches to one column per digit; back to one digit, the label and the bars are as before."""
 
 import numpy as np
+from conftest import TIMEOUT, drop_file, line, stroke, wait_label
 from PIL import Image
 
 from bench.bench_numbers import hand_glyph, render_number
-from conftest import TIMEOUT, drop_file, line, stroke, wait_label
 
 # On the 392-pixel reference canvas: a "4" in two strokes on the left, a "2" on the right.
 FOUR = [line((95, 90), (40, 230)) + line((40, 230), (150, 230)), line((120, 150), (120, 320))]

@@ -1,7 +1,7 @@
 """Issue #20: what users draw gets an answer, junk gets "That doesn't look like a …".
 
-The shipped models, run the way the window runs them (LiteRT + training.ood.AnswerCheck), on
-modest samples of training.drawn_sets' "eval" family (seeds and anti-aliasing the check was
+The shipped models, run the way the window runs them (LiteRT + training.runtime.answer_check.AnswerCheck), on
+modest samples of training.learn.drawn_sets' "eval" family (seeds and anti-aliasing the check was
 not fitted on). Before the fix, 55-75 % of garment drawings were refused. Full figures:
 bench/bench_ood_drawings.py."""
 
@@ -10,21 +10,22 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from training import drawn_sets, ood
-from training.store import read_metadata_checked, shipped_model_path
+from training.learn import drawn_sets
+from training.modelfile.sidecar import read_metadata_checked, shipped_model_path
+from training.runtime import answer_check
 
 SAMPLE = 60
 
 
 @pytest.fixture(scope="module")
 def checked():
-    from training.lite_runtime import LiteModel
+    from training.runtime.lite import LiteModel
 
     found = {}
     for name in ("mnist", "fashion_mnist"):
         path = shipped_model_path(name)
         metadata, _ = read_metadata_checked(path)
-        check = ood.AnswerCheck.for_model(path, metadata)
+        check = answer_check.AnswerCheck.for_model(path, metadata)
         assert check.checks_ood
         found[name] = (check, LiteModel(path.with_suffix(".tflite")))
     return found
@@ -52,10 +53,10 @@ def test_letters_and_digits_in_fashion_mode_are_refused(checked, kind, dataset):
 
 
 def test_the_window_and_predict_speak_of_one_verdict():
-    assert [ood.verdict_name(v) for v in ("ok", "unsure", "reject")] == [
+    assert [answer_check.verdict_name(v) for v in ("ok", "unsure", "reject")] == [
         "answer", "not_sure", "not_in_domain"]
     with pytest.raises(KeyError):
-        ood.verdict_name("maybe")
+        answer_check.verdict_name("maybe")
 
 
 def test_the_drawing_families_never_share_a_picture():

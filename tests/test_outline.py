@@ -1,4 +1,4 @@
-"""training.outline.fill_enclosed: closed outlines are filled, open shapes and photos are not
+"""training.runtime.outline.fill_enclosed: closed outlines are filled, open shapes and photos are not
 (issue #12 item 1). No timing assertions: bench/bench_fashion_drawings measures the speed."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from training import preprocess
-from training.outline import FILL_SHADE, fill_enclosed
+from training.runtime import preprocess
+from training.runtime.outline import FILL_SHADE, fill_enclosed
 
 REPO = Path(__file__).resolve().parents[1]
 MODEL = REPO / "resources" / "models" / "fashion_mnist.tflite"
@@ -101,7 +101,7 @@ def test_input_untouched_and_odd_sizes():
 
 @pytest.fixture(scope="module")
 def model():
-    from training.lite_runtime import LiteModel
+    from training.runtime.lite import LiteModel
     return LiteModel(MODEL)
 
 

@@ -11,7 +11,13 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFilter
 
-from training.preprocess import BlankPictureError, centre_of_mass, ink_map, is_blank, to_model_input
+from training.runtime.preprocess import (
+    BlankPictureError,
+    centre_of_mass,
+    ink_map,
+    is_blank,
+    to_model_input,
+)
 
 SIZE = (240, 200)  # width, height
 
@@ -176,9 +182,9 @@ def on_canvas(photo: np.ndarray) -> np.ndarray:
 @pytest.fixture(scope="module")
 def mnist_reader():
     """The shipped MNIST model run as the window runs it: LiteRT and the sidecar's check."""
-    from training.lite_runtime import LiteModel
-    from training.ood import AnswerCheck
-    from training.store import read_metadata, shipped_model_path
+    from training.modelfile.sidecar import read_metadata, shipped_model_path
+    from training.runtime.answer_check import AnswerCheck
+    from training.runtime.lite import LiteModel
 
     path = shipped_model_path("mnist")
     model = LiteModel(path.with_suffix(".tflite"))

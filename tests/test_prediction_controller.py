@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QObject, Signal, Slot
 
-from desktop_app.inference_worker import model_info
-from desktop_app.prediction_controller import PredictionController
+from desktop_app.prediction.inference_worker import model_info
+from desktop_app.prediction.prediction_controller import PredictionController
 
 TIMEOUT = 5_000
 

@@ -4,8 +4,14 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from training.preprocess import (BlankPictureError, PictureError, centre_of_mass, is_blank,
-                                 open_picture, to_model_input)
+from training.runtime.preprocess import (
+    BlankPictureError,
+    PictureError,
+    centre_of_mass,
+    is_blank,
+    open_picture,
+    to_model_input,
+)
 
 
 def drawn_seven(size=(300, 200), offset=(40, 20), ink=0, paper=255, width=14, mode="L"):
@@ -199,10 +205,9 @@ def test_a_huge_jpeg_photo_is_decoded_reduced_not_refused(tmp_path):
 def test_fashion_pictures_keep_their_texture_through_preprocessing(shared_data, as_scan):
     """A garment fills most of its picture: the paper-noise floor must come from the paper, not
     from the garment's own texture (which it once wiped out: 92.8% -> 81.5% on these)."""
-    from training.datasets import load_dataset
-    from training.lite_runtime import LiteModel
-    from training.store import shipped_model_path
-    from training.export import tflite_path
+    from training.core.datasets import load_dataset
+    from training.modelfile.sidecar import shipped_model_path, tflite_path
+    from training.runtime.lite import LiteModel
 
     data = load_dataset("fashion_mnist", shared_data, allow_download=False)
     pictures, labels = data.x_test[:1000], data.y_test[:1000]

@@ -6,11 +6,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from training.__main__ import _parser, _train_config
-from training.datasets import DATASETS, load_dataset
-from training.presets import (NOT_IN_PRESETS, PRESETS, fast_precision, find_preset,
-                              preset_config, preset_values, validate_presets)
-from training.trainer import ConfigError, TrainingConfig, train
+from training.cli.main import _parser, _train_config
+from training.core.datasets import DATASETS, load_dataset
+from training.learn.trainer import train
+from training.protocol.config import ConfigError, TrainingConfig
+from training.protocol.presets import (
+    NOT_IN_PRESETS,
+    PRESETS,
+    fast_precision,
+    find_preset,
+    preset_config,
+    preset_values,
+    validate_presets,
+)
 
 
 @pytest.fixture
@@ -91,8 +99,8 @@ def test_cli_refuses_an_unknown_preset_and_invalid_new_options(capsys):
 
 # ----------------------------------------------------------------------------- several batches per call
 def test_small_models_run_many_batches_per_call_big_steps_one():
-    from training.models import build_model
-    from training.trainer import auto_jit_compile, auto_steps_per_execution
+    from training.learn.models import build_model
+    from training.learn.trainer import auto_jit_compile, auto_steps_per_execution
 
     dense, cnn = build_model("lecture_dense"), build_model("lecture_cnn")
     assert auto_steps_per_execution(dense, 32) >= 32
@@ -117,9 +125,9 @@ def test_many_batches_per_call_still_stop_at_the_requested_batch_and_report_prog
 
 
 def test_progress_counts_batches_not_calls(tiny_mnist, monkeypatch):
-    import training.callbacks
+    import training.learn.callbacks
 
-    monkeypatch.setattr(training.callbacks, "PROGRESS_INTERVAL", 0.0)  # report after every call
+    monkeypatch.setattr(training.learn.callbacks, "PROGRESS_INTERVAL", 0.0)  # report after every call
     events = []
     config = TrainingConfig(architecture="lecture_dense", epochs=2, batch_size=16,
                             validation_split=0.0, steps_per_execution=4)
@@ -147,7 +155,7 @@ def test_the_panels_training_child_gets_every_setting():
     """The panel trains through the CLI: its arguments must carry every field of the config."""
     from pathlib import Path
 
-    from desktop_app.training_controller import train_arguments
+    from desktop_app.learning.training_controller import train_arguments
 
     config = TrainingConfig(dataset="fashion_mnist", architecture="wide_cnn", optimizer="sgd",
                             learning_rate=0.0123, lr_schedule="onecycle", epochs=3,
@@ -174,7 +182,7 @@ def test_weight_decay_shrinks_the_weights(tiny_mnist):
 def test_panel_offers_the_same_presets_and_a_preset_fills_the_form(qtbot, app_settings):
     from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QSpinBox
 
-    from desktop_app.training_panel import CUSTOM, TrainingPanel
+    from desktop_app.learning.training_panel import CUSTOM, TrainingPanel
 
     panel = TrainingPanel(app_settings)
     qtbot.addWidget(panel)
@@ -227,10 +235,10 @@ def test_every_preset_trains_a_checked_model(checkable_data, tmp_path, options):
     """Issue #20 (4): whatever the preset (and even with no validation split at all), the
     trained model's sidecar has a temperature and an ``ood`` block whose files match: it
     answers "Not sure" and "doesn't look like a digit" as the shipped models do."""
-    from training.__main__ import main
-    from training.export import tflite_path
-    from training.ood import AnswerCheck
-    from training.store import file_sha256, load_model
+    from training.cli.main import main
+    from training.learn.saving import load_model
+    from training.modelfile.sidecar import file_sha256, tflite_path
+    from training.runtime.answer_check import AnswerCheck
 
     out = tmp_path / "m.keras"
     assert main(["train", *options, "--epochs", "1", "--data-dir", str(checkable_data),

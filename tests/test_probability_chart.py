@@ -10,7 +10,7 @@ import sys
 
 import numpy as np
 
-from desktop_app.probability_chart import BAR_COLOUR, TOP_COLOUR, ProbabilityChart
+from desktop_app.views.probability_chart import BAR_COLOUR, TOP_COLOUR, ProbabilityChart
 
 
 def _darkness_right_of_bar(chart, image, index: int) -> int:
@@ -74,7 +74,7 @@ def test_number_mode_has_a_column_per_digit_and_bars_come_back(qtbot):
 
 
 def test_the_chart_does_not_import_matplotlib():
-    code = ("import sys; import desktop_app.probability_chart; "
+    code = ("import sys; import desktop_app.views.probability_chart; "
             "print('matplotlib' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=60, check=True)

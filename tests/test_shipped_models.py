@@ -6,11 +6,12 @@ import pytest
 from matplotlib import font_manager
 from PIL import Image, ImageDraw, ImageFont
 
-from training.datasets import load_dataset
-from training.predictor import Predictor
-from training.preprocess import to_model_input
-from training.store import SHIPPED_MODELS, load_model, shipped_model_path
-from training.trainer import predict_probabilities
+from training.core.datasets import load_dataset
+from training.learn.predictor import Predictor
+from training.learn.saving import load_model
+from training.learn.trainer import predict_probabilities
+from training.modelfile.sidecar import SHIPPED_MODELS, shipped_model_path
+from training.runtime.preprocess import to_model_input
 
 TARGETS = {"mnist": 0.996, "fashion_mnist": 0.94}  # issue #11, part 3
 

@@ -6,9 +6,11 @@ import keras
 import numpy as np
 import pytest
 
-from training.models import ARCHITECTURES, build_model
-from training.predictor import Predictor
-from training.store import ModelLoadError, load_model, read_metadata, save_model, sidecar_path
+from training.learn.models import build_model
+from training.learn.predictor import Predictor
+from training.learn.saving import load_model, save_model
+from training.modelfile.sidecar import ModelLoadError, read_metadata, sidecar_path
+from training.protocol.config import ARCHITECTURES
 
 
 @pytest.fixture(scope="module")
@@ -127,7 +129,7 @@ def test_lite_model_is_safe_from_several_threads(tmp_path, model):
     callers get another's answer or LiteRT's "reference to internal data" error."""
     import sys
 
-    from training.lite_runtime import LiteModel
+    from training.runtime.lite import LiteModel
 
     path = save_model(model, tmp_path / "m.keras", {"dataset": "mnist"})
     lite = LiteModel(path.with_suffix(".tflite"))

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from conftest import REPO
 
-from training.trainer import ConfigError, TrainingConfig
+from training.protocol.config import ConfigError, TrainingConfig
 
 TWO_CPUS = """
 import tensorflow as tf
@@ -58,9 +58,10 @@ def train_args(data, out, *extra, architecture="compact_cnn"):
 def check_ordinary_model(path, data) -> dict:
     """The saved model loads like any other, predicts the same after a reload, and its .tflite
     computes the same probabilities; returns the sidecar."""
-    from training.datasets import load_dataset
-    from training.lite_runtime import LiteModel
-    from training.store import load_model, read_metadata
+    from training.core.datasets import load_dataset
+    from training.learn.saving import load_model
+    from training.modelfile.sidecar import read_metadata
+    from training.runtime.lite import LiteModel
 
     pictures = load_dataset("mnist", data).x_test[:50]
     x = (pictures / np.float32(255))[..., None]
@@ -77,7 +78,7 @@ def test_mirrored_on_two_logical_cpus_trains_an_ordinary_model(tiny_data, tmp_pa
     out = tmp_path / "mirrored.keras"
     code = TWO_CPUS + f"""
 import sys
-from training.__main__ import main
+from training.cli.main import main
 sys.exit(main({[str(a) for a in train_args(tiny_data, out, "--strategy", "mirrored",
                                             "--progress", "json",
                                             architecture="lecture_dense")]!r}))
@@ -112,7 +113,7 @@ def test_two_runs_and_stops_under_a_strategy(tiny_data):
     process (as in a notebook), with different models, and each result is a plain model (the
     evaluation and the saving run on one device)."""
     code = TWO_CPUS + f"""
-from training.trainer import TrainingConfig, train
+from training.learn.trainer import TrainingConfig, train
 config = dict(strategy="mirrored", epochs=5, batch_size=16, data_dir={str(tiny_data)!r})
 
 def stop_after(polls):
@@ -189,7 +190,7 @@ def test_multi_worker_with_two_workers_gives_the_same_model_on_both(tiny_data, t
         assert worker.returncode == 0, stderr
         begin = next(e for e in json_lines(stdout) if e["event"] == "train_begin")
         assert begin["replicas"] == 2 and begin["steps"] == 9
-    from training.store import load_model
+    from training.learn.saving import load_model
 
     first, second = (load_model(out).model.get_weights() for out in outs)
     assert all(np.array_equal(a, b) for a, b in zip(first, second))
@@ -223,7 +224,7 @@ def test_the_cli_refuses_an_unknown_strategy_and_explains_the_batch_size(tmp_pat
 
 def test_the_default_strategy_trains_as_before(tiny_data):
     """No tf.distribute at all: several batches per call and XLA for the dense net, as before."""
-    from training.trainer import train
+    from training.learn.trainer import train
 
     events = []
     config = TrainingConfig(architecture="lecture_dense", epochs=1, batch_size=32,

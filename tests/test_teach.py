@@ -1,4 +1,4 @@
-"""Teach it my handwriting (issue #9, item 2): training.teach.
+"""Teach it my handwriting (issue #9, item 2): training.learn.teach.
 
 Fast tests write tiny samples and run the CLI on the tiny synthetic dataset with a few steps; the
 real test teaches the shipped MNIST model ten flagged "1"s and measures it on flagged 1s of other
@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from training.preprocess import to_model_input
-from training.teach import folds_for, load_samples
+from training.learn.teach import folds_for, load_samples
+from training.runtime.preprocess import to_model_input
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -44,7 +44,7 @@ def seven(path, **kw):
 
 
 def run_cli(*args, stdin=None, env=None, timeout=240):
-    return subprocess.run([sys.executable, "-m", "training.teach", *map(str, args)], check=False,
+    return subprocess.run([sys.executable, "-m", "training", "teach", *map(str, args)], check=False,
                           cwd=ROOT, capture_output=True, text=True, input=stdin,
                           env={**os.environ, **(env or {})}, timeout=timeout)
 
@@ -126,7 +126,7 @@ def test_cli_json_lines_parse_and_end_in_result(tiny_data, few_samples, tmp_path
     assert result["cross_validation"]["folds"] == 5 and result["test_images"] == 100
     assert Path(result["path"]) == out and out.is_file() and out.with_suffix(".tflite").is_file()
 
-    from training.store import load_model
+    from training.learn.saving import load_model
     loaded = load_model(out)
     lineage = loaded.metadata["lineage"]
     assert loaded.metadata["display_name"] == "MNIST · taught with 6 samples"
@@ -138,7 +138,7 @@ def test_cli_json_lines_parse_and_end_in_result(tiny_data, few_samples, tmp_path
 def test_stop_on_stdin_stops_and_saves_nothing(tiny_data, few_samples, tmp_path):
     out = tmp_path / "never.keras"
     process = subprocess.Popen(
-        [sys.executable, "-m", "training.teach", "--model", str(SHIPPED), "--samples",
+        [sys.executable, "-m", "training", "teach", "--model", str(SHIPPED), "--samples",
          str(few_samples), "--out", str(out), "--data-dir", str(tiny_data), "--progress", "json",
          "--steps", "100000", "--cv-steps", "0"],
         cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
@@ -210,8 +210,8 @@ def model_inputs(pictures) -> np.ndarray:
 
 @pytest.mark.slow
 def test_teaching_flagged_ones_fixes_other_styles_and_keeps_mnist(shared_data, tmp_path):
-    from training.store import load_model
-    from training.teach import teach
+    from training.learn.saving import load_model
+    from training.learn.teach import teach
 
     samples = tmp_path / "samples"
     make_flagged_ones.write_set(samples, make_flagged_ones.TEACH_STYLE, 10, seed=0)
@@ -261,8 +261,8 @@ def test_one_sample_is_taught_without_cross_validation(tiny_data, tmp_path):
 def test_teaching_keeps_batch_norm_statistics(tiny_data, few_samples, tmp_path):
     """A model with batch norm (vgg_cnn) is taught with its normalisation frozen: updated on a
     few personal drawings, its statistics would drift and every other picture would suffer."""
-    from training.models import build_model
-    from training.store import load_model, save_model
+    from training.learn.models import build_model
+    from training.learn.saving import load_model, save_model
 
     model = build_model("vgg_cnn")
     base = save_model(model, tmp_path / "vgg.keras", {"dataset": "mnist"}, with_tflite=False)

@@ -5,10 +5,9 @@ Keep switches the canvas to the taught model and names it, Discard and closing l
 from __future__ import annotations
 
 import pytest
+from conftest import TIMEOUT, line, open_window, stroke
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QPushButton
-
-from conftest import TIMEOUT, line, open_window, stroke
 
 FAST = ["--steps", "6", "--cv-steps", "2"]
 
@@ -87,7 +86,7 @@ def test_without_samples_it_says_how_to_make_some(qtbot, teach_window):
 
 def test_closing_while_teaching_ends_the_child_and_leaves_no_model(qtbot, teach_window,
                                                                   private_home):
-    from desktop_app.threads import running_processes, running_threads
+    from desktop_app.jobs.threads import running_processes, running_threads
 
     win = teach_window
     win.teach_dialog().controller.extra_args = ["--steps", "100000", "--cv-steps", "0"]
@@ -141,7 +140,7 @@ def start_long_teaching(qtbot, win):
 def test_closing_while_teaching_asks_and_no_keeps_teaching(qtbot, teach_window, monkeypatch):
     from PySide6.QtWidgets import QMessageBox
 
-    from desktop_app.threads import running_processes
+    from desktop_app.jobs.threads import running_processes
 
     win = teach_window
     dialog = start_long_teaching(qtbot, win)
@@ -167,7 +166,7 @@ def test_ctrl_q_quits_while_the_teach_dialog_has_the_focus(qtbot, teach_window, 
     QTest.keyClick(dialog, QtKeys.Key.Key_Q, QtKeys.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: not win.isVisible(), timeout=TIMEOUT)
     assert [title for title, _ in questions] == ["Teaching is running"]
-    from desktop_app.threads import running_processes
+    from desktop_app.jobs.threads import running_processes
 
     assert running_processes() == []
 

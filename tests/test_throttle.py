@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from desktop_app.throttle import Throttle
+from desktop_app.jobs.throttle import Throttle
 
 
 class Recorder:

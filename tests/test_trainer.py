@@ -1,8 +1,9 @@
 import numpy as np
 import pytest
 
-from training.datasets import load_dataset
-from training.trainer import ConfigError, TrainingConfig, confusion_matrix, train
+from training.core.datasets import load_dataset
+from training.learn.trainer import confusion_matrix, train
+from training.protocol.config import ConfigError, TrainingConfig
 
 
 @pytest.fixture
@@ -100,7 +101,7 @@ def test_fit_then_evaluate_and_a_temperature_even_without_a_validation_split(tin
     """Issue #20: ``fit`` gives a model that can be kept before ``evaluate`` measures it; with
     no validation split the temperature is fitted on the first half of the test set (and its
     figures measured on the other half), so every trained model is calibrated."""
-    from training.trainer import evaluate, fit
+    from training.learn.trainer import evaluate, fit
 
     events = []
     fitted = fit(TrainingConfig(architecture="lecture_dense", epochs=2, batch_size=32,

@@ -9,11 +9,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QLabel, QLineEdit,
-                               QListWidget, QPlainTextEdit, QProgressBar, QPushButton, QSpinBox)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+)
 
-from desktop_app.threads import running_threads
-from desktop_app.training_panel import TrainingPanel
+from desktop_app.jobs.threads import running_threads
+from desktop_app.learning.training_panel import TrainingPanel
 
 RUN_TIMEOUT = 60_000  # ms: generous, a background job may be using the CPU
 
@@ -82,7 +92,7 @@ def wait_until_idle(qtbot, panel, timeout=RUN_TIMEOUT) -> None:
 
 
 def test_full_run_charts_results_and_use_model(qtbot, app_settings, tiny_data, user_home):
-    from training.datasets import load_dataset
+    from training.core.datasets import load_dataset
 
     panel = make_panel(qtbot, app_settings, tiny_data, epochs=2)
     start_button = child(panel, QPushButton, "startTraining")
@@ -193,7 +203,7 @@ def test_stop_keeps_the_model_at_once_and_measures_it_in_the_background(qtbot, a
                                                                          tiny_data, user_home):
     """Issue #20 (7): after Stop the partial model is saved and offered, and Start works again,
     before its evaluation on the test set has ended (it goes on in the background)."""
-    from training.store import load_model
+    from training.learn.saving import load_model
 
     panel = make_panel(qtbot, app_settings, tiny_data, epochs=200, batch_size=1)
     events = record_events(panel)
@@ -232,7 +242,7 @@ def test_start_while_the_kept_model_is_measured_starts_a_new_run(qtbot, app_sett
                                                                  user_home):
     """Pressing Start during the measuring abandons it cleanly: the kept model stays usable
     (its sidecar complete and valid, no half-written file) and the new run starts at once."""
-    from training.store import load_model
+    from training.learn.saving import load_model
 
     panel = make_panel(qtbot, app_settings, tiny_data, epochs=200, batch_size=1)
     events = record_events(panel)
@@ -362,7 +372,7 @@ def test_presets_fill_the_form_and_the_form_is_restored(qtbot, app_settings, tin
     assert child(panel, QComboBox, "optimizerField").currentData() == "rmsprop"
     assert child(panel, QSpinBox, "batchSizeField").value() == 64
     # the machine's fast precision (issue #11: bfloat16 where the CPU has it, same accuracy)
-    from training.presets import fast_precision
+    from training.protocol.presets import fast_precision
     assert child(panel, QComboBox, "precisionField").currentData() == fast_precision()
     assert preset.currentText() == "Lecture CNN"
 
@@ -450,7 +460,7 @@ def test_save_copies_the_model_its_lite_twin_and_sidecar(qtbot, app_settings, ti
                                                          tmp_path, monkeypatch):
     from PySide6.QtWidgets import QFileDialog
 
-    from training.store import load_model
+    from training.learn.saving import load_model
 
     panel = make_panel(qtbot, app_settings, tiny_data, epochs=2)
     start(qtbot, panel)
@@ -547,7 +557,7 @@ from PySide6.QtCore import QEventLoop, QSettings, QTimer
 from PySide6.QtWidgets import QApplication, QFileDialog
 app = QApplication([])
 from desktop_app.settings import AppSettings
-from desktop_app.training_panel import TrainingPanel
+from desktop_app.learning.training_panel import TrainingPanel
 panel = TrainingPanel(AppSettings(QSettings({str(tmp_path / 's.ini')!r},
                                             QSettings.Format.IniFormat)))
 panel.set_config(dict(architecture="lecture_dense", epochs=1, batch_size=32))

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import json
 
+from conftest import REPO, TIMEOUT, open_window
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QFileDialog, QLabel
-
-from conftest import REPO, TIMEOUT, open_window
 
 
 def test_settings_live_under_the_app_home(private_home):

@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QComboBox, QFileDialog, QMessageBox, QPushButton
-
 from conftest import TIMEOUT, line, open_window, stroke
+from PySide6.QtWidgets import QComboBox, QFileDialog, QMessageBox, QPushButton
 from test_training_panel import child, choose, start
 from test_window_training import configure, wait_until_idle
 
@@ -102,8 +100,8 @@ def test_quitting_asks_and_cancel_keeps_the_window(qtbot, trained, monkeypatch):
 def test_a_misclassified_tile_shows_the_answer_of_the_model_that_got_it_wrong(qtbot, trained):
     """The gallery's tile is answered by the trained model (which got it wrong), not by the
     canvas's model, until the user draws. A picture on which the two disagree shows which."""
-    from training.export import tflite_path
-    from training.lite_runtime import LiteModel
+    from training.modelfile.sidecar import tflite_path
+    from training.runtime.lite import LiteModel
 
     win, panel = trained
     result = panel.last_result()

@@ -6,10 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import TIMEOUT, line, open_window, stroke, wait_label
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QMessageBox, QPushButton
-
-from conftest import TIMEOUT, line, open_window, stroke, wait_label
 from test_training_panel import child, choose, make_panel, start
 
 
@@ -94,8 +93,8 @@ def test_saying_no_keeps_the_window_and_the_run(qtbot, app_settings, tiny_data, 
 
 
 def test_a_loaded_model_shows_its_saved_history(qtbot, app_settings, tmp_path):
-    from training.models import build_model
-    from training.store import save_model
+    from training.learn.models import build_model
+    from training.learn.saving import save_model
 
     history = {"loss": [0.9, 0.5, 0.3], "accuracy": [0.6, 0.8, 0.9],
                "val_loss": [0.8, 0.6, 0.5], "val_accuracy": [0.7, 0.75, 0.8]}
@@ -113,7 +112,7 @@ def test_a_loaded_model_shows_its_saved_history(qtbot, app_settings, tmp_path):
 
 
 def _assert_all_ended(children: list[int]) -> None:
-    from desktop_app.threads import running_processes, running_threads
+    from desktop_app.jobs.threads import running_processes, running_threads
 
     assert running_processes() == [] and running_threads() == []
     assert not any(Path(f"/proc/{pid}").exists() for pid in children)  # reaped, no zombie
@@ -124,7 +123,8 @@ def test_closing_during_a_download_ends_it_and_leaves_no_partial_file(
     import threading
 
     from conftest import write_idx_dataset
-    from desktop_app.threads import running_processes
+
+    from desktop_app.jobs.threads import running_processes
 
     www, url, state = file_server
     write_idx_dataset(www, train=200, test=50)
@@ -155,7 +155,7 @@ def test_closing_while_the_results_come_in_ends_everything(qtbot, app_settings, 
     the panel (the gallery and the confusion matrix are being drawn)."""
     from PySide6.QtCore import QTimer
 
-    from desktop_app.threads import running_processes
+    from desktop_app.jobs.threads import running_processes
 
     win = open_window(qtbot, app_settings)
     panel = configure(qtbot, win, tiny_data, epochs=1)

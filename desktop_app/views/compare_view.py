@@ -1,0 +1,620 @@
+"""CompareView: "Models side by side", the same drawing through two to four models at once.
+
+By default the lecture's dense net, the lecture's CNN and the shipped model of the dataset
+(small trained copies of the lecture's two ship with the app, see ``model_choices``); a combo
+above each column picks another one: the model in use on the canvas, any model file, or none.
+Each column shows the model's answer, its probability bars beside the others' (one row per
+class), its test accuracy, its number of weights and the size of the file it runs.
+
+All models of a dataset take the same 28x28 input, so the drawing is prepared once (by the
+canvas's inference thread, whose reply carries it) and a CompareWorker thread runs every column
+on it with LiteRT, only while the dock is visible: one request in flight, the newest next.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QRectF, QSize, Qt, Signal, Slot
+from PySide6.QtGui import QColor, QPainter, QPalette
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QGridLayout,
+    QLabel,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop_app.jobs.threads import start_worker, stop_thread
+from desktop_app.jobs.throttle import Throttle
+from desktop_app.prediction.inference_worker import ConversionNeeded, InferenceWorker
+from desktop_app.prediction.model_choices import file_size_text, in_use_choice, standard_choices
+from training.core.datasets import DATASETS
+from training.modelfile.sidecar import ModelLoadError
+from training.runtime.calibration import apply_temperature
+
+log = logging.getLogger(__name__)
+
+COLUMNS = 4                # at most this many models side by side
+MIN_INTERVAL_S = 0.03      # a new comparison starts at most ~33 times a second
+NONE, OTHER = "none", "other"
+LETTERS = "ABCD"           # a model's letter: beside its box, and over its bars
+
+
+class CompareWorker(InferenceWorker):
+    """Loads one LiteRT model per column (the InferenceWorker's own loading rules: shipped,
+    sidecar-checked ``.tflite``, conversion cache) and runs them all on one model input."""
+
+    columnLoaded = Signal(dict)        # {"column", "token", "info"}
+    columnFailed = Signal(dict)        # {"column", "token", "message"}
+    columnNeedsConversion = Signal(dict)  # {"column", "token", "keras"}
+    compared = Signal(dict)            # {"seq", "results": {column: {"token", "probabilities"
+    #                                    or "error"}}}
+
+    def __init__(self):
+        super().__init__()
+        self._columns: dict[int, tuple] = {}  # column -> (token, LiteModel, temperature)
+
+    @Slot(dict)
+    def load_column(self, request: dict) -> None:
+        """request: {"column", "token", "path" ("" = shipped), "dataset"}."""
+        reply = {"column": request["column"], "token": request["token"]}
+        self._columns.pop(request["column"], None)
+        try:
+            info, model = self._load({"path": request["path"], "dataset": request["dataset"],
+                                      "user_choice": False})
+        except ConversionNeeded as needed:
+            self.columnNeedsConversion.emit({**reply, "keras": str(needed.keras)})
+            return
+        except ModelLoadError as exc:  # the user's message
+            self.columnFailed.emit({**reply, "message": str(exc)})
+            return
+        except Exception as exc:  # a surprise: logged, and still a message
+            log.exception("loading %s for the comparison failed", request)
+            self.columnFailed.emit({**reply, "message": str(exc) or type(exc).__name__})
+            return
+        # The model's calibration (its sidecar's temperature, checked when read), as the
+        # canvas applies it: the columns then compare honest confidences.
+        temperature = (info.get("metadata") or {}).get("temperature")
+        self._columns[request["column"]] = (request["token"], model, temperature)
+        parameters = (info.get("metadata") or {}).get("parameters")
+        info = {key: info.get(key) for key in ("name", "architecture", "test_accuracy",
+                                               "class_names", "path", "runnable", "dataset")}
+        info["parameters"] = parameters if isinstance(parameters, int) else None
+        info["size"] = _size(info["runnable"])
+        info["temperature"] = temperature
+        self.columnLoaded.emit({**reply, "info": info})
+
+    @Slot(dict)
+    def compare(self, request: dict) -> None:
+        """request: {"seq", "input": the 28x28 model input, "columns": {column: token}}."""
+        results = {}
+        for column, token in request["columns"].items():
+            held = self._columns.get(column)
+            if held is None or held[0] != token:
+                continue  # its model is (re)loading: the next comparison will have it
+            try:
+                probabilities = apply_temperature(held[1].predict(request["input"]), held[2])
+            except Exception as exc:
+                log.exception("a compared model could not classify")
+                results[column] = {"token": token, "error": str(exc) or type(exc).__name__}
+                continue
+            if np.all(np.isfinite(probabilities)):
+                results[column] = {"token": token, "probabilities": probabilities}
+            else:
+                results[column] = {"token": token, "error": "output is not a number"}
+        self.compared.emit({"seq": request["seq"], "results": results})
+
+
+def _size(path) -> int | None:
+    try:
+        return os.path.getsize(path)
+    except (OSError, TypeError):
+        return None
+
+
+class ClassNames(QWidget):
+    """The class names, one per row, beside the bar columns."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.names: list[str] = []
+        self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Expanding)
+
+    def set_names(self, names: list[str]) -> None:
+        self.names = list(names)
+        width = max((self.fontMetrics().horizontalAdvance(n) for n in names), default=20)
+        self.setFixedWidth(width + 8)
+        self.update()
+
+    def paintEvent(self, event) -> None:
+        painter = QPainter(self)
+        painter.setPen(self.palette().color(QPalette.ColorRole.WindowText))
+        rows = max(1, len(self.names))
+        step = self.height() / rows
+        for i, name in enumerate(self.names):
+            painter.drawText(QRectF(0, i * step, self.width() - 6, step),
+                             Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, name)
+        painter.end()
+
+
+class ProbabilityBars(QWidget):
+    """One model's probabilities: a horizontal bar per class, the answer highlighted."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setObjectName("compareBars")
+        self.probabilities: np.ndarray | None = None
+        self.setMinimumSize(60, 150)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+
+    def set_probabilities(self, probabilities: np.ndarray | None) -> None:
+        self.probabilities = None if probabilities is None else np.asarray(probabilities)
+        self.update()
+
+    def sizeHint(self) -> QSize:
+        return QSize(80, 240)  # three models beside the class names in a narrow dock
+
+    def paintEvent(self, event) -> None:
+        painter = QPainter(self)
+        palette = self.palette()
+        rows = 10
+        step = self.height() / rows
+        painter.fillRect(self.rect(), palette.color(QPalette.ColorRole.Base))
+        grid = palette.color(QPalette.ColorRole.Mid)
+        grid.setAlpha(60)
+        for i in range(rows + 1):
+            painter.fillRect(QRectF(0, round(i * step), self.width(), 1), grid)
+        values = self.probabilities
+        if values is not None:
+            top = int(np.argmax(values))
+            accent = palette.color(QPalette.ColorRole.Highlight)
+            other = QColor(150, 160, 175)
+            text_colour = palette.color(QPalette.ColorRole.Text)
+            metrics = self.fontMetrics()
+            for i, value in enumerate(values[:rows]):
+                value = float(value)
+                bar = QRectF(0, i * step + step * 0.18, max(0.0, value) * self.width(),
+                             step * 0.64)
+                painter.fillRect(bar, accent if i == top else other)
+                if value >= 0.005:
+                    text = f"{value:.0%}"
+                    inside = bar.width() > metrics.horizontalAdvance(text) + 6
+                    painter.setPen(palette.color(QPalette.ColorRole.HighlightedText) if inside
+                                   else text_colour)
+                    area = (QRectF(2, i * step, bar.width() - 4, step) if inside
+                            else QRectF(bar.width() + 3, i * step, self.width(), step))
+                    align = Qt.AlignmentFlag.AlignVCenter | (
+                        Qt.AlignmentFlag.AlignRight if inside else Qt.AlignmentFlag.AlignLeft)
+                    painter.drawText(area, align, text)
+        painter.end()
+
+
+class ModelColumn:
+    """A column's widgets and state: the model choice, the answer, the bars, the details.
+
+    The choices are listed one per row above the bars (letter, box, then the answer and the
+    details under it): each box has the dock's width for its whole title, and the bar
+    columns below, headed by the same letters, only need room for their percentages.
+    """
+
+    def __init__(self, index: int):
+        self.index = index
+        self.token = 0
+        self.info: dict | None = None        # the loaded model's plain description
+        self.pending = None                  # the (key, path, dataset) being loaded
+        self.unsent = False                  # its load is still to be sent (dock not shown)
+        self.last: dict | None = None        # the choice shown before "Other model file…"
+        self.probabilities: np.ndarray | None = None
+        self.letter = QLabel(f"<b>{LETTERS[index]}</b>")
+        self.choice = QComboBox()
+        self.choice.setObjectName(f"compareModel{index}")
+        # As wide as its longest title (the popup's too): no title is ever cut short.
+        self.choice.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.choice.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+        self.answer = QLabel("")
+        self.answer.setObjectName(f"compareAnswer{index}")
+        self.answer.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        font = self.answer.font()
+        font.setBold(True)
+        self.answer.setFont(font)
+        self.header = QLabel(f"<b>{LETTERS[index]}</b>")
+        self.header.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.bars = ProbabilityBars()
+        self.details = QLabel("")
+        self.details.setObjectName(f"compareDetails{index}")
+        self.details.setWordWrap(True)
+        self.details.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        self.details.setStyleSheet("color: palette(placeholder-text);")
+        self.details.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+
+    def key(self) -> str:
+        data = self.choice.currentData()
+        return data["key"] if data else NONE
+
+    def request(self) -> dict | None:
+        data = self.choice.currentData()
+        return None if not data or data["key"] in (NONE, OTHER) else data
+
+    def widgets(self):
+        return (self.letter, self.choice, self.answer, self.details, self.header, self.bars)
+
+    def set_visible(self, visible: bool) -> None:
+        for widget in self.widgets():
+            widget.setVisible(visible)
+
+
+class CompareView(QWidget):
+    """The dock's content: up to four ModelColumns side by side, class names on the left."""
+
+    _load_column = Signal(dict)
+    _compare = Signal(dict)
+
+    def __init__(self, controller, settings=None, parent=None):
+        """``settings`` (AppSettings): where the columns' models are remembered per dataset."""
+        super().__init__(parent)
+        self.setObjectName("compareViewContent")
+        self._controller = controller
+        self._settings = settings
+        self._dataset = controller.dataset
+        self._input = None
+        self._input_dataset = None
+        self._seq = 0
+        self._throttle = Throttle(self._start, MIN_INTERVAL_S, parent=self)
+        self._throttle.set_paused(True)  # until the dock is shown
+        self._converting: dict[str, list[int]] = {}  # .keras -> columns waiting for it
+        self._other_files: list[dict] = []           # model files the user picked
+        self._shown = False           # set by the dock (set_shown)
+        self._worker = self._thread = None
+        self.comparisons = 0                         # comparisons painted (tests, benchmarks)
+
+        self.names = ClassNames()
+        self.columns = [ModelColumn(i) for i in range(COLUMNS)]
+        self.status = QLabel("")
+        self.status.setObjectName("compareStatus")
+        self.status.setWordWrap(True)
+        # The models, one per row: letter, box; under the box the answer, then the details.
+        models = QGridLayout()
+        models.setHorizontalSpacing(6)
+        models.setVerticalSpacing(2)
+        for column in self.columns:
+            row = 2 * column.index
+            models.addWidget(column.letter, row, 0)
+            models.addWidget(column.choice, row, 1, 1, 2, Qt.AlignmentFlag.AlignLeft)
+            models.addWidget(column.answer, row + 1, 1)
+            models.addWidget(column.details, row + 1, 2)
+            column.choice.activated.connect(lambda _i, c=column: self._choice_made(c))
+        models.setColumnStretch(2, 1)
+        # Their bars side by side, under the same letters, the class names on the left.
+        grid = self._grid = QGridLayout()
+        grid.setHorizontalSpacing(8)
+        grid.addWidget(self.names, 1, 0)
+        for column in self.columns:
+            grid.addWidget(column.header, 0, column.index + 1)
+            grid.addWidget(column.bars, 1, column.index + 1)
+            grid.setColumnStretch(column.index + 1, 1)
+        grid.setRowStretch(1, 1)
+        hint = QLabel("The same drawing through several models. Pick the models in the boxes; "
+                      "accuracy is on the official test set, size is the file each one runs.")
+        hint.setWordWrap(True)
+        hint.setStyleSheet("color: palette(placeholder-text);")
+        layout = QVBoxLayout(self)
+        layout.addWidget(hint)
+        layout.addLayout(models)
+        layout.addLayout(grid, 1)
+        layout.addWidget(self.status)
+
+        self.names.set_names(list(DATASETS[self._dataset].class_names))
+        self._fill_choices(defaults=True)
+        controller.resultReady.connect(self._on_result)
+        controller.modelReady.connect(self._on_model_ready)
+        controller.datasetChanged.connect(self._on_dataset_changed)
+        controller.conversionDone.connect(self._on_conversion_done)
+        controller.conversionFailed.connect(self._on_conversion_failed)
+
+    # -- choices
+    def _choices(self) -> list[dict]:
+        choices = standard_choices(self._dataset)
+        own = in_use_choice(self._controller.model(self._dataset))
+        if own is not None:
+            choices.append(own)
+        choices += [c for c in self._other_files if c["dataset"] == self._dataset
+                    and all(c["path"] != k["path"] for k in choices)]
+        return choices
+
+    def _fill_choices(self, defaults: bool = False) -> None:
+        """(Re)fill every combo; a column keeps its model if the dataset still has it, else it
+        gets the default: with ``defaults``, what the user last chose for this dataset (a
+        model file only if it still exists), else the standard models in order, then none."""
+        remembered = self._remembered() if defaults else []
+        choices = self._choices()
+        standard = [c["key"] for c in standard_choices(self._dataset)]
+        for column in self.columns:
+            previous = (remembered[column.index] if column.index < len(remembered) else None
+                        ) if defaults else column.choice.currentData()
+            column.choice.blockSignals(True)
+            column.choice.clear()
+            for choice in choices:
+                column.choice.addItem(choice["title"], choice)
+                column.choice.setItemData(column.choice.count() - 1, choice["path"] or
+                                          "the model that comes with the app",
+                                          Qt.ItemDataRole.ToolTipRole)
+            column.choice.addItem("Other model file…", {"key": OTHER, "path": ""})
+            column.choice.addItem("— none —", {"key": NONE, "path": ""})
+            wanted = None
+            if previous and previous["key"] != OTHER:  # the in-use model follows the canvas
+                wanted = next((i for i in range(column.choice.count())
+                               if column.choice.itemData(i)["key"] == previous["key"] and
+                               (previous["key"] != "file" or
+                                column.choice.itemData(i)["path"] == previous["path"])), None)
+            if wanted is None:
+                key = standard[column.index] if column.index < len(standard) else NONE
+                wanted = next(i for i in range(column.choice.count())
+                              if column.choice.itemData(i)["key"] == key)
+            column.choice.setCurrentIndex(wanted)
+            column.choice.blockSignals(False)
+        for column in self.columns:
+            self._load(column)
+
+    def _choice_made(self, column: ModelColumn) -> None:
+        if column.key() == OTHER:
+            start = os.path.dirname((column.info or {}).get("path") or "") or str(Path.home())
+            path, _ = QFileDialog.getOpenFileName(self, "Compare with a model", start,
+                                                  "Models (*.keras *.tflite);;All files (*)")
+            if not path:  # cancelled: back to what it was
+                last = column.last or {"key": NONE, "path": ""}
+                column.choice.setCurrentIndex(max(0, next(
+                    (i for i in range(column.choice.count())
+                     if column.choice.itemData(i)["key"] == last["key"]
+                     and column.choice.itemData(i)["path"] == last["path"]), -1)))
+                return
+            self.add_model_file(path, column.index)
+            return
+        self._load(column)
+        self._remember()
+
+    def _remembered(self) -> list[dict]:
+        """The columns last chosen for this dataset; their model files join the choices."""
+        if self._settings is None:
+            return []
+        columns = self._settings.compare_columns(self._dataset)
+        for choice in columns:
+            path = choice["path"]
+            if (choice["key"] == "file" and os.path.isfile(path)
+                    and all(c["path"] != path for c in self._other_files)):
+                self._other_files.append({"key": "file", "title": Path(path).name,
+                                          "path": path, "dataset": self._dataset})
+        return columns
+
+    def _remember(self) -> None:
+        if self._settings is None:
+            return
+        chosen = [column.choice.currentData() or {"key": NONE, "path": ""}
+                  for column in self.columns]
+        self._settings.set_compare_columns(self._dataset, [
+            c if c["key"] != OTHER else {"key": NONE, "path": ""} for c in chosen])
+
+    def add_model_file(self, path: str, column_index: int) -> None:
+        """Put the model file ``path`` in column ``column_index`` (and in every combo)."""
+        choice = {"key": "file", "title": Path(path).name, "path": str(path),
+                  "dataset": self._dataset}
+        if all(c["path"] != choice["path"] for c in self._other_files):
+            self._other_files.append(choice)
+        self._fill_choices()
+        column = self.columns[column_index]
+        for i in range(column.choice.count()):
+            if column.choice.itemData(i)["path"] == choice["path"]:
+                column.choice.setCurrentIndex(i)
+        self._load(column)
+        self._remember()
+
+    def _load(self, column: ModelColumn) -> None:
+        request = column.request()
+        column.last = request
+        key = None if request is None else (request["key"], request["path"], self._dataset)
+        if key is not None and (column.pending == key or (
+                column.info is not None and column.info.get("choice") == key)):
+            return  # the same model, loaded or on its way
+        column.token += 1
+        column.pending = key
+        column.info = None
+        column.probabilities = None
+        column.bars.set_probabilities(None)
+        column.set_visible(True)
+        # A column with no model is only its box: the models shown share the bars' width.
+        self._grid.setColumnStretch(column.index + 1, 0 if request is None else 1)
+        if request is None:
+            column.answer.setText("")
+            column.details.setText("")
+            for widget in (column.answer, column.header, column.bars, column.details):
+                widget.setVisible(False)
+            return
+        column.answer.setText("…")
+        column.details.setText("Loading…")
+        column.unsent = True
+        self._send_loads()
+
+    def _send_loads(self) -> None:
+        """Ask the worker for the columns' models, once the dock is shown (not before: a
+        hidden dock starts no thread and loads nothing)."""
+        if not self._shown:
+            return
+        for column in self.columns:
+            if column.unsent and column.pending is not None:
+                column.unsent = False
+                self._ensure_worker()
+                _key, path, dataset = column.pending
+                self._load_column.emit({"column": column.index, "token": column.token,
+                                        "path": path, "dataset": dataset})
+
+    def _ensure_worker(self) -> None:
+        if self._thread is None:
+            self._worker = CompareWorker()
+            self._load_column.connect(self._worker.load_column)
+            self._compare.connect(self._worker.compare)
+            self._worker.columnLoaded.connect(self._on_column_loaded)
+            self._worker.columnFailed.connect(self._on_column_failed)
+            self._worker.columnNeedsConversion.connect(self._on_needs_conversion)
+            self._worker.compared.connect(self._on_compared)
+            self._thread = start_worker(self._worker, "compare")
+
+    @Slot(dict)
+    def _on_column_loaded(self, reply: dict) -> None:
+        column = self.columns[reply["column"]]
+        if reply["token"] != column.token:
+            return
+        info = reply["info"]
+        info["choice"], column.pending = column.pending, None
+        column.info = info
+        column.details.setText(_details(info))
+        column.details.setToolTip(f"{info.get('name')}\n{info.get('runnable')}")
+        column.answer.setText("")
+        self._refresh()
+
+    @Slot(dict)
+    def _on_column_failed(self, reply: dict) -> None:
+        column = self.columns[reply["column"]]
+        if reply["token"] == column.token:
+            column.info = column.pending = None
+            column.answer.setText("—")
+            column.details.setText(reply["message"])
+
+    @Slot(dict)
+    def _on_needs_conversion(self, reply: dict) -> None:
+        column = self.columns[reply["column"]]
+        if reply["token"] != column.token:
+            return
+        keras = reply["keras"]
+        column.details.setText(f"Preparing {Path(keras).name} (converting it to LiteRT)…")
+        waiting = self._converting.setdefault(keras, [])
+        if not waiting:
+            self._controller.convert({"keras": keras, "for": "compare"})
+        waiting.append(column.index)
+
+    @Slot(dict)
+    def _on_conversion_done(self, request: dict) -> None:
+        if request.get("for") == "compare":
+            for index in self._converting.pop(request["keras"], []):
+                column = self.columns[index]
+                column.info = column.pending = None
+                self._load(column)
+
+    @Slot(dict)
+    def _on_conversion_failed(self, failure: dict) -> None:
+        if failure.get("for") == "compare":
+            for index in self._converting.pop(failure["keras"], []):
+                self.columns[index].pending = None
+                self.columns[index].answer.setText("—")
+                self.columns[index].details.setText(failure.get("message", ""))
+
+    # -- inputs from the controller
+    @Slot(dict)
+    def _on_result(self, reply: dict) -> None:
+        if reply.get("blank"):
+            self._input = None
+        elif reply.get("input") is not None:
+            self._input = np.asarray(reply["input"], np.float32)
+            self._input_dataset = reply["dataset"]
+        else:
+            return
+        self._refresh()
+
+    @Slot(dict)
+    def _on_model_ready(self, info: dict) -> None:
+        if info.get("dataset") == self._dataset:
+            self._fill_choices()  # "In use: …" follows the canvas's model
+
+    @Slot(str)
+    def _on_dataset_changed(self, dataset: str) -> None:
+        self._dataset = dataset
+        self._input = None
+        self.names.set_names(list(DATASETS[dataset].class_names))
+        self._fill_choices(defaults=True)  # what the user chose for this dataset, else defaults
+        self._refresh()
+
+    # -- comparing, only while visible
+    def _refresh(self) -> None:
+        self._throttle.request()
+
+    @Slot(bool)
+    def set_shown(self, shown: bool) -> None:
+        """The dock is on screen (its tab raised, or floating) or not: it works only while it
+        is (a tabbed dock behind another stays "visible" to Qt, hence the dock's signal)."""
+        self._shown = shown
+        if shown:
+            self._send_loads()
+            self._throttle.request()  # paused: starts below
+        self._throttle.set_paused(not shown)
+
+    def _start(self) -> bool:
+        """The Throttle's turn: compute the newest drawing; True when a request is out."""
+        if self._input is None or self._input_dataset != self._dataset:
+            for column in self.columns:
+                column.probabilities = None
+                column.bars.set_probabilities(None)
+                if column.info is not None:
+                    column.answer.setText("")
+            self.status.setText("Draw something to compare the models' answers.")
+            return False
+        ready = {c.index: c.token for c in self.columns if c.info is not None}
+        if not ready:
+            return False
+        self._ensure_worker()
+        self._seq += 1
+        self._compare.emit({"seq": self._seq, "input": self._input, "columns": ready})
+        return True
+
+    @Slot(dict)
+    def _on_compared(self, reply: dict) -> None:
+        names = list(DATASETS[self._dataset].class_names)
+        for index, result in reply["results"].items():
+            column = self.columns[index]
+            if result["token"] != column.token:
+                continue
+            if "error" in result:
+                column.probabilities = None
+                column.answer.setText("—")
+                column.answer.setToolTip(result["error"])
+            else:
+                probabilities = result["probabilities"]
+                names = (column.info or {}).get("class_names") or names
+                top = int(np.argmax(probabilities))
+                column.probabilities = probabilities
+                column.answer.setText(f"{names[top]} {probabilities[top]:.0%}")
+                column.answer.setToolTip(f"{names[top]}: {probabilities[top]:.1%}")
+            column.bars.set_probabilities(column.probabilities)
+        self.status.setText(_agreement(self.columns, names))
+        self.comparisons += 1
+        self._throttle.finished()
+
+    def shutdown(self, timeout_ms: int = 1000) -> bool:
+        self._throttle.stop()
+        return stop_thread(self._thread, timeout_ms)
+
+
+def _details(info: dict) -> str:
+    accuracy = info.get("test_accuracy")
+    parts = [f"{accuracy:.2%} on the test set" if isinstance(accuracy, float)
+             else "test accuracy unknown"]
+    if info.get("parameters"):
+        parts.append(f"{info['parameters']:,} weights")
+    parts.append(f"{file_size_text(info.get('size'))} file")
+    if info.get("temperature") is not None:
+        parts.append("calibrated")
+    return " · ".join(parts)
+
+
+def _agreement(columns: list[ModelColumn], names: list[str]) -> str:
+    answers = [int(np.argmax(c.probabilities)) for c in columns if c.probabilities is not None]
+    if len(answers) < 2:
+        return ""
+    if len(set(answers)) == 1:
+        return f"All {len(answers)} models answer {names[answers[0]]}."
+    return "The models disagree: " + ", ".join(
+        f"{c.choice.currentText()} → {names[int(np.argmax(c.probabilities))]}"
+        for c in columns if c.probabilities is not None) + "."

@@ -1,0 +1,205 @@
+"""SampleBrowser: a 5x5 grid of test images with their labels (as in the lecture).
+
+Clicking one puts it on the canvas. The test set is read in a worker thread; when it cannot be
+found, the grid is replaced by the loader's message (where it looked, how to fix it).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QObject, QSize, Qt, Signal, Slot
+from PySide6.QtGui import QFont, QIcon, QImage, QPixmap
+from PySide6.QtWidgets import (
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop_app.jobs.threads import start_worker, stop_thread
+
+GRID = 5
+THUMB = 48  # pixels: five across fit a narrow dock with their labels (Fashion's too)
+
+
+class TestSetLoader(QObject):
+    """Reads test sets in its own thread; replies with plain arrays or a message."""
+
+    loaded = Signal(str, object, object, object)   # dataset, images, labels, class names
+    failed = Signal(str, str)                       # dataset, message
+
+    @Slot(str, str)
+    def load(self, dataset: str, data_dir: str) -> None:
+        from training.core.datasets import load_dataset
+
+        try:
+            # Never a download from here: a browsing aid must not pull 30 MB behind the user's back.
+            data = load_dataset(dataset, data_dir or None, allow_download=False)
+        except Exception as exc:  # DatasetError says where it looked; anything else is shown too
+            self.failed.emit(dataset, str(exc))
+            return
+        self.loaded.emit(dataset, data.x_test, data.y_test, data.class_names)
+
+
+class SampleBrowser(QWidget):
+    sampleChosen = Signal(object, int)  # (uint8 28x28 image, true label)
+    dataFolderChosen = Signal(str)      # the user picked a data folder from the no-data state
+    _load = Signal(str, str)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setObjectName("sampleBrowser")
+        self._cache: dict[str, tuple] = {}
+        self._dataset = ""
+        self._data_dir: str | None = None
+        self._offset = 0
+        self._thread = None  # started on first use
+        self._requested: set[str] = set()
+
+        self._hint = QLabel()
+        self._hint.setObjectName("sampleHint")
+        self._hint.setWordWrap(True)
+        self._hint.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        grid = QGridLayout()
+        grid.setSpacing(2)
+        self._buttons: list[QToolButton] = []
+        label_font = QFont(self.font())
+        label_font.setPointSizeF(self.font().pointSizeF() * 0.9)
+        for index in range(GRID * GRID):
+            button = QToolButton()
+            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextUnderIcon)
+            button.setIconSize(QSize(THUMB, THUMB))
+            button.setAutoRaise(True)
+            button.setFont(label_font)  # "Ankle boot" whole under a thumbnail
+            button.clicked.connect(lambda _=False, i=index: self._choose(i))
+            grid.addWidget(button, index // GRID, index % GRID)
+            self._buttons.append(button)
+        self._more = QPushButton("Show other samples")
+        self._more.clicked.connect(self._next_page)
+        # The no-data state: a short message, the details on demand, and the two ways out.
+        self._details = QLabel()
+        self._details.setObjectName("sampleDetails")
+        self._details.setWordWrap(True)
+        self._details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self._details.setStyleSheet("color: gray")
+        self._choose_folder = QPushButton("Choose folder…", objectName="chooseDataFolder")
+        self._retry = QPushButton("Retry", objectName="retryDataFolder")
+        self._choose_folder.clicked.connect(self._ask_for_folder)
+        self._retry.clicked.connect(self.retry)
+        fixes = QHBoxLayout()
+        fixes.addWidget(self._choose_folder)
+        fixes.addWidget(self._retry)
+        fixes.addStretch(1)
+        self._fixes = QWidget()
+        self._fixes.setLayout(fixes)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self._hint)
+        layout.addWidget(self._fixes)
+        layout.addWidget(self._details)
+        layout.addLayout(grid)
+        layout.addWidget(self._more)
+        layout.addStretch(1)
+        self._set_grid_visible(False)
+        self._show_fixes(False)
+
+    def show_dataset(self, dataset: str, data_dir: str | None = None) -> None:
+        self._dataset, self._offset = dataset, 0
+        if data_dir != self._data_dir:
+            self._cache.clear()
+            self._requested.clear()
+            self._data_dir = data_dir
+        if dataset in self._cache:
+            self._fill()
+            return
+        self._hint.setText("Loading test images…")
+        self._hint.show()
+        self._show_fixes(False)
+        self._set_grid_visible(False)
+        if self._thread is None:
+            self._loader = TestSetLoader()
+            self._loader.loaded.connect(self._loaded)
+            self._loader.failed.connect(self._failed)
+            self._load.connect(self._loader.load)
+            self._thread = start_worker(self._loader, "test-set-loader")
+        if dataset not in self._requested:
+            self._requested.add(dataset)
+            self._load.emit(dataset, data_dir or "")
+
+    def shutdown(self, timeout_ms: int = 2000) -> bool:
+        return stop_thread(self._thread, timeout_ms)
+
+    def shown_labels(self) -> list[str]:
+        return [b.text() for b in self._buttons if b.isVisible()]
+
+    @Slot(str, object, object, object)
+    def _loaded(self, dataset, images, labels, names) -> None:
+        self._requested.discard(dataset)
+        self._cache[dataset] = (images, labels, names)
+        if dataset == self._dataset:
+            self._fill()
+
+    @Slot(str, str)
+    def _failed(self, dataset: str, message: str) -> None:
+        self._requested.discard(dataset)  # asking again later may succeed (folder fixed)
+        if dataset == self._dataset:
+            self._hint.setText("<b>No test images to show.</b> Point the app at a folder "
+                               "holding <tt>mnist/</tt> and <tt>fashion-mnist/</tt>, or connect "
+                               "to the internet and train once (the data is then downloaded).")
+            self._details.setText(message)
+            self._show_fixes(True)
+            self._set_grid_visible(False)
+
+    def retry(self) -> None:
+        """Look for the data again (e.g. after the user copied it into place)."""
+        self._cache.pop(self._dataset, None)
+        self._requested.discard(self._dataset)
+        self.show_dataset(self._dataset, self._data_dir)
+
+    def _ask_for_folder(self) -> None:
+        from PySide6.QtWidgets import QFileDialog
+
+        folder = QFileDialog.getExistingDirectory(self, "Folder with mnist/ and fashion-mnist/",
+                                                  self._data_dir or "")
+        if folder:
+            self.dataFolderChosen.emit(folder)
+            self.show_dataset(self._dataset, folder)
+
+    def _show_fixes(self, visible: bool) -> None:
+        self._fixes.setVisible(visible)
+        self._details.setVisible(visible)
+
+    def _fill(self) -> None:
+        images, labels, names = self._cache[self._dataset]
+        for index, button in enumerate(self._buttons):
+            sample = (self._offset + index) % len(images)
+            button.setIcon(QIcon(_pixmap(images[sample])))
+            button.setText(names[int(labels[sample])])
+            button.setToolTip(f"Test image #{sample}: {names[int(labels[sample])]}. "
+                              "Click to put it on the canvas.")
+        self._hint.hide()
+        self._show_fixes(False)
+        self._set_grid_visible(True)
+
+    def _set_grid_visible(self, visible: bool) -> None:
+        for button in self._buttons:
+            button.setVisible(visible)
+        self._more.setVisible(visible)
+
+    def _next_page(self) -> None:
+        self._offset += GRID * GRID
+        self._fill()
+
+    def _choose(self, index: int) -> None:
+        images, labels, _ = self._cache[self._dataset]
+        sample = (self._offset + index) % len(images)
+        self.sampleChosen.emit(np.array(images[sample]), int(labels[sample]))
+
+
+def _pixmap(image: np.ndarray) -> QPixmap:
+    pixels = np.ascontiguousarray(255 - image)  # dark on light reads better in a list
+    qimage = QImage(pixels.data, 28, 28, 28, QImage.Format.Format_Grayscale8).copy()
+    return QPixmap.fromImage(qimage).scaled(THUMB, THUMB, Qt.AspectRatioMode.KeepAspectRatio,
+                                            Qt.TransformationMode.FastTransformation)

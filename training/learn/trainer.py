@@ -1,0 +1,374 @@
+"""train(config, progress, should_stop) -> TrainingResult: a plain job function, no threads.
+
+The GUI runs it in a child process (the CLI) and the CLI in its main thread; both only pass
+callbacks. ``progress`` receives plain dicts (see ``ProgressReporter``); ``should_stop`` is polled
+before every batch (see ``StopGate``), so a stop takes effect within one batch and still returns a
+usable, evaluated model.
+
+Small models run several batches per Keras call (``steps_per_execution``, chosen by
+``auto_steps_per_execution`` so that a call lasts about 50 ms), and nets without convolutions are
+compiled by XLA (``auto_jit_compile``): at batch 32 the lecture's dense net spends most of a plain
+``fit`` in per-step and per-op overhead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from training.core.datasets import Dataset, DatasetError, load_dataset
+from training.protocol.config import ConfigError, TrainingConfig, check_value
+
+EVAL_BATCH = 1000
+HELD_OUT_FALLBACK = 5000  # without a validation split: test pictures that fit the temperature
+CALL_SECONDS = 0.05      # aim of one training call's length (progress and Ctrl+C react per call)
+MAX_STEPS_PER_CALL = 128
+POLL_SECONDS = 0.002     # at most this much work between two polls of should_stop (a poll
+                         # costs ~0.08 ms: ~4 % of that)
+# A conservative compute rate (multiply-adds per second, forward + backward counted as 3x the
+# forward pass) for sizing calls: this 2-core CPU does 100-200 G in practice; assuming less keeps
+# calls short on slower machines, at the cost of a little more overhead on faster ones.
+ASSUMED_MACS_PER_SECOND = 40e9
+
+ProgressFn = Callable[[dict], None]
+StopFn = Callable[[], bool]
+
+
+@dataclass
+class TrainingResult:
+    model: object                      # keras.Model
+    config: TrainingConfig
+    class_names: tuple[str, ...]
+    history: dict[str, list[float]]    # loss, accuracy (+ val_loss, val_accuracy) per whole epoch
+    status: str                        # "finished" or "stopped"
+    epochs_completed: int
+    train_seconds: float
+    test_loss: float
+    test_accuracy: float
+    confusion: np.ndarray              # (10, 10) int, rows = true class, columns = predicted
+    test_predictions: np.ndarray       # predicted class of every test image
+    misclassified: np.ndarray          # indices into the test set
+    dataset_source: str = ""
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def stopped(self) -> bool:
+        return self.status == "stopped"
+
+    def metadata(self) -> dict:
+        """What store.save_model writes beside the model."""
+        return {
+            **run_metadata(self.config, self.history, self.status, self.train_seconds,
+                           self.class_names),
+            "epochs_completed": self.epochs_completed,   # a stop mid-epoch: counted as run
+            "test_accuracy": self.test_accuracy,
+            "test_loss": self.test_loss,
+            "confusion": self.confusion.tolist(),
+            **({"temperature": self.extra["calibration"]["temperature"],
+                "calibration": self.extra["calibration"]} if "calibration" in self.extra else {}),
+        }
+
+
+def train(config: TrainingConfig, progress: ProgressFn | None = None,
+          should_stop: StopFn | None = None, dataset: Dataset | None = None) -> TrainingResult:
+    """Train ``config`` on its dataset and evaluate on the official test set: ``fit`` then
+    ``evaluate`` (the CLI saves the model in between, so a stopped run is kept at once).
+
+    ``dataset`` may be passed in (already loaded) to skip reading the files again.
+    """
+    progress = progress or (lambda event: None)
+    return evaluate(fit(config, progress, should_stop, dataset), progress)
+
+
+@dataclass
+class Fitted:
+    """A trained (or stopped) model before its evaluation on the test set."""
+    model: object                      # keras.Model
+    config: TrainingConfig
+    data: Dataset
+    x_val: np.ndarray
+    y_val: np.ndarray
+    history: dict[str, list[float]]
+    status: str                        # "finished" or "stopped"
+    train_seconds: float
+
+    @property
+    def stopped(self) -> bool:
+        return self.status == "stopped"
+
+    @property
+    def epochs_completed(self) -> int:
+        return len(self.history["loss"])
+
+    def metadata(self) -> dict:
+        """What can be saved before the evaluation: everything but the test figures."""
+        return run_metadata(self.config, self.history, self.status, self.train_seconds,
+                            self.data.class_names)
+
+
+def run_metadata(config: TrainingConfig, history: dict, status: str, train_seconds: float,
+                 class_names) -> dict:
+    """The sidecar fields of a run, measured or not (TrainingResult and Fitted)."""
+    return {"dataset": config.dataset, "architecture": config.architecture,
+            "config": config.to_dict(), "history": history, "status": status,
+            "epochs_completed": len(history.get("loss", [])),
+            "train_seconds": round(train_seconds, 2), "class_names": list(class_names)}
+
+
+def fit(config: TrainingConfig, progress: ProgressFn | None = None,
+        should_stop: StopFn | None = None, dataset: Dataset | None = None) -> Fitted:
+    """Train ``config`` (until done or stopped); no evaluation on the test set."""
+    config.validate()
+    progress = progress or (lambda event: None)
+    should_stop = should_stop or (lambda: False)
+
+    from training.learn import strategy as distribute
+
+    strategy = distribute.make_strategy(config.strategy)  # first: before other TensorFlow work
+    replicas = distribute.replicas(strategy)
+    check_value(config.batch_size >= replicas, "batch_size",
+           f"at least {replicas}: it is the global batch, split across the {replicas} replicas")
+    note = distribute.warning(config.strategy, strategy)
+    if note:
+        progress({"event": "warning", "message": note})
+
+    import keras  # slow import: only when training really starts
+
+    from training.learn.augment import make_eval_dataset, make_train_dataset
+    from training.learn.callbacks import ProgressReporter, StopGate
+    from training.learn.models import build_model
+
+    data = dataset or load_dataset(config.dataset, config.data_dir)
+    if len(data.x_test) == 0 or len(data.x_train) == 0:
+        raise DatasetError(f"{data.info.title} from {data.source or 'memory'} has "
+                           f"{len(data.x_train)} training and {len(data.x_test)} test images; "
+                           "both are needed.")
+    keras.utils.set_random_seed(config.seed)
+    x_train, y_train, x_val, y_val = _split(data, config)
+
+    steps_per_epoch = math.ceil(len(x_train) / config.batch_size)
+    with distribute.scope(strategy):  # the model's and the optimizer's variables: mirrored
+        model = build_model(config.architecture, config.dropout, precision=config.precision)
+        steps_per_call = config.steps_per_execution or (
+            1 if strategy else auto_steps_per_execution(model, config.batch_size, config.precision))
+        smoothing = config.label_smoothing
+        model.compile(optimizer=_optimizer(config, steps_per_epoch * config.epochs),
+                      loss=(keras.losses.CategoricalCrossentropy(label_smoothing=smoothing)
+                            if smoothing else "sparse_categorical_crossentropy"),
+                      metrics=["accuracy"], steps_per_execution=steps_per_call,
+                      # XLA cannot compile a step whose variables live on several devices
+                      jit_compile=auto_jit_compile(model) and strategy is None)
+
+    train_ds = make_train_dataset(x_train, y_train, config.batch_size, config.seed,
+                                  config.dataset if config.augment else None)
+    val_ds = make_eval_dataset(x_val, y_val) if len(x_val) else None
+    if smoothing:  # the smoothed loss takes one-hot labels
+        train_ds, val_ds = (None if ds is None else ds.map(_one_hot) for ds in (train_ds, val_ds))
+    gate = StopGate(should_stop, stop_poll_interval(model, config.batch_size, config.precision))
+    reporter = ProgressReporter(progress, gate, config.epochs, steps_per_epoch)
+    callbacks = [reporter]
+    if strategy is None:
+        train_ds = gate.apply(train_ds)
+    else:  # Keras runs one batch per call here, so polling after each batch is as prompt; and
+        # an input of unknown length (the gate's) gets an extra, empty step at each epoch's end
+        callbacks.insert(0, keras.callbacks.LambdaCallback(
+            on_train_batch_end=lambda batch, logs: gate.poll()))
+    classes = np.unique(y_train)
+    if len(classes) < 2:
+        progress({"event": "warning",
+                  "message": f"The training images hold only {len(classes)} class: the model "
+                             "will answer that class whatever it sees."})
+    progress({"event": "train_begin", "epochs": config.epochs, "steps": steps_per_epoch,
+              "train_samples": len(x_train), "val_samples": len(x_val),
+              "source": data.source, "steps_per_execution": steps_per_call,
+              "strategy": config.strategy, "replicas": replicas,
+              "devices": distribute.describe(strategy)})
+
+    started = time.perf_counter()
+    with warnings.catch_warnings():
+        # The gate hides the number of batches from Keras, which then finds each epoch's end
+        # (or a stop) by running out of data, and says so.
+        warnings.filterwarnings("ignore", message="Your input ran out of data")
+        if strategy is None or gate.poll():  # (the gate polls before the first batch)
+            with _no_validation_after(gate, model):
+                model.fit(train_ds, epochs=config.epochs, validation_data=val_ds, verbose=0,
+                          shuffle=False, callbacks=callbacks)
+    train_seconds = time.perf_counter() - started
+    status = "stopped" if reporter.stopped else "finished"
+    if strategy is not None:
+        model = distribute.plain_copy(model)
+
+    return Fitted(model=model, config=config, data=data, x_val=x_val, y_val=y_val,
+                  history=reporter.history, status=status, train_seconds=train_seconds)
+
+
+def evaluate(fitted: Fitted, progress: ProgressFn | None = None) -> TrainingResult:
+    """The fitted model on the official test set, and its temperature on the validation split
+    (when there is one): ``evaluate_begin`` ... ``train_end``."""
+    progress = progress or (lambda event: None)
+    model, data, config, status = fitted.model, fitted.data, fitted.config, fitted.status
+    x_val, y_val = fitted.x_val, fitted.y_val
+    progress({"event": "evaluate_begin", "samples": len(data.x_test)})
+    probabilities = predict_probabilities(model, data.x_test)
+    predictions = probabilities.argmax(axis=1)
+    picked = probabilities[np.arange(len(predictions)), data.y_test]
+    if not np.all(np.isfinite(probabilities)):
+        raise ConfigError("the trained model's output is not a number (NaN): the training "
+                          "diverged; try a smaller learning rate")
+    # load_dataset refuses an empty test set, so these are real numbers
+    test_loss = float(-np.mean(np.log(np.clip(picked, 1e-7, 1.0))))
+    test_accuracy = float(np.mean(predictions == data.y_test))
+    result = TrainingResult(
+        model=model, config=config, class_names=data.class_names, history=fitted.history,
+        status=status, epochs_completed=fitted.epochs_completed,
+        train_seconds=fitted.train_seconds, test_loss=test_loss, test_accuracy=test_accuracy,
+        confusion=confusion_matrix(data.y_test, predictions),
+        test_predictions=predictions.astype(np.uint8),
+        misclassified=np.flatnonzero(predictions != data.y_test),
+        dataset_source=data.source,
+        extra=_calibration(model, x_val, y_val, probabilities, data.y_test),
+    )
+    progress({"event": "train_end", "status": status, "test_accuracy": test_accuracy,
+              "test_loss": test_loss, "epochs_completed": result.epochs_completed,
+              "train_seconds": fitted.train_seconds})
+    return result
+
+
+def _calibration(model, x_val, y_val, test_probabilities, y_test) -> dict:
+    """{"calibration": ...}: the temperature fitted on the validation split, with the ECE and
+    reliability before / after on the test set (training.runtime.calibration). Without a split (or a
+    diverged one), the first half of the official test set (at most ``HELD_OUT_FALLBACK``
+    pictures, as ``confidence.held_out_split``) is the fitting set and the rest the measuring
+    one: every trained model gets a temperature (issue #20). {} with fewer than 2 test pictures.
+    """
+    from training.runtime.calibration import calibrate
+
+    if len(x_val):
+        val_probabilities = predict_probabilities(model, x_val)
+        if np.all(np.isfinite(val_probabilities)):
+            return {"calibration": calibrate(val_probabilities, y_val, test_probabilities,
+                                             y_test)}
+    half = min(HELD_OUT_FALLBACK, len(y_test) // 2)
+    if half < 1:
+        return {}
+    return {"calibration": calibrate(
+        test_probabilities[:half], y_test[:half], test_probabilities[half:], y_test[half:],
+        f"first {half:,} official test images", f"last {len(y_test) - half:,} official test images")}
+
+
+def predict_probabilities(model, images: np.ndarray) -> np.ndarray:
+    """Probabilities for uint8 (n, 28, 28) images, in large batches (evaluation, not the canvas)."""
+    from training.learn.augment import to_float
+
+    out = [np.asarray(model.predict_on_batch(to_float(images[i:i + EVAL_BATCH])))
+           for i in range(0, len(images), EVAL_BATCH)]
+    return np.concatenate(out) if out else np.zeros((0, 10), np.float32)
+
+
+def confusion_matrix(true: np.ndarray, predicted: np.ndarray, classes: int = 10) -> np.ndarray:
+    pairs = true.astype(np.int64) * classes + predicted.astype(np.int64)
+    return np.bincount(pairs, minlength=classes * classes).reshape(classes, classes)
+
+
+def auto_steps_per_execution(model, batch_size: int, precision: str = "float32") -> int:
+    """Batches per Keras call so that one call does about ``CALL_SECONDS`` of work.
+
+    Big steps (the CNNs at batch 64-128: tens of ms) get 1; small ones (the dense net at batch
+    32: well under a millisecond of arithmetic, about as much again of per-step overhead) get
+    many. The work is estimated from the model's multiply-adds, not timed: no warm-up run.
+    """
+    step = estimated_step_seconds(model, batch_size, precision)
+    return int(min(MAX_STEPS_PER_CALL, max(1, CALL_SECONDS // step)))
+
+
+def stop_poll_interval(model, batch_size: int, precision: str = "float32") -> int:
+    """Poll should_stop before every n-th batch: every batch unless they take under 2 ms."""
+    return int(max(1, POLL_SECONDS // estimated_step_seconds(model, batch_size, precision)))
+
+
+def estimated_step_seconds(model, batch_size: int, precision: str = "float32") -> float:
+    rate = ASSUMED_MACS_PER_SECOND * (2 if precision == "bfloat16" else 1)
+    return 3 * batch_size * max(1, multiply_adds(model)) / rate
+
+
+def auto_jit_compile(model) -> bool:
+    """XLA for nets without convolutions: on a CPU it fuses a dense net's many small ops (the
+    lecture's dense net ran an epoch in a third of the time), but its convolutions are several
+    times slower than TensorFlow's own (oneDNN)."""
+    return not any("Conv" in type(layer).__name__ for layer in model.layers)
+
+
+def multiply_adds(model) -> int:
+    """Multiply-adds of one image's forward pass through the Dense and Conv2D layers."""
+    total = 0
+    for layer in model.layers:
+        kernel = getattr(layer, "kernel", None)
+        if kernel is None:
+            continue
+        size = int(np.prod(kernel.shape))
+        if len(kernel.shape) == 4:  # Conv2D: the kernel is applied at every output position
+            size *= int(np.prod(layer.output.shape[1:3]))
+        total += size
+    return total
+
+
+@contextlib.contextmanager
+def _no_validation_after(gate, model):
+    """Keras still validates at the end of the epoch a stop cuts short; in the first epoch that
+    builds the test step (1.5-2.6 s after the stop on this CPU, quick MNIST) for figures nobody
+    keeps (a partial epoch is not recorded). Skipped through Keras's own per-epoch check
+    (``Trainer._should_eval``, private: without it validation simply runs as before)."""
+    should_eval = getattr(model, "_should_eval", None)
+    if should_eval is not None:
+        model._should_eval = lambda epoch, freq: not gate.stopped and should_eval(epoch, freq)
+    try:
+        yield
+    finally:
+        model.__dict__.pop("_should_eval", None)
+
+
+def _one_hot(images, labels):
+    import tensorflow as tf
+
+    return images, tf.one_hot(tf.cast(labels, tf.int32), 10)
+
+
+def _split(data: Dataset, config: TrainingConfig):
+    """Shuffle once with the seed, then hold out the validation fraction."""
+    order = np.random.default_rng(config.seed).permutation(len(data.x_train))
+    n_val = int(round(len(order) * config.validation_split))
+    if len(order) - n_val < 1:
+        raise ConfigError(f"only {len(order)} training images: nothing left to train on after "
+                          f"holding out {config.validation_split:.0%} for validation")
+    val, train_idx = order[:n_val], order[n_val:]
+    return data.x_train[train_idx], data.y_train[train_idx], data.x_train[val], data.y_train[val]
+
+
+def _optimizer(config: TrainingConfig, total_steps: int):
+    import keras
+
+    lr = config.learning_rate
+    if config.lr_schedule == "cosine":
+        warmup = max(1, int(0.1 * total_steps))  # a short ramp keeps large rates stable
+        lr = keras.optimizers.schedules.CosineDecay(
+            lr / 10, max(1, total_steps - warmup), alpha=0.01,
+            warmup_target=config.learning_rate, warmup_steps=warmup)
+    elif config.lr_schedule == "onecycle":  # up for a quarter of the run, then down to zero
+        warmup = max(1, int(0.25 * total_steps))
+        lr = keras.optimizers.schedules.CosineDecay(
+            lr / 25, max(1, total_steps - warmup), alpha=0.0,
+            warmup_target=config.learning_rate, warmup_steps=warmup)
+    options = dict(use_ema=True, ema_momentum=config.ema) if config.ema else {}
+    if config.weight_decay:  # Keras decays decoupled from the gradient: Adam becomes AdamW
+        options["weight_decay"] = config.weight_decay
+    if config.optimizer == "adam":
+        return keras.optimizers.Adam(lr, **options)
+    if config.optimizer == "rmsprop":
+        return keras.optimizers.RMSprop(lr, **options)
+    return keras.optimizers.SGD(lr, momentum=0.9, nesterov=True, **options)
