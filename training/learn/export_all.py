@@ -4,7 +4,7 @@
 writes ``DIR/<name>.keras`` (the file itself, byte for byte), ``<name>.tflite`` (LiteRT, float32,
 any batch size), ``<name>.onnx`` (Keras 3's own ``model.export(format="onnx")``, which converts
 with tf2onnx) and ``<name>.json``: class names, the input's shape, scale and polarity, how a
-picture is made into that input for this dataset (the facts of ``training/preprocess.py``), the
+picture is made into that input for this dataset (the facts of ``training/runtime/preprocess.py``), the
 output, the calibration temperature, and each file's SHA-256, so that a phone app or a web page
 can use the model without this project.
 

@@ -4,7 +4,7 @@ The top probability alone (what "Not sure" used to be) is a weak detector: a let
 scribble drawn with the canvas's pen gets 99 % "4" as easily as a real 4 does. What gives them
 away is how the network's *features* compare with those of the pictures it was trained on. Four
 scores are computed from three taps of the model (measured on our own scribble, letter and
-noise sets, see ``training/ood_sets.py``; each alone rejected 40-90 % of one set, their sum
+noise sets, see ``training/learn/ood_sets.py``; each alone rejected 40-90 % of one set, their sum
 93-100 % of each at the same 0.5 % false alarms):
 
 * ``mahalanobis_early``: class-conditional Mahalanobis distance (Lee et al. 2018, shared
