@@ -72,7 +72,7 @@ class Setting:
     tip: str | None = None              # the form's tooltip (None: the help; "": none)
     choices: dict | None = None         # choice: name -> title, in the order offered
     choice_tips: dict | None = None     # choice: name -> tooltip of that item
-    low: float | None = None            # numbers: the allowed range ...
+    low: float | None = None            # numbers: the allowed range (ints: both ends in) ...
     high: float | None = None
     low_open: bool = False              # ... with its ends excluded or not
     high_open: bool = False
@@ -95,6 +95,9 @@ class Setting:
         if (self.row is None) == (not self.hidden_because) or (self.row is not None
                                                                 and not self.widget):
             raise TypeError(f"{self.label}: a form row and widget name, or why it is not shown")
+        if (self.kind == "choice" and not self.choices) or (
+                self.kind in ("int", "float") and None in (self.low, self.high)):
+            raise TypeError(f"{self.label}: a choice needs its choices, a number its range")
 
     def accepts(self, value) -> bool:
         if self.kind == "choice":
@@ -156,7 +159,7 @@ def form_settings(config_class=None) -> list[tuple[str, Setting]]:
                   key=lambda pair: pair[1].row)
 
 
-_OFF_CLI_ONLY = "an expert's option, rarely changed: the command line's {}"
+_CLI_ONLY = "an expert's option, rarely changed: the command line's {}"
 
 
 @dataclass
@@ -178,8 +181,8 @@ class TrainingConfig:
         low=0, low_open=True, high=1, form_low=1e-5, decimals=5, adaptive=True,
         row=4, widget="learningRateField")
     lr_schedule: str = setting(
-        "cosine", label="Schedule", kind="choice", flags=("--lr-schedule",), choices=SCHEDULE_TITLES,
-        row=5, widget="lrScheduleField")
+        "cosine", label="Schedule", kind="choice", flags=("--lr-schedule",),
+        choices=SCHEDULE_TITLES, row=5, widget="lrScheduleField")
     epochs: int = setting(
         2, label="Epochs", kind="int", flags=("--epochs",), low=1, high=1000, form_high=200,
         row=6, widget="epochsField")
@@ -224,7 +227,7 @@ class TrainingConfig:
         0.0, label="Weight averaging", kind="float", flags=("--ema",), off=0, low=0.5, high=1,
         high_open=True, help="weight averaging: momentum of the moving average, e.g. 0.99 "
                              "(default 0: off)",
-        hidden_because=_OFF_CLI_ONLY.format("--ema"))
+        hidden_because=_CLI_ONLY.format("--ema"))
     weight_decay: float = setting(
         0.0, label="Weight decay", kind="float", flags=("--weight-decay",), low=0, high=1,
         high_open=True, form_high=0.5, decimals=3, step=0.01,
@@ -237,7 +240,7 @@ class TrainingConfig:
         high=1000, note="(0: automatic)",
         help="batches per Keras call (default 0: automatic, many for small models)",
         hidden_because="automatic (0) is the fastest choice measured; "
-                       + _OFF_CLI_ONLY.format("--steps-per-execution"))
+                       + _CLI_ONLY.format("--steps-per-execution"))
     strategy: str = setting(
         "default", label="Distribution", kind="choice", flags=("--strategy",),
         choices={name: name for name in STRATEGIES},
