@@ -34,6 +34,7 @@ from training.core.datasets import DatasetError, load_dataset
 from training.core.paths import runs_dir
 from training.modelfile.sidecar import sidecar_path, tflite_path
 from training.protocol.config import TrainingConfig
+from training.protocol.options import config_arguments
 
 log = logging.getLogger(__name__)
 
@@ -41,23 +42,8 @@ SUMMARY_DROPOUT = 0.5  # any rate > 0: only whether Dropout layers exist changes
 
 
 def train_arguments(config: TrainingConfig, out: Path) -> list[str]:
-    """The CLI flags that reproduce ``config`` exactly (floats with full precision)."""
-    args = ["train", "--dataset", config.dataset, "--architecture", config.architecture,
-            "--optimizer", config.optimizer, "--lr", repr(float(config.learning_rate)),
-            "--lr-schedule", config.lr_schedule, "--epochs", str(config.epochs),
-            "--batch-size", str(config.batch_size),
-            "--validation-split", repr(float(config.validation_split)),
-            "--dropout", repr(float(config.dropout)),
-            "--augment" if config.augment else "--no-augment",
-            "--precision", config.precision, "--seed", str(config.seed),
-            "--label-smoothing", repr(float(config.label_smoothing)),
-            "--ema", repr(float(config.ema)),
-            "--weight-decay", repr(float(config.weight_decay)),
-            "--steps-per-execution", str(config.steps_per_execution),
-            "--out", str(out), "--progress", "json"]
-    if config.data_dir:
-        args += ["--data-dir", str(config.data_dir)]
-    return args
+    """The CLI arguments that train ``config`` exactly into ``out``, speaking JSON lines."""
+    return ["train", *config_arguments(config), "--out", str(out), "--progress", "json"]
 
 
 def new_run_path(config: TrainingConfig) -> Path:

@@ -15,10 +15,7 @@ import os
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QFont, QFontDatabase
 from PySide6.QtWidgets import (
-    QAbstractSpinBox,
-    QCheckBox,
     QComboBox,
-    QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QLabel,
@@ -27,13 +24,13 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QPushButton,
     QScrollArea,
-    QSpinBox,
     QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from desktop_app.figures.figure_renderer import RendererThread
+from desktop_app.learning.config_form import ConfigForm
 from desktop_app.learning.training_controller import TrainingController
 from desktop_app.settings import AppSettings
 from desktop_app.views.progress_bar import readable_progress_bar
@@ -43,21 +40,10 @@ from desktop_app.views.results_view import ResultsView
 from desktop_app.views.training_charts import TrainingCharts
 from training.core.atomic import WriteError
 from training.core.datasets import DATA_ENV_VAR, DATASETS
-from training.protocol.config import (
-    ARCHITECTURES,
-    LR_SCHEDULES,
-    PRECISIONS,
-    ConfigError,
-    TrainingConfig,
-)
+from training.protocol.config import ConfigError, TrainingConfig
 from training.protocol.presets import PRESETS
 
 log = logging.getLogger(__name__)
-
-OPTIMIZER_TITLES = {"adam": "Adam", "rmsprop": "RMSprop", "sgd": "SGD + momentum"}
-SCHEDULE_TITLES = {"constant": "constant", "cosine": "warm-up + cosine decay",
-                   "onecycle": "one cycle (up 25 %, down to 0)"}
-PRECISION_TITLES = {"float32": "float32", "bfloat16": "bfloat16 (mixed)"}
 
 CUSTOM = "Custom"
 SUMMARY_PENDING = "…"
@@ -78,6 +64,7 @@ def _same(a, b) -> bool:
 
 
 class TrainingPanel(QWidget):
+    config_class = TrainingConfig           # the form is built from its fields' declarations
     modelReady = Signal(str, dict)          # (trained .keras path, metadata): "Use this model"
     sampleChosen = Signal(object, str)      # (uint8 28x28 picture, dataset) from the gallery
     trainingStateChanged = Signal(bool)     # True when a run starts, False when it has ended
@@ -121,65 +108,16 @@ class TrainingPanel(QWidget):
         self.preset.addItems([CUSTOM, *self._presets])
         self.preset.setToolTip("Fill the form with a known-good combination")
 
-        self.dataset = QComboBox(objectName="datasetField")
-        for name, info in DATASETS.items():
-            self.dataset.addItem(info.title, name)
-        self.architecture = QComboBox(objectName="architectureField")
-        for name, arch in ARCHITECTURES.items():
-            self.architecture.addItem(arch.title, name)
-            self.architecture.setItemData(self.architecture.count() - 1, arch.description,
-                                          Qt.ItemDataRole.ToolTipRole)
-        self.optimizer = QComboBox(objectName="optimizerField")
-        for name, title in OPTIMIZER_TITLES.items():
-            self.optimizer.addItem(title, name)
-
-        self.learning_rate = QDoubleSpinBox(objectName="learningRateField")
-        self.learning_rate.setDecimals(5)
-        self.learning_rate.setRange(1e-5, 1.0)
-        self.learning_rate.setStepType(QAbstractSpinBox.StepType.AdaptiveDecimalStepType)
-        self.lr_schedule = QComboBox(objectName="lrScheduleField")
-        for name in LR_SCHEDULES:
-            self.lr_schedule.addItem(SCHEDULE_TITLES.get(name, name), name)
-
-        self.epochs = QSpinBox(objectName="epochsField")
-        self.epochs.setRange(1, 200)
-        self.batch_size = QSpinBox(objectName="batchSizeField")
-        self.batch_size.setRange(1, 4096)
-        self.validation_split = QDoubleSpinBox(objectName="validationSplitField")
-        self.validation_split.setRange(0.0, 0.5)
-        self.validation_split.setDecimals(2)
-        self.validation_split.setSingleStep(0.05)
-        self.dropout = QDoubleSpinBox(objectName="dropoutField")
-        self.dropout.setRange(0.0, 0.9)
-        self.dropout.setDecimals(2)
-        self.dropout.setSingleStep(0.05)
-        self.label_smoothing = QDoubleSpinBox(objectName="labelSmoothingField")
-        self.label_smoothing.setRange(0.0, 0.5)
-        self.label_smoothing.setDecimals(2)
-        self.label_smoothing.setSingleStep(0.05)
-        self.label_smoothing.setToolTip("Train towards about 90 % sure instead of 100 % (at 0.1): "
-                                        "often a little more accurate on the test set")
-        self.weight_decay = QDoubleSpinBox(objectName="weightDecayField")
-        self.weight_decay.setRange(0.0, 0.5)
-        self.weight_decay.setDecimals(3)
-        self.weight_decay.setSingleStep(0.01)
-        self.weight_decay.setToolTip("Shrink every weight a little at each step (decoupled, as "
-                                     "in AdamW), e.g. 0.05: a regulariser for longer runs (in "
-                                     "9-epoch Fashion-MNIST runs it was within the noise)")
-        self.augment = QCheckBox("random shifts, rotations, scaling, stroke width",
-                                 objectName="augmentField")
-        self.precision = QComboBox(objectName="precisionField")
-        for name in PRECISIONS:
-            self.precision.addItem(PRECISION_TITLES.get(name, name), name)
-        self.precision.setToolTip("bfloat16 is about twice as fast on CPUs with AVX512-BF16/AMX "
-                                  "and much slower elsewhere")
-        self.seed = QSpinBox(objectName="seedField")
-        self.seed.setRange(0, 2**31 - 1)
-
-        self.data_folder = QLineEdit(objectName="dataFolderField")
-        self.data_folder.setPlaceholderText(f"default: ${DATA_ENV_VAR}, then the Keras cache")
-        self.data_folder.setToolTip("A folder holding mnist/ and fashion-mnist/ with the four "
-                                    "IDX files each")
+        # One widget per field TrainingConfig's declarations place in the form, kept as
+        # self.<field name> (self.dataset, self.epochs, ...); the data folder is also
+        # self.data_folder.
+        self.form = ConfigForm(self.config_class)
+        for name, widget in self.form.widgets.items():
+            if hasattr(type(self), name):
+                raise TypeError(f"config field {name} would hide TrainingPanel.{name}")
+            setattr(self, name, widget)
+        self._fields = tuple(self.form.widgets.values())
+        self.data_folder = self.form.widgets["data_dir"]
         self.browse = QPushButton("Browse…", objectName="browseDataFolder")
 
         self.summary = QPlainTextEdit(SUMMARY_PENDING, objectName="modelSummary")
@@ -190,17 +128,7 @@ class TrainingPanel(QWidget):
         self.summary.setFont(font)
         self.summary.setMinimumHeight(160)
 
-        self._fields = (self.dataset, self.architecture, self.optimizer, self.learning_rate,
-                        self.lr_schedule, self.epochs, self.batch_size, self.validation_split,
-                        self.dropout, self.label_smoothing, self.weight_decay, self.augment,
-                        self.precision, self.seed)
-        for combo in (self.dataset, self.architecture, self.optimizer, self.lr_schedule,
-                      self.precision):
-            combo.currentIndexChanged.connect(self._on_form_changed)
-        for spin in (self.learning_rate, self.epochs, self.batch_size, self.validation_split,
-                     self.dropout, self.label_smoothing, self.weight_decay, self.seed):
-            spin.valueChanged.connect(self._on_form_changed)
-        self.augment.toggled.connect(self._on_form_changed)
+        self.form.connect(self._on_form_changed)
         self.architecture.currentIndexChanged.connect(self._request_summary)
         self.dropout.valueChanged.connect(self._request_summary)
         self.preset.activated.connect(self._on_preset_chosen)
@@ -241,38 +169,9 @@ class TrainingPanel(QWidget):
 
         from desktop_app.views.fitting import ButtonGrid
 
-        form = QFormLayout()
-        # A narrow dock: a field too wide beside its label goes under it (the long combo
-        # texts stay whole), and no field asks for more than its content needs.
-        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
-        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-        for combo in (self.preset, self.dataset, self.architecture, self.optimizer,
-                      self.lr_schedule, self.precision):
-            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
-        form.addRow("Preset", self.preset)
-        form.addRow("Dataset", self.dataset)
-        form.addRow("Architecture", self.architecture)
-        form.addRow("Optimizer", self.optimizer)
-        form.addRow("Learning rate", self.learning_rate)
-        form.addRow("Schedule", self.lr_schedule)
-        form.addRow("Epochs", self.epochs)
-        form.addRow("Batch size", self.batch_size)
-        form.addRow("Validation split", self.validation_split)
-        form.addRow("Dropout", self.dropout)
-        form.addRow("Label smoothing", self.label_smoothing)
-        form.addRow("Weight decay", self.weight_decay)
-        form.addRow("Augmentation", self.augment)
-        form.addRow("Precision", self.precision)
-        form.addRow("Seed", self.seed)
-        # The folder gets the whole width under its label (a path is long), Browse beside
-        # the label.
-        form.addRow("Data folder", self.browse)
-        form.addRow(self.data_folder)
-        self.browse.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
-
         settings_box = QWidget()
         left = QVBoxLayout(settings_box)
-        left.addLayout(form)
+        left.addLayout(self._form_layout())
         left.addWidget(QLabel("Model summary"))
         left.addWidget(self.summary, 1)
         scroll = QScrollArea()
@@ -305,49 +204,50 @@ class TrainingPanel(QWidget):
         layout.addWidget(self.message)
         layout.addWidget(self.tabs, 1)
 
+    def _form_layout(self) -> QFormLayout:
+        from PySide6.QtWidgets import QSizePolicy
+
+        form = QFormLayout()
+        # A narrow dock: a field too wide beside its label goes under it (the long combo
+        # texts stay whole), and no field asks for more than its content needs.
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.addRow("Preset", self.preset)
+        for name, label, widget in self.form.rows():
+            if isinstance(widget, QComboBox):
+                widget.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+            if isinstance(widget, QLineEdit):
+                # A path gets the whole width under its label (a path is long); the data
+                # folder's Browse sits beside the label.
+                if widget is self.data_folder:
+                    form.addRow(label, self.browse)
+                else:
+                    form.addRow(QLabel(label))
+                form.addRow(widget)
+            else:
+                form.addRow(label, widget)
+        self.preset.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.browse.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+        return form
+
     # ------------------------------------------------------------------ form <-> config
     def config(self) -> TrainingConfig:
-        """The form's values as a TrainingConfig (widgets keep every value in range)."""
-        folder = self.data_folder.text().strip()
-        return TrainingConfig(
-            dataset=self.dataset.currentData(), architecture=self.architecture.currentData(),
-            optimizer=self.optimizer.currentData(), learning_rate=self.learning_rate.value(),
-            lr_schedule=self.lr_schedule.currentData(), epochs=self.epochs.value(),
-            batch_size=self.batch_size.value(), validation_split=self.validation_split.value(),
-            dropout=self.dropout.value(), augment=self.augment.isChecked(),
-            precision=self.precision.currentData(), seed=self.seed.value(),
-            label_smoothing=self.label_smoothing.value(),
-            weight_decay=self.weight_decay.value(), data_dir=folder or None)
+        """The form's values as a TrainingConfig (widgets keep every value in range); the
+        fields the form does not show (see their declarations) keep their defaults."""
+        return self.config_class(**self.form.values())
 
     def set_config(self, values: dict) -> None:
         """Fill the form from (part of) a config dict; unknown names keep the current choice."""
-        combos = {"dataset": self.dataset, "architecture": self.architecture,
-                  "optimizer": self.optimizer, "lr_schedule": self.lr_schedule,
-                  "precision": self.precision}
-        spins = {"learning_rate": self.learning_rate, "epochs": self.epochs,
-                 "batch_size": self.batch_size, "validation_split": self.validation_split,
-                 "dropout": self.dropout, "seed": self.seed,
-                 "label_smoothing": self.label_smoothing, "weight_decay": self.weight_decay}
         loading, self._loading = self._loading, True  # one save at the end, not one per field
         try:
-            for key, combo in combos.items():
-                if key in values:
-                    index = combo.findData(str(values[key]).replace("-", "_"))
-                    if index >= 0:
-                        combo.setCurrentIndex(index)
-            for key, spin in spins.items():
-                value = values.get(key)
-                if isinstance(value, (int, float)) and not isinstance(value, bool):
-                    spin.setValue(value)  # out-of-range values are clamped by the widget
-            if isinstance(values.get("augment"), bool):
-                self.augment.setChecked(values["augment"])
+            self.form.set_values(values)
         finally:
             self._loading = loading
         self._on_form_changed()
 
     def _restore(self) -> None:
         saved = self._settings.training_config()
-        self.set_config(TrainingConfig().to_dict())  # fields no preset sets
+        self.set_config(self.config_class().to_dict())  # fields no preset sets
         self.set_config(presets()["Quick"])
         if saved:
             self.set_config(saved)

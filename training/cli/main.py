@@ -65,15 +65,8 @@ from training.core.atomic import WriteError, check_writable_target, end_cleanly_
 from training.core.datasets import DATASETS, DatasetError, normalize_name  # noqa: E402
 from training.learn.strategy import check_tf_config
 from training.modelfile.sidecar import ModelLoadError  # noqa: E402
-from training.protocol.config import (
-    ARCHITECTURES,
-    LR_SCHEDULES,
-    OPTIMIZERS,
-    PRECISIONS,
-    STRATEGIES,
-    ConfigError,
-    TrainingConfig,
-)
+from training.protocol.config import ARCHITECTURES, ConfigError, TrainingConfig  # noqa: E402
+from training.protocol.options import add_config_options  # noqa: E402
 from training.protocol.presets import PRESETS, preset_values  # noqa: E402
 from training.protocol.wire import dumps, json_safe  # noqa: E402
 from training.runtime.preprocess import (  # noqa: E402
@@ -127,13 +120,18 @@ def _fail(message: str, status: int = EXIT_ERROR) -> int:
     return fail(_protocol, message, status)
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(config_class=TrainingConfig) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m training",
                                      description="Train, evaluate and use MNIST / Fashion-MNIST "
                                                  "classifiers.")
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
-    defaults = TrainingConfig()
+    _train_parser(sub, config_class)
+    _model_parsers(sub)
+    _tool_parsers(sub)
+    return parser
 
+
+def _train_parser(sub, config_class) -> None:
     # No defaults here: an option given is told apart from one left out, so that it overrides
     # the preset's value; _train fills in TrainingConfig's defaults, then the preset, then these.
     train = sub.add_parser("train", help="train a model and save it",
@@ -142,37 +140,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="a named recipe (the panel's presets); other options override it: "
                             + "; ".join(f"{p.name}: {p.description}" for p in PRESETS.values())
                             .replace("%", "%%"))  # argparse formats help with %
-    train.add_argument("--dataset", choices=list(DATASETS))
-    train.add_argument("--architecture", choices=list(ARCHITECTURES))
-    train.add_argument("--optimizer", choices=OPTIMIZERS)
-    train.add_argument("--lr", "--learning-rate", dest="learning_rate", type=float)
-    train.add_argument("--lr-schedule", choices=LR_SCHEDULES)
-    train.add_argument("--epochs", type=int)
-    train.add_argument("--batch-size", type=int,
-                       help="images per step; with --strategy, the global batch, split across "
-                            "the replicas")
-    train.add_argument("--validation-split", type=float)
-    train.add_argument("--dropout", type=float)
-    train.add_argument("--augment", action=argparse.BooleanOptionalAction,
-                       help="random shifts, rotations, scaling and stroke widths")
-    train.add_argument("--precision", choices=PRECISIONS)
-    train.add_argument("--label-smoothing", type=float, help="e.g. 0.1 (default 0: off)")
-    train.add_argument("--ema", type=float,
-                       help="weight averaging: momentum of the moving average, e.g. 0.99 "
-                            "(default 0: off)")
-    train.add_argument("--weight-decay", type=float,
-                       help="decoupled weight decay (Adam becomes AdamW), e.g. 0.05 (default "
-                            "0: off)")
-    train.add_argument("--steps-per-execution", type=int,
-                       help="batches per Keras call (default 0: automatic, many for small "
-                            "models)")
-    train.add_argument("--seed", type=int)
-    train.add_argument("--strategy", choices=STRATEGIES,
-                       help="default: one device (as before); mirrored: every GPU of this "
-                            "machine (else its logical CPU devices); multi-worker: several "
-                            "machines, each named in $TF_CONFIG (see the README)")
-    train.add_argument("--data-dir", help="folder with mnist/ and fashion-mnist/ IDX files "
-                                          "(default: $DRAW_CLASSIFY_DATA, then the Keras cache)")
+    add_config_options(train, config_class)  # one option per TrainingConfig field
     train.add_argument("--out", required=True, help="where to save the .keras model")
     train.add_argument("--ood", action=argparse.BooleanOptionalAction,
                        help="after saving, fit the check for pictures unlike the training data "
@@ -180,6 +148,10 @@ def _parser() -> argparse.ArgumentParser:
     _progress_argument(train)
     train.set_defaults(run=_train)
 
+
+def _model_parsers(sub) -> None:
+    """The commands that read a model: evaluate, summary, predict, explain, calibrate,
+    export-all, convert."""
     for name, run, text in (("evaluate", _evaluate, "accuracy on the official test set"),
                             ("summary", _summary, "layers, parameters and saved metadata")):
         cmd = sub.add_parser(name, help=text)
@@ -207,12 +179,6 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("--out", help="folder for <name>.saliency.png overlays")
     explain.set_defaults(run=_explain)
 
-    # The whole "teach it my handwriting" command lives in training.learn.teach (its own options).
-    teach = sub.add_parser("teach", add_help=False, prefix_chars="\0",
-                           help="fine-tune a model on your own samples (see: teach --help)")
-    teach.add_argument("options", nargs=argparse.REMAINDER)
-    teach.set_defaults(run=lambda args: _teach_main(args.options))
-
     calibrate = sub.add_parser("calibrate", help="fit the temperature and the 'does not look "
                                                  "like a digit' check on held-out data; stored "
                                                  "in the sidecar")
@@ -221,7 +187,10 @@ def _parser() -> argparse.ArgumentParser:
     calibrate.add_argument("--no-ood", dest="ood", action="store_false",
                            help="the temperature only")
     calibrate.set_defaults(run=_calibrate)
+    _export_parsers(sub)
 
+
+def _export_parsers(sub) -> None:
     export_all = sub.add_parser("export-all", help="write a model as .keras, .tflite and ONNX "
                                                    "with a JSON describing its input")
     _model_argument(export_all)
@@ -239,6 +208,15 @@ def _parser() -> argparse.ArgumentParser:
     _progress_argument(convert)
     convert.set_defaults(run=_convert)
 
+
+def _tool_parsers(sub) -> None:
+    """teach, download, describe."""
+    # The whole "teach it my handwriting" command lives in training.learn.teach (its own options).
+    teach = sub.add_parser("teach", add_help=False, prefix_chars="\0",
+                           help="fine-tune a model on your own samples (see: teach --help)")
+    teach.add_argument("options", nargs=argparse.REMAINDER)
+    teach.set_defaults(run=lambda args: _teach_main(args.options))
+
     download = sub.add_parser("download", help="fetch a dataset into the Keras cache")
     download.add_argument("--dataset", default="mnist", choices=list(DATASETS))
     download.add_argument("--data-dir", help="look here first (nothing is downloaded if found)")
@@ -246,13 +224,12 @@ def _parser() -> argparse.ArgumentParser:
     download.set_defaults(run=_download)
 
     describe = sub.add_parser("describe", help="layers and parameters of an architecture")
-    describe.add_argument("--architecture", default=defaults.architecture,
+    describe.add_argument("--architecture", default=TrainingConfig().architecture,
                           choices=[*ARCHITECTURES, "all"])
     describe.add_argument("--dropout", type=float, default=None,
                           help="dropout rate (default: the architecture's own)")
     describe.add_argument("--json", action="store_true", help="JSON lines instead of tables")
     describe.set_defaults(run=_describe)
-    return parser
 
 
 def _progress_argument(cmd: argparse.ArgumentParser) -> None:
@@ -394,14 +371,14 @@ def _add_ood(result, path: Path, data, progress) -> None:
                   "without it."})
 
 
-def _train_config(args) -> TrainingConfig:
+def _train_config(args, config_class=TrainingConfig) -> TrainingConfig:
     """TrainingConfig's defaults, then the preset's values, then the options given."""
-    given = {f.name: getattr(args, f.name) for f in fields(TrainingConfig) if hasattr(args, f.name)}
-    values = TrainingConfig().to_dict()
+    given = {f.name: getattr(args, f.name) for f in fields(config_class) if hasattr(args, f.name)}
+    values = config_class().to_dict()
     if getattr(args, "preset", None):
         values.update(preset_values(args.preset, given.get("dataset", values["dataset"])))
     values.update(given)
-    return TrainingConfig(**values).validate()
+    return config_class(**values).validate()
 
 
 def _save(model, path: Path, metadata: dict) -> Path:
