@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop_app.jobs.registry import JobRegistry
 from desktop_app.jobs.threads import end_all_processes, start_worker, stop_thread
 from desktop_app.prediction.picture_loader import PictureLoader
 from desktop_app.prediction.prediction_controller import PredictionController
@@ -106,11 +107,12 @@ class MainWindow(QMainWindow):
         self._measured: set[str] = set()   # trained models whose checks came after they were kept
         self._exporter = None   # Model ▸ Export… (desktop_app/model_export.py), on first use
 
+        self.jobs = JobRegistry()  # every background job of the window: closing ends them all
         self._build_layout()
         self._build_actions()
         self._build_docks()
 
-        self.controller = PredictionController(self._grab_picture, self.settings, self)
+        self.controller = PredictionController(self._grab_picture, self.settings, self, self.jobs)
         self.canvas.changed.connect(self.controller.picture_changed)
         self.canvas.fileDropped.connect(self.open_image)
         self.canvas.imageDropped.connect(self._show_qimage)
@@ -484,9 +486,9 @@ class MainWindow(QMainWindow):
         from desktop_app.views.compare_view import CompareView
         from desktop_app.views.layers_view import LayersView
 
-        self.layers_view = LayersView(self.controller)
+        self.layers_view = LayersView(self.controller, self.jobs)
         self.layers_dock.setWidget(self.layers_view)
-        self.compare_view = CompareView(self.controller, self.settings)
+        self.compare_view = CompareView(self.controller, self.settings, self.jobs)
         self.compare_dock.setWidget(self.compare_view)
         self.layers_dock.visibilityChanged.connect(self.layers_view.set_shown)
         self.compare_dock.visibilityChanged.connect(self.compare_view.set_shown)
@@ -1091,7 +1093,7 @@ class MainWindow(QMainWindow):
         """End every child process (terminate, kill after 1 s), then every worker thread; True
         when nothing is left running. The app's one owner of their lifetime."""
         end_all_processes()
-        ok = True
+        ok = self.jobs.close_all(timeout_ms / 1000)
         if self.training_panel is not None:
             ok = self.training_panel.shutdown(timeout_ms) and ok
         ok = self.samples.shutdown(timeout_ms) and ok
