@@ -19,12 +19,13 @@ the classification): a request only makes the older ones *of its key* stale.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
 
 from desktop_app.jobs.registry import JobRegistry
 from desktop_app.jobs.threads import start_worker, stop_thread
@@ -109,6 +110,7 @@ class LatestJob(QObject):
         self._runner: _Runner | None = None
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
+        self._timer.setTimerType(Qt.TimerType.PreciseTimer)  # a coarse one fires up to 5 % early
         self._timer.timeout.connect(self._try_start)
 
     # -- requests (GUI thread)
@@ -169,7 +171,7 @@ class LatestJob(QObject):
     # -- internals
     def _schedule(self, delay_s: float) -> None:
         if not self._stopped and not self._paused:
-            self._timer.start(max(0, round(delay_s * 1000)))
+            self._timer.start(max(0, math.ceil(delay_s * 1000)))
 
     def _due(self, key: Hashable) -> float:
         _generation, _request, submitted = self._pending[key]
