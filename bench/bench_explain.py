@@ -89,8 +89,8 @@ def view_costs() -> dict:
     from PySide6.QtWidgets import QApplication
 
     from desktop_app.prediction.model_choices import standard_choices
-    from desktop_app.views.compare_view import CompareWorker
-    from desktop_app.views.layers_view import LayersWorker
+    from desktop_app.views.compare_view import ColumnRunner, CompareRequest, LoadColumn
+    from desktop_app.views.layers_view import LayerRunner, LayersRequest
     from training.core.datasets import DATASETS
 
     QApplication.instance() or QApplication([])  # QImages of the layer mosaics
@@ -98,20 +98,18 @@ def view_costs() -> dict:
     for name in SHIPPED_MODELS:
         data = load_dataset(name)
         pictures = data.x_test[:TIMED].astype(np.float32) / 255.0
-        compare = CompareWorker()
+        compare = ColumnRunner()
         for column, choice in enumerate(standard_choices(name)):
-            compare.load_column({"column": column, "token": 1, "path": choice["path"],
-                                 "dataset": name})
-        layers = LayersWorker()
+            compare.compute(LoadColumn(column, 1, choice["path"], name))
+        layers = LayerRunner()
         compare_s, layers_s = [], []
         for seq, picture in enumerate(pictures):
             started = time.perf_counter()
-            compare.compare({"seq": seq, "input": picture, "columns": {0: 1, 1: 1, 2: 1}})
+            compare.compute(CompareRequest(picture, {0: 1, 1: 1, 2: 1}))
             compare_s.append(time.perf_counter() - started)
             started = time.perf_counter()
-            layers.compute({"seq": seq, "key": "in_use", "path": "", "dataset": name,
-                            "input": picture,
-                            "class_names": list(DATASETS[name].class_names)})
+            layers.compute(LayersRequest("in_use", "", name, picture,
+                                         tuple(DATASETS[name].class_names)))
             layers_s.append(time.perf_counter() - started)
         costs[name] = {"compare": percentiles(compare_s[5:]),
                        "layers": percentiles(layers_s[5:])}

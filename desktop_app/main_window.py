@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 from PySide6 import __version__ as pyside_version
-from PySide6.QtCore import QSize, Qt, QTimer, Signal, Slot, qVersion
+from PySide6.QtCore import QSize, Qt, QTimer, Slot, qVersion
 from PySide6.QtGui import QAction, QActionGroup, QFont, QGuiApplication, QIcon, QImage, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
@@ -30,8 +30,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_app.jobs.threads import end_all_processes, start_worker, stop_thread
-from desktop_app.prediction.picture_loader import PictureLoader
+from desktop_app.jobs.latest import LatestJob
+from desktop_app.jobs.registry import JobRegistry
+from desktop_app.jobs.threads import end_all_processes
+from desktop_app.prediction.picture_loader import (
+    PictureFailed,
+    PictureFile,
+    PictureLoaded,
+    PicturePixels,
+    load_picture,
+)
 from desktop_app.prediction.prediction_controller import PredictionController
 from desktop_app.settings import AppSettings
 from desktop_app.views.canvas_widget import DrawingCanvas, qimage_to_array
@@ -66,8 +74,6 @@ def class_names(dataset: str) -> list[str]:
 
 
 class MainWindow(QMainWindow):
-    _open_file = Signal(int, str)
-    _open_pixels = Signal(int, object)
 
     def __init__(self, settings: AppSettings | None = None):
         super().__init__()
@@ -96,7 +102,8 @@ class MainWindow(QMainWindow):
         self.dataset_selector.setObjectName("datasetSelector")
         for key, info in DATASETS.items():
             self.dataset_selector.addItem(info.title, key)
-        self.samples = SampleBrowser()
+        self.jobs = JobRegistry()  # every background job of the window: closing ends them all
+        self.samples = SampleBrowser(self.jobs)
         self.model_status = QLabel()
         self.model_name = QLabel("Loading model…")  # always the model in use, nothing else
         self.model_name.setObjectName("modelName")
@@ -110,7 +117,7 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._build_docks()
 
-        self.controller = PredictionController(self._grab_picture, self.settings, self)
+        self.controller = PredictionController(self._grab_picture, self.settings, self, self.jobs)
         self.canvas.changed.connect(self.controller.picture_changed)
         self.canvas.fileDropped.connect(self.open_image)
         self.canvas.imageDropped.connect(self._show_qimage)
@@ -127,13 +134,8 @@ class MainWindow(QMainWindow):
         self.saliency_action.setChecked(self.settings.show_saliency())
 
         # Pictures are decoded in their own thread: a huge or hostile file never blocks drawing.
-        self._picture_request = 0
-        self._loader = PictureLoader()
-        self._loader_thread = start_worker(self._loader, "picture-loader")
-        self._open_file.connect(self._loader.load_file)
-        self._open_pixels.connect(self._loader.load_pixels)
-        self._loader.loaded.connect(self._picture_loaded)
-        self._loader.failed.connect(self._picture_failed)
+        self._pictures = LatestJob("picture-loader", load_picture, self.jobs, parent=self)
+        self._pictures.done.connect(self._picture_done)
         self.dataset_selector.currentIndexChanged.connect(self._dataset_chosen)
         self.samples.sampleChosen.connect(lambda image, label: self._show_new_sample(image))
         self.samples.dataFolderChosen.connect(self._data_folder_chosen)
@@ -484,9 +486,9 @@ class MainWindow(QMainWindow):
         from desktop_app.views.compare_view import CompareView
         from desktop_app.views.layers_view import LayersView
 
-        self.layers_view = LayersView(self.controller)
+        self.layers_view = LayersView(self.controller, self.jobs)
         self.layers_dock.setWidget(self.layers_view)
-        self.compare_view = CompareView(self.controller, self.settings)
+        self.compare_view = CompareView(self.controller, self.settings, self.jobs)
         self.compare_dock.setWidget(self.compare_view)
         self.layers_dock.visibilityChanged.connect(self.layers_view.set_shown)
         self.compare_dock.visibilityChanged.connect(self.compare_view.set_shown)
@@ -575,9 +577,8 @@ class MainWindow(QMainWindow):
     def open_image(self, path: str) -> None:
         """Decode ``path`` in the picture thread; it replaces the canvas when it arrives (a
         failure is a message and leaves the canvas as it was)."""
-        self._picture_request += 1
         self.show_info(f"Opening {os.path.basename(path)}…")
-        self._open_file.emit(self._picture_request, path)
+        self._pictures.submit(PictureFile(path))
 
     @Slot(QImage)
     def _show_qimage(self, image: QImage) -> bool:
@@ -588,25 +589,22 @@ class MainWindow(QMainWindow):
             image = image.scaled(MAX_PASTE_SIDE, MAX_PASTE_SIDE,
                                  Qt.AspectRatioMode.KeepAspectRatio,
                                  Qt.TransformationMode.SmoothTransformation)
-        self._picture_request += 1
-        self._open_pixels.emit(self._picture_request,
-                               qimage_to_array(image, QImage.Format.Format_RGBA8888))
+        self._pictures.submit(PicturePixels(qimage_to_array(image,
+                                                            QImage.Format.Format_RGBA8888)))
         return True
 
-    @Slot(int, object, str)
-    def _picture_loaded(self, request: int, grey: np.ndarray, name: str) -> None:
-        if request != self._picture_request or self._closing:
-            return  # superseded by a newer drop or paste
+    @Slot(object)
+    def _picture_done(self, result: PictureLoaded | PictureFailed) -> None:
+        if isinstance(result, PictureFailed):
+            self.show_message(result.message)
+            return
+        if self._closing:
+            return
         self._pinned = None
         self._show_model_line()
-        self.show_picture(grey)
-        if name:
-            self.show_info(f"Opened {name}")
-
-    @Slot(int, str)
-    def _picture_failed(self, request: int, message: str) -> None:
-        if request == self._picture_request:
-            self.show_message(message)
+        self.show_picture(result.grey)
+        if result.name:
+            self.show_info(f"Opened {result.name}")
 
     def choose_image(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open image", "", IMAGE_FILTER)
@@ -1091,7 +1089,7 @@ class MainWindow(QMainWindow):
         """End every child process (terminate, kill after 1 s), then every worker thread; True
         when nothing is left running. The app's one owner of their lifetime."""
         end_all_processes()
-        ok = True
+        ok = self.jobs.close_all(timeout_ms / 1000)
         if self.training_panel is not None:
             ok = self.training_panel.shutdown(timeout_ms) and ok
         ok = self.samples.shutdown(timeout_ms) and ok
@@ -1102,4 +1100,4 @@ class MainWindow(QMainWindow):
         ok = self.controller.shutdown(timeout_ms) and ok
         if self._exporter is not None:
             ok = self._exporter.shutdown(timeout_ms) and ok
-        return stop_thread(self._loader_thread, timeout_ms) and ok
+        return ok

@@ -54,8 +54,7 @@ def test_toggle_draw_overlay_on_the_strokes_then_off(qtbot, window):
     wait_label(qtbot, window, lambda text: text.startswith("7"))
     qtbot.waitUntil(lambda: overlay_alpha(window) is not None and maps
                     and maps[-1].get("label") == 7, timeout=TIMEOUT)
-    qtbot.waitUntil(lambda: window.controller._explain_next is None
-                    and not window.controller._explains.in_flight, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: not window.controller._explains.is_busy(), timeout=TIMEOUT)
     check_overlay_lies_on_the_ink(window)
     last = maps[-1]
     assert last["saliency"].shape == (28, 28) and last["saliency"].max() > 0
@@ -76,8 +75,7 @@ def test_overlay_follows_a_drawing_off_centre_and_goes_when_cleared(qtbot, windo
     draw_seven(qtbot, window.canvas, shift=(90, 60))  # the crop box is not the canvas
     wait_label(qtbot, window, lambda text: text.startswith("7"))
     qtbot.waitUntil(lambda: overlay_alpha(window) is not None, timeout=TIMEOUT)
-    qtbot.waitUntil(lambda: window.controller._explain_next is None
-                    and not window.controller._explains.in_flight, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: not window.controller._explains.is_busy(), timeout=TIMEOUT)
     check_overlay_lies_on_the_ink(window)
     window.canvas.clear()
     qtbot.waitUntil(lambda: window.canvas.overlay() is None, timeout=TIMEOUT)
@@ -126,7 +124,7 @@ def test_the_overlay_path_never_loads_tensorflow():
     from conftest import REPO
 
     code = ("import sys, numpy as np\n"
-            "from desktop_app.prediction.explain_worker import ExplainWorker\n"
+            "from desktop_app.prediction.explain_worker import Explainer\n"
             "from desktop_app.prediction.saliency_overlay import canvas_overlay\n"
             "from training.runtime.explain import explain\n"
             "from training.runtime.lite import LiteModel\n"

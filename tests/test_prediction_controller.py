@@ -1,45 +1,55 @@
-"""PredictionController with fake workers: which model serves which dataset, case by case.
+"""PredictionController with a fake inference: which model serves which dataset, case by case.
 
-The fakes have the real workers' signals and slots; the test plays the worker's part, answering
-each request in the order that matters (a slow automatic load finishing after the user switched
+The fake stands in for ``Inference.compute`` in the job's real thread; the test plays its part,
+answering each request in the order that matters (a slow automatic load finishing after the user switched
 dataset, a stale user choice, a failing file). No model, no LiteRT: only the controller's rules.
 """
 
 from __future__ import annotations
 
+import queue
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PySide6.QtCore import QObject, Signal, Slot
 
-from desktop_app.prediction.inference_worker import model_info
+from desktop_app.prediction.inference_worker import (
+    Classification,
+    ClassifyRequest,
+    LoadFailed,
+    LoadRequest,
+    ModelLoaded,
+    NeedsConversion,
+    model_info,
+)
 from desktop_app.prediction.prediction_controller import PredictionController
 
 TIMEOUT = 5_000
 
 
-class FakeInferenceWorker(QObject):
-    modelLoaded = Signal(dict)
-    modelFailed = Signal(dict)
-    needsConversion = Signal(dict)
-    classified = Signal(dict)
+class FakeInference:
+    """Plays ``Inference.compute`` in the job's thread: each load waits for the test's answer
+    (``answer``); a classification answers at once, unless ``held`` (then it waits too)."""
 
     def __init__(self):
-        super().__init__()
         self.lock = threading.Lock()
-        self.loads: list[dict] = []
-        self.classifications: list[dict] = []
+        self.loads: list[LoadRequest] = []
+        self.classifications: list[ClassifyRequest] = []
+        self.answers: queue.Queue = queue.Queue()
+        self.held = False
 
-    @Slot(dict)
-    def load_model(self, request: dict) -> None:
+    def compute(self, request):
         with self.lock:
-            self.loads.append(request)
+            asked = self.loads if isinstance(request, LoadRequest) else self.classifications
+            asked.append(request)
+        if isinstance(request, ClassifyRequest) and not self.held:
+            return Classification(request.seq, request.dataset, probabilities=np.eye(10)[1])
+        return self.answers.get(timeout=TIMEOUT / 1000)
 
-    @Slot(dict)
-    def classify(self, request: dict) -> None:
-        with self.lock:
-            self.classifications.append(request)
+    def answer(self, reply) -> None:
+        self.answers.put(reply)
 
 
 class FakeConversionWorker(QObject):
@@ -59,20 +69,20 @@ class FakeConversionWorker(QObject):
 def fakes(qtbot, app_settings):
     made = {}
 
-    def worker():
-        made["worker"] = FakeInferenceWorker()
-        return made["worker"]
-
     def converter():
         made["converter"] = FakeConversionWorker()
         return made["converter"]
 
     picture = {"grey": np.full((20, 20), 255, np.uint8)}
+    made["worker"] = FakeInference()
     controller = PredictionController(lambda: picture["grey"], app_settings,
-                                      worker_factory=worker, converter_factory=converter)
+                                      inference=made["worker"], converter_factory=converter)
     made.update(controller=controller, settings=app_settings, picture=picture)
     yield made
+    for _ in range(10):  # whatever still waits for an answer ends
+        made["worker"].answer(None)
     assert controller.shutdown()
+    assert controller.jobs.running() == []
 
 
 def wait_for_load(qtbot, worker, count):
@@ -80,16 +90,22 @@ def wait_for_load(qtbot, worker, count):
     return worker.loads[count - 1]
 
 
-def loaded(request: dict, path: str = "", shipped: bool = True) -> dict:
+def answer_and_wait(qtbot, worker, reply, signal):
+    """The worker answers; the controller has handled it once ``signal`` fired."""
+    with qtbot.waitSignal(signal, timeout=TIMEOUT):
+        worker.answer(reply)
+
+
+def loaded(request: LoadRequest, path: str = "", shipped: bool = True,
+           dataset: str | None = None) -> ModelLoaded:
     """The reply of a worker that loaded ``request``'s model."""
-    dataset = request["dataset"]
-    info = model_info(__import__("pathlib").Path(path or f"/shipped/{dataset}.keras"), {},
-                      dataset, shipped)
-    return {**info, "token": request["token"], "user_choice": request["user_choice"]}
+    dataset = dataset or request.dataset
+    info = model_info(Path(path or f"/shipped/{dataset}.keras"), {}, dataset, shipped)
+    return ModelLoaded(request, info)
 
 
-def failed(request: dict, message: str = "x.keras is not a model file.") -> dict:
-    return {**request, "message": message}
+def failed(request: LoadRequest, message: str = "x.keras is not a model file.") -> LoadFailed:
+    return LoadFailed(request, message)
 
 
 def test_a_late_automatic_load_never_switches_the_dataset(qtbot, fakes):
@@ -99,16 +115,16 @@ def test_a_late_automatic_load_never_switches_the_dataset(qtbot, fakes):
     controller.modelReady.connect(ready.append)
     controller.start()
     mnist_request = wait_for_load(qtbot, worker, 1)
-    assert mnist_request["dataset"] == "mnist" and not mnist_request["user_choice"]
+    assert mnist_request.dataset == "mnist" and not mnist_request.user_choice
 
     controller.set_dataset("fashion_mnist")           # the user switches while MNIST loads
-    fashion_request = wait_for_load(qtbot, worker, 2)
-    worker.modelLoaded.emit(loaded(mnist_request))    # MNIST's model finishes late
+    worker.answer(loaded(mnist_request))              # MNIST's model finishes late
+    fashion_request = wait_for_load(qtbot, worker, 2)  # (asked once MNIST's reply was handled)
 
     assert controller.dataset == "fashion_mnist"
     assert changes == ["fashion_mnist"]
     assert ready == []                                # nothing shown for the other dataset
-    worker.modelLoaded.emit(loaded(fashion_request))
+    answer_and_wait(qtbot, worker, loaded(fashion_request), controller.modelReady)
     assert controller.dataset == "fashion_mnist"
     assert [info["dataset"] for info in ready] == ["fashion_mnist"]
     assert controller.model("mnist")["dataset"] == "mnist"   # kept for a switch back
@@ -119,13 +135,13 @@ def test_a_user_chosen_model_switches_the_dataset_and_is_remembered(qtbot, fakes
     changes = []
     controller.datasetChanged.connect(changes.append)
     controller.start()
-    worker.modelLoaded.emit(loaded(wait_for_load(qtbot, worker, 1)))
+    answer_and_wait(qtbot, worker, loaded(wait_for_load(qtbot, worker, 1)), controller.modelReady)
 
     controller.load_model_file("/models/clothes.keras")
     request = wait_for_load(qtbot, worker, 2)
-    assert request["user_choice"]
-    reply = loaded({**request, "dataset": "fashion_mnist"}, "/models/clothes.keras", False)
-    worker.modelLoaded.emit(reply)
+    assert request.user_choice
+    reply = loaded(request, "/models/clothes.keras", False, dataset="fashion_mnist")
+    answer_and_wait(qtbot, worker, reply, controller.modelReady)
 
     assert controller.dataset == "fashion_mnist" and changes == ["fashion_mnist"]
     assert settings.dataset() == "fashion_mnist"
@@ -140,11 +156,13 @@ def test_a_failing_user_file_keeps_the_model_and_the_remembered_one(qtbot, fakes
     controller.modelFailed.connect(messages.append)
     controller.start()
     first = wait_for_load(qtbot, worker, 1)
-    assert first["path"] == "/models/mine.keras"      # the remembered model is asked for
-    worker.modelLoaded.emit(loaded(first, "/models/mine.keras", False))
+    assert first.path == "/models/mine.keras"         # the remembered model is asked for
+    answer_and_wait(qtbot, worker, loaded(first, "/models/mine.keras", False),
+                    controller.modelReady)
 
     controller.load_model_file("/downloads/broken.keras")
-    worker.modelFailed.emit(failed(wait_for_load(qtbot, worker, 2)))
+    answer_and_wait(qtbot, worker, failed(wait_for_load(qtbot, worker, 2)),
+                    controller.modelFailed)
 
     assert messages == ["x.keras is not a model file. The model in use is unchanged."]
     assert controller.model()["path"] == "/models/mine.keras"
@@ -154,18 +172,42 @@ def test_a_failing_user_file_keeps_the_model_and_the_remembered_one(qtbot, fakes
 
 def test_an_older_user_choice_arriving_late_is_ignored(qtbot, fakes):
     controller, worker, settings = fakes["controller"], fakes["worker"], fakes["settings"]
+    ready, messages = [], []
+    controller.modelReady.connect(ready.append)
+    controller.modelFailed.connect(messages.append)
     controller.start()
-    worker.modelLoaded.emit(loaded(wait_for_load(qtbot, worker, 1)))
+    answer_and_wait(qtbot, worker, loaded(wait_for_load(qtbot, worker, 1)), controller.modelReady)
+    controller.load_model_file("/models/a.keras")
+    first = wait_for_load(qtbot, worker, 2)           # a is loading ...
+    controller.load_model_file("/models/b.keras")     # ... when the user picks b
+    worker.answer(loaded(first, "/models/a.keras", False))    # stale: chosen earlier
+    second = wait_for_load(qtbot, worker, 3)
+    assert second.path == "/models/b.keras"
+    answer_and_wait(qtbot, worker, loaded(second, "/models/b.keras", False),
+                    controller.modelReady)
+    controller.load_model_file("/models/c.keras")
+    third = wait_for_load(qtbot, worker, 4)
+    controller.load_model_file("/models/d.keras")
+    worker.answer(failed(third))                              # stale failure: silent
+    answer_and_wait(qtbot, worker, loaded(wait_for_load(qtbot, worker, 5), "/models/d.keras",
+                                          False), controller.modelReady)
+
+    assert [info["path"] for info in ready[1:]] == ["/models/b.keras", "/models/d.keras"]
+    assert messages == []
+    assert controller.model()["path"] == "/models/d.keras"
+    assert settings.model_path("mnist") == "/models/d.keras"
+
+
+def test_two_choices_in_a_row_load_only_the_second(qtbot, fakes):
+    controller, worker = fakes["controller"], fakes["worker"]
+    controller.start()
+    answer_and_wait(qtbot, worker, loaded(wait_for_load(qtbot, worker, 1)), controller.modelReady)
     controller.load_model_file("/models/a.keras")
     controller.load_model_file("/models/b.keras")
-    first, second = wait_for_load(qtbot, worker, 2), wait_for_load(qtbot, worker, 3)
-
-    worker.modelLoaded.emit(loaded(second, "/models/b.keras", False))
-    worker.modelLoaded.emit(loaded(first, "/models/a.keras", False))    # stale: chosen earlier
-    worker.modelFailed.emit(failed(first))                              # stale failure: silent
-
-    assert controller.model()["path"] == "/models/b.keras"
-    assert settings.model_path("mnist") == "/models/b.keras"
+    second = wait_for_load(qtbot, worker, 2)
+    answer_and_wait(qtbot, worker, loaded(second, "/models/b.keras", False),
+                    controller.modelReady)
+    assert [request.path for request in worker.loads] == ["", "/models/b.keras"]
 
 
 def test_a_remembered_model_on_a_missing_drive_is_skipped_for_this_launch_only(qtbot, fakes):
@@ -174,13 +216,13 @@ def test_a_remembered_model_on_a_missing_drive_is_skipped_for_this_launch_only(q
     messages = []
     controller.modelWarning.connect(messages.append)   # a notice: put right already
     controller.start()
-    worker.modelFailed.emit(failed(wait_for_load(qtbot, worker, 1), "drive.keras is missing."))
+    worker.answer(failed(wait_for_load(qtbot, worker, 1), "drive.keras is missing."))
 
     fallback = wait_for_load(qtbot, worker, 2)
-    assert fallback["path"] == "" and fallback["dataset"] == "mnist"    # the shipped model
+    assert fallback.path == "" and fallback.dataset == "mnist"    # the shipped model
     assert messages == ["drive.keras is missing. Using the shipped model instead."]
     assert settings.model_path("mnist") == "/unplugged/drive.keras"      # kept for next launch
-    worker.modelLoaded.emit(loaded(fallback))
+    answer_and_wait(qtbot, worker, loaded(fallback), controller.modelReady)
     assert controller.model()["shipped"]
 
 
@@ -190,8 +232,8 @@ def test_a_deleted_remembered_model_is_forgotten(qtbot, fakes, tmp_path):
     messages = []
     controller.modelWarning.connect(messages.append)
     controller.start()
-    worker.modelFailed.emit(failed(wait_for_load(qtbot, worker, 1), "deleted.keras is missing."))
-    assert wait_for_load(qtbot, worker, 2)["path"] == ""
+    worker.answer(failed(wait_for_load(qtbot, worker, 1), "deleted.keras is missing."))
+    assert wait_for_load(qtbot, worker, 2).path == ""
     assert messages == ["deleted.keras is missing. Using the shipped model instead."]
     assert settings.model_path("mnist") == ""     # the next launch does not say it again
 
@@ -201,18 +243,19 @@ def test_a_model_without_its_lite_twin_is_converted_then_loaded(qtbot, fakes):
     busy = []
     controller.busy.connect(busy.append)
     controller.start()
-    worker.modelLoaded.emit(loaded(wait_for_load(qtbot, worker, 1)))
+    answer_and_wait(qtbot, worker, loaded(wait_for_load(qtbot, worker, 1)), controller.modelReady)
     controller.load_model_file("/models/old.keras")
     request = wait_for_load(qtbot, worker, 2)
-    worker.needsConversion.emit({**request, "keras": "/models/old.keras"})
+    worker.answer(NeedsConversion(request, "/models/old.keras"))
 
     qtbot.waitUntil(lambda: "converter" in fakes and bool(fakes["converter"].requests),
                     timeout=TIMEOUT)
     assert busy[-1].startswith("Preparing old.keras for live use")
     fakes["converter"].converted.emit(fakes["converter"].requests[0])
     again = wait_for_load(qtbot, worker, 3)
-    assert again["path"] == "/models/old.keras" and again["token"] == request["token"]
-    worker.modelLoaded.emit(loaded(again, "/models/old.keras", False))
+    assert again.path == "/models/old.keras" and again.token == request.token
+    answer_and_wait(qtbot, worker, loaded(again, "/models/old.keras", False),
+                    controller.modelReady)
     assert busy[-1] == "" and controller.model()["path"] == "/models/old.keras"
 
 
@@ -221,13 +264,14 @@ def test_a_failed_conversion_keeps_the_model_in_use(qtbot, fakes):
     messages = []
     controller.modelFailed.connect(messages.append)
     controller.start()
-    worker.modelLoaded.emit(loaded(wait_for_load(qtbot, worker, 1)))
+    answer_and_wait(qtbot, worker, loaded(wait_for_load(qtbot, worker, 1)), controller.modelReady)
     controller.load_model_file("/models/odd.keras")
     request = wait_for_load(qtbot, worker, 2)
-    worker.needsConversion.emit({**request, "keras": "/models/odd.keras"})
+    worker.answer(NeedsConversion(request, "/models/odd.keras"))
     qtbot.waitUntil(lambda: "converter" in fakes and bool(fakes["converter"].requests),
                     timeout=TIMEOUT)
-    fakes["converter"].failed.emit(failed(request, "odd.keras could not be prepared."))
+    fakes["converter"].failed.emit({**fakes["converter"].requests[0],
+                                    "message": "odd.keras could not be prepared."})
 
     assert messages == ["odd.keras could not be prepared. The model in use is unchanged."]
     assert controller.model()["shipped"]
@@ -237,36 +281,43 @@ def test_an_answer_for_the_previous_dataset_is_not_shown_and_is_asked_again(qtbo
     controller, worker = fakes["controller"], fakes["worker"]
     results = []
     controller.resultReady.connect(results.append)
+    worker.held = True
     controller.start()
-    worker.modelLoaded.emit(loaded(wait_for_load(qtbot, worker, 1)))
+    answer_and_wait(qtbot, worker, loaded(wait_for_load(qtbot, worker, 1)), controller.modelReady)
     qtbot.waitUntil(lambda: len(worker.classifications) == 1, timeout=TIMEOUT)
     asked = worker.classifications[0]
-    assert asked["dataset"] == "mnist"
+    assert asked.dataset == "mnist"
 
     controller.set_dataset("fashion_mnist")
-    worker.classified.emit({"seq": asked["seq"], "dataset": "mnist",
-                            "probabilities": np.eye(10)[3]})
-    assert results == []                                  # an MNIST answer on Fashion: dropped
+    worker.answer(Classification(asked.seq, "mnist", probabilities=np.eye(10)[3]))
+    fashion = wait_for_load(qtbot, worker, 2)   # asked once the MNIST answer was handled
+    assert results == []                        # an MNIST answer on Fashion: dropped
+    answer_and_wait(qtbot, worker, loaded(fashion), controller.modelReady)
     qtbot.waitUntil(lambda: len(worker.classifications) == 2, timeout=TIMEOUT)
     again = worker.classifications[1]
-    assert again["dataset"] == "fashion_mnist"
-    worker.classified.emit({"seq": again["seq"], "dataset": "fashion_mnist",
-                            "probabilities": np.eye(10)[8]})
+    assert again.dataset == "fashion_mnist"
+    answer_and_wait(qtbot, worker, Classification(again.seq, "fashion_mnist",
+                                                  probabilities=np.eye(10)[8]),
+                    controller.resultReady)
     assert [r["dataset"] for r in results] == ["fashion_mnist"]
 
 
 def test_strokes_while_a_picture_is_classified_give_exactly_one_more_request(qtbot, fakes):
     controller, worker = fakes["controller"], fakes["worker"]
+    worker.held = True
     controller.start()
-    worker.modelLoaded.emit(loaded(wait_for_load(qtbot, worker, 1)))
+    answer_and_wait(qtbot, worker, loaded(wait_for_load(qtbot, worker, 1)), controller.modelReady)
     qtbot.waitUntil(lambda: len(worker.classifications) == 1, timeout=TIMEOUT)
     for _ in range(50):                                   # a whole stroke while one is in flight
         controller.picture_changed()
     qtbot.wait(50)
     assert len(worker.classifications) == 1               # no backlog
     first = worker.classifications[0]
-    worker.classified.emit({"seq": first["seq"], "dataset": "mnist",
-                            "probabilities": np.eye(10)[1]})
+    worker.answer(Classification(first.seq, "mnist", probabilities=np.eye(10)[1]))
     qtbot.waitUntil(lambda: len(worker.classifications) == 2, timeout=TIMEOUT)
+    second = worker.classifications[1]
+    answer_and_wait(qtbot, worker, Classification(second.seq, "mnist",
+                                                  probabilities=np.eye(10)[1]),
+                    controller.resultReady)
     qtbot.wait(50)
     assert len(worker.classifications) == 2

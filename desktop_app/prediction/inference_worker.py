@@ -1,15 +1,17 @@
-"""InferenceWorker: loads LiteRT models and classifies pictures in its own thread.
+"""Inference: loads LiteRT models and classifies pictures, in the "inference" LatestJob's thread.
 
 No TensorFlow here, nor anywhere in the window's process: every model is run from the ``.tflite``
 beside its ``.keras`` (LiteRT imports in ~0.1 s and runs a small CNN in a fraction of a
-millisecond). A ``.keras`` without an up-to-date ``.tflite`` is reported as ``needsConversion``;
-the controller has it converted by a child process and asks again.
+millisecond). A ``.keras`` without an up-to-date ``.tflite`` comes back as NeedsConversion; the
+controller has it converted by a child process and asks again. Each request and result is a
+dataclass defined here.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +20,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 
 from training.core.datasets import DATASETS, normalize_name
 from training.modelfile.sidecar import ModelLoadError
+from training.runtime.model_cache import ModelCache
 from training.runtime.numbers import may_hold_several, read_number
 from training.runtime.preprocess import BlankPictureError, place_model_input
 
@@ -71,117 +74,176 @@ def conversion_cache_path(keras_sha256: str, layers: bool = False) -> Path:
     return user_home() / "cache" / f"{keras_sha256[:24]}{'.layers' if layers else ''}.tflite"
 
 
-class InferenceWorker(QObject):
-    modelLoaded = Signal(dict)       # model_info(...) + the request's "token"/"user_choice"
-    modelFailed = Signal(dict)       # the request + "message"
-    needsConversion = Signal(dict)   # the request + "keras": a .keras whose .tflite is missing
-    classified = Signal(dict)        # {"seq", "dataset", "blank"?, "input"?, "placement"?,
-    #                                   "probabilities"?, "number"? (see _read_number)}
+@dataclass(frozen=True)
+class LoadRequest:
+    """Load a model: ``path`` a .keras/.tflite ("" = the shipped model of ``dataset``);
+    ``dataset`` the active one (used when the model does not say); ``token`` the user's choice
+    it answers (None for an automatic load)."""
+
+    path: str
+    dataset: str
+    user_choice: bool = False
+    token: int | None = None
+
+
+@dataclass(frozen=True)
+class ModelLoaded:
+    request: LoadRequest
+    info: dict          # model_info(...) + "warnings", "runnable", "calibrated", "checks_ood"
+
+
+@dataclass(frozen=True)
+class LoadFailed:
+    request: LoadRequest
+    message: str        # for the user
+
+
+@dataclass(frozen=True)
+class NeedsConversion:
+    request: LoadRequest
+    keras: str          # a .keras whose .tflite is still to be made
+
+
+@dataclass(frozen=True)
+class ClassifyRequest:
+    seq: int
+    dataset: str
+    grey: np.ndarray    # uint8 (H, W) picture
+
+
+@dataclass(frozen=True)
+class Classification:
+    """The answer for one drawing (see ``as_reply`` for what the window is given)."""
+
+    seq: int
+    dataset: str
+    blank: bool = False
+    input: np.ndarray | None = None         # the 28x28 model input
+    placement: object = None                # where the picture lies in it
+    probabilities: np.ndarray | None = None
+    verdict: str | None = None              # "ok" | "unsure" | "reject" (with a check)
+    ood_score: float | None = None
+    number_candidate: bool = False          # may hold several digits: the NumberReader's
+    error: str | None = None
+
+    def as_reply(self) -> dict:
+        """The keys that are set, as the window's resultReady carries them."""
+        reply = {"seq": self.seq, "dataset": self.dataset}
+        if self.blank:
+            reply["blank"] = True
+        for key in ("input", "placement", "probabilities", "verdict", "ood_score", "error"):
+            if getattr(self, key) is not None:
+                reply[key] = getattr(self, key)
+        if self.input is not None and self.probabilities is not None:
+            reply.update(verdict=self.verdict, ood_score=self.ood_score,
+                         number_candidate=self.number_candidate)
+        return reply
+
+
+def load_model(request: LoadRequest, models) -> tuple[dict, object]:
+    """(model_info + "warnings" + "runnable", the LiteModel) of the model ``request`` names:
+    the canvas's and the compared columns' one loading rule. Raises ConversionNeeded when a
+    ``.keras`` has no up-to-date ``.tflite`` yet, ModelLoadError with the user's message."""
+    from training.modelfile.sidecar import (
+        check_model_file,
+        read_metadata_checked,
+        shipped_model_path,
+        tflite_path,
+    )
+
+    shipped = not request.path
+    path = shipped_model_path(request.dataset) if shipped else Path(request.path).expanduser()
+    if not path.exists():
+        raise ModelLoadError(f"{path}: no such file.")
+    if path.is_dir():
+        raise ModelLoadError(f"{path}: is a folder, not a model file.")
+    suffix = path.suffix.lower()
+    keras_twin = path if suffix == ".keras" else path.with_suffix(".keras")
+    metadata, warnings = (read_metadata_checked(keras_twin) if keras_twin.exists()
+                          else ({}, []))
+    if suffix == ".keras":
+        check_model_file(path)
+        runnable = tflite_path(path) if shipped else up_to_date_tflite(path, metadata)
+        if runnable is None:
+            raise ConversionNeeded(path)
+    elif suffix == ".tflite":
+        runnable = path
+    else:
+        raise ModelLoadError(f"{path.name}: not a model file (.keras or .tflite expected).")
+    model = models.get(runnable)
+    requested = normalize_name(request.dataset)
+    dataset = metadata.get("dataset") or requested
+    if dataset != requested and not request.user_choice:
+        raise ModelLoadError(f"{path.name} is a {DATASETS[dataset].title} model, not a "
+                             f"{DATASETS[requested].title} one.")
+    info = model_info(path, metadata, dataset, shipped)
+    info["warnings"] = warnings
+    info["runnable"] = str(runnable)  # the .tflite actually run (the other threads' too)
+    return info, model
+
+
+def load_reply(request: LoadRequest, load):
+    """``load()``'s result, or the LoadFailed / NeedsConversion it comes to."""
+    try:
+        return load()
+    except ConversionNeeded as needed:
+        return NeedsConversion(request, str(needed.keras))
+    except ModelLoadError as exc:  # the user's message
+        return LoadFailed(request, str(exc))
+    except Exception as exc:  # a surprise: logged, and still a message
+        log.exception("loading %s failed", request)
+        return LoadFailed(request, str(exc) or type(exc).__name__)
+
+
+class Inference:
+    """The canvas's models and their answers, run in the "inference" LatestJob's thread:
+    ``compute`` takes a LoadRequest or a ClassifyRequest."""
 
     def __init__(self):
-        super().__init__()
-        self._models: dict[str, object] = {}  # dataset -> LiteModel
-        self._checks: dict[str, object] = {}  # dataset -> training.runtime.answer_check.AnswerCheck
+        self._models = ModelCache()
+        self._active: dict[str, tuple] = {}  # dataset -> (LiteModel, AnswerCheck)
 
-    @Slot(dict)
-    def load_model(self, request: dict) -> None:
-        """request: {"path": .keras/.tflite ("" = shipped model of "dataset"), "dataset": the
-        active dataset (used when the model does not say), "token", "user_choice"}."""
-        try:
-            info, model = self._load(request)
-        except ConversionNeeded as needed:
-            self.needsConversion.emit({**request, "keras": str(needed.keras)})
-            return
-        except ModelLoadError as exc:  # the user's message
-            self.modelFailed.emit({**request, "message": str(exc)})
-            return
-        except Exception as exc:  # a surprise: logged, and still a message
-            log.exception("loading %s failed", request)
-            self.modelFailed.emit({**request, "message": str(exc) or type(exc).__name__})
-            return
-        self._models[info["dataset"]] = model
-        check = self._checks[info["dataset"]] = _answer_check(info)
+    def compute(self, request):
+        if isinstance(request, LoadRequest):
+            return load_reply(request, lambda: self.load(request))
+        return self.classify(request)
+
+    def load(self, request: LoadRequest) -> ModelLoaded:
+        info, model = load_model(request, self._models)
+        check = _answer_check(info)
+        self._active[info["dataset"]] = (model, check)
         info.update(calibrated=check.temperature is not None, checks_ood=check.checks_ood)
-        self.modelLoaded.emit({**info, "token": request.get("token"),
-                               "user_choice": bool(request.get("user_choice"))})
+        return ModelLoaded(request, info)
 
-    def _load(self, request: dict):
-        from training.modelfile.sidecar import (
-            ModelLoadError,
-            check_model_file,
-            read_metadata_checked,
-            shipped_model_path,
-        )
-        from training.runtime.lite import LiteModel
-
-        shipped = not request.get("path")
-        path = (shipped_model_path(request["dataset"]) if shipped
-                else Path(request["path"]).expanduser())
-        if not path.exists():
-            raise ModelLoadError(f"{path}: no such file.")
-        if path.is_dir():
-            raise ModelLoadError(f"{path}: is a folder, not a model file.")
-        suffix = path.suffix.lower()
-        keras_twin = path if suffix == ".keras" else path.with_suffix(".keras")
-        metadata, warnings = (read_metadata_checked(keras_twin) if keras_twin.exists()
-                              else ({}, []))
-        if suffix == ".keras":
-            from training.modelfile.sidecar import tflite_path
-
-            check_model_file(path)
-            runnable = tflite_path(path) if shipped else up_to_date_tflite(path, metadata)
-            if runnable is None:
-                raise ConversionNeeded(path)
-        elif suffix == ".tflite":
-            runnable = path
-        else:
-            raise ModelLoadError(f"{path.name}: not a model file (.keras or .tflite expected).")
-        model = LiteModel(runnable)
-        requested = normalize_name(request["dataset"])
-        dataset = metadata.get("dataset") or requested
-        if dataset != requested and not request.get("user_choice"):
-            raise ModelLoadError(f"{path.name} is a {DATASETS[dataset].title} model, not a "
-                                 f"{DATASETS[requested].title} one.")
-        info = model_info(path, metadata, dataset, shipped)
-        info["warnings"] = warnings
-        info["runnable"] = str(runnable)  # the .tflite actually run (the explain thread's too)
-        return info, model
-
-    @Slot(dict)
-    def classify(self, request: dict) -> None:
-        """request: {"seq", "dataset", "grey": uint8 (H, W) picture}."""
-        reply = {"seq": request["seq"], "dataset": request["dataset"]}
+    def classify(self, request: ClassifyRequest) -> Classification:
+        reply = {"seq": request.seq, "dataset": request.dataset}
         try:
-            picture, placement = place_model_input(request["grey"], request["dataset"])
+            picture, placement = place_model_input(request.grey, request.dataset)
         except BlankPictureError:
-            self.classified.emit({**reply, "blank": True})
-            return
+            return Classification(**reply, blank=True)
         except Exception as exc:  # noqa: BLE001 - a message, never a dead canvas
             log.exception("preprocessing failed")
-            self.classified.emit({**reply, "error": f"The picture could not be prepared: {exc}"})
-            return
+            return Classification(**reply, error=f"The picture could not be prepared: {exc}")
         reply.update(input=picture, placement=placement)
-        model = self._models.get(request["dataset"])
-        if model is not None:
-            try:
-                probabilities = np.asarray(model.predict(picture), np.float32)
-            except Exception as exc:  # noqa: BLE001
-                log.exception("prediction failed")
-                reply["error"] = f"The model could not classify the picture: {exc}"
-            else:
-                if np.all(np.isfinite(probabilities)):
-                    reply.update(_honest_answer(self._checks.get(request["dataset"]),
-                                                probabilities, picture))
-                    # Several digits? Only flagged here (< 1 ms); the reading itself (4-15 ms)
-                    # is the NumberWorker's, so these probabilities are never late for it.
-                    reply["number_candidate"] = _may_be_a_number(request, picture)
-                else:
-                    reply["error"] = NOT_A_NUMBER
-        self.classified.emit(reply)
+        model, check = self._active.get(request.dataset, (None, None))
+        if model is None:
+            return Classification(**reply)
+        try:
+            probabilities = np.asarray(model.predict(picture), np.float32)
+        except Exception as exc:  # noqa: BLE001
+            log.exception("prediction failed")
+            return Classification(**reply, error=f"The model could not classify the picture: "
+                                                 f"{exc}")
+        if not np.all(np.isfinite(probabilities)):
+            return Classification(**reply, error=NOT_A_NUMBER)
+        # Several digits? Only flagged here (< 1 ms); the reading itself (4-15 ms) is the
+        # NumberReader's, so these probabilities are never late for it.
+        return Classification(**reply, **_honest_answer(check, probabilities, picture),
+                              number_candidate=_may_be_a_number(request, picture))
 
 
 def _answer_check(info: dict):
-    """The temperature and the out-of-distribution check of a loaded model (training.runtime.answer_check)."""
+    """The temperature and the out-of-distribution check of a loaded model."""
     from training.runtime.answer_check import AnswerCheck
 
     path = Path(info["path"])
@@ -206,41 +268,44 @@ def _honest_answer(check, probabilities: np.ndarray, picture: np.ndarray) -> dic
             "ood_score": score}
 
 
-def _may_be_a_number(request: dict, model_input: np.ndarray) -> bool:
+def _may_be_a_number(request: ClassifyRequest, model_input: np.ndarray) -> bool:
     """MNIST, and the cheap pre-check on the model input and the picture says it may hold
     several digits (< 1 ms): a single digit costs nearly nothing."""
-    return normalize_name(request["dataset"]) == "mnist" and bool(
-        may_hold_several(model_input, request["grey"]))
+    return normalize_name(request.dataset) == "mnist" and bool(
+        may_hold_several(model_input, request.grey))
 
 
-class NumberWorker(QObject):
-    """Reads several digits side by side as a number, in its own thread with its own LiteRT
-    interpreter (as the ExplainWorker does), after the drawing's probabilities are out."""
+@dataclass(frozen=True)
+class NumberRequest:
+    seq: int
+    dataset: str
+    grey: np.ndarray                 # the picture
+    runnable: str                    # the .tflite of the canvas's model
+    temperature: float | None = None
 
-    numberRead = Signal(dict)  # the request's "seq", "dataset" + "number" (dict or None)
+
+@dataclass(frozen=True)
+class NumberReading:
+    seq: int
+    dataset: str
+    number: dict | None              # see _read_number; None: not several digits
+
+
+class NumberReader:
+    """Reads several digits side by side as a number, in the "numbers" LatestJob's thread
+    with its own LiteRT interpreters, after the drawing's probabilities are out."""
 
     def __init__(self):
-        super().__init__()
-        self._models: dict[str, object] = {}  # .tflite path -> LiteModel
+        self._models = ModelCache()
 
-    @Slot(dict)
-    def read(self, request: dict) -> None:
-        """request: {"seq", "dataset", "grey": the picture, "runnable": .tflite path}."""
-        from training.runtime.lite import LiteModel
-
+    def compute(self, request: NumberRequest) -> NumberReading:
         number = None
         try:
-            path = request["runnable"]
-            if path not in self._models:
-                if len(self._models) >= 4:
-                    self._models.clear()
-                self._models[path] = LiteModel(path)
-            number = _read_number(request["grey"], self._models[path],
-                                  request.get("temperature"))
+            number = _read_number(request.grey, self._models.get(request.runnable),
+                                  request.temperature)
         except Exception:  # noqa: BLE001 - the single-digit answer stands
             log.exception("reading a number failed")
-        self.numberRead.emit({"seq": request["seq"], "dataset": request["dataset"],
-                              "number": number})
+        return NumberReading(request.seq, request.dataset, number)
 
 
 def _read_number(grey: np.ndarray, model, temperature: float | None = None) -> dict | None:

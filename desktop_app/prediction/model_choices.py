@@ -6,7 +6,7 @@ with its ``.tflite``, ``.layers.tflite`` and JSON sidecar; ``make models`` train
 "Models side by side" and "What each layer sees" docks work on first launch.
 
 A choice is a plain dict the worker threads understand: {"key", "title", "path"} where "path"
-is "" for the shipped model of the dataset (as in InferenceWorker's load requests).
+is "" for the shipped model of the dataset (as in the LoadRequest of prediction/inference_worker.py).
 """
 
 from __future__ import annotations

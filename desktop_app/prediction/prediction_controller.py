@@ -1,9 +1,10 @@
 """PredictionController: live classification without freezing and without a backlog.
 
-The canvas says "changed" on every stroke segment. We coalesce: one zero-delay timer gathers all
-changes already queued in the event loop, at most one request is in flight to the worker, and if
-the picture changed meanwhile exactly one more request follows with the newest picture. The
-worker thread owns the models; this object only passes plain data back and forth.
+The canvas says "changed" on every stroke segment. Each change is a request to the "inference"
+LatestJob (desktop_app/jobs/latest.py), made when its turn comes: all changes already queued in
+the event loop gather into one request, at most one is in flight, and a change meanwhile makes
+exactly one more follow with the newest picture. The same job loads the models (its thread owns
+them); numbers and saliency maps have a job each. This object only passes plain data around.
 
 Which model serves which dataset follows what the user asked for:
 - only a model the user chose (a file, a trained model) may change the active dataset;
@@ -17,21 +18,38 @@ from __future__ import annotations
 import os
 import time
 
-from PySide6.QtCore import QObject, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, Signal, Slot
 
+from desktop_app.jobs.latest import LatestJob, Pace
+from desktop_app.jobs.registry import JobRegistry
 from desktop_app.jobs.threads import start_worker, stop_thread
-from desktop_app.jobs.throttle import Throttle
-from desktop_app.prediction.inference_worker import ConversionWorker, InferenceWorker
+from desktop_app.prediction.explain_worker import Explainer, ExplainRequest, Saliency
+from desktop_app.prediction.inference_worker import (
+    Classification,
+    ClassifyRequest,
+    ConversionWorker,
+    Inference,
+    LoadFailed,
+    LoadRequest,
+    ModelLoaded,
+    NeedsConversion,
+    NumberReader,
+    NumberReading,
+    NumberRequest,
+)
 from training.core.datasets import DATASETS
 
-NUMBER_INTERVAL_S = 0.1    # number readings start at most 10 times a second: the reading is
-#                            mostly Python, and its GIL share would slow the UI thread ...
-NUMBER_REST_S = 0.12       # ... and only once the drawing has rested this long (a pen lifted
-#                            or paused between digits): mid-stroke readings were never seen
-#                            yet took the GIL from the live probabilities (p95 +10 ms)
-EXPLAIN_INTERVAL_S = 0.05  # saliency maps start at most 20 times a second (a light CPU share)
-EXPLAIN_SHARE = 0.4        # ... and take at most 40 % of a core: vgg_cnn's maps cost 26-35 ms
-#                            (wide_cnn's 8-13); back to back they slowed the live answer
+NUMBERS = Pace(interval_s=0.1,  # number readings start at most 10 times a second: the reading
+               #                  is mostly Python, and its GIL share would slow the UI thread
+               rest_s=0.12)     # ... and only once the drawing has rested this long (a pen
+#                                 lifted or paused between digits): mid-stroke readings were
+#                                 never seen yet took the GIL from the live probabilities
+EXPLAINS = Pace(interval_s=0.05,  # saliency maps start at most 20 times a second ...
+                max_share=0.4)    # ... and take at most 40 % of a core: vgg_cnn's maps cost
+#                                   26-35 ms (wide_cnn's 8-13); back to back they slowed the
+#                                   live answer
+CLASSIFY = "classify"          # the inference job's key of the drawing's answer
+CHOICE = "user choice"         # ... of the user's newest model choice (an older one is stale)
 
 
 class PredictionController(QObject):
@@ -39,65 +57,47 @@ class PredictionController(QObject):
     modelFailed = Signal(str)        # a message for the user; the previous model stays
     modelWarning = Signal(str)       # the model is usable, but (part of) its sidecar is not
     datasetChanged = Signal(str)     # the active dataset changed
-    resultReady = Signal(dict)       # worker reply + "latency_ms" since the first unsent change
+    resultReady = Signal(dict)       # Classification.as_reply() + "latency_ms" since the first
+    #                                  unsent change
     busy = Signal(str)               # a long step the user should know about ("" when done)
     numberRead = Signal(dict)        # {"seq", "dataset", "number": dict or None} (see below)
-    _read_number = Signal(dict)
     explained = Signal(dict)         # saliency of the newest drawing, while set_explaining(True)
     conversionDone = Signal(dict)    # a convert() request: its .tflite is in the cache now
     conversionFailed = Signal(dict)  # a convert() request + "message"
 
-    _load = Signal(dict)
     _convert = Signal(dict)
-    _classify = Signal(dict)
-    _explain = Signal(dict)
 
-    def __init__(self, grab_picture, settings, parent=None, worker_factory=InferenceWorker,
-                 converter_factory=ConversionWorker):
-        """``grab_picture()`` returns the current uint8 grey picture, or None when empty. The
-        factories make the workers (tests pass fakes with the same signals and slots)."""
+    def __init__(self, grab_picture, settings, parent=None, jobs: JobRegistry | None = None,
+                 inference=None, converter_factory=ConversionWorker):
+        """``grab_picture()`` returns the current uint8 grey picture, or None when empty.
+        ``jobs``: the window's registry (a private one when built alone); ``inference``: what
+        computes loads and answers (an ``Inference``; tests pass a fake with its ``compute``)."""
         super().__init__(parent)
         self._grab = grab_picture
         self._settings = settings
         self._dataset = settings.dataset()
-        self._models: dict[str, dict] = {}   # dataset -> info, as reported by the worker
+        self._models: dict[str, dict] = {}   # dataset -> info, as reported by the inference
         self._loading: set[str] = set()      # datasets whose automatic load is under way
         self._skip_remembered: set[str] = set()
-        self._token = 0                      # the newest user choice; older replies are stale
+        self._token = 0                      # the newest user choice
         self._seq = 0
-        self._in_flight = False
-        self._dirty = False
         self._changed_at: float | None = None
-        self._sent_at: dict[int, float] = {}
-        self._timer = QTimer(self)
-        self._timer.setSingleShot(True)
-        self._timer.setInterval(0)
-        self._timer.timeout.connect(self._dispatch)
-
+        self._sent: dict[int, tuple] = {}    # seq -> (first change, picture) in flight
         self._make_converter = converter_factory
-        self._worker = worker_factory()
-        self._thread = start_worker(self._worker, "inference")
-        self._load.connect(self._worker.load_model)
-        self._classify.connect(self._worker.classify)
-        self._worker.modelLoaded.connect(self._on_model_loaded)
-        self._worker.modelFailed.connect(self._on_model_failed)
-        self._worker.needsConversion.connect(self._on_needs_conversion)
-        self._worker.classified.connect(self._on_classified)
-        self._converter = None               # started on first use (most users never need it)
-        self._converter_thread = None
-        # Whole numbers: read in their own thread after the probabilities, newest drawing next.
-        self._number_worker = self._number_thread = None  # started on the first candidate
-        self._number_next: dict | None = None
-        self._numbers = Throttle(self._send_number, NUMBER_INTERVAL_S, NUMBER_REST_S, self)
-        # Saliency ("where it looks"): its own thread, after each classification, newest first.
+        self._converter = self._converter_thread = None  # started on first use
+        self.jobs = jobs if jobs is not None else JobRegistry()
+        self._inference = LatestJob("inference", (inference or Inference()).compute, self.jobs,
+                                    parent=self)
+        self._inference.done.connect(self._on_inference)
+        # Whole numbers and saliency ("where it looks"): after each answer, newest first.
+        self._numbers = LatestJob("numbers", NumberReader().compute,
+                                  self.jobs, NUMBERS, parent=self)
+        self._numbers.done.connect(self._on_number_read)
         self._explaining = False
-        self._explainer = self._explainer_thread = None  # started when first switched on
-        self._sent_grey = None               # the picture of the classification in flight
-        self._explainable: dict | None = None  # the newest classified drawing, as a request
-        self._explain_next: dict | None = None
-        self._explain_floor = 0              # maps of drawings up to this seq are stale
-        self._explains = Throttle(self._send_explain, EXPLAIN_INTERVAL_S, parent=self,
-                                  max_share=EXPLAIN_SHARE)
+        self._explainable: ExplainRequest | None = None  # the newest classified drawing
+        self._explains = LatestJob("explainer", Explainer().compute,
+                                   self.jobs, EXPLAINS, parent=self)
+        self._explains.done.connect(self._on_explained)
 
     # -- state
     @property
@@ -125,30 +125,29 @@ class PredictionController(QObject):
             self.modelReady.emit(self._models[dataset])
         else:
             self._ensure_model(dataset)
-        self.picture_changed()
+        self.picture_changed()  # an answer for the other dataset in flight is stale now
 
     def load_model_file(self, path: str) -> None:
         """The user chose a model file (or "Use this model"): it becomes the active model, and
         its dataset the active dataset, once it has loaded."""
-        self._token += 1
-        self._load.emit({"path": str(path), "dataset": self._dataset, "user_choice": True,
-                         "token": self._token})
+        self._choose(LoadRequest(str(path), self._dataset))
 
     def use_shipped_model(self, dataset: str | None = None) -> None:
         """Back to the shipped model of ``dataset`` (default: the active one)."""
         dataset = dataset or self._dataset
         self._settings.set_model_path(dataset, "")
-        self._token += 1
-        self._load.emit({"path": "", "dataset": dataset, "user_choice": True,
-                         "token": self._token})
+        self._choose(LoadRequest("", dataset))
+
+    def _choose(self, request: LoadRequest) -> None:
+        self._token += 1  # the newest choice: an older one still loading is stale
+        self._inference.submit(LoadRequest(request.path, request.dataset, True, self._token),
+                               CHOICE)
 
     @Slot()
     def picture_changed(self) -> None:
         if self._changed_at is None:
             self._changed_at = time.perf_counter()
-        self._dirty = True
-        if not self._timer.isActive():
-            self._timer.start()
+        self._inference.submit(self._classify_request, CLASSIFY)
 
     def convert(self, request: dict) -> None:
         """Have another view's ``.keras`` converted in the background, by the same child
@@ -161,20 +160,18 @@ class PredictionController(QObject):
         ({"seq", "dataset", "label", "saliency", "overlay": a QImage over the picture,
         "lag_ms"}; "overlay" None when there is nothing to explain)."""
         self._explaining = on
-        self._explain_next = None
         self._explains.cancel()
         if on and self._explainable is not None:
-            self._explain_next = self._explainable
-            self._explains.request()
+            self._explains.submit(self._explainable)
 
     def shutdown(self, timeout_ms: int = 1000) -> bool:
-        self._timer.stop()
-        self._explains.stop()
-        self._numbers.stop()
+        """End this controller's jobs and the converter's thread (the window's close_all ends
+        the jobs first; then this only has the converter left)."""
+        jobs = (self._inference, self._numbers, self._explains)
+        for job in jobs:
+            job.stop()
         ok = stop_thread(self._converter_thread, timeout_ms)
-        ok = stop_thread(self._explainer_thread, timeout_ms) and ok
-        ok = stop_thread(self._number_thread, timeout_ms) and ok
-        return stop_thread(self._thread, timeout_ms) and ok
+        return all([job.wait(timeout_ms / 1000) for job in jobs]) and ok
 
     # -- internals
     def _ensure_model(self, dataset: str) -> None:
@@ -182,134 +179,95 @@ class PredictionController(QObject):
             return
         self._loading.add(dataset)
         remembered = "" if dataset in self._skip_remembered else self._settings.model_path(dataset)
-        self._load.emit({"path": remembered, "dataset": dataset, "user_choice": False,
-                         "token": None})
+        self._inference.submit(LoadRequest(remembered, dataset), dataset)
 
-    @Slot()
-    def _dispatch(self) -> None:
-        if self._in_flight or not self._dirty:
-            return
-        self._dirty = False
+    def _classify_request(self) -> ClassifyRequest | None:
+        """The newest drawing, read when its turn comes (None: blank, answered here)."""
         picture = self._grab()
         if picture is None:
             self._changed_at = None
             self.resultReady.emit({"seq": self._seq, "dataset": self._dataset, "blank": True,
                                    "latency_ms": 0.0})
             self._nothing_to_explain(self._seq)
-            return
+            return None
         self._seq += 1
-        self._in_flight = True
-        self._sent_at[self._seq] = self._changed_at or time.perf_counter()
+        self._sent = {self._seq: (self._changed_at or time.perf_counter(), picture)}
         self._changed_at = None
-        self._sent_grey = picture
-        self._classify.emit({"seq": self._seq, "dataset": self._dataset, "grey": picture})
+        return ClassifyRequest(self._seq, self._dataset, picture)
 
-    @Slot(dict)
-    def _on_classified(self, reply: dict) -> None:
-        self._in_flight = False
-        started = self._sent_at.pop(reply["seq"], None)
-        if reply["dataset"] == self._dataset:
-            if started is not None:
-                reply["latency_ms"] = (time.perf_counter() - started) * 1000
-            self.resultReady.emit(reply)
-            self._classified_for_explaining(reply, started)
-            self._classified_for_numbers(reply)
-        else:
-            self._dirty = True  # the dataset changed while it was computed: redo
-        if self._dirty:
-            self._timer.start()
+    @Slot(object)
+    def _on_inference(self, result) -> None:
+        if isinstance(result, Classification):
+            self._on_classified(result)
+        elif isinstance(result, ModelLoaded):
+            self._on_model_loaded(result)
+        elif isinstance(result, LoadFailed):
+            self._on_model_failed(result.request, result.message)
+        elif isinstance(result, NeedsConversion):
+            self._on_needs_conversion(result)
 
-    def _classified_for_numbers(self, reply: dict) -> None:
+    def _on_classified(self, answer: Classification) -> None:
+        started, picture = self._sent.pop(answer.seq, (None, None))
+        if answer.dataset != self._dataset:
+            return  # only a stale answer could be: never delivered
+        reply = answer.as_reply()
+        if started is not None:
+            reply["latency_ms"] = (time.perf_counter() - started) * 1000
+        self.resultReady.emit(reply)
+        self._classified_for_explaining(answer, picture, started)
+        self._classified_for_numbers(answer, picture)
+
+    def _classified_for_numbers(self, answer: Classification, picture) -> None:
         """A drawing flagged as maybe several digits is read next (only the newest waits)."""
-        runnable = (self._models.get(reply["dataset"]) or {}).get("runnable")
-        if not reply.get("number_candidate") or not runnable:
-            self._number_next = None
+        info = self._models.get(answer.dataset) or {}
+        if not answer.number_candidate or not info.get("runnable"):
             self._numbers.cancel()
             return
-        self._number_next = {"seq": reply["seq"], "dataset": reply["dataset"],
-                             "grey": self._sent_grey, "runnable": runnable,
-                             "temperature": ((self._models.get(reply["dataset"]) or {})
-                                             .get("metadata") or {}).get("temperature")}
-        self._numbers.request()
+        self._numbers.submit(NumberRequest(answer.seq, answer.dataset, picture, info["runnable"],
+                                           (info.get("metadata") or {}).get("temperature")))
 
-    def _send_number(self) -> bool:
-        if self._number_next is None:
-            return False
-        if self._number_thread is None:
-            from desktop_app.prediction.inference_worker import NumberWorker
+    @Slot(object)
+    def _on_number_read(self, reading: NumberReading) -> None:
+        if reading.dataset == self._dataset:
+            self.numberRead.emit({"seq": reading.seq, "dataset": reading.dataset,
+                                  "number": reading.number})
 
-            self._number_worker = NumberWorker()
-            self._read_number.connect(self._number_worker.read)
-            self._number_worker.numberRead.connect(self._on_number_read)
-            self._number_thread = start_worker(self._number_worker, "numbers")
-        request, self._number_next = self._number_next, None
-        self._read_number.emit(request)
-        return True
-
-    @Slot(dict)
-    def _on_number_read(self, reply: dict) -> None:
-        self._numbers.finished()
-        if reply["dataset"] == self._dataset:
-            self.numberRead.emit(reply)
-        self._send_number()
-
-    def _classified_for_explaining(self, reply: dict, started: float | None) -> None:
+    def _classified_for_explaining(self, answer: Classification, picture, started) -> None:
         """After the probabilities are out: the saliency of this drawing comes next."""
-        runnable = (self._models.get(reply["dataset"]) or {}).get("runnable")
-        if reply.get("probabilities") is None or "placement" not in reply or not runnable:
-            self._nothing_to_explain(reply["seq"])  # blank, an error, or no model yet
+        runnable = (self._models.get(answer.dataset) or {}).get("runnable")
+        if answer.probabilities is None or answer.placement is None or not runnable:
+            self._nothing_to_explain(answer.seq)  # blank, an error, or no model yet
             return
-        self._explainable = {
-            "seq": reply["seq"], "dataset": reply["dataset"], "runnable": runnable,
-            "input": reply["input"], "placement": reply["placement"], "grey": self._sent_grey,
-            "label": int(reply["probabilities"].argmax()),
-            "changed_at": started or time.perf_counter()}
+        self._explainable = ExplainRequest(
+            answer.seq, answer.dataset, runnable, answer.input, answer.placement, picture,
+            int(answer.probabilities.argmax()), started or time.perf_counter())
         if self._explaining:
-            self._explain_next = self._explainable
-            self._explains.request()
+            self._explains.submit(self._explainable)
 
     def _nothing_to_explain(self, seq: int) -> None:
-        self._explainable = self._explain_next = None
-        self._explains.cancel()
-        self._explain_floor = seq
+        self._explainable = None
+        self._explains.cancel()  # a map still in flight is of an older drawing
         if self._explaining:
             self.explained.emit({"seq": seq, "dataset": self._dataset, "overlay": None})
 
-    def _send_explain(self) -> bool:
-        if self._explain_next is None:
-            return False
-        if self._explainer_thread is None:
-            from desktop_app.prediction.explain_worker import ExplainWorker
+    @Slot(object)
+    def _on_explained(self, found: Saliency) -> None:
+        if self._explaining and found.dataset == self._dataset and found.error is None:
+            self.explained.emit({
+                "seq": found.seq, "dataset": found.dataset, "label": found.label,
+                "saliency": found.saliency, "overlay": found.overlay,
+                "lag_ms": (time.perf_counter() - found.changed_at) * 1000})
 
-            self._explainer = ExplainWorker()
-            self._explain.connect(self._explainer.explain)
-            self._explainer.explained.connect(self._on_explained)
-            self._explainer_thread = start_worker(self._explainer, "explainer")
-        request, self._explain_next = self._explain_next, None
-        self._explain.emit(request)
-        return True
-
-    @Slot(dict)
-    def _on_explained(self, reply: dict) -> None:
-        fresh = reply["seq"] > self._explain_floor and reply["dataset"] == self._dataset
-        if self._explaining and fresh and "error" not in reply:
-            reply["lag_ms"] = (time.perf_counter() - reply.pop("changed_at", 0.0)) * 1000
-            self.explained.emit(reply)
-        self._explains.finished()
-
-    @Slot(dict)
-    def _on_model_loaded(self, info: dict) -> None:
+    def _on_model_loaded(self, loaded: ModelLoaded) -> None:
+        info, request = dict(loaded.info), loaded.request
         dataset = info["dataset"]
-        user_choice = info.get("user_choice")
-        if user_choice and info.get("token") != self._token:
-            return  # the user has chosen another model since
-        if not user_choice:
+        if not request.user_choice:
             self._loading.discard(dataset)
         self._models[dataset] = info
         self.busy.emit("")
         for warning in info.get("warnings") or []:
             self.modelWarning.emit(warning)
-        if user_choice:
+        if request.user_choice:
             self._settings.set_model_path(dataset, "" if info["shipped"] else info["path"])
             self._skip_remembered.discard(dataset)
             if dataset != self._dataset:
@@ -320,33 +278,33 @@ class PredictionController(QObject):
             self.modelReady.emit(info)
             self.picture_changed()  # classify what is already drawn with the new model
 
-    @Slot(dict)
-    def _on_model_failed(self, failure: dict) -> None:
-        dataset = failure.get("dataset") or self._dataset
+    def _on_model_failed(self, request: LoadRequest, message: str) -> None:
         self.busy.emit("")
-        if failure.get("user_choice"):
-            if failure.get("token") == self._token:
-                self.modelFailed.emit(f"{failure['message']} The model in use is unchanged.")
+        if request.user_choice:
+            if request.token == self._token:
+                self.modelFailed.emit(f"{message} The model in use is unchanged.")
             return
-        self._loading.discard(dataset)
-        if failure.get("path"):
+        self._loading.discard(request.dataset)
+        if request.path:
             # The remembered model is gone or broken: the shipped one instead, said in a notice
             # that passes. A deleted or broken file is forgotten, so the same message does not
             # greet every launch; one on a drive that is not there now (its folder missing) is
             # tried again next time.
-            self._skip_remembered.add(dataset)
-            if os.path.isdir(os.path.dirname(os.path.abspath(failure["path"]))):
-                self._settings.set_model_path(dataset, "")
-            self.modelWarning.emit(f"{failure['message']} Using the shipped model instead.")
-            self._ensure_model(dataset)
+            self._skip_remembered.add(request.dataset)
+            if os.path.isdir(os.path.dirname(os.path.abspath(request.path))):
+                self._settings.set_model_path(request.dataset, "")
+            self.modelWarning.emit(f"{message} Using the shipped model instead.")
+            self._ensure_model(request.dataset)
         else:
-            self.modelFailed.emit(failure["message"])
+            self.modelFailed.emit(message)
 
-    @Slot(dict)
-    def _on_needs_conversion(self, request: dict) -> None:
-        name = os.path.basename(request["keras"])
+    def _on_needs_conversion(self, needed: NeedsConversion) -> None:
+        name = os.path.basename(needed.keras)
         self.busy.emit(f"Preparing {name} for live use (converting it to LiteRT)…")
-        self._start_conversion(request)
+        request = needed.request
+        self._start_conversion({"keras": needed.keras, "path": request.path,
+                                "dataset": request.dataset, "user_choice": request.user_choice,
+                                "token": request.token})
 
     def _start_conversion(self, request: dict) -> None:
         if self._converter is None:
@@ -362,11 +320,18 @@ class PredictionController(QObject):
         if request.get("for"):  # another view's conversion (convert())
             self.conversionDone.emit(request)
             return
-        self._load.emit(request)  # the .tflite is there now: load it as first asked
+        if request["user_choice"] and request["token"] != self._token:
+            return  # the user has chosen another model since
+        # The .tflite is there now: load it as first asked.
+        load = LoadRequest(request["path"], request["dataset"], request["user_choice"],
+                           request["token"])
+        self._inference.submit(load, CHOICE if load.user_choice else load.dataset)
 
     @Slot(dict)
     def _on_conversion_failed(self, failure: dict) -> None:
         if failure.get("for"):
             self.conversionFailed.emit(failure)
-        else:
-            self._on_model_failed(failure)
+            return
+        request = LoadRequest(failure["path"], failure["dataset"], failure["user_choice"],
+                              failure["token"])
+        self._on_model_failed(request, failure["message"])

@@ -7,7 +7,7 @@ Each column shows the model's answer, its probability bars beside the others' (o
 class), its test accuracy, its number of weights and the size of the file it runs.
 
 All models of a dataset take the same 28x28 input, so the drawing is prepared once (by the
-canvas's inference thread, whose reply carries it) and a CompareWorker thread runs every column
+canvas's inference thread, whose reply carries it) and the "compare" LatestJob runs every column
 on it with LiteRT, only while the dock is visible: one request in flight, the newest next.
 """
 
@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QRectF, QSize, Qt, Signal, Slot
+from PySide6.QtCore import QRectF, QSize, Qt, Slot
 from PySide6.QtGui import QColor, QPainter, QPalette
 from PySide6.QtWidgets import (
     QComboBox,
@@ -30,13 +31,20 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_app.jobs.threads import start_worker, stop_thread
-from desktop_app.jobs.throttle import Throttle
-from desktop_app.prediction.inference_worker import ConversionNeeded, InferenceWorker
+from desktop_app.jobs.latest import LatestJob, Pace
+from desktop_app.jobs.registry import JobRegistry
+from desktop_app.prediction.inference_worker import (
+    LoadFailed,
+    LoadRequest,
+    ModelLoaded,
+    NeedsConversion,
+    load_model,
+    load_reply,
+)
 from desktop_app.prediction.model_choices import file_size_text, in_use_choice, standard_choices
 from training.core.datasets import DATASETS
-from training.modelfile.sidecar import ModelLoadError
 from training.runtime.calibration import apply_temperature
+from training.runtime.model_cache import ModelCache
 
 log = logging.getLogger(__name__)
 
@@ -46,60 +54,73 @@ NONE, OTHER = "none", "other"
 LETTERS = "ABCD"           # a model's letter: beside its box, and over its bars
 
 
-class CompareWorker(InferenceWorker):
-    """Loads one LiteRT model per column (the InferenceWorker's own loading rules: shipped,
-    sidecar-checked ``.tflite``, conversion cache) and runs them all on one model input."""
+@dataclass(frozen=True)
+class LoadColumn:
+    column: int
+    token: int
+    path: str            # "" = the shipped model of ``dataset``
+    dataset: str
 
-    columnLoaded = Signal(dict)        # {"column", "token", "info"}
-    columnFailed = Signal(dict)        # {"column", "token", "message"}
-    columnNeedsConversion = Signal(dict)  # {"column", "token", "keras"}
-    compared = Signal(dict)            # {"seq", "results": {column: {"token", "probabilities"
-    #                                    or "error"}}}
+
+@dataclass(frozen=True)
+class ColumnLoad:
+    column: int
+    token: int
+    reply: object        # ModelLoaded (its info: what the column shows), LoadFailed or
+    #                      NeedsConversion
+
+
+@dataclass(frozen=True)
+class CompareRequest:
+    input: np.ndarray    # the 28x28 model input
+    columns: dict        # column -> token of the model it has
+
+
+@dataclass(frozen=True)
+class Comparison:
+    results: dict        # column -> {"token", "probabilities" or "error"}
+
+
+class ColumnRunner:
+    """Loads one LiteRT model per column (the canvas's loading rules: shipped, sidecar-checked
+    ``.tflite``, conversion cache) and runs them all on one model input, in the "compare"
+    LatestJob's thread."""
 
     def __init__(self):
-        super().__init__()
+        self._models = ModelCache(size=COLUMNS + 2)
         self._columns: dict[int, tuple] = {}  # column -> (token, LiteModel, temperature)
 
-    @Slot(dict)
-    def load_column(self, request: dict) -> None:
-        """request: {"column", "token", "path" ("" = shipped), "dataset"}."""
-        reply = {"column": request["column"], "token": request["token"]}
-        self._columns.pop(request["column"], None)
-        try:
-            info, model = self._load({"path": request["path"], "dataset": request["dataset"],
-                                      "user_choice": False})
-        except ConversionNeeded as needed:
-            self.columnNeedsConversion.emit({**reply, "keras": str(needed.keras)})
-            return
-        except ModelLoadError as exc:  # the user's message
-            self.columnFailed.emit({**reply, "message": str(exc)})
-            return
-        except Exception as exc:  # a surprise: logged, and still a message
-            log.exception("loading %s for the comparison failed", request)
-            self.columnFailed.emit({**reply, "message": str(exc) or type(exc).__name__})
-            return
+    def compute(self, request):
+        if isinstance(request, LoadColumn):
+            self._columns.pop(request.column, None)
+            load = LoadRequest(request.path, request.dataset)
+            reply = load_reply(load, lambda: self._load(request, load))
+            return ColumnLoad(request.column, request.token, reply)
+        return self._compare(request)
+
+    def _load(self, request: LoadColumn, load: LoadRequest) -> ModelLoaded:
+        info, model = load_model(load, self._models)
+        metadata = info.get("metadata") or {}
         # The model's calibration (its sidecar's temperature, checked when read), as the
         # canvas applies it: the columns then compare honest confidences.
-        temperature = (info.get("metadata") or {}).get("temperature")
-        self._columns[request["column"]] = (request["token"], model, temperature)
-        parameters = (info.get("metadata") or {}).get("parameters")
+        temperature = metadata.get("temperature")
+        self._columns[request.column] = (request.token, model, temperature)
+        parameters = metadata.get("parameters")
         info = {key: info.get(key) for key in ("name", "architecture", "test_accuracy",
                                                "class_names", "path", "runnable", "dataset")}
         info["parameters"] = parameters if isinstance(parameters, int) else None
         info["size"] = _size(info["runnable"])
         info["temperature"] = temperature
-        self.columnLoaded.emit({**reply, "info": info})
+        return ModelLoaded(load, info)
 
-    @Slot(dict)
-    def compare(self, request: dict) -> None:
-        """request: {"seq", "input": the 28x28 model input, "columns": {column: token}}."""
+    def _compare(self, request: CompareRequest) -> Comparison:
         results = {}
-        for column, token in request["columns"].items():
+        for column, token in request.columns.items():
             held = self._columns.get(column)
             if held is None or held[0] != token:
                 continue  # its model is (re)loading: the next comparison will have it
             try:
-                probabilities = apply_temperature(held[1].predict(request["input"]), held[2])
+                probabilities = apply_temperature(held[1].predict(request.input), held[2])
             except Exception as exc:
                 log.exception("a compared model could not classify")
                 results[column] = {"token": token, "error": str(exc) or type(exc).__name__}
@@ -108,7 +129,7 @@ class CompareWorker(InferenceWorker):
                 results[column] = {"token": token, "probabilities": probabilities}
             else:
                 results[column] = {"token": token, "error": "output is not a number"}
-        self.compared.emit({"seq": request["seq"], "results": results})
+        return Comparison(results)
 
 
 def _size(path) -> int | None:
@@ -208,7 +229,6 @@ class ModelColumn:
         self.token = 0
         self.info: dict | None = None        # the loaded model's plain description
         self.pending = None                  # the (key, path, dataset) being loaded
-        self.unsent = False                  # its load is still to be sent (dock not shown)
         self.last: dict | None = None        # the choice shown before "Other model file…"
         self.probabilities: np.ndarray | None = None
         self.letter = QLabel(f"<b>{LETTERS[index]}</b>")
@@ -252,11 +272,10 @@ class ModelColumn:
 class CompareView(QWidget):
     """The dock's content: up to four ModelColumns side by side, class names on the left."""
 
-    _load_column = Signal(dict)
-    _compare = Signal(dict)
-
-    def __init__(self, controller, settings=None, parent=None):
-        """``settings`` (AppSettings): where the columns' models are remembered per dataset."""
+    def __init__(self, controller, settings=None, jobs: JobRegistry | None = None,
+                 parent=None):
+        """``settings`` (AppSettings): where the columns' models are remembered per dataset;
+        ``jobs``: the window's registry (a private one when built alone)."""
         super().__init__(parent)
         self.setObjectName("compareViewContent")
         self._controller = controller
@@ -264,20 +283,30 @@ class CompareView(QWidget):
         self._dataset = controller.dataset
         self._input = None
         self._input_dataset = None
-        self._seq = 0
-        self._throttle = Throttle(self._start, MIN_INTERVAL_S, parent=self)
-        self._throttle.set_paused(True)  # until the dock is shown
+        self._job = LatestJob("compare", ColumnRunner().compute,
+                              jobs if jobs is not None else JobRegistry(),
+                              Pace(interval_s=MIN_INTERVAL_S), parent=self)
+        self._job.done.connect(self._on_done)
+        self._job.set_paused(True)  # until the dock is shown: no model loads before
         self._converting: dict[str, list[int]] = {}  # .keras -> columns waiting for it
         self._other_files: list[dict] = []           # model files the user picked
-        self._shown = False           # set by the dock (set_shown)
-        self._worker = self._thread = None
+        self._shown = False                          # set by the dock (set_shown)
         self.comparisons = 0                         # comparisons painted (tests, benchmarks)
-
         self.names = ClassNames()
         self.columns = [ModelColumn(i) for i in range(COLUMNS)]
         self.status = QLabel("")
         self.status.setObjectName("compareStatus")
         self.status.setWordWrap(True)
+        self._build_layout()
+        self.names.set_names(list(DATASETS[self._dataset].class_names))
+        self._fill_choices(defaults=True)
+        controller.resultReady.connect(self._on_result)
+        controller.modelReady.connect(self._on_model_ready)
+        controller.datasetChanged.connect(self._on_dataset_changed)
+        controller.conversionDone.connect(self._on_conversion_done)
+        controller.conversionFailed.connect(self._on_conversion_failed)
+
+    def _build_layout(self) -> None:
         # The models, one per row: letter, box; under the box the answer, then the details.
         models = QGridLayout()
         models.setHorizontalSpacing(6)
@@ -308,14 +337,6 @@ class CompareView(QWidget):
         layout.addLayout(models)
         layout.addLayout(grid, 1)
         layout.addWidget(self.status)
-
-        self.names.set_names(list(DATASETS[self._dataset].class_names))
-        self._fill_choices(defaults=True)
-        controller.resultReady.connect(self._on_result)
-        controller.modelReady.connect(self._on_model_ready)
-        controller.datasetChanged.connect(self._on_dataset_changed)
-        controller.conversionDone.connect(self._on_conversion_done)
-        controller.conversionFailed.connect(self._on_conversion_failed)
 
     # -- choices
     def _choices(self) -> list[dict]:
@@ -436,39 +457,29 @@ class CompareView(QWidget):
             return
         column.answer.setText("…")
         column.details.setText("Loading…")
-        column.unsent = True
-        self._send_loads()
+        # Paused while the dock is hidden: a hidden dock starts no thread and loads nothing.
+        _key, path, dataset = key
+        self._job.submit(LoadColumn(column.index, column.token, path, dataset),
+                         ("load", column.index))
 
-    def _send_loads(self) -> None:
-        """Ask the worker for the columns' models, once the dock is shown (not before: a
-        hidden dock starts no thread and loads nothing)."""
-        if not self._shown:
+    @Slot(object)
+    def _on_done(self, result) -> None:
+        if isinstance(result, Comparison):
+            self._on_compared(result)
             return
-        for column in self.columns:
-            if column.unsent and column.pending is not None:
-                column.unsent = False
-                self._ensure_worker()
-                _key, path, dataset = column.pending
-                self._load_column.emit({"column": column.index, "token": column.token,
-                                        "path": path, "dataset": dataset})
-
-    def _ensure_worker(self) -> None:
-        if self._thread is None:
-            self._worker = CompareWorker()
-            self._load_column.connect(self._worker.load_column)
-            self._compare.connect(self._worker.compare)
-            self._worker.columnLoaded.connect(self._on_column_loaded)
-            self._worker.columnFailed.connect(self._on_column_failed)
-            self._worker.columnNeedsConversion.connect(self._on_needs_conversion)
-            self._worker.compared.connect(self._on_compared)
-            self._thread = start_worker(self._worker, "compare")
-
-    @Slot(dict)
-    def _on_column_loaded(self, reply: dict) -> None:
-        column = self.columns[reply["column"]]
-        if reply["token"] != column.token:
+        column = self.columns[result.column]
+        if result.token != column.token:
             return
-        info = reply["info"]
+        if isinstance(result.reply, ModelLoaded):
+            self._on_column_loaded(column, dict(result.reply.info))
+        elif isinstance(result.reply, LoadFailed):
+            column.info = column.pending = None
+            column.answer.setText("—")
+            column.details.setText(result.reply.message)
+        elif isinstance(result.reply, NeedsConversion):
+            self._on_needs_conversion(column, result.reply.keras)
+
+    def _on_column_loaded(self, column: ModelColumn, info: dict) -> None:
         info["choice"], column.pending = column.pending, None
         column.info = info
         column.details.setText(_details(info))
@@ -476,20 +487,7 @@ class CompareView(QWidget):
         column.answer.setText("")
         self._refresh()
 
-    @Slot(dict)
-    def _on_column_failed(self, reply: dict) -> None:
-        column = self.columns[reply["column"]]
-        if reply["token"] == column.token:
-            column.info = column.pending = None
-            column.answer.setText("—")
-            column.details.setText(reply["message"])
-
-    @Slot(dict)
-    def _on_needs_conversion(self, reply: dict) -> None:
-        column = self.columns[reply["column"]]
-        if reply["token"] != column.token:
-            return
-        keras = reply["keras"]
+    def _on_needs_conversion(self, column: ModelColumn, keras: str) -> None:
         column.details.setText(f"Preparing {Path(keras).name} (converting it to LiteRT)…")
         waiting = self._converting.setdefault(keras, [])
         if not waiting:
@@ -539,7 +537,7 @@ class CompareView(QWidget):
 
     # -- comparing, only while visible
     def _refresh(self) -> None:
-        self._throttle.request()
+        self._job.submit(self._request, "compare")
 
     @Slot(bool)
     def set_shown(self, shown: bool) -> None:
@@ -547,12 +545,11 @@ class CompareView(QWidget):
         is (a tabbed dock behind another stays "visible" to Qt, hence the dock's signal)."""
         self._shown = shown
         if shown:
-            self._send_loads()
-            self._throttle.request()  # paused: starts below
-        self._throttle.set_paused(not shown)
+            self._refresh()  # paused: starts below
+        self._job.set_paused(not shown)
 
-    def _start(self) -> bool:
-        """The Throttle's turn: compute the newest drawing; True when a request is out."""
+    def _request(self) -> CompareRequest | None:
+        """The job's turn: the newest drawing through the loaded columns (None: nothing)."""
         if self._input is None or self._input_dataset != self._dataset:
             for column in self.columns:
                 column.probabilities = None
@@ -560,19 +557,13 @@ class CompareView(QWidget):
                 if column.info is not None:
                     column.answer.setText("")
             self.status.setText("Draw something to compare the models' answers.")
-            return False
+            return None
         ready = {c.index: c.token for c in self.columns if c.info is not None}
-        if not ready:
-            return False
-        self._ensure_worker()
-        self._seq += 1
-        self._compare.emit({"seq": self._seq, "input": self._input, "columns": ready})
-        return True
+        return CompareRequest(self._input, ready) if ready else None
 
-    @Slot(dict)
-    def _on_compared(self, reply: dict) -> None:
+    def _on_compared(self, comparison: Comparison) -> None:
         names = list(DATASETS[self._dataset].class_names)
-        for index, result in reply["results"].items():
+        for index, result in comparison.results.items():
             column = self.columns[index]
             if result["token"] != column.token:
                 continue
@@ -590,11 +581,10 @@ class CompareView(QWidget):
             column.bars.set_probabilities(column.probabilities)
         self.status.setText(_agreement(self.columns, names))
         self.comparisons += 1
-        self._throttle.finished()
 
     def shutdown(self, timeout_ms: int = 1000) -> bool:
-        self._throttle.stop()
-        return stop_thread(self._thread, timeout_ms)
+        self._job.stop()
+        return self._job.wait(timeout_ms / 1000)
 
 
 def _details(info: dict) -> str:

@@ -9,7 +9,7 @@ model has an every-layer LiteRT twin, ``<model>.layers.tflite`` (``training.lear
 made by the same child process that makes a model's ``.tflite`` (``PredictionController.
 convert``) and keeps it in the conversion cache.
 
-The outputs are computed and turned into pictures in a LayersWorker thread, only while the dock
+The outputs are computed and turned into pictures by the "layers" LatestJob, only while the dock
 is visible: at most one request in flight, the newest drawing next, at most 25 a second. The
 GUI thread only paints the QImages it gets (QImage, unlike QPixmap, may be made in any thread).
 """
@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QObject, QRectF, QSize, Qt, Signal, Slot
+from PySide6.QtCore import QRectF, QSize, Qt, Slot
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPalette
 from PySide6.QtWidgets import (
     QComboBox,
@@ -33,13 +34,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_app.jobs.threads import start_worker, stop_thread
-from desktop_app.jobs.throttle import Throttle
+from desktop_app.jobs.latest import LatestJob, Pace
+from desktop_app.jobs.registry import JobRegistry
 from desktop_app.prediction.inference_worker import ConversionNeeded, conversion_cache_path
 from desktop_app.prediction.model_choices import IN_USE, standard_choices
 from training.core.datasets import DATASETS
 from training.modelfile.sidecar import ModelLoadError
 from training.runtime.activations import feature_mosaic, vector_levels
+from training.runtime.model_cache import ModelCache
 
 log = logging.getLogger(__name__)
 
@@ -81,55 +83,62 @@ def find_layers_model(request: dict) -> Path:
     raise ConversionNeeded(keras)
 
 
-class LayersWorker(QObject):
-    """Runs a model's every-layer twin on the model input and makes the pictures to paint."""
+@dataclass(frozen=True)
+class LayersRequest:
+    key: str                 # the chosen model's key
+    path: str                # .keras or .tflite ("" = the shipped model of ``dataset``)
+    dataset: str
+    input: np.ndarray        # the 28x28 float model input
+    class_names: tuple
 
-    computed = Signal(dict)          # {"seq", "key", "layers": [panel data]} or + "error"
-    needsConversion = Signal(dict)   # {"seq", "key", "keras"}
+
+@dataclass(frozen=True)
+class LayerOutputs:
+    key: str
+    layers: list = field(default_factory=list)   # panel_data of each layer
+    error: str | None = None                     # the user's message
+    keras: str | None = None                     # a .keras whose layers model must be made
+
+
+class LayerRunner:
+    """Runs a model's every-layer twin on the model input and makes the pictures to paint,
+    in the "layers" LatestJob's thread."""
 
     def __init__(self):
-        super().__init__()
-        self._models: dict[str, object] = {}  # .layers.tflite path -> LayerModel
+        self._models = ModelCache(_layer_model, MAX_MODELS)
         self._found: dict[tuple, tuple] = {}   # (path, dataset) -> (file stamp, found path)
 
-    @Slot(dict)
-    def compute(self, request: dict) -> None:
-        """request: {"seq", "key", "path", "dataset", "input": 28x28 float model input,
-        "class_names"}."""
-        from training.runtime.activations import LayerModel
-
-        reply = {"seq": request["seq"], "key": request["key"]}
+    def compute(self, request: LayersRequest) -> LayerOutputs:
         try:
-            path = self._find(request)
-            if path not in self._models:
-                if len(self._models) >= MAX_MODELS:
-                    self._models.clear()
-                self._models[path] = LayerModel(path)
-            model = self._models[path]
-            outputs = model.run(request["input"])
-            reply["layers"] = [panel_data(layer, out, request["class_names"])
-                               for layer, out in zip(model.layers, outputs)]
+            model = self._models.get(self._find(request))
+            outputs = model.run(request.input)
+            return LayerOutputs(request.key, [panel_data(layer, out, request.class_names)
+                                              for layer, out in zip(model.layers, outputs)])
         except ConversionNeeded as needed:
-            self.needsConversion.emit({**reply, "keras": str(needed.keras)})
-            return
+            return LayerOutputs(request.key, keras=str(needed.keras))
         except ModelLoadError as exc:  # the user's message
-            reply["error"] = str(exc)
+            return LayerOutputs(request.key, error=str(exc))
         except Exception as exc:  # a surprise: logged, and still a message
             log.exception("the layer outputs could not be computed")
-            reply["error"] = str(exc) or type(exc).__name__
-        self.computed.emit(reply)
+            return LayerOutputs(request.key, error=str(exc) or type(exc).__name__)
 
-    def _find(self, request: dict) -> str:
+    def _find(self, request: LayersRequest) -> str:
         """find_layers_model, remembered while the model file is unchanged (it hashes files:
         ~1 ms a drawing saved)."""
-        key = (request.get("path") or "", request["dataset"])
+        key = (request.path or "", request.dataset)
         stamp = _stamp(key[0])
         known = self._found.get(key)
         if known is not None and stamp is not None and known[0] == stamp:
             return known[1]
-        path = str(find_layers_model(request))
+        path = str(find_layers_model({"path": request.path, "dataset": request.dataset}))
         self._found[key] = (stamp, path)
         return path
+
+
+def _layer_model(path: str):
+    from training.runtime.activations import LayerModel  # LiteRT: in the job's thread
+
+    return LayerModel(path)
 
 
 def _stamp(path: str):
@@ -311,22 +320,22 @@ class LayersView(QWidget):
     HINT = ("Each layer's output for your drawing. Convolutions and pooling: one small picture "
             "per feature map (bright = strong). Dense layers: one bar per unit.")
 
-    _compute = Signal(dict)
-
-    def __init__(self, controller, parent=None):
+    def __init__(self, controller, jobs: JobRegistry | None = None, parent=None):
+        """``jobs``: the window's registry (a private one when built alone)."""
         super().__init__(parent)
         self.setObjectName("layersViewContent")
         self._controller = controller
         self._dataset = controller.dataset
         self._input = None            # the newest model input (28x28), None when blank
         self._input_dataset = None
-        self._seq = 0
-        self._throttle = Throttle(self._start, MIN_INTERVAL_S, parent=self)
-        self._throttle.set_paused(True)  # until the dock is shown
+        self._job = LatestJob("layers", LayerRunner().compute,
+                              jobs if jobs is not None else JobRegistry(),
+                              Pace(interval_s=MIN_INTERVAL_S), parent=self)
+        self._job.done.connect(self._on_computed)
+        self._job.set_paused(True)    # until the dock is shown
         self._converting: set[str] = set()
         self._failed: dict[str, str] = {}  # .keras -> why its layers model cannot be made
         self._shown = False           # set by the dock (set_shown)
-        self._worker = self._thread = None
         self.panels: list[LayerPanel] = []
         self.updates = 0              # layer sets painted (tests, benchmarks)
 
@@ -440,7 +449,7 @@ class LayersView(QWidget):
 
     # -- computing, only while visible
     def _refresh(self) -> None:
-        self._throttle.request()
+        self._job.submit(self._request)
 
     @Slot(bool)
     def set_shown(self, shown: bool) -> None:
@@ -448,41 +457,32 @@ class LayersView(QWidget):
         is (a tabbed dock behind another stays "visible" to Qt, hence the dock's signal)."""
         self._shown = shown
         if shown and not self.panels:
-            self._throttle.request()  # paused: starts below
-        self._throttle.set_paused(not shown)
+            self._refresh()  # paused: starts below
+        self._job.set_paused(not shown)
 
-    def _start(self) -> bool:
-        """The Throttle's turn: compute the newest drawing; True when a request is out."""
+    def _request(self) -> LayersRequest | None:
+        """The job's turn: the newest drawing through the chosen model (None: nothing to
+        compute, said in the status line)."""
         if self._input is None or self._input_dataset != self._dataset:
             self._show_nothing("Draw something to see what each layer makes of it.")
-            return False
+            return None
         model = self._model_request()
         if model is None:
             self._show_nothing("Loading the model…")
-            return False
-        if self._thread is None:
-            self._worker = LayersWorker()
-            self._worker.computed.connect(self._on_computed)
-            self._worker.needsConversion.connect(self._on_needs_conversion)
-            self._thread = start_worker(self._worker, "layers")
-            self._compute.connect(self._worker.compute)
-        self._seq += 1
-        self._compute.emit({"seq": self._seq, "key": model["key"], "path": model["path"],
-                            "dataset": self._dataset, "input": self._input,
-                            "class_names": list(DATASETS[self._dataset].class_names)})
-        return True
+            return None
+        return LayersRequest(model["key"], model["path"], self._dataset, self._input,
+                             tuple(DATASETS[self._dataset].class_names))
 
-    @Slot(dict)
-    def _on_computed(self, reply: dict) -> None:
-        if "error" in reply:
-            self._show_nothing(f"No layer view for this model: {reply['error']}")
+    @Slot(object)
+    def _on_computed(self, outputs: LayerOutputs) -> None:
+        if outputs.keras is not None:
+            self._needs_conversion(outputs.keras)
+        elif outputs.error is not None:
+            self._show_nothing(f"No layer view for this model: {outputs.error}")
         else:
-            self._show_layers(reply["layers"])
-        self._throttle.finished()
+            self._show_layers(outputs.layers)
 
-    @Slot(dict)
-    def _on_needs_conversion(self, reply: dict) -> None:
-        keras = reply["keras"]
+    def _needs_conversion(self, keras: str) -> None:
         if keras in self._failed:
             self._show_nothing(f"No layer view for this model: {self._failed[keras]}")
         elif keras not in self._converting:
@@ -491,7 +491,6 @@ class LayersView(QWidget):
         if keras in self._converting:
             self._show_nothing(f"Preparing the layer view of {Path(keras).name} (a LiteRT "
                                "model of every layer's output, made in a child process)…")
-        self._throttle.finished()
 
     def _show_nothing(self, message: str) -> None:
         self.status.setText(message)
@@ -515,5 +514,5 @@ class LayersView(QWidget):
         self.updates += 1
 
     def shutdown(self, timeout_ms: int = 1000) -> bool:
-        self._throttle.stop()
-        return stop_thread(self._thread, timeout_ms)
+        self._job.stop()
+        return self._job.wait(timeout_ms / 1000)

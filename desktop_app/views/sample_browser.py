@@ -1,13 +1,15 @@
 """SampleBrowser: a 5x5 grid of test images with their labels (as in the lecture).
 
-Clicking one puts it on the canvas. The test set is read in a worker thread; when it cannot be
+Clicking one puts it on the canvas. The test set is read by a LatestJob (its own thread); when it cannot be
 found, the grid is replaced by the loader's message (where it looked, how to fix it).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
-from PySide6.QtCore import QObject, QSize, Qt, Signal, Slot
+from PySide6.QtCore import QSize, Qt, Signal, Slot
 from PySide6.QtGui import QFont, QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (
     QGridLayout,
@@ -19,44 +21,49 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_app.jobs.threads import start_worker, stop_thread
+from desktop_app.jobs.latest import LatestJob
+from desktop_app.jobs.registry import JobRegistry
 
 GRID = 5
 THUMB = 48  # pixels: five across fit a narrow dock with their labels (Fashion's too)
 
 
-class TestSetLoader(QObject):
-    """Reads test sets in its own thread; replies with plain arrays or a message."""
+@dataclass(frozen=True)
+class TestSet:
+    dataset: str
+    images: np.ndarray | None = None
+    labels: np.ndarray | None = None
+    class_names: tuple = ()
+    error: str | None = None     # where it looked, how to fix it
 
-    loaded = Signal(str, object, object, object)   # dataset, images, labels, class names
-    failed = Signal(str, str)                       # dataset, message
 
-    @Slot(str, str)
-    def load(self, dataset: str, data_dir: str) -> None:
-        from training.core.datasets import load_dataset
+def load_test_set(request: tuple[str, str]) -> TestSet:
+    """(dataset, data folder or "") -> its test set, read in the "test-set-loader" job."""
+    from training.core.datasets import load_dataset
 
-        try:
-            # Never a download from here: a browsing aid must not pull 30 MB behind the user's back.
-            data = load_dataset(dataset, data_dir or None, allow_download=False)
-        except Exception as exc:  # DatasetError says where it looked; anything else is shown too
-            self.failed.emit(dataset, str(exc))
-            return
-        self.loaded.emit(dataset, data.x_test, data.y_test, data.class_names)
+    dataset, data_dir = request
+    try:
+        # Never a download from here: a browsing aid must not pull 30 MB behind the user's back.
+        data = load_dataset(dataset, data_dir or None, allow_download=False)
+    except Exception as exc:  # DatasetError says where it looked; anything else is shown too
+        return TestSet(dataset, error=str(exc))
+    return TestSet(dataset, data.x_test, data.y_test, tuple(data.class_names))
 
 
 class SampleBrowser(QWidget):
     sampleChosen = Signal(object, int)  # (uint8 28x28 image, true label)
     dataFolderChosen = Signal(str)      # the user picked a data folder from the no-data state
-    _load = Signal(str, str)
-
-    def __init__(self, parent=None):
+    def __init__(self, jobs: JobRegistry | None = None, parent=None):
+        """``jobs``: the window's registry (a private one when built alone)."""
         super().__init__(parent)
         self.setObjectName("sampleBrowser")
         self._cache: dict[str, tuple] = {}
         self._dataset = ""
         self._data_dir: str | None = None
         self._offset = 0
-        self._thread = None  # started on first use
+        self._job = LatestJob("test-set-loader", load_test_set,
+                              jobs if jobs is not None else JobRegistry(), parent=self)
+        self._job.done.connect(self._loaded)
         self._requested: set[str] = set()
 
         self._hint = QLabel()
@@ -118,33 +125,26 @@ class SampleBrowser(QWidget):
         self._hint.show()
         self._show_fixes(False)
         self._set_grid_visible(False)
-        if self._thread is None:
-            self._loader = TestSetLoader()
-            self._loader.loaded.connect(self._loaded)
-            self._loader.failed.connect(self._failed)
-            self._load.connect(self._loader.load)
-            self._thread = start_worker(self._loader, "test-set-loader")
         if dataset not in self._requested:
             self._requested.add(dataset)
-            self._load.emit(dataset, data_dir or "")
+            self._job.submit((dataset, data_dir or ""), dataset)  # one key each: both may load
 
     def shutdown(self, timeout_ms: int = 2000) -> bool:
-        return stop_thread(self._thread, timeout_ms)
+        self._job.stop()
+        return self._job.wait(timeout_ms / 1000)
 
     def shown_labels(self) -> list[str]:
         return [b.text() for b in self._buttons if b.isVisible()]
 
-    @Slot(str, object, object, object)
-    def _loaded(self, dataset, images, labels, names) -> None:
-        self._requested.discard(dataset)
-        self._cache[dataset] = (images, labels, names)
-        if dataset == self._dataset:
-            self._fill()
-
-    @Slot(str, str)
-    def _failed(self, dataset: str, message: str) -> None:
-        self._requested.discard(dataset)  # asking again later may succeed (folder fixed)
-        if dataset == self._dataset:
+    @Slot(object)
+    def _loaded(self, found: TestSet) -> None:
+        dataset, message = found.dataset, found.error
+        self._requested.discard(dataset)  # after a failure, asking again may succeed
+        if message is None:
+            self._cache[dataset] = (found.images, found.labels, list(found.class_names))
+            if dataset == self._dataset:
+                self._fill()
+        elif dataset == self._dataset:
             self._hint.setText("<b>No test images to show.</b> Point the app at a folder "
                                "holding <tt>mnist/</tt> and <tt>fashion-mnist/</tt>, or connect "
                                "to the internet and train once (the data is then downloaded).")

@@ -14,6 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from training.learn.export import float32_version
+from training.runtime.calibration import ends_in_logits, softmax
 
 
 class Predictor:
@@ -30,7 +31,7 @@ class Predictor:
         self._lock = threading.Lock()  # one caller at a time; TF itself would allow more
         self._needs_softmax = False
         probe = self.predict(np.zeros((28, 28), np.float32))  # traces the graph: warm-up
-        self._needs_softmax = not (np.all(probe >= 0) and abs(float(probe.sum()) - 1) < 1e-3)
+        self._needs_softmax = ends_in_logits(probe)
 
     def predict(self, picture: np.ndarray) -> np.ndarray:
         x = np.asarray(picture, np.float32).reshape(1, 28, 28)
@@ -38,8 +39,4 @@ class Predictor:
             x = x[..., None]
         with self._lock:
             out = self._forward(tf.constant(x)).numpy()[0]
-        out = out.astype(np.float32)
-        if self._needs_softmax:  # a compatible model that ends in logits
-            out = np.exp(out - out.max())
-            out /= out.sum()
-        return out
+        return softmax(out) if self._needs_softmax else out.astype(np.float32)

@@ -39,11 +39,22 @@ def apply_temperature(probabilities: np.ndarray, temperature: float | None) -> n
     probabilities = np.asarray(probabilities, np.float32)
     if temperature is None or temperature == 1.0:
         return probabilities
-    z = log_probabilities(probabilities) / float(temperature)
-    z -= z.max(axis=-1, keepdims=True)
-    out = np.exp(z)
+    return softmax(log_probabilities(probabilities) / float(temperature))
+
+
+def softmax(scores: np.ndarray) -> np.ndarray:
+    """Probabilities from scores along the last axis, float32 (stable: the maximum first)."""
+    z = np.asarray(scores, np.float64)
+    out = np.exp(z - z.max(axis=-1, keepdims=True))
     out /= out.sum(axis=-1, keepdims=True)
     return out.astype(np.float32)
+
+
+def ends_in_logits(probe: np.ndarray) -> bool:
+    """Whether a model's output (for any picture) is scores rather than probabilities: the one
+    rule by which the LiteRT and the Keras runners decide to apply a softmax."""
+    probe = np.asarray(probe, np.float32)
+    return not (np.all(probe >= 0) and abs(float(probe.sum()) - 1) < 1e-3)
 
 
 def negative_log_likelihood(probabilities: np.ndarray, labels: np.ndarray,

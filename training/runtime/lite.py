@@ -18,6 +18,7 @@ from ai_edge_litert.interpreter import Interpreter
 from training.modelfile.sidecar import (
     ModelLoadError,  # store imports Keras only inside its functions
 )
+from training.runtime.calibration import ends_in_logits, softmax
 
 BATCH_CHUNK = 256  # pictures per invoke in predict_batch, when the model takes any batch size
 _FLATBUFFER_ID = b"TFL3"  # a LiteRT model is a flatbuffer with this identifier at bytes 4..8
@@ -48,7 +49,7 @@ class LiteModel:
         except (ValueError, RuntimeError) as exc:  # e.g. ops this runtime does not have
             raise ModelLoadError(f"{self.path.name}: not a usable LiteRT model "
                                  f"({_first_line(str(exc))}).") from None
-        self._needs_softmax = not (np.all(probe >= 0) and abs(float(probe.sum()) - 1) < 1e-3)
+        self._needs_softmax = ends_in_logits(probe)
 
     def predict(self, picture: np.ndarray) -> np.ndarray:
         """One (28, 28) float picture in [0, 1] -> (10,) float32 probabilities."""
@@ -96,11 +97,7 @@ class LiteModel:
         return interpreter.get_tensor(self._out)  # a copy: safe after the lock is released
 
     def _probabilities(self, out: np.ndarray) -> np.ndarray:
-        out = out.astype(np.float32)
-        if self._needs_softmax:  # a compatible model that ends in logits
-            out = np.exp(out - out.max(axis=-1, keepdims=True))
-            out /= out.sum(axis=-1, keepdims=True)
-        return out
+        return softmax(out) if self._needs_softmax else out.astype(np.float32)
 
     def _interpreter(self) -> Interpreter:
         return Interpreter(model_content=self._content, num_threads=self._num_threads)
