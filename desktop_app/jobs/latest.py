@@ -5,8 +5,11 @@ number, a saliency map, the layer view, the models side by side, a chart) off th
 
 - one worker thread (``threads.WorkerThread``), started on the first request, ended by
   ``stop``; ``compute(request)`` runs there and returns a typed result;
-- a generation token: every ``submit`` makes the older requests of its key stale, pending or
-  in flight; a stale result is dropped, never delivered (``cancel`` makes them stale too);
+- a generation token: a newer ``submit`` replaces the request of its key that still waits;
+  the one in flight finishes and is delivered, since it is the newest answer there is until the
+  newer one is ready (a fast stroke still shows answers as it goes), and an older result never
+  follows a newer one; ``cancel`` makes the waiting and the in-flight ones stale: never
+  delivered;
 - one pace: at most one computation in flight, only the newest request of a key waits (a
   burst of changes costs one computation, never a backlog), and, optionally, a minimum
   interval between starts, a rest after the last change, and a maximum share of a core.
@@ -80,7 +83,8 @@ class _Runner(QObject):
 
 
 class LatestJob(QObject):
-    """``done(result)``: the result of the newest request of its key (never of an older one)."""
+    """``done(result)``: results of a key in the order asked, never an older after a newer,
+    never one cancelled."""
 
     done = Signal(object)
     _run = Signal(object)  # _Run, to the runner's thread
@@ -100,7 +104,8 @@ class LatestJob(QObject):
         self._registry = registry
         self._generation = 0
         self._floor = 0                                  # generations up to this are stale
-        self._latest: dict[Hashable, int] = {}           # key -> its newest generation
+        self._cancelled: dict[Hashable, int] = {}        # key -> stale up to this generation
+        self._delivered: dict[Hashable, int] = {}        # key -> generation last delivered
         self._pending: dict[Hashable, tuple] = {}        # key -> (generation, request, when)
         self._in_flight: tuple | None = None             # (key, generation, started)
         self._started_at: dict[Hashable, float] = {}
@@ -121,7 +126,6 @@ class LatestJob(QObject):
         if self._stopped:
             return
         self._generation += 1
-        self._latest[key] = self._generation
         self._pending[key] = (self._generation, request, time.perf_counter())
         self._schedule(0)  # from the event loop: the changes already queued gather first
 
@@ -134,7 +138,7 @@ class LatestJob(QObject):
             self._floor = self._generation
         else:
             self._pending.pop(key, None)
-            self._latest[key] = self._generation
+            self._cancelled[key] = self._generation
 
     def set_paused(self, paused: bool) -> None:
         """While paused (e.g. a hidden view) requests wait; they start when it resumes."""
@@ -212,7 +216,9 @@ class LatestJob(QObject):
         self._in_flight = None
         now = time.perf_counter()
         self._ready_at[ran.key] = now + (now - started) * (1.0 / self._share - 1.0)
-        fresh = ran.generation > self._floor and self._latest.get(ran.key) == ran.generation
-        if fresh and not ran.failed and not self._stopped:
+        stale = max(self._floor, self._cancelled.get(ran.key, 0),
+                    self._delivered.get(ran.key, 0))
+        if ran.generation > stale and not ran.failed and not self._stopped:
+            self._delivered[ran.key] = ran.generation
             self.done.emit(ran.result)
         self._try_start()

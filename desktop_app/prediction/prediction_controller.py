@@ -260,6 +260,8 @@ class PredictionController(QObject):
 
     def _on_model_loaded(self, loaded: ModelLoaded) -> None:
         info, request = dict(loaded.info), loaded.request
+        if request.user_choice and request.token != self._token:
+            return  # an older choice: the newest one is loading
         dataset = info["dataset"]
         if not request.user_choice:
             self._loading.discard(dataset)
