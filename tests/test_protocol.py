@@ -107,6 +107,30 @@ def test_a_stray_line_decodes_to_none(line):
     assert m.decode(line) is None
 
 
+def test_the_child_writes_at_most_10_batch_lines_a_second(monkeypatch):
+    """The one rate limit of batch (and download) lines, in the child's writer; the last batch
+    of an epoch always goes out. (A fake clock: no timing in the test.)"""
+    import io
+
+    from training.cli import plumbing
+
+    clock = [1000.0]
+    monkeypatch.setattr(plumbing.time, "monotonic", lambda: clock[0])
+    out = io.StringIO()
+    lines = plumbing.JsonLines(out)
+    for batch in range(1, 11):  # 10 batches in 0.09 s
+        lines({**LINES[m.Batch], "batch": batch, "steps": 10})
+        clock[0] += 0.01
+    clock[0] += 0.1
+    lines(m.Download(file="f", done=1, total=5))
+    lines(m.Download(file="f", done=2, total=5))     # too soon
+    lines(m.Download(file="f", done=5, total=5))     # the end of the file
+    lines(m.Epoch(epoch=1, epochs=2, seconds=1.0))   # never limited
+    written = [m.decode(line) for line in out.getvalue().splitlines()]
+    assert [(type(x).__name__, x.get("batch") or x.get("done")) for x in written] == [
+        ("Batch", 1), ("Batch", 10), ("Download", 1), ("Download", 5), ("Epoch", None)]
+
+
 def test_a_real_training_run_decodes_fully(tiny_data, tmp_path):
     """Every line a real `python -m training train --progress json` writes is a typed message
     (and encodes back to the very same JSON)."""

@@ -140,9 +140,8 @@ def start_long_teaching(qtbot, win):
 
 
 def test_closing_while_teaching_asks_and_no_keeps_teaching(qtbot, teach_window, monkeypatch):
-    from PySide6.QtWidgets import QMessageBox
-
     from conftest import child_pids
+    from PySide6.QtWidgets import QMessageBox
 
     win = teach_window
     dialog = start_long_teaching(qtbot, win)

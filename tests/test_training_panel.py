@@ -174,9 +174,7 @@ def test_stop_mid_run_returns_to_idle(qtbot, app_settings, tiny_data):
     assert child(panel, QPushButton, "startTraining").isEnabled()
     assert child(panel, QPushButton, "useModel").isEnabled()
     assert "Stopped" in child(panel, QLabel, "trainingMessage").text()
-    # The worker throttles batch progress to at most 10 signals a second.
-    gaps = np.diff(batch_times)
-    assert gaps.min() >= 0.09
+    # Batch lines are limited to 10 a second once, in the child (tests/test_protocol.py).
 
 
 def stop_and_wait_until_kept(qtbot, panel, events) -> float:

@@ -124,9 +124,7 @@ def test_closing_during_a_download_ends_it_and_leaves_no_partial_file(
         qtbot, app_settings, tmp_path, isolated_cache, file_server, monkeypatch):
     import threading
 
-    from conftest import write_idx_dataset
-
-    from conftest import child_pids
+    from conftest import child_pids, write_idx_dataset
 
     www, url, state = file_server
     write_idx_dataset(www, train=200, test=50)
@@ -155,9 +153,8 @@ def test_closing_while_the_results_come_in_ends_everything(qtbot, app_settings, 
                                                             moment):
     """Close at the end of a run: while the child evaluates, and the moment its result reaches
     the panel (the gallery and the confusion matrix are being drawn)."""
-    from PySide6.QtCore import QTimer
-
     from conftest import child_pids
+    from PySide6.QtCore import QTimer
 
     win = open_window(qtbot, app_settings)
     panel = configure(qtbot, win, tiny_data, epochs=1)
