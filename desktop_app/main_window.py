@@ -32,7 +32,6 @@ from PySide6.QtWidgets import (
 
 from desktop_app.jobs.latest import LatestJob
 from desktop_app.jobs.registry import JobRegistry
-from desktop_app.jobs.threads import end_all_processes
 from desktop_app.prediction.picture_loader import (
     PictureFailed,
     PictureFile,
@@ -81,6 +80,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Draw & Classify")
         self.setWindowIcon(QIcon(str(resource_path("icons", "draw-classify.png"))))
         self._closing = False
+        self.jobs = JobRegistry()  # every background job: closing ends them all at once
 
         self.canvas = DrawingCanvas(brush_size=self.settings.brush_size(),
                                     pen_style=self.settings.pen_style())
@@ -192,6 +192,7 @@ class MainWindow(QMainWindow):
             from desktop_app.learning.training_panel import TrainingPanel
 
             self.training_panel = TrainingPanel(self.settings)
+            self.training_panel.controller.jobs = self.jobs
         except Exception as exc:  # noqa: BLE001 - drawing and classifying must work regardless
             log.exception("the training panel could not be built")
             self.training_dock.setWidget(QLabel(f"The training panel is unavailable: {exc}"))
@@ -760,6 +761,7 @@ class MainWindow(QMainWindow):
 
         if self._teach_dialog is None:
             self._teach_dialog = TeachDialog(self)
+            self._teach_dialog.controller.jobs = self.jobs
             self._teach_dialog.kept.connect(self._use_taught_model)
         return self._teach_dialog
 
@@ -806,7 +808,7 @@ class MainWindow(QMainWindow):
         if self._exporter is None:
             from desktop_app.learning.model_export import ModelExporter
 
-            self._exporter = ModelExporter(self)
+            self._exporter = ModelExporter(self, self.jobs)
             self._exporter.exported.connect(self._model_exported)
             self._exporter.failed.connect(self.show_message)
         name = "" if not info.get("shipped") else Path(info["path"]).stem
@@ -1088,7 +1090,6 @@ class MainWindow(QMainWindow):
     def shutdown(self, timeout_ms: int = 1000) -> bool:
         """End every child process (terminate, kill after 1 s), then every worker thread; True
         when nothing is left running. The app's one owner of their lifetime."""
-        end_all_processes()
         ok = self.jobs.close_all(timeout_ms / 1000)
         if self.training_panel is not None:
             ok = self.training_panel.shutdown(timeout_ms) and ok

@@ -123,6 +123,20 @@ def file_server(tmp_path):
     server.server_close()
 
 
+def child_pids() -> list[int]:
+    """Processes whose parent is this test process, alive or zombie (not yet reaped): what a
+    closed window must not leave behind, whoever started them."""
+    me, found = os.getpid(), []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # it has just ended
+        if int(fields[1]) == me:
+            found.append(int(stat.parent.name))
+    return found
+
+
 @pytest.fixture(autouse=True)
 def no_thread_left_running(request):
     """Fail any test that leaves a worker QThread running (the napari pattern)."""

@@ -227,7 +227,9 @@ def test_save_drawing_writes_a_png(qtbot, window, tmp_path):
 
 @pytest.mark.parametrize("moment", ["before the first frame", "while the model loads"])
 def test_closing_early_ends_everything_at_once(qtbot, app_settings, moment):
-    from desktop_app.jobs.threads import running_processes, running_threads
+    from conftest import child_pids
+
+    from desktop_app.jobs.threads import running_threads
 
     win = MainWindow(settings=app_settings)
     qtbot.addWidget(win)
@@ -236,14 +238,16 @@ def test_closing_early_ends_everything_at_once(qtbot, app_settings, moment):
         win.ensure_ready()
         assert win.controller.is_loading()  # the load request is queued or running now
     assert win.close()
-    assert running_threads() == [] and running_processes() == []
+    assert running_threads() == [] and child_pids() == []
     assert not win.model_ready() or moment != "before the first frame"
 
 
 def test_closing_during_a_conversion_ends_the_child_and_every_thread(qtbot, window, tmp_path):
     """A .keras without its .tflite is converted by a child process; closing meanwhile ends
     that child (terminate, then kill) and every thread."""
-    from desktop_app.jobs.threads import running_processes, running_threads
+    from conftest import child_pids
+
+    from desktop_app.jobs.threads import running_threads
     from training.modelfile.sidecar import shipped_model_path
 
     model = tmp_path / "no-tflite.keras"
@@ -251,10 +255,10 @@ def test_closing_during_a_conversion_ends_the_child_and_every_thread(qtbot, wind
     window.load_model(str(model))
     qtbot.waitUntil(lambda: "Preparing no-tflite.keras" in window.model_status.text(),
                     timeout=TIMEOUT)
-    qtbot.waitUntil(lambda: running_processes() != [], timeout=TIMEOUT)
-    children = running_processes()
+    qtbot.waitUntil(lambda: child_pids() != [], timeout=TIMEOUT)
+    children = child_pids()
     assert window.close()
-    assert running_processes() == [] and running_threads() == []
+    assert child_pids() == [] and running_threads() == []
     assert not any(Path(f"/proc/{pid}").exists() for pid in children)  # reaped, no zombie
 
 

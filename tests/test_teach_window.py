@@ -86,7 +86,9 @@ def test_without_samples_it_says_how_to_make_some(qtbot, teach_window):
 
 def test_closing_while_teaching_ends_the_child_and_leaves_no_model(qtbot, teach_window,
                                                                   private_home):
-    from desktop_app.jobs.threads import running_processes, running_threads
+    from conftest import child_pids
+
+    from desktop_app.jobs.threads import running_threads
 
     win = teach_window
     win.teach_dialog().controller.extra_args = ["--steps", "100000", "--cv-steps", "0"]
@@ -94,10 +96,10 @@ def test_closing_while_teaching_ends_the_child_and_leaves_no_model(qtbot, teach_
     win.findChild(type(win.teach_action), "teachModel").trigger()
     dialog = win.teach_dialog()
     qtbot.waitUntil(lambda: dialog.progress.value() > 0, timeout=120_000)  # really teaching
-    children = running_processes()
+    children = child_pids()
     assert children
     assert win.close()
-    assert running_processes() == [] and running_threads() == []
+    assert child_pids() == [] and running_threads() == []
     assert models_in(private_home) == []
 
 
@@ -138,19 +140,18 @@ def start_long_teaching(qtbot, win):
 
 
 def test_closing_while_teaching_asks_and_no_keeps_teaching(qtbot, teach_window, monkeypatch):
+    from conftest import child_pids
     from PySide6.QtWidgets import QMessageBox
-
-    from desktop_app.jobs.threads import running_processes
 
     win = teach_window
     dialog = start_long_teaching(qtbot, win)
     questions = asked(monkeypatch, QMessageBox.StandardButton.No)
     assert not win.close()
     assert [title for title, _ in questions] == ["Teaching is running"]
-    assert win.isVisible() and dialog.controller.is_running() and running_processes()
+    assert win.isVisible() and dialog.controller.is_running() and child_pids()
     questions = asked(monkeypatch, QMessageBox.StandardButton.Yes)
     assert win.close() and questions
-    assert running_processes() == []
+    assert child_pids() == []
 
 
 def test_ctrl_q_quits_while_the_teach_dialog_has_the_focus(qtbot, teach_window, monkeypatch):
@@ -166,9 +167,9 @@ def test_ctrl_q_quits_while_the_teach_dialog_has_the_focus(qtbot, teach_window, 
     QTest.keyClick(dialog, QtKeys.Key.Key_Q, QtKeys.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: not win.isVisible(), timeout=TIMEOUT)
     assert [title for title, _ in questions] == ["Teaching is running"]
-    from desktop_app.jobs.threads import running_processes
+    from conftest import child_pids
 
-    assert running_processes() == []
+    assert child_pids() == []
 
 
 def test_teaching_a_taught_model_again_says_so_and_starts_from_the_original(

@@ -70,7 +70,7 @@ def test_closing_during_training_stops_it_and_exits_cleanly(qtbot, app_settings,
     start(qtbot, panel)
     qtbot.waitUntil(lambda: panel.progress.maximum() > 0 and panel.progress.value() > 0,
                     timeout=TIMEOUT)
-    pid = panel.controller.worker().pid
+    pid = panel.controller.job().pid
     monkeypatch.setattr(QMessageBox, "question",
                         lambda *a, **k: QMessageBox.StandardButton.Yes)
     assert win.close()
@@ -112,9 +112,11 @@ def test_a_loaded_model_shows_its_saved_history(qtbot, app_settings, tmp_path):
 
 
 def _assert_all_ended(children: list[int]) -> None:
-    from desktop_app.jobs.threads import running_processes, running_threads
+    from conftest import child_pids
 
-    assert running_processes() == [] and running_threads() == []
+    from desktop_app.jobs.threads import running_threads
+
+    assert child_pids() == [] and running_threads() == []
     assert not any(Path(f"/proc/{pid}").exists() for pid in children)  # reaped, no zombie
 
 
@@ -122,9 +124,7 @@ def test_closing_during_a_download_ends_it_and_leaves_no_partial_file(
         qtbot, app_settings, tmp_path, isolated_cache, file_server, monkeypatch):
     import threading
 
-    from conftest import write_idx_dataset
-
-    from desktop_app.jobs.threads import running_processes
+    from conftest import child_pids, write_idx_dataset
 
     www, url, state = file_server
     write_idx_dataset(www, train=200, test=50)
@@ -137,7 +137,7 @@ def test_closing_during_a_download_ends_it_and_leaves_no_partial_file(
     choose(child(panel, QComboBox, "datasetField"), "fashion_mnist")  # IDX files: the server's
     start(qtbot, panel)
     qtbot.waitUntil(state["stalled"].is_set, timeout=TIMEOUT)
-    children = running_processes()
+    children = child_pids()
     assert children and panel.is_training()
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
     assert win.close()
@@ -153,25 +153,24 @@ def test_closing_while_the_results_come_in_ends_everything(qtbot, app_settings, 
                                                             moment):
     """Close at the end of a run: while the child evaluates, and the moment its result reaches
     the panel (the gallery and the confusion matrix are being drawn)."""
+    from conftest import child_pids
     from PySide6.QtCore import QTimer
-
-    from desktop_app.jobs.threads import running_processes
 
     win = open_window(qtbot, app_settings)
     panel = configure(qtbot, win, tiny_data, epochs=1)
     seen, children, closed = [], [], []  # the prompts are answered by the autouse fixture
 
     def close_now():
-        children.extend(running_processes())
+        children.extend(child_pids())
         closed.append(win.close())
 
     def on_event(event):
-        if event.get("event") == moment and not seen:
+        if getattr(event, "event", None) == moment and not seen:
             seen.append(moment)
             QTimer.singleShot(0, close_now)
 
     panel.controller.progress.connect(on_event)
-    panel.controller.finished.connect(lambda result: on_event({"event": "result"}))
+    panel.controller.finished.connect(lambda run: on_event(run.result))
     start(qtbot, panel)
     qtbot.waitUntil(lambda: closed != [], timeout=TIMEOUT)
     assert closed == [True] and seen == [moment]
@@ -186,7 +185,7 @@ def test_a_stopped_model_is_used_on_the_canvas_while_it_is_being_measured(qtbot,
     win = open_window(qtbot, app_settings)
     panel = configure(qtbot, win, tiny_data, epochs=200)
     events = []
-    panel.controller.progress.connect(lambda event: events.append(event["event"]))
+    panel.controller.progress.connect(lambda message: events.append(message.event))
     panel.controller.finished.connect(lambda result: events.append("result"))
     start(qtbot, panel)
     qtbot.waitUntil(lambda: "batch" in events, timeout=TIMEOUT)

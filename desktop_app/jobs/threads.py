@@ -2,9 +2,9 @@
 
 ``start_worker(worker)`` moves a QObject worker into a new QThread and starts it. The thread is
 registered so tests can fail when one is left running, and so the app can stop every thread on
-exit: ask it to quit, ``wait()`` with a timeout, never ``terminate()``. Child processes (all of
-TensorFlow runs in them) are registered with ``track_process`` and ended on exit: terminate, then
-kill after one second.
+exit: ask it to quit, ``wait()`` with a timeout, never ``terminate()``. The ``python -m training``
+children are ChildJobs of the window's registry (desktop_app/jobs/child.py); ``track_process`` is
+left for the figure process (desktop_app/figures), which ends its own child when it shuts down.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def running_threads() -> list[str]:
     return alive
 
 
-# -- child processes (TensorFlow work: training, conversion, summaries, downloads)
+# -- the figure process's child (subprocess.Popen)
 
 _processes: "weakref.WeakSet" = weakref.WeakSet()
 _processes_lock = threading.Lock()
@@ -93,16 +93,3 @@ def running_processes() -> list[int]:
     with _processes_lock:
         children = list(_processes)
     return [p.pid for p in children if p.poll() is None]
-
-
-def end_all_processes(grace_s: float = KILL_AFTER_S) -> None:
-    with _processes_lock:
-        children = list(_processes)
-    alive = [p for p in children if p.poll() is None]
-    for process in alive:
-        try:
-            process.terminate()
-        except OSError:
-            pass
-    for process in alive:  # one grace period for all of them, not one each
-        end_process(process, grace_s)

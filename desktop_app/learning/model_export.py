@@ -1,95 +1,69 @@
 """Model ▸ Export…: the model in use as .keras, .tflite and ONNX (+ a JSON describing its input).
 
-The conversion needs TensorFlow, which never loads in the window's process: ``ExportWorker``
-runs ``python -m training export-all --model M --out DIR`` in a child process (tracked, so a
-closing window ends it) from its own thread; ``ModelExporter`` owns that thread and turns the
-outcome into ``exported(list of paths)`` or ``failed(message)``. One export at a time.
+The conversion needs TensorFlow, which never loads in the window's process: ``ModelExporter``
+runs ``python -m training export-all --model M --out DIR --progress json`` as a child job (the
+window's registry ends it when the window closes) and turns its result into
+``exported(list of paths)`` or ``failed(message)``. One export at a time.
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QObject, Signal
 
-from desktop_app.jobs.threads import start_worker, stop_thread, track_process
-
-
-class ExportWorker(QObject):
-    finished = Signal(list)   # the written files, as strings
-    failed = Signal(str)      # a message for the user
-
-    @Slot(dict)
-    def export(self, request: dict) -> None:
-        """request: {"model": .keras path, "out": folder, "name": stem or ""}."""
-        command = [sys.executable, "-m", "training", "export-all", "--model", request["model"],
-                   "--out", request["out"]]
-        if request.get("name"):
-            command += ["--name", request["name"]]
-        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-        try:
-            child = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True, env=env)
-        except OSError as exc:
-            self.failed.emit(f"Could not start the export: {exc}")
-            return
-        track_process(child)
-        out, errors = child.communicate()
-        files = [line.strip() for line in out.splitlines() if line.strip()]
-        if child.returncode == 0 and files and all(Path(f).is_file() for f in files):
-            self.finished.emit(files)
-            return
-        lines = [line for line in errors.strip().splitlines() if line.strip()]
-        reason = (lines[-1].removeprefix("error: ") if lines
-                  else f"exit status {child.returncode}")
-        if child.returncode is not None and child.returncode < 0:
-            reason = "the export was stopped"
-        self.failed.emit(f"The model could not be exported: {reason}")
+from desktop_app.jobs.child import ChildJob
+from desktop_app.jobs.registry import JobRegistry
+from training.protocol.messages import ExportResult
 
 
 class ModelExporter(QObject):
-    exported = Signal(list)
-    failed = Signal(str)
-    _export = Signal(dict)
+    exported = Signal(list)   # the written files, as strings
+    failed = Signal(str)      # a message for the user
 
-    def __init__(self, parent=None):
+    def __init__(self, parent=None, jobs: JobRegistry | None = None):
         super().__init__(parent)
-        self._worker = None
-        self._thread = None
-        self._running = False
+        self.jobs = jobs if jobs is not None else JobRegistry()
+        self._job: ChildJob | None = None
 
     def is_running(self) -> bool:
-        return self._running
+        return self._job is not None
 
     def export(self, model: str, out: str, name: str = "") -> bool:
         """Start exporting ``model`` (a .keras file) into the folder ``out``; False when an
         export is already under way."""
-        if self._running:
+        if self._job is not None:
             return False
-        if self._thread is None:
-            self._worker = ExportWorker()
-            self._export.connect(self._worker.export)
-            self._worker.finished.connect(self._on_finished)
-            self._worker.failed.connect(self._on_failed)
-            self._thread = start_worker(self._worker, "exporter")
-        self._running = True
-        self._export.emit({"model": str(model), "out": str(out), "name": name})
+        args = ["--model", str(model), "--out", str(out), "--progress", "json"]
+        if name:
+            args += ["--name", name]
+        self._job = job = ChildJob("export-all", args, "export", self)
+        job.finished.connect(self._on_finished)
+        job.failed.connect(self._on_failed)
+        job.ended.connect(self._on_ended)
+        job.start(self.jobs)
         return True
 
     def shutdown(self, timeout_ms: int = 1000) -> bool:
-        """The child is ended by the window (end_all_processes); this ends the thread."""
-        thread, self._thread = self._thread, None
-        return stop_thread(thread, timeout_ms)
+        """End a running export (terminate, kill after 1 s); True when none is left."""
+        if self._job is None:
+            return True
+        self._job.stop()
+        return self._job.wait(timeout_ms / 1000)
 
-    @Slot(list)
-    def _on_finished(self, files: list) -> None:
-        self._running = False
-        self.exported.emit(files)
+    def _on_finished(self, result: ExportResult) -> None:
+        files = [str(f) for f in result.get("files") or []]
+        if files and all(Path(f).is_file() for f in files):
+            self.exported.emit(files)
+        else:
+            self.failed.emit("The model could not be exported: the files were not written")
 
-    @Slot(str)
     def _on_failed(self, message: str) -> None:
-        self._running = False
-        self.failed.emit(message)
+        if self._job is not None and self._job.cancelled():
+            message = "the export was stopped"
+        self.failed.emit(f"The model could not be exported: {message}")
+
+    def _on_ended(self) -> None:
+        if self._job is not None:
+            self._job.deleteLater()
+        self._job = None

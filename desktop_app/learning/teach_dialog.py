@@ -22,6 +22,14 @@ from PySide6.QtWidgets import (
 from desktop_app.learning.teach_controller import TeachController
 from desktop_app.views.progress_bar import readable_progress_bar
 from training.core.datasets import DATASETS
+from training.protocol.messages import (
+    EvaluateBegin,
+    Message,
+    TeachBatch,
+    TeachBegin,
+    TeachResult,
+    WarningMessage,
+)
 
 PHASES = {"cross_validation": "measuring on held-out samples", "final": "teaching"}
 
@@ -30,7 +38,7 @@ def _percent(value) -> str:
     return f"{value:.2%}" if isinstance(value, (int, float)) else "—"
 
 
-def results_html(result: dict) -> str:
+def results_html(result: TeachResult) -> str:
     """The before → after table of a finished run (what the user decides Keep or Discard on)."""
     before, after = result.get("before") or {}, result.get("after") or {}
     cv = result.get("cross_validation") or {}
@@ -186,32 +194,31 @@ class TeachDialog(QDialog):
         if has_candidate:
             self.keep_button.setDefault(True)
 
-    @Slot(dict)
-    def _on_progress(self, event: dict) -> None:
-        kind = event.get("event")
-        if kind == "teach_begin":
-            self.progress.setRange(0, int(event.get("steps") or 0))
+    @Slot(object)
+    def _on_progress(self, message: Message) -> None:
+        if isinstance(message, TeachBegin):
+            self.progress.setRange(0, int(message.steps))
             self.progress.setValue(0)
             self.progress.setFormat("Measuring the model as it is…")
-        elif kind == "evaluate_begin":
-            which = "as it is" if event.get("model") == "base" else "taught"
+        elif isinstance(message, EvaluateBegin):
+            which = "as it is" if message.get("model") == "base" else "taught"
             self.progress.setFormat(f"Measuring the model {which} on "
-                                    f"{event.get('samples', 0):,} test pictures…")
-        elif kind == "batch":
-            self.progress.setMaximum(int(event.get("steps") or 0))
-            self.progress.setValue(int(event.get("step") or 0))
-            phase = PHASES.get(event.get("phase"), "teaching")
-            fold = f" {event['fold']}" if event.get("fold") else ""
-            eta = event.get("eta_seconds")
+                                    f"{message.samples:,} test pictures…")
+        elif isinstance(message, TeachBatch):
+            self.progress.setMaximum(int(message.steps))
+            self.progress.setValue(int(message.step))
+            phase = PHASES.get(message.phase, "teaching")
+            fold = f" {message.fold}" if message.fold else ""
+            eta = message.eta_seconds
             left = f" · {eta:.0f} s left" if isinstance(eta, (int, float)) else ""
             self.progress.setFormat(f"{phase.capitalize()}{fold}: step %v of %m{left}")
-        elif kind == "warning":
-            text = str(event.get("message", ""))
+        elif isinstance(message, WarningMessage):
+            text = message.message
             self.message.setText(text[:1].upper() + text[1:])
             self.adjustSize()
 
     @Slot(object)
-    def _on_finished(self, result: dict) -> None:
+    def _on_finished(self, result: TeachResult) -> None:
         self.progress.setRange(0, 1)
         self.progress.setValue(1)
         self.progress.setFormat("Done: compare, then keep or discard")

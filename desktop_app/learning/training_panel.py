@@ -87,9 +87,11 @@ class TrainingPanel(QWidget):
         self._shut_down = False
         self._loading = True                # no saving or preset matching while restoring
         self.controller = TrainingController(self)
-        self.controller.progress.connect(self._on_progress)
-        self.controller.finished.connect(self._on_finished)
-        self.controller.kept.connect(self._on_kept)
+        # The controller sends typed messages (training/protocol/messages.py); this panel reads
+        # their fields by name.
+        self.controller.progress.connect(lambda message: self._on_progress(message.to_dict()))
+        self.controller.finished.connect(lambda run: self._on_finished(run.as_dict()))
+        self.controller.kept.connect(lambda saved: self._on_kept(saved.to_dict()))
         self.controller.failed.connect(self._on_failed)
         self.controller.stateChanged.connect(self._on_state_changed)
         self.controller.summaryReady.connect(self._on_summary_ready)

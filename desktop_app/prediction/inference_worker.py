@@ -10,14 +10,16 @@ dataclass defined here.
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from PySide6.QtCore import QObject, Signal, Slot
 
+from desktop_app.prediction.conversion import (  # noqa: F401 - moved; imported from here too
+    ConversionWorker,
+    conversion_cache_path,
+)
 from training.core.datasets import DATASETS, normalize_name
 from training.modelfile.sidecar import ModelLoadError
 from training.runtime.model_cache import ModelCache
@@ -63,15 +65,6 @@ def up_to_date_tflite(keras_path: Path, metadata: dict) -> Path | None:
     except OSError:
         return None
     return cached if cached.is_file() and cached.stat().st_size > 0 else None
-
-
-def conversion_cache_path(keras_sha256: str, layers: bool = False) -> Path:
-    """Where the app keeps the ``.tflite`` it made for a ``.keras`` (by content, so a changed
-    model is converted again and the user's folders are never written to); with ``layers``,
-    the every-layer twin the layers view runs."""
-    from training.core.paths import user_home
-
-    return user_home() / "cache" / f"{keras_sha256[:24]}{'.layers' if layers else ''}.tflite"
 
 
 @dataclass(frozen=True)
@@ -335,50 +328,3 @@ class ConversionNeeded(Exception):
     def __init__(self, keras: Path):
         super().__init__(str(keras))
         self.keras = keras
-
-
-class ConversionWorker(QObject):
-    """Turns a ``.keras`` into a ``.tflite`` with ``python -m training convert`` in a child
-    process (TensorFlow never loads in the window's process). A request with ``"layers":
-    True`` makes the every-layer model (``--layers``) for the layers view instead."""
-
-    converted = Signal(dict)   # the request, now loadable
-    failed = Signal(dict)      # the request + "message"
-
-    @Slot(dict)
-    def convert(self, request: dict) -> None:
-        import subprocess
-        import sys
-
-        from desktop_app.jobs.threads import track_process
-        from training.modelfile.sidecar import file_sha256
-
-        keras = Path(request["keras"])
-        try:
-            layers = bool(request.get("layers"))
-            target = conversion_cache_path(file_sha256(keras), layers)
-        except OSError as exc:
-            self.failed.emit({**request, "message": f"{keras.name} cannot be read: {exc}"})
-            return
-        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-        try:
-            child = subprocess.Popen(
-                [sys.executable, "-m", "training", "convert", "--model", str(keras), "--out",
-                 str(target)]
-                + (["--layers"] if layers else []),
-                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                text=True, env=env)
-        except OSError as exc:
-            self.failed.emit({**request, "message": f"Could not start the converter: {exc}"})
-            return
-        track_process(child)
-        _, errors = child.communicate()
-        if child.returncode == 0 and target.exists():
-            self.converted.emit(request)
-            return
-        lines = [line for line in errors.strip().splitlines() if line.strip()]
-        reason = lines[-1].removeprefix("error: ") if lines else f"exit status {child.returncode}"
-        if child.returncode < 0:
-            reason = "the converter was stopped"
-        self.failed.emit({**request, "message": f"{keras.name} could not be prepared for live "
-                                                f"use: {reason}"})

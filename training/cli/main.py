@@ -67,6 +67,15 @@ from training.learn.strategy import check_tf_config
 from training.modelfile.sidecar import ModelLoadError  # noqa: E402
 from training.protocol.config import ARCHITECTURES, ConfigError, TrainingConfig  # noqa: E402
 from training.protocol.options import add_config_options  # noqa: E402
+from training.protocol.messages import (  # noqa: E402
+    ConvertResult,
+    DescribeResult,
+    DownloadResult,
+    ExportResult,
+    Saved,
+    Summary,
+    TrainResult,
+)
 from training.protocol.presets import PRESETS, preset_values  # noqa: E402
 from training.protocol.wire import dumps, json_safe  # noqa: E402
 from training.runtime.preprocess import (  # noqa: E402
@@ -196,6 +205,7 @@ def _export_parsers(sub) -> None:
     _model_argument(export_all)
     export_all.add_argument("--out", required=True, help="folder to write the files in")
     export_all.add_argument("--name", help="file name stem (default: the model's)")
+    _progress_argument(export_all)
     export_all.set_defaults(run=_export_all)
 
     convert = sub.add_parser("convert", help="write a model's .tflite (or .layers.tflite) for "
@@ -314,16 +324,19 @@ def _train(args) -> int:
     return status
 
 
-def _saved_event(fitted, path: Path, metadata: dict, problem: str | None) -> dict:
+def _saved_event(fitted, path: Path, metadata: dict, problem: str | None) -> Saved:
     """The model is on disk (no test figures yet): the window can offer it at once."""
-    event = {"event": "saved", "status": fitted.status, "path": str(path),
-             "epochs_completed": fitted.epochs_completed, "train_seconds": fitted.train_seconds,
-             "history": fitted.history, "dataset": fitted.config.dataset,
-             "architecture": fitted.config.architecture, "config": fitted.config.to_dict(),
-             "class_names": list(fitted.data.class_names), "metadata": metadata}
-    if problem:
-        event.update(saved_where_asked=False, message=problem)
-    return event
+    return Saved(status=fitted.status, path=str(path),
+                 epochs_completed=fitted.epochs_completed, train_seconds=fitted.train_seconds,
+                 history=fitted.history, dataset=fitted.config.dataset,
+                 architecture=fitted.config.architecture, config=fitted.config.to_dict(),
+                 class_names=list(fitted.data.class_names), metadata=metadata,
+                 **_problem_fields(problem))
+
+
+def _problem_fields(problem: str | None) -> dict:
+    """Kept, but not where asked (the recovery folder): says so."""
+    return {"saved_where_asked": False, "message": problem} if problem else {}
 
 
 def _test_figures(result) -> dict:
@@ -400,22 +413,18 @@ def _recovery_path(target: Path) -> Path:
     return recovery_dir() / f"{target.stem}-{stamp}.keras"
 
 
-def _result_event(result, path: Path, metadata: dict, problem: str | None) -> dict:
+def _result_event(result, path: Path, metadata: dict, problem: str | None) -> TrainResult:
     picked = result.misclassified[:GALLERY_LIMIT]
-    event = {
-        "event": "result", "status": result.status,
-        "epochs_completed": result.epochs_completed, "train_seconds": result.train_seconds,
-        "test_accuracy": result.test_accuracy, "test_loss": result.test_loss,
-        "history": result.history, "confusion": result.confusion,
-        "class_names": list(result.class_names), "dataset": result.config.dataset,
-        "architecture": result.config.architecture, "config": result.config.to_dict(),
-        "source": result.dataset_source, "path": str(path), "metadata": metadata,
-        "misclassified": picked, "misclassified_predicted": result.test_predictions[picked],
-        "mistakes": len(result.misclassified),
-    }
-    if problem:
-        event.update(saved_where_asked=False, message=problem)
-    return event
+    return TrainResult(
+        status=result.status,
+        epochs_completed=result.epochs_completed, train_seconds=result.train_seconds,
+        test_accuracy=result.test_accuracy, test_loss=result.test_loss,
+        history=result.history, confusion=result.confusion,
+        class_names=list(result.class_names), dataset=result.config.dataset,
+        architecture=result.config.architecture, config=result.config.to_dict(),
+        source=result.dataset_source, path=str(path), metadata=metadata,
+        misclassified=picked, misclassified_predicted=result.test_predictions[picked],
+        mistakes=len(result.misclassified), **_problem_fields(problem))
 
 
 def _finite_metadata(metadata: dict) -> dict:
@@ -648,6 +657,9 @@ def _export_all(args) -> int:
 
     _import_keras_quietly()
     written = export_all(args.model, args.out, name=args.name, dataset=args.dataset)
+    if _protocol is not None:
+        _protocol.write(ExportResult(files=[str(path) for path in written]))
+        return 0
     for path in written:
         print(path)
     return 0
@@ -664,13 +676,13 @@ def _download(args) -> int:
 
     data = load_dataset(args.dataset, args.data_dir, allow_download=True,
                         progress=_protocol or _ProgressBar())
-    record = {"event": "result", "dataset": data.name, "source": data.source,
-              "train_images": len(data.x_train), "test_images": len(data.x_test)}
+    record = DownloadResult(dataset=data.name, source=data.source,
+                            train_images=len(data.x_train), test_images=len(data.x_test))
     if _protocol is not None:
         _protocol.write(record)
     else:
-        print(f"{DATASETS[data.name].title}: {record['train_images']} training and "
-              f"{record['test_images']} test pictures in {data.source}")
+        print(f"{DATASETS[data.name].title}: {record.train_images} training and "
+              f"{record.test_images} test pictures in {data.source}")
     return 0
 
 
@@ -687,7 +699,7 @@ def _convert(args) -> int:
     else:
         out = export_tflite(loaded.model, args.out or tflite_path(loaded.path))
     if _protocol is not None:
-        _protocol.write({"event": "result", "path": str(out)})
+        _protocol.write(ConvertResult(path=str(out)))
     else:
         print(out)
     return 0
@@ -701,11 +713,11 @@ def _describe(args) -> int:
     for name in names:
         info = describe(name, args.dropout)
         if _protocol is not None:
-            _protocol.write({"event": "summary", **info})
+            _protocol.write(Summary(**info))
         else:
             print(info["text"] + "\n")
     if _protocol is not None:
-        _protocol.write({"event": "result", "count": len(names)})
+        _protocol.write(DescribeResult(count=len(names)))
     return 0
 
 

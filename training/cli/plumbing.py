@@ -11,7 +11,15 @@ import sys
 import threading
 import time
 
-from training.protocol.wire import dumps
+from training.protocol.messages import (
+    Batch,
+    Download,
+    Error,
+    Message,
+    TeachBatch,
+    encode,
+    from_record,
+)
 
 EXIT_ERROR = 2
 EXIT_NOT_SAVED = 3
@@ -39,21 +47,27 @@ class JsonLines:
         self._last = 0.0
         self._lock = threading.Lock()
 
-    def __call__(self, event: dict) -> None:
-        kind = event.get("event")
-        if kind in ("batch", "download"):
-            if kind == "download":
-                last = event["done"] == event["total"]
-            else:  # training counts "batch", teaching "step", both of "steps"
-                last = event.get("batch", event.get("step", 0)) >= event["steps"]
+    def __call__(self, event: Message | dict) -> None:
+        """The progress callback of the training code (its events come as dicts)."""
+        message = self._typed(event)
+        if message is None:
+            return
+        if isinstance(message, (Batch, TeachBatch, Download)):
+            if isinstance(message, Download):
+                last = message.done == message.total
+            else:  # training counts batches, teaching steps, both of "steps"
+                last = message.batch >= message.steps
             now = time.monotonic()
             if now - self._last < BATCH_INTERVAL and not last:
                 return
             self._last = now
-        self.write(event)
+        self.write(message)
 
-    def write(self, record: dict) -> None:
-        text = dumps(record)
+    def write(self, message: Message | dict) -> None:
+        message = self._typed(message)
+        if message is None:
+            return
+        text = encode(message)
         with self._lock:
             if self.broken:
                 return
@@ -62,6 +76,17 @@ class JsonLines:
                 self.stream.flush()
             except (OSError, ValueError):  # EPIPE: stop the work, nobody is listening
                 self.broken = True
+
+    @staticmethod
+    def _typed(event: Message | dict) -> Message | None:
+        """Every line goes through the one codec (training/protocol/messages.py); an event it
+        does not know is a bug of ours: said on stderr, never a line the reader cannot read."""
+        if isinstance(event, Message):
+            return event
+        message = from_record(event)
+        if message is None:
+            print(f"protocol: no message type fits {str(event)[:200]}", file=sys.stderr)
+        return message
 
 
 class StopRequests:
@@ -107,7 +132,7 @@ def fail(protocol: JsonLines | None, message: str, status: int = EXIT_ERROR) -> 
     """The one error line on stderr (and an ``error`` record for the window); the exit status."""
     print(f"error: {message}", file=sys.stderr)
     if protocol is not None:
-        protocol.write({"event": "error", "message": message})
+        protocol.write(Error(message=message))
     return status
 
 

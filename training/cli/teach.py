@@ -22,6 +22,7 @@ from training.core.datasets import DATASETS, DatasetError, normalize_name
 from training.core.paths import models_dir, samples_dir
 from training.learn.teach import MAX_FOLDS, TeachError, TeachSettings, teach
 from training.modelfile.sidecar import ModelLoadError, read_metadata, resolve_model_path
+from training.protocol.messages import TeachResult
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -77,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - one line for the user, never a traceback
         return fail(out, unexpected(exc))
     if out is not None:
-        out.write({"event": "result", **result})
+        out.write(TeachResult(**result))
     else:
         _print_summary(result)
     return EXIT_INTERRUPTED if result["status"] == "stopped" else 0
