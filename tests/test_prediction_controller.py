@@ -56,7 +56,7 @@ class FakeConversionWorker(QObject):
     converted = Signal(dict)
     failed = Signal(dict)
 
-    def __init__(self):
+    def __init__(self, jobs=None):
         super().__init__()
         self.requests: list[dict] = []
 
@@ -64,13 +64,16 @@ class FakeConversionWorker(QObject):
     def convert(self, request: dict) -> None:
         self.requests.append(request)
 
+    def shutdown(self, timeout_ms: int = 1000) -> bool:
+        return True
+
 
 @pytest.fixture
 def fakes(qtbot, app_settings):
     made = {}
 
-    def converter():
-        made["converter"] = FakeConversionWorker()
+    def converter(jobs=None):
+        made["converter"] = FakeConversionWorker(jobs)
         return made["converter"]
 
     picture = {"grey": np.full((20, 20), 255, np.uint8)}

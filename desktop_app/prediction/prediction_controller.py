@@ -22,7 +22,6 @@ from PySide6.QtCore import QObject, Signal, Slot
 
 from desktop_app.jobs.latest import LatestJob, Pace
 from desktop_app.jobs.registry import JobRegistry
-from desktop_app.jobs.threads import start_worker, stop_thread
 from desktop_app.prediction.explain_worker import Explainer, ExplainRequest, Saliency
 from desktop_app.prediction.inference_worker import (
     Classification,
@@ -65,8 +64,6 @@ class PredictionController(QObject):
     conversionDone = Signal(dict)    # a convert() request: its .tflite is in the cache now
     conversionFailed = Signal(dict)  # a convert() request + "message"
 
-    _convert = Signal(dict)
-
     def __init__(self, grab_picture, settings, parent=None, jobs: JobRegistry | None = None,
                  inference=None, converter_factory=ConversionWorker):
         """``grab_picture()`` returns the current uint8 grey picture, or None when empty.
@@ -84,7 +81,7 @@ class PredictionController(QObject):
         self._changed_at: float | None = None
         self._sent: dict[int, tuple] = {}    # seq -> (first change, picture) in flight
         self._make_converter = converter_factory
-        self._converter = self._converter_thread = None  # started on first use
+        self._converter = None  # made on first use; its child job is the window's too
         self.jobs = jobs if jobs is not None else JobRegistry()
         self._inference = LatestJob("inference", (inference or Inference()).compute, self.jobs,
                                     parent=self)
@@ -165,12 +162,12 @@ class PredictionController(QObject):
             self._explains.submit(self._explainable)
 
     def shutdown(self, timeout_ms: int = 1000) -> bool:
-        """End this controller's jobs and the converter's thread (the window's close_all ends
+        """End this controller's jobs and the converter's child (the window's close_all ends
         the jobs first; then this only has the converter left)."""
         jobs = (self._inference, self._numbers, self._explains)
         for job in jobs:
             job.stop()
-        ok = stop_thread(self._converter_thread, timeout_ms)
+        ok = self._converter is None or self._converter.shutdown(timeout_ms)
         return all([job.wait(timeout_ms / 1000) for job in jobs]) and ok
 
     # -- internals
@@ -310,12 +307,11 @@ class PredictionController(QObject):
 
     def _start_conversion(self, request: dict) -> None:
         if self._converter is None:
-            self._converter = self._make_converter()
+            # On the GUI thread: a QProcess needs no thread of its own to be waited for.
+            self._converter = self._make_converter(jobs=self.jobs)
             self._converter.converted.connect(self._on_converted)
             self._converter.failed.connect(self._on_conversion_failed)
-            self._convert.connect(self._converter.convert)
-            self._converter_thread = start_worker(self._converter, "converter")
-        self._convert.emit(request)
+        self._converter.convert(request)
 
     @Slot(dict)
     def _on_converted(self, request: dict) -> None:
