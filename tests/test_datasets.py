@@ -21,6 +21,14 @@ def test_loads_from_explicit_folder_with_subfolders(tiny_data):
     assert ds.source.endswith("mnist")
 
 
+def test_test_only_reads_the_test_split_alone(tiny_data):
+    full = load_dataset("mnist", tiny_data, allow_download=False)
+    (tiny_data / "mnist" / "train-images-idx3-ubyte.gz").write_bytes(b"not an IDX file")
+    ds = load_dataset("mnist", tiny_data, allow_download=False, test_only=True)
+    assert ds.x_train.shape == (0, 28, 28) and len(ds.y_train) == 0  # never read
+    assert np.array_equal(ds.x_test, full.x_test) and np.array_equal(ds.y_test, full.y_test)
+
+
 def test_fashion_has_the_lecture_class_names(tiny_data):
     ds = load_dataset("Fashion-MNIST", tiny_data, allow_download=False)
     assert ds.class_names == FASHION_CLASS_NAMES

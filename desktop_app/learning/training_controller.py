@@ -87,7 +87,7 @@ def read_gallery(result: TrainResult, data_dir: str | None) -> FinishedRun:
     indices = np.asarray(result.misclassified or [], np.int64)
     predicted = np.asarray(result.misclassified_predicted or [], np.int64)
     try:
-        data = load_dataset(result.dataset, data_dir, allow_download=False)
+        data = load_dataset(result.dataset, data_dir, allow_download=False, test_only=True)
     except (DatasetError, KeyError, ValueError) as exc:
         return FinishedRun(result, gallery_error=str(exc))
     keep = (indices >= 0) & (indices < len(data.x_test))

@@ -44,7 +44,7 @@ def load_test_set(request: tuple[str, str]) -> TestSet:
     dataset, data_dir = request
     try:
         # Never a download from here: a browsing aid must not pull 30 MB behind the user's back.
-        data = load_dataset(dataset, data_dir or None, allow_download=False)
+        data = load_dataset(dataset, data_dir or None, allow_download=False, test_only=True)
     except Exception as exc:  # DatasetError says where it looked; anything else is shown too
         return TestSet(dataset, error=str(exc))
     return TestSet(dataset, data.x_test, data.y_test, tuple(data.class_names))

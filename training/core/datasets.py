@@ -98,11 +98,13 @@ def normalize_name(name: str) -> str:
 
 
 def load_dataset(name: str, data_dir: str | os.PathLike | None = None,
-                 allow_download: bool = True, progress=None) -> Dataset:
+                 allow_download: bool = True, progress=None, test_only: bool = False) -> Dataset:
     """Return the train and test splits of ``name`` ("mnist" or "fashion_mnist").
 
     ``progress``, if given, receives ``{"event": "download", "file", "done", "total"}`` dicts
-    while files are downloaded (``total`` is 0 when the server does not say).
+    while files are downloaded (``total`` is 0 when the server does not say). ``test_only``
+    reads the test split alone (the training arrays are then empty): a sixth of the work, for
+    the window, which only ever shows test pictures.
     """
     info = dataset_info(name)
     tried: list[str] = []
@@ -112,8 +114,10 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None,
         if files is None:
             tried.append(str(folder))
             continue
-        arrays = {split: _read_split(*files[split]) for split in SPLIT_FILES}
-        return _make_dataset(info, arrays, source=str(folder))
+        arrays = {split: _read_split(*files[split]) if split == "test" or not test_only
+                  else (np.zeros((0, 28, 28), np.uint8), np.zeros(0, np.uint8))
+                  for split in SPLIT_FILES}
+        return _make_dataset(info, arrays, source=str(folder), test_only=test_only)
 
     cached = _keras_cache_dir() / "mnist.npz"
     if info.name == "mnist" and cached.is_file():
@@ -264,9 +268,11 @@ def download_to_keras_cache(info: DatasetInfo, progress=None) -> Path:
     return target if info.name == "mnist" else folder
 
 
-def _make_dataset(info: DatasetInfo, arrays, source: str) -> Dataset:
+def _make_dataset(info: DatasetInfo, arrays, source: str, test_only: bool = False) -> Dataset:
     (x_train, y_train), (x_test, y_test) = arrays["train"], arrays["test"]
     for split, images in (("training", x_train), ("test", x_test)):
+        if test_only and split == "training":
+            continue
         if len(images) == 0:  # a model cannot be trained or scored on nothing: say so now
             raise DatasetError(f"The {split} set of {info.title} in {source} holds no images; "
                                "put the full IDX files there (60,000 training and 10,000 test "
