@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QObject, Signal
 
 from desktop_app.prediction.inference_worker import (
     Classification,
@@ -53,15 +53,14 @@ class FakeInference:
 
 
 class FakeConversionWorker(QObject):
-    converted = Signal(dict)
-    failed = Signal(dict)
+    converted = Signal(object)
+    failed = Signal(object, str)
 
     def __init__(self, jobs=None):
         super().__init__()
-        self.requests: list[dict] = []
+        self.requests: list = []
 
-    @Slot(dict)
-    def convert(self, request: dict) -> None:
+    def convert(self, request) -> None:
         self.requests.append(request)
 
     def shutdown(self, timeout_ms: int = 1000) -> bool:
@@ -273,8 +272,8 @@ def test_a_failed_conversion_keeps_the_model_in_use(qtbot, fakes):
     worker.answer(NeedsConversion(request, "/models/odd.keras"))
     qtbot.waitUntil(lambda: "converter" in fakes and bool(fakes["converter"].requests),
                     timeout=TIMEOUT)
-    fakes["converter"].failed.emit({**fakes["converter"].requests[0],
-                                    "message": "odd.keras could not be prepared."})
+    fakes["converter"].failed.emit(fakes["converter"].requests[0],
+                                   "odd.keras could not be prepared.")
 
     assert messages == ["odd.keras could not be prepared. The model in use is unchanged."]
     assert controller.model()["shipped"]

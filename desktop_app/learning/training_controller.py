@@ -35,8 +35,8 @@ from training.core.datasets import DatasetError, load_dataset
 from training.core.paths import runs_dir
 from training.modelfile.sidecar import sidecar_path, tflite_path
 from training.protocol.config import TrainingConfig
-from training.protocol.options import config_arguments
 from training.protocol.messages import Message, Saved, Summary, TrainResult
+from training.protocol.options import config_arguments
 
 log = logging.getLogger(__name__)
 

@@ -1,19 +1,20 @@
 """A ``.keras`` made loadable by the window's LiteRT runtime: ``python -m training convert`` as a
 child job (TensorFlow never loads in the window's process).
 
-``ConversionWorker.convert(request)`` queues one conversion; they run one at a time (each is a
-TensorFlow start-up: two at once would only share the two cores). A request with ``"layers":
-True`` makes the every-layer model (``--layers``) for the layers view instead. The answer is the
-caller's own request back: ``converted(request)`` once its ``.tflite`` is in the conversion
-cache, or ``failed(request + "message")``.
+``ConversionWorker.convert(conversion)`` queues one conversion; they run one at a time (each is
+a TensorFlow start-up: two at once would only share the two cores). A ``Conversion`` with
+``layers`` makes the every-layer model (``--layers``) for the layers view instead. The answer is
+the caller's own ``Conversion`` back: ``converted(conversion)`` once its ``.tflite`` is in the
+conversion cache, or ``failed(conversion, message)``.
 """
 
 from __future__ import annotations
 
 import collections
+from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QObject, Signal
 
 from desktop_app.jobs.child import ChildJob
 from desktop_app.jobs.registry import JobRegistry
@@ -29,24 +30,34 @@ def conversion_cache_path(keras_sha256: str, layers: bool = False) -> Path:
     return user_home() / "cache" / f"{keras_sha256[:24]}{'.layers' if layers else ''}.tflite"
 
 
+@dataclass(frozen=True)
+class Conversion:
+    """One ``.keras`` to convert, and who asked: a view by name ("layers", "compare"), or the
+    canvas's own model load (``asked_by`` "", ``load`` the LoadRequest to retry after it)."""
+
+    keras: str
+    layers: bool = False
+    asked_by: str = ""
+    load: object = None
+
+
 class ConversionWorker(QObject):
     """One conversion child at a time, the rest queued. Lives in whichever thread created it or
     it was moved to (its child job is driven by that thread's event loop)."""
 
-    converted = Signal(dict)   # the request, now loadable
-    failed = Signal(dict)      # the request + "message"
+    converted = Signal(object)     # the Conversion, now loadable
+    failed = Signal(object, str)   # the Conversion, a message for the user
 
     def __init__(self, parent=None, jobs: JobRegistry | None = None):
         super().__init__(parent)
         self.jobs = jobs  # the window's registry, when this lives in the window's thread
-        self._queue: collections.deque[dict] = collections.deque()
+        self._queue: collections.deque[Conversion] = collections.deque()
         self._job: ChildJob | None = None
 
     def is_running(self) -> bool:
         return self._job is not None
 
-    @Slot(dict)
-    def convert(self, request: dict) -> None:
+    def convert(self, request: Conversion) -> None:
         self._queue.append(request)
         if self._job is None:
             self._next()
@@ -64,12 +75,12 @@ class ConversionWorker(QObject):
 
         while self._queue:
             request = self._queue.popleft()
-            keras = Path(request["keras"])
-            layers = bool(request.get("layers"))
+            keras = Path(request.keras)
+            layers = request.layers
             try:
                 target = conversion_cache_path(file_sha256(keras), layers)
             except OSError as exc:
-                self.failed.emit({**request, "message": f"{keras.name} cannot be read: {exc}"})
+                self.failed.emit(request, f"{keras.name} cannot be read: {exc}")
                 continue
             args = ["--model", str(keras), "--out", str(target), "--progress", "json"]
             self._job = job = ChildJob("convert", args + (["--layers"] if layers else []),
@@ -80,17 +91,17 @@ class ConversionWorker(QObject):
             job.start(self.jobs)
             return
 
-    def _on_done(self, request: dict, target: Path, result: ConvertResult) -> None:
+    def _on_done(self, request: Conversion, target: Path, result: ConvertResult) -> None:
         if Path(result.path) == target and target.exists():
             self.converted.emit(request)
         else:
             self._on_failed(request, f"the converter wrote no {target.name}")
 
-    def _on_failed(self, request: dict, message: str) -> None:
+    def _on_failed(self, request: Conversion, message: str) -> None:
         if self._job is not None and self._job.cancelled():
             message = "the converter was stopped"
-        self.failed.emit({**request, "message": f"{Path(request['keras']).name} could not be "
-                                                f"prepared for live use: {message}"})
+        self.failed.emit(request, f"{Path(request.keras).name} could not be prepared for live "
+                                  f"use: {message}")
 
     def _on_ended(self) -> None:
         if self._job is not None:

@@ -16,10 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from desktop_app.prediction.conversion import (  # noqa: F401 - moved; imported from here too
-    ConversionWorker,
-    conversion_cache_path,
-)
+from desktop_app.prediction.conversion import conversion_cache_path
 from training.core.datasets import DATASETS, normalize_name
 from training.modelfile.sidecar import ModelLoadError
 from training.runtime.model_cache import ModelCache

@@ -22,11 +22,11 @@ from PySide6.QtCore import QObject, Signal, Slot
 
 from desktop_app.jobs.latest import LatestJob, Pace
 from desktop_app.jobs.registry import JobRegistry
+from desktop_app.prediction.conversion import Conversion, ConversionWorker
 from desktop_app.prediction.explain_worker import Explainer, ExplainRequest, Saliency
 from desktop_app.prediction.inference_worker import (
     Classification,
     ClassifyRequest,
-    ConversionWorker,
     Inference,
     LoadFailed,
     LoadRequest,
@@ -61,8 +61,8 @@ class PredictionController(QObject):
     busy = Signal(str)               # a long step the user should know about ("" when done)
     numberRead = Signal(dict)        # {"seq", "dataset", "number": dict or None} (see below)
     explained = Signal(dict)         # saliency of the newest drawing, while set_explaining(True)
-    conversionDone = Signal(dict)    # a convert() request: its .tflite is in the cache now
-    conversionFailed = Signal(dict)  # a convert() request + "message"
+    conversionDone = Signal(object)       # a convert()'s Conversion: its .tflite is cached now
+    conversionFailed = Signal(object, str)  # a convert()'s Conversion, a message for the user
 
     def __init__(self, grab_picture, settings, parent=None, jobs: JobRegistry | None = None,
                  inference=None, converter_factory=ConversionWorker):
@@ -146,11 +146,11 @@ class PredictionController(QObject):
             self._changed_at = time.perf_counter()
         self._inference.submit(self._classify_request, CLASSIFY)
 
-    def convert(self, request: dict) -> None:
+    def convert(self, keras: str, asked_by: str, layers: bool = False) -> None:
         """Have another view's ``.keras`` converted in the background, by the same child
-        process as the models of the canvas. request: {"keras": path, "layers": bool, "for": the
-        asking view's name, ...}; conversionDone or conversionFailed follow with it."""
-        self._start_conversion({**request, "for": request.get("for") or "view"})
+        process as the models of the canvas; conversionDone or conversionFailed follow with its
+        ``Conversion`` (``asked_by``: the view's name)."""
+        self._start_conversion(Conversion(str(keras), layers, asked_by or "view"))
 
     def set_explaining(self, on: bool) -> None:
         """While ``on``, the saliency of each classified drawing follows as ``explained``
@@ -300,12 +300,9 @@ class PredictionController(QObject):
     def _on_needs_conversion(self, needed: NeedsConversion) -> None:
         name = os.path.basename(needed.keras)
         self.busy.emit(f"Preparing {name} for live use (converting it to LiteRT)…")
-        request = needed.request
-        self._start_conversion({"keras": needed.keras, "path": request.path,
-                                "dataset": request.dataset, "user_choice": request.user_choice,
-                                "token": request.token})
+        self._start_conversion(Conversion(needed.keras, load=needed.request))
 
-    def _start_conversion(self, request: dict) -> None:
+    def _start_conversion(self, request: Conversion) -> None:
         if self._converter is None:
             # On the GUI thread: a QProcess needs no thread of its own to be waited for.
             self._converter = self._make_converter(jobs=self.jobs)
@@ -313,23 +310,18 @@ class PredictionController(QObject):
             self._converter.failed.connect(self._on_conversion_failed)
         self._converter.convert(request)
 
-    @Slot(dict)
-    def _on_converted(self, request: dict) -> None:
-        if request.get("for"):  # another view's conversion (convert())
-            self.conversionDone.emit(request)
+    def _on_converted(self, conversion: Conversion) -> None:
+        if conversion.asked_by:  # another view's conversion (convert())
+            self.conversionDone.emit(conversion)
             return
-        if request["user_choice"] and request["token"] != self._token:
+        load = conversion.load
+        if load.user_choice and load.token != self._token:
             return  # the user has chosen another model since
         # The .tflite is there now: load it as first asked.
-        load = LoadRequest(request["path"], request["dataset"], request["user_choice"],
-                           request["token"])
         self._inference.submit(load, CHOICE if load.user_choice else load.dataset)
 
-    @Slot(dict)
-    def _on_conversion_failed(self, failure: dict) -> None:
-        if failure.get("for"):
-            self.conversionFailed.emit(failure)
+    def _on_conversion_failed(self, conversion: Conversion, message: str) -> None:
+        if conversion.asked_by:
+            self.conversionFailed.emit(conversion, message)
             return
-        request = LoadRequest(failure["path"], failure["dataset"], failure["user_choice"],
-                              failure["token"])
-        self._on_model_failed(request, failure["message"])
+        self._on_model_failed(conversion.load, message)

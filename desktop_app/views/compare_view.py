@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 
 from desktop_app.jobs.latest import LatestJob, Pace
 from desktop_app.jobs.registry import JobRegistry
+from desktop_app.prediction.conversion import Conversion
 from desktop_app.prediction.inference_worker import (
     LoadFailed,
     LoadRequest,
@@ -491,24 +492,22 @@ class CompareView(QWidget):
         column.details.setText(f"Preparing {Path(keras).name} (converting it to LiteRT)…")
         waiting = self._converting.setdefault(keras, [])
         if not waiting:
-            self._controller.convert({"keras": keras, "for": "compare"})
+            self._controller.convert(keras, "compare")
         waiting.append(column.index)
 
-    @Slot(dict)
-    def _on_conversion_done(self, request: dict) -> None:
-        if request.get("for") == "compare":
-            for index in self._converting.pop(request["keras"], []):
+    def _on_conversion_done(self, conversion: Conversion) -> None:
+        if conversion.asked_by == "compare":
+            for index in self._converting.pop(conversion.keras, []):
                 column = self.columns[index]
                 column.info = column.pending = None
                 self._load(column)
 
-    @Slot(dict)
-    def _on_conversion_failed(self, failure: dict) -> None:
-        if failure.get("for") == "compare":
-            for index in self._converting.pop(failure["keras"], []):
+    def _on_conversion_failed(self, conversion: Conversion, message: str) -> None:
+        if conversion.asked_by == "compare":
+            for index in self._converting.pop(conversion.keras, []):
                 self.columns[index].pending = None
                 self.columns[index].answer.setText("—")
-                self.columns[index].details.setText(failure.get("message", ""))
+                self.columns[index].details.setText(message)
 
     # -- inputs from the controller
     @Slot(dict)

@@ -36,7 +36,8 @@ from PySide6.QtWidgets import (
 
 from desktop_app.jobs.latest import LatestJob, Pace
 from desktop_app.jobs.registry import JobRegistry
-from desktop_app.prediction.inference_worker import ConversionNeeded, conversion_cache_path
+from desktop_app.prediction.conversion import Conversion, conversion_cache_path
+from desktop_app.prediction.inference_worker import ConversionNeeded
 from desktop_app.prediction.model_choices import IN_USE, standard_choices
 from training.core.datasets import DATASETS
 from training.modelfile.sidecar import ModelLoadError
@@ -434,17 +435,15 @@ class LayersView(QWidget):
         self._fill_choices()
         self._refresh()
 
-    @Slot(dict)
-    def _on_conversion_done(self, request: dict) -> None:
-        if request.get("for") == "layers":
-            self._converting.discard(request["keras"])
+    def _on_conversion_done(self, conversion: Conversion) -> None:
+        if conversion.asked_by == "layers":
+            self._converting.discard(conversion.keras)
             self._refresh()
 
-    @Slot(dict)
-    def _on_conversion_failed(self, failure: dict) -> None:
-        if failure.get("for") == "layers":
-            self._converting.discard(failure["keras"])
-            self._failed[failure["keras"]] = failure.get("message", "the conversion failed")
+    def _on_conversion_failed(self, conversion: Conversion, message: str) -> None:
+        if conversion.asked_by == "layers":
+            self._converting.discard(conversion.keras)
+            self._failed[conversion.keras] = message or "the conversion failed"
             self._refresh()
 
     # -- computing, only while visible
@@ -487,7 +486,7 @@ class LayersView(QWidget):
             self._show_nothing(f"No layer view for this model: {self._failed[keras]}")
         elif keras not in self._converting:
             self._converting.add(keras)
-            self._controller.convert({"keras": keras, "layers": True, "for": "layers"})
+            self._controller.convert(keras, "layers", layers=True)
         if keras in self._converting:
             self._show_nothing(f"Preparing the layer view of {Path(keras).name} (a LiteRT "
                                "model of every layer's output, made in a child process)…")
