@@ -20,10 +20,9 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.learning.teach_controller import TeachController
+from desktop_app.texts import teach_progress_text
 from desktop_app.views.progress_bar import readable_progress_bar
 from training.core.datasets import DATASETS
-
-PHASES = {"cross_validation": "measuring on held-out samples", "final": "teaching"}
 
 
 def _percent(value) -> str:
@@ -200,11 +199,7 @@ class TeachDialog(QDialog):
         elif kind == "batch":
             self.progress.setMaximum(int(event.get("steps") or 0))
             self.progress.setValue(int(event.get("step") or 0))
-            phase = PHASES.get(event.get("phase"), "teaching")
-            fold = f" {event['fold']}" if event.get("fold") else ""
-            eta = event.get("eta_seconds")
-            left = f" · {eta:.0f} s left" if isinstance(eta, (int, float)) else ""
-            self.progress.setFormat(f"{phase.capitalize()}{fold}: step %v of %m{left}")
+            self.progress.setFormat(teach_progress_text(event))
         elif kind == "warning":
             text = str(event.get("message", ""))
             self.message.setText(text[:1].upper() + text[1:])
