@@ -54,14 +54,15 @@ class TrainedModelAnswers(QObject):
     def __init__(self, parent=None):
         super().__init__(parent)
         self._thread = None
+        self._worker = None   # kept here: a parentless QObject lives as long as its wrapper
 
     def ask(self, request: dict) -> None:
         if self._thread is None:
-            worker = _Answerer()
-            worker.answered.connect(self.answered)
-            worker.failed.connect(self.failed)
-            self._ask.connect(worker.answer)
-            self._thread = start_worker(worker, "trained-model-answer")
+            self._worker = _Answerer()
+            self._worker.answered.connect(self.answered)
+            self._worker.failed.connect(self.failed)
+            self._ask.connect(self._worker.answer)
+            self._thread = start_worker(self._worker, "trained-model-answer")
         self._ask.emit(request)
 
     def shutdown(self, timeout_ms: int = 1000) -> bool:
