@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.learning.teach_controller import TeachController
+from desktop_app.texts import teach_progress_text
 from desktop_app.views.progress_bar import readable_progress_bar
 from training.core.datasets import DATASETS
 from training.protocol.messages import (
@@ -30,8 +31,6 @@ from training.protocol.messages import (
     TeachResult,
     WarningMessage,
 )
-
-PHASES = {"cross_validation": "measuring on held-out samples", "final": "teaching"}
 
 
 def _percent(value) -> str:
@@ -207,11 +206,7 @@ class TeachDialog(QDialog):
         elif isinstance(message, TeachBatch):
             self.progress.setMaximum(int(message.steps))
             self.progress.setValue(int(message.step))
-            phase = PHASES.get(message.phase, "teaching")
-            fold = f" {message.fold}" if message.fold else ""
-            eta = message.eta_seconds
-            left = f" · {eta:.0f} s left" if isinstance(eta, (int, float)) else ""
-            self.progress.setFormat(f"{phase.capitalize()}{fold}: step %v of %m{left}")
+            self.progress.setFormat(teach_progress_text(message.to_dict()))
         elif isinstance(message, WarningMessage):
             text = message.message
             self.message.setText(text[:1].upper() + text[1:])

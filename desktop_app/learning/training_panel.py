@@ -33,6 +33,10 @@ from desktop_app.figures.figure_renderer import RendererThread
 from desktop_app.learning.config_form import ConfigForm
 from desktop_app.learning.training_controller import TrainingController
 from desktop_app.settings import AppSettings
+from desktop_app.texts import download_text, training_progress_text
+from desktop_app.texts import finite as _finite
+from desktop_app.texts import number as _number
+from desktop_app.texts import percent as _percent
 from desktop_app.views.progress_bar import readable_progress_bar
 from desktop_app.views.reliability_view import describe as describe_calibration
 from desktop_app.views.reliability_view import describe_ood
@@ -436,8 +440,7 @@ class TrainingPanel(QWidget):
             total = event["total"]
             self.progress.setRange(0, max(1, total))
             self.progress.setValue(min(event["done"], total) if total else 0)
-            size = f"{event['done'] / 1e6:.1f}" + (f" of {total / 1e6:.1f}" if total else "")
-            self.progress.setFormat(f"Downloading {event['file']}: {size} MB")
+            self.progress.setFormat(download_text(event["file"], event["done"], total))
             self._show_message("The dataset was not found locally: downloading it into the "
                                "Keras cache…")
         elif kind == "train_begin":
@@ -451,10 +454,7 @@ class TrainingPanel(QWidget):
         elif kind == "batch":
             self.progress.setRange(0, max(1, event["steps"]))
             self.progress.setValue(event["batch"])
-            self.progress.setFormat(
-                f"Epoch {event['epoch']}/{event['epochs']} · batch %v/%m · "
-                f"ETA {_duration(event['eta_seconds'])} · loss {_number(event['loss'])} · "
-                f"accuracy {_percent(event['accuracy'], 1)}")
+            self.progress.setFormat(training_progress_text(event))
             self.charts.show_running(event)
         elif kind == "epoch":
             self.progress.setValue(self.progress.maximum())  # the last batch event may be dropped
@@ -690,21 +690,3 @@ def _score(result: dict) -> str:
 
 def _epochs(count: int) -> str:
     return f"{count} epoch" if count == 1 else f"{count} epochs"
-
-
-def _duration(seconds) -> str:
-    seconds = max(0, int(seconds)) if _finite(seconds) else 0
-    return f"{seconds // 60}:{seconds % 60:02d}"
-
-
-def _finite(value) -> bool:
-    return isinstance(value, (int, float)) and math.isfinite(value)
-
-
-def _percent(value, digits: int = 2) -> str:
-    """A share as a percentage; "n/a" for null (NaN in the child: e.g. no test pictures)."""
-    return f"{value:.{digits}%}" if _finite(value) else "n/a"
-
-
-def _number(value) -> str:
-    return f"{value:.4f}" if _finite(value) else "n/a"

@@ -66,7 +66,6 @@ from training.core.datasets import DATASETS, DatasetError, normalize_name  # noq
 from training.learn.strategy import check_tf_config
 from training.modelfile.sidecar import ModelLoadError  # noqa: E402
 from training.protocol.config import ARCHITECTURES, ConfigError, TrainingConfig  # noqa: E402
-from training.protocol.options import add_config_options  # noqa: E402
 from training.protocol.messages import (  # noqa: E402
     ConvertResult,
     DescribeResult,
@@ -76,6 +75,7 @@ from training.protocol.messages import (  # noqa: E402
     Summary,
     TrainResult,
 )
+from training.protocol.options import add_config_options  # noqa: E402
 from training.protocol.presets import PRESETS, preset_values  # noqa: E402
 from training.protocol.wire import dumps, json_safe  # noqa: E402
 from training.runtime.preprocess import (  # noqa: E402
@@ -290,20 +290,8 @@ def _train(args) -> int:
         return EXIT_INTERRUPTED
 
     # Kept first (the .keras and its sidecar: a tenth of a second), measured after.
-    metadata = _finite_metadata(fitted.metadata())
-    status, problem = 0, None
-    try:
-        path = _save(fitted.model, target, metadata)
-    except (WriteError, OSError) as exc:
-        problem = f"could not save the model to {target}: {exc}"
-        try:  # keep the work: a recovery folder we control is likely writable
-            path = _save(fitted.model, _recovery_path(target), metadata)
-        except (WriteError, OSError) as again:
-            raise WriteError(f"{problem}; keeping it in the recovery folder failed too: "
-                             f"{again}") from None
-        problem += f" It was kept as {path}."
-        status = EXIT_NOT_SAVED
-        print(f"error: {problem}", file=sys.stderr)
+    path, problem = _keep(fitted.model, target, _finite_metadata(fitted.metadata()))
+    status = 0 if problem is None else EXIT_NOT_SAVED
     if _protocol is not None:
         from training.modelfile.sidecar import read_metadata
 
@@ -322,6 +310,23 @@ def _train(args) -> int:
         print(f"test accuracy {_percent(result.test_accuracy)}, loss {result.test_loss:.4f}, "
               f"{result.train_seconds:.1f} s of training; saved {path}")
     return status
+
+
+def _keep(model, target: Path, metadata: dict) -> tuple[Path, str | None]:
+    """Save the model at ``target``, else in the recovery folder: (where it is, the problem
+    with ``target`` or None). WriteError when neither could be written."""
+    try:
+        return _save(model, target, metadata), None
+    except (WriteError, OSError) as exc:
+        problem = f"could not save the model to {target}: {exc}"
+    try:  # keep the work: a recovery folder we control is likely writable
+        path = _save(model, _recovery_path(target), metadata)
+    except (WriteError, OSError) as again:
+        raise WriteError(f"{problem}; keeping it in the recovery folder failed too: "
+                         f"{again}") from None
+    problem += f" It was kept as {path}."
+    print(f"error: {problem}", file=sys.stderr)
+    return path, problem
 
 
 def _saved_event(fitted, path: Path, metadata: dict, problem: str | None) -> Saved:

@@ -256,6 +256,90 @@ def teach(base_model_path: str | os.PathLike, samples_folder: str | os.PathLike,
 
 def _teach(base_model_path, samples_folder, dataset, out_path, data_dir, progress, should_stop,
            seed, settings, started) -> dict:
+    info, x, y, skipped = _read_samples(samples_folder, dataset, progress)
+    loaded, data = _load_base(base_model_path, info, data_dir)
+
+    import keras
+    keras.utils.set_random_seed(seed)
+    model = loaded.model
+    n = len(x)
+    per_class = {info.class_names[c]: int(k) for c, k in zip(*np.unique(y, return_counts=True))}
+    k = _fold_count(settings, n)
+    total_steps = k * settings.cv_steps + settings.steps
+    progress({"event": "teach_begin", "samples": n, "per_class": per_class, "folds": k,
+              "cv_steps": settings.cv_steps, "steps": total_steps, "final_steps": settings.steps,
+              "skipped": len(skipped), "source": data.source, "base_model": str(loaded.path)})
+
+    # Before: the base model has never seen the samples, so all of them are held out for it.
+    base_test, base_predicted, eval_seconds = _measure(model, "base", data, x, should_stop,
+                                                       progress)
+    base_samples = base_predicted == y
+
+    teacher = _Teacher(model, data.x_train, data.y_train, info.name == "mnist", settings, seed)
+    reporter = _step_reporter(progress, should_stop, total_steps)
+    cv_started = time.perf_counter()
+    cv = _cross_validate(teacher, x, y, k, base_predicted, reporter, progress, settings, seed)
+    cv_seconds = time.perf_counter() - cv_started
+
+    final_started = time.perf_counter()
+    teacher.reset()
+    teacher.teach(x, y, settings.steps, reporter("final"), seed + 1000,
+                  _confused(base_predicted, y))
+    train_seconds = time.perf_counter() - final_started
+
+    taught_test, taught_predicted, seconds = _measure(model, "taught", data, x, should_stop,
+                                                      progress)
+    fit_samples = float(np.mean(taught_predicted == y))
+    eval_seconds += seconds
+    if not all(np.isfinite(w).all() for w in model.get_weights()):
+        raise TeachError("teaching diverged (the model's output is not a number); nothing saved")
+
+    before = {"test_accuracy": base_test, "samples_accuracy": float(base_samples.mean())}
+    after = {"test_accuracy": taught_test,
+             "samples_accuracy_cv": cv.get("accuracy"),  # held out: the honest figure
+             "samples_accuracy_fit": fit_samples}        # taught on them: optimistic
+    _warn_if_forgetting(base_test, taught_test, progress)
+    figures = {
+        "status": "finished", "dataset": info.name, "samples": n, "per_class": per_class,
+        "skipped": skipped, "test_images": len(data.x_test), "before": before, "after": after,
+        "cross_validation": cv,
+        "confused_classes": [info.class_names[c] for c in _confused(base_predicted, y)],
+        "settings": asdict(settings), "seed": seed,
+    }
+    figures["seconds"] = {"train": round(train_seconds, 2),
+                          "cross_validation": round(cv_seconds, 2),
+                          "evaluate": round(eval_seconds, 2),
+                          "total": round(time.perf_counter() - started, 2)}
+    if should_stop():
+        raise Stopped
+    return _save_taught(model, loaded, info, figures, Path(out_path).expanduser(), data,
+                        progress, started)
+
+
+def _fold_count(settings: TeachSettings, n: int) -> int:
+    """k of the k-fold cross-validation of ``n`` samples; 0 for none."""
+    k = min(settings.folds, n) if settings.folds >= 2 and settings.cv_steps >= 1 else 0
+    return k if k >= 2 else 0  # one sample cannot be both taught and held out
+
+
+def _warn_if_forgetting(base_test: float, taught_test: float, progress: ProgressFn) -> None:
+    if base_test - taught_test > TEST_DROP_WARNING:
+        progress({"event": "warning",
+                  "message": f"official test accuracy fell from {base_test:.2%} to "
+                             f"{taught_test:.2%}; some samples may be labelled wrongly"})
+
+
+def _measure(model, which: str, data, x, should_stop: StopFn, progress: ProgressFn):
+    """(accuracy on the official test set, predicted classes of the samples, seconds)."""
+    progress({"event": "evaluate_begin", "model": which, "samples": len(data.x_test)})
+    started = time.perf_counter()
+    test_accuracy = float(np.mean(predict(model, data.x_test, should_stop) == data.y_test))
+    predicted = predict(model, x)
+    return test_accuracy, predicted, time.perf_counter() - started
+
+
+def _read_samples(samples_folder, dataset: str, progress: ProgressFn):
+    """(dataset info, x, y, skipped) of the personal samples; TeachError when there are none."""
     if normalize_name(dataset) not in DATASETS:
         raise TeachError(f"unknown dataset {dataset!r}; choose one of: {', '.join(DATASETS)}")
     info = dataset_info(dataset)
@@ -270,39 +354,25 @@ def _teach(base_model_path, samples_folder, dataset, out_path, data_dir, progres
     if len(x) == 0:
         raise TeachError(f"no usable samples in {folder}: there must be pictures in "
                          f"sub-folders named after the classes ({', '.join(_folders(info))}).")
+    return info, x, y, skipped
 
+
+def _load_base(base_model_path, info, data_dir):
+    """The base model (of the samples' dataset) and the dataset's local copy."""
     from training.core.datasets import load_dataset
     from training.learn.saving import load_model
-    from training.modelfile.sidecar import file_sha256
 
     loaded = load_model(base_model_path)
     base_dataset = loaded.metadata.get("dataset")
     if base_dataset and base_dataset != info.name:
         raise TeachError(f"{loaded.path.name} is a {dataset_info(base_dataset).title} model; "
                          f"it cannot be taught {info.title} samples.")
-    data = load_dataset(info.name, data_dir, allow_download=False)
+    return loaded, load_dataset(info.name, data_dir, allow_download=False)
 
-    import keras
-    keras.utils.set_random_seed(seed)
-    model = loaded.model
-    n = len(x)
-    per_class = {info.class_names[c]: int(k) for c, k in zip(*np.unique(y, return_counts=True))}
-    k = min(settings.folds, n) if settings.folds >= 2 and settings.cv_steps >= 1 else 0
-    k = k if k >= 2 else 0  # one sample cannot be both taught and held out
-    total_steps = k * settings.cv_steps + settings.steps
-    progress({"event": "teach_begin", "samples": n, "per_class": per_class, "folds": k,
-              "cv_steps": settings.cv_steps, "steps": total_steps, "final_steps": settings.steps,
-              "skipped": len(skipped), "source": data.source, "base_model": str(loaded.path)})
 
-    # Before: the base model has never seen the samples, so all of them are held out for it.
-    progress({"event": "evaluate_begin", "model": "base", "samples": len(data.x_test)})
-    eval_started = time.perf_counter()
-    base_test = float(np.mean(predict(model, data.x_test, should_stop) == data.y_test))
-    base_predicted = predict(model, x)
-    base_samples = base_predicted == y
-    eval_seconds = time.perf_counter() - eval_started
-
-    teacher = _Teacher(model, data.x_train, data.y_train, info.name == "mnist", settings, seed)
+def _step_reporter(progress: ProgressFn, should_stop: StopFn, total_steps: int):
+    """``reporter(phase, fold)`` -> the on_step of one teaching run; the steps of every run
+    count towards one bar (and one time left), and a stop request ends the step."""
     done = 0
     step_started = time.perf_counter()
 
@@ -319,78 +389,49 @@ def _teach(base_model_path, samples_folder, dataset, out_path, data_dir, progres
                 raise Stopped
         return on_step
 
-    cv_started = time.perf_counter()
+    return reporter
+
+
+def _cross_validate(teacher, x, y, k, base_predicted, reporter, progress, settings,
+                    seed) -> dict:
+    """k-fold: a copy of the base taught on the other folds, scored on the held-out one."""
+    n = len(x)
     cv = {"folds": k, "steps": settings.cv_steps}
-    if k:
-        fold_of = folds_for(y, k, seed)
-        held_hits = np.zeros(n, bool)
-        for fold in range(k):
-            train, held = fold_of != fold, fold_of == fold
-            teacher.reset()
-            teacher.teach(x[train], y[train], settings.cv_steps,
-                          reporter("cross_validation", fold + 1), seed + fold,
-                          _confused(base_predicted[train], y[train]))
-            held_hits[held] = predict(model, x[held]) == y[held]
-            progress({"event": "fold_end", "fold": fold + 1, "folds": k,
-                      "held_out": int(held.sum()), "correct": int(held_hits[held].sum())})
-        cv.update(held_out=n, correct=int(held_hits.sum()), accuracy=float(held_hits.mean()),
-                  base_correct=int(base_samples.sum()))
-    else:
+    if not k:
         cv["reason"] = ("cross-validation needs at least 2 samples" if n < 2
                         else "cross-validation was turned off")
-    cv_seconds = time.perf_counter() - cv_started
+        return cv
+    fold_of = folds_for(y, k, seed)
+    held_hits = np.zeros(n, bool)
+    for fold in range(k):
+        train, held = fold_of != fold, fold_of == fold
+        teacher.reset()
+        teacher.teach(x[train], y[train], settings.cv_steps,
+                      reporter("cross_validation", fold + 1), seed + fold,
+                      _confused(base_predicted[train], y[train]))
+        held_hits[held] = predict(teacher.model, x[held]) == y[held]
+        progress({"event": "fold_end", "fold": fold + 1, "folds": k,
+                  "held_out": int(held.sum()), "correct": int(held_hits[held].sum())})
+    cv.update(held_out=n, correct=int(held_hits.sum()), accuracy=float(held_hits.mean()),
+              base_correct=int((base_predicted == y).sum()))
+    return cv
 
-    final_started = time.perf_counter()
-    teacher.reset()
-    teacher.teach(x, y, settings.steps, reporter("final"), seed + 1000,
-                  _confused(base_predicted, y))
-    train_seconds = time.perf_counter() - final_started
 
-    progress({"event": "evaluate_begin", "model": "taught", "samples": len(data.x_test)})
-    eval_started = time.perf_counter()
-    test_predictions = predict(model, data.x_test, should_stop)
-    taught_test = float(np.mean(test_predictions == data.y_test))
-    fit_samples = float(np.mean(predict(model, x) == y))
-    eval_seconds += time.perf_counter() - eval_started
-    if not all(np.isfinite(w).all() for w in model.get_weights()):
-        raise TeachError("teaching diverged (the model's output is not a number); nothing saved")
+def _save_taught(model, loaded, info, figures: dict, out_path: Path, data, progress,
+                 started: float) -> dict:
+    """Save the taught model with its lineage (and its own calibration); the figures + path."""
+    from training.learn.saving import save_model
+    from training.modelfile.sidecar import file_sha256
 
-    before = {"test_accuracy": base_test, "samples_accuracy": float(base_samples.mean())}
-    after = {"test_accuracy": taught_test,
-             "samples_accuracy_cv": cv.get("accuracy"),  # held out: the honest figure
-             "samples_accuracy_fit": fit_samples}        # taught on them: optimistic
-    if base_test - taught_test > TEST_DROP_WARNING:
-        progress({"event": "warning",
-                  "message": f"official test accuracy fell from {base_test:.2%} to "
-                             f"{taught_test:.2%}; some samples may be labelled wrongly"})
-    figures = {
-        "status": "finished",
-        "dataset": info.name,
-        "samples": n,
-        "per_class": per_class,
-        "skipped": skipped,
-        "test_images": len(data.x_test),
-        "before": before,
-        "after": after,
-        "cross_validation": cv,
-        "confused_classes": [info.class_names[c] for c in _confused(base_predicted, y)],
-        "settings": asdict(settings),
-        "seed": seed,
-    }
-    out_path = Path(out_path).expanduser()
-    figures["seconds"] = {"train": round(train_seconds, 2),
-                          "cross_validation": round(cv_seconds, 2),
-                          "evaluate": round(eval_seconds, 2),
-                          "total": round(time.perf_counter() - started, 2)}
-    if should_stop():
-        raise Stopped
+    n = figures["samples"]
     lineage = {"base_model": str(loaded.path.resolve()), "base_sha256": file_sha256(loaded.path),
                "base_display_name": loaded.metadata.get("display_name"),
                "base_config": loaded.metadata.get("config"),  # how the base was trained
-               "samples": n, "per_class": per_class, "before": before, "after": after,
-               "cross_validation": cv, "settings": asdict(settings),
-               "seconds": figures["seconds"]["total"],
+               "samples": n, "per_class": figures["per_class"], "before": figures["before"],
+               "after": figures["after"], "cross_validation": figures["cross_validation"],
+               "settings": figures["settings"], "seconds": figures["seconds"]["total"],
                "taught_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+    taught_test = figures["after"]["test_accuracy"]
     metadata = {
         "dataset": info.name,
         "architecture": loaded.metadata.get("architecture") or model.name,
@@ -400,8 +441,6 @@ def _teach(base_model_path, samples_folder, dataset, out_path, data_dir, progres
         "status": "finished",
         "lineage": lineage,
     }
-    from training.learn.saving import save_model
-
     figures["path"] = str(save_model(model, out_path, metadata))
     figures["calibration"] = _calibrate(model, figures["path"], data, progress)
     figures["seconds"]["total"] = round(time.perf_counter() - started, 2)

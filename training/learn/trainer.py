@@ -130,46 +130,19 @@ def fit(config: TrainingConfig, progress: ProgressFn | None = None,
 
     from training.learn import strategy as distribute
 
-    strategy = distribute.make_strategy(config.strategy)  # first: before other TensorFlow work
-    replicas = distribute.replicas(strategy)
-    check_value(config.batch_size >= replicas, "batch_size",
-           f"at least {replicas}: it is the global batch, split across the {replicas} replicas")
-    note = distribute.warning(config.strategy, strategy)
-    if note:
-        progress({"event": "warning", "message": note})
+    strategy, replicas = _strategy(config, progress)
 
     import keras  # slow import: only when training really starts
 
-    from training.learn.augment import make_eval_dataset, make_train_dataset
     from training.learn.callbacks import ProgressReporter, StopGate
-    from training.learn.models import build_model
 
-    data = dataset or load_dataset(config.dataset, config.data_dir)
-    if len(data.x_test) == 0 or len(data.x_train) == 0:
-        raise DatasetError(f"{data.info.title} from {data.source or 'memory'} has "
-                           f"{len(data.x_train)} training and {len(data.x_test)} test images; "
-                           "both are needed.")
+    data = _training_data(config, dataset)
     keras.utils.set_random_seed(config.seed)
     x_train, y_train, x_val, y_val = _split(data, config)
 
     steps_per_epoch = math.ceil(len(x_train) / config.batch_size)
-    with distribute.scope(strategy):  # the model's and the optimizer's variables: mirrored
-        model = build_model(config.architecture, config.dropout, precision=config.precision)
-        steps_per_call = config.steps_per_execution or (
-            1 if strategy else auto_steps_per_execution(model, config.batch_size, config.precision))
-        smoothing = config.label_smoothing
-        model.compile(optimizer=_optimizer(config, steps_per_epoch * config.epochs),
-                      loss=(keras.losses.CategoricalCrossentropy(label_smoothing=smoothing)
-                            if smoothing else "sparse_categorical_crossentropy"),
-                      metrics=["accuracy"], steps_per_execution=steps_per_call,
-                      # XLA cannot compile a step whose variables live on several devices
-                      jit_compile=auto_jit_compile(model) and strategy is None)
-
-    train_ds = make_train_dataset(x_train, y_train, config.batch_size, config.seed,
-                                  config.dataset if config.augment else None)
-    val_ds = make_eval_dataset(x_val, y_val) if len(x_val) else None
-    if smoothing:  # the smoothed loss takes one-hot labels
-        train_ds, val_ds = (None if ds is None else ds.map(_one_hot) for ds in (train_ds, val_ds))
+    model, steps_per_call = _compiled_model(config, strategy, steps_per_epoch)
+    train_ds, val_ds = _input_pipelines(config, x_train, y_train, x_val, y_val)
     gate = StopGate(should_stop, stop_poll_interval(model, config.batch_size, config.precision))
     reporter = ProgressReporter(progress, gate, config.epochs, steps_per_epoch)
     callbacks = [reporter]
@@ -206,6 +179,62 @@ def fit(config: TrainingConfig, progress: ProgressFn | None = None,
 
     return Fitted(model=model, config=config, data=data, x_val=x_val, y_val=y_val,
                   history=reporter.history, status=status, train_seconds=train_seconds)
+
+
+def _strategy(config: TrainingConfig, progress: ProgressFn):
+    """(the tf.distribute strategy or None, its replicas); made before other TensorFlow work."""
+    from training.learn import strategy as distribute
+
+    strategy = distribute.make_strategy(config.strategy)
+    replicas = distribute.replicas(strategy)
+    check_value(config.batch_size >= replicas, "batch_size",
+           f"at least {replicas}: it is the global batch, split across the {replicas} replicas")
+    note = distribute.warning(config.strategy, strategy)
+    if note:
+        progress({"event": "warning", "message": note})
+    return strategy, replicas
+
+
+def _training_data(config: TrainingConfig, dataset: Dataset | None) -> Dataset:
+    data = dataset or load_dataset(config.dataset, config.data_dir)
+    if len(data.x_test) == 0 or len(data.x_train) == 0:
+        raise DatasetError(f"{data.info.title} from {data.source or 'memory'} has "
+                           f"{len(data.x_train)} training and {len(data.x_test)} test images; "
+                           "both are needed.")
+    return data
+
+
+def _compiled_model(config: TrainingConfig, strategy, steps_per_epoch: int):
+    """(the compiled model, its steps per execution)."""
+    import keras
+
+    from training.learn import strategy as distribute
+    from training.learn.models import build_model
+
+    with distribute.scope(strategy):  # the model's and the optimizer's variables: mirrored
+        model = build_model(config.architecture, config.dropout, precision=config.precision)
+        steps_per_call = config.steps_per_execution or (
+            1 if strategy else auto_steps_per_execution(model, config.batch_size, config.precision))
+        smoothing = config.label_smoothing
+        model.compile(optimizer=_optimizer(config, steps_per_epoch * config.epochs),
+                      loss=(keras.losses.CategoricalCrossentropy(label_smoothing=smoothing)
+                            if smoothing else "sparse_categorical_crossentropy"),
+                      metrics=["accuracy"], steps_per_execution=steps_per_call,
+                      # XLA cannot compile a step whose variables live on several devices
+                      jit_compile=auto_jit_compile(model) and strategy is None)
+    return model, steps_per_call
+
+
+def _input_pipelines(config: TrainingConfig, x_train, y_train, x_val, y_val):
+    """(the augmented training tf.data, the validation one or None)."""
+    from training.learn.augment import make_eval_dataset, make_train_dataset
+
+    train_ds = make_train_dataset(x_train, y_train, config.batch_size, config.seed,
+                                  config.dataset if config.augment else None)
+    val_ds = make_eval_dataset(x_val, y_val) if len(x_val) else None
+    if config.label_smoothing:  # the smoothed loss takes one-hot labels
+        train_ds, val_ds = (None if ds is None else ds.map(_one_hot) for ds in (train_ds, val_ds))
+    return train_ds, val_ds
 
 
 def evaluate(fitted: Fitted, progress: ProgressFn | None = None) -> TrainingResult:

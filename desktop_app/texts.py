@@ -1,0 +1,113 @@
+"""The words the window shows, as pure functions (no Qt): the answer, the progress of a training
+or a teaching run, and the status bar's messages. The widgets only put these strings on screen,
+so what the user reads is tested without a window (tests/test_texts.py)."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+
+from training.core.datasets import DATASETS
+
+BLANK = "Draw something"
+LOADING = "Loading model…"
+CANNOT_CLASSIFY = "Cannot classify"
+UNLIKE = {"mnist": "a digit", "fashion_mnist": "a garment"}  # "That doesn't look like …"
+NUMBER_TIP = "A number: each digit's probabilities are in the chart; the % is the chance all " \
+             "digits are right"
+
+
+# ------------------------------------------------------------------------------ numbers
+def finite(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) \
+        and math.isfinite(value)
+
+
+def percent(value, digits: int = 2) -> str:
+    """A share as a percentage; "n/a" for null (NaN in the child: e.g. no test pictures)."""
+    return f"{value:.{digits}%}" if finite(value) else "n/a"
+
+
+def number(value) -> str:
+    return f"{value:.4f}" if finite(value) else "n/a"
+
+
+def duration(seconds) -> str:
+    """m:ss; 0:00 for a time not known."""
+    seconds = max(0, int(seconds)) if finite(seconds) else 0
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+# ------------------------------------------------------------------------------ the answer
+def answer_text(probabilities: Sequence[float], names: Sequence[str], verdict: str,
+                dataset: str) -> tuple[str, str]:
+    """(the answer line, its tooltip) for one picture's probabilities and the verdict of
+    training.runtime.answer_check ("ok", "unsure" or "reject")."""
+    order = sorted(range(len(probabilities)), key=lambda i: probabilities[i], reverse=True)
+    first = order[0]
+    if verdict == "reject":
+        return (f"That doesn't look like {UNLIKE.get(dataset, 'anything')}",
+                f"The picture is unlike every picture the model learned from, so its answer "
+                f"({names[first]}, {probabilities[first]:.0%}) means little.")
+    if verdict == "ok" or len(order) < 2:
+        return f"{names[first]} — {probabilities[first]:.0%}", ""
+    return f"Not sure: {names[first]} or {names[order[1]]}", ""
+
+
+def number_text(reading: dict) -> str:
+    """A drawing read as several digits: "2026 — 94%" (the chance that every digit is right)."""
+    return f"{reading['text']} — {reading['confidence']:.0%}"
+
+
+def pinned_tip(who: str) -> str:
+    return f"The answer of {who}; draw to see the model in use"
+
+
+# ------------------------------------------------------------------------------ progress
+def download_text(file: str, done: int, total: int) -> str:
+    size = f"{done / 1e6:.1f}" + (f" of {total / 1e6:.1f}" if total else "")
+    return f"Downloading {file}: {size} MB"
+
+
+def training_progress_text(event: dict) -> str:
+    """A training batch event on the bar (%v/%m: the bar's own batch and batch count)."""
+    return (f"Epoch {event['epoch']}/{event['epochs']} · batch %v/%m · "
+            f"ETA {duration(event.get('eta_seconds'))} · loss {number(event.get('loss'))} · "
+            f"accuracy {percent(event.get('accuracy'), 1)}")
+
+
+TEACH_PHASES = {"cross_validation": "measuring on held-out samples", "final": "teaching"}
+
+
+def teach_progress_text(event: dict) -> str:
+    """A teaching step event on the bar: "Teaching: step %v of %m · 12 s left"."""
+    phase = TEACH_PHASES.get(event.get("phase"), "teaching")
+    fold = f" {event['fold']}" if event.get("fold") else ""
+    eta = event.get("eta_seconds")
+    left = f" · {eta:.0f} s left" if finite(eta) else ""
+    return f"{phase.capitalize()}{fold}: step %v of %m{left}"
+
+
+# ------------------------------------------------------------------------------ status bar
+def model_status_text(info: dict) -> str:
+    """The model in use, its dataset and its test accuracy when it was measured."""
+    accuracy = info.get("test_accuracy")
+    text = f"{info['name']} ({DATASETS[info['dataset']].title}"
+    return text + (f", {accuracy:.2%} on the test set)" if finite(accuracy) else ")")
+
+
+def settings_problems_text(problems: Sequence[str]) -> str:
+    return (f"Some saved settings were unusable and were reset to their defaults: "
+            f"{', '.join(problems)}.")
+
+
+def exported_text(files: Sequence[str]) -> str:
+    folder = os.path.dirname(files[0])
+    return (f"Exported to {folder}: " + ", ".join(os.path.basename(f) for f in files)
+            + " (the .json describes the input and the classes)")
+
+
+def lite_only_text(name: str, verb: str) -> str:
+    """A LiteRT file cannot be taught or exported: its .keras can."""
+    return f"{name} is a LiteRT file only; open its .keras to {verb} it."

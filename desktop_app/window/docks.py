@@ -1,0 +1,149 @@
+"""The docks down the window's right edge: Test samples, Training, My samples, What each layer
+sees and Models side by side (tabbed, Ctrl+1…5 raise them), and the Model menu's Train, Teach
+and Export actions that go with them."""
+
+from __future__ import annotations
+
+import logging
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QDockWidget, QLabel
+
+log = logging.getLogger("desktop_app.main_window")
+
+
+class DocksMixin:
+    """MainWindow's ``*_dock`` attributes and the panels in them."""
+
+    def _build_docks(self) -> None:
+        self._add_docks()
+        self.canvas.classKeyPressed.connect(self.store_sample)
+        self._fill_this_is(self.settings.dataset())
+        self._build_dock_actions()
+        self._build_model_actions()
+
+    def _add_docks(self) -> None:
+        self.samples_dock = QDockWidget("Test samples", self)
+        self.samples_dock.setObjectName("samplesDock")
+        self.samples_dock.setWidget(self.samples)
+        self.training_dock = QDockWidget("Training", self)
+        self.training_dock.setObjectName("trainingDock")
+        self.training_dock.setWidget(QLabel("…"))
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.samples_dock)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.training_dock)
+        from desktop_app.views.personal_samples import PersonalSamplesPanel
+
+        self.personal = PersonalSamplesPanel(self.settings.dataset())
+        self.personal.sampleChosen.connect(self._show_new_sample)
+        self.personal.message.connect(self.show_info)
+        self.personal_dock = QDockWidget("My samples", self)
+        self.personal_dock.setObjectName("personalSamples")
+        self.personal_dock.setWidget(self.personal)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.personal_dock)
+        # "What each layer sees" and "Models side by side" (issue #10): their content needs the
+        # controller, made after the docks (_fill_view_docks); they compute only when shown.
+        self.layers_dock = QDockWidget("What each layer sees", self)
+        self.layers_dock.setObjectName("layersView")
+        self.compare_dock = QDockWidget("Models side by side", self)
+        self.compare_dock.setObjectName("compareView")
+        for dock in (self.layers_dock, self.compare_dock):
+            self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+        self.tabifyDockWidget(self.samples_dock, self.training_dock)
+        self.tabifyDockWidget(self.training_dock, self.personal_dock)
+        self.tabifyDockWidget(self.personal_dock, self.layers_dock)
+        self.tabifyDockWidget(self.layers_dock, self.compare_dock)
+        self.samples_dock.raise_()
+
+    def _build_dock_actions(self) -> None:
+        # Ctrl+1 / Ctrl+2 show and raise their dock (a dock's own toggle action would hide one
+        # that is merely tabbed behind another); the View menu keeps the show/hide toggles.
+        for dock, key, name in ((self.samples_dock, "Ctrl+1", "showSamples"),
+                                (self.training_dock, "Ctrl+2", "showTraining"),
+                                (self.personal_dock, "Ctrl+3", "showPersonalSamples"),
+                                (self.layers_dock, "Ctrl+4", "showLayers"),
+                                (self.compare_dock, "Ctrl+5", "showCompare")):
+            show = QAction(f"Show {dock.windowTitle()}", self)
+            show.setObjectName(name)
+            show.setShortcut(key)
+            show.triggered.connect(lambda _=False, d=dock: self.show_dock(d))
+            self.addAction(show)
+            self.view_menu.addAction(show)
+        self.view_menu.addSeparator()
+        for dock in (self.samples_dock, self.training_dock, self.personal_dock,
+                     self.layers_dock, self.compare_dock):
+            self.view_menu.addAction(dock.toggleViewAction())
+
+    def _build_model_actions(self) -> None:
+        show_training = QAction("&Train a model…", self)
+        show_training.setShortcut("Ctrl+T")
+        show_training.triggered.connect(self.show_training_panel)
+        self.addAction(show_training)
+        self.train_menu_action = show_training
+        self.model_menu.addAction(show_training)
+        self.teach_action = QAction("T&each it my handwriting…", self)
+        self.teach_action.setObjectName("teachModel")
+        self.teach_action.setShortcut("Ctrl+Shift+T")
+        self.teach_action.setToolTip("Fine-tune the model in use on your samples (My samples), "
+                                     "then compare before → after and keep it or not")
+        self.teach_action.triggered.connect(self.teach_model)
+        self.addAction(self.teach_action)
+        self.model_menu.addAction(self.teach_action)
+        self.model_menu.addAction(self.load_model_action)
+        self.model_menu.addAction(self.shipped_action)
+        self.export_action = QAction("E&xport…", self)
+        self.export_action.setObjectName("exportModel")
+        self.export_action.setToolTip("Write the model in use as .keras, .tflite and ONNX, with "
+                                      "a JSON describing its input, for a phone or a web page")
+        self.export_action.triggered.connect(self.export_model)
+        self.addAction(self.export_action)
+        self.model_menu.addSeparator()
+        self.model_menu.addAction(self.export_action)
+
+    def _fill_view_docks(self) -> None:
+        from desktop_app.views.compare_view import CompareView
+        from desktop_app.views.layers_view import LayersView
+
+        self.layers_view = LayersView(self.controller, self.jobs)
+        self.layers_dock.setWidget(self.layers_view)
+        self.compare_view = CompareView(self.controller, self.settings, self.jobs)
+        self.compare_dock.setWidget(self.compare_view)
+        self.layers_dock.visibilityChanged.connect(self.layers_view.set_shown)
+        self.compare_dock.visibilityChanged.connect(self.compare_view.set_shown)
+
+    def _build_training_panel(self) -> None:
+        try:
+            from desktop_app.learning.training_panel import TrainingPanel
+
+            self.training_panel = TrainingPanel(self.settings)
+            self.training_panel.controller.jobs = self.jobs
+        except Exception as exc:  # noqa: BLE001 - drawing and classifying must work regardless
+            log.exception("the training panel could not be built")
+            self.training_dock.setWidget(QLabel(f"The training panel is unavailable: {exc}"))
+            self.show_message(f"The training panel is unavailable: {exc}")
+            return
+        self.training_panel.modelReady.connect(self._use_trained_model)
+        self.training_panel.modelMeasured.connect(self._reload_if_in_use)
+        self.training_panel.sampleChosen.connect(self._show_sample_of)
+        self.training_panel.dataFolderChanged.connect(
+            lambda folder: self.samples.show_dataset(self.controller.dataset, folder or None))
+        # One active dataset: the training form shows the window's and changes it.
+        self.training_panel.set_dataset(self.controller.dataset)
+        self.training_panel.datasetChosen.connect(self._dataset_chosen_in_form)
+        self.training_dock.setWidget(self.training_panel)
+        # Its model summary is made when the user first looks at the panel (a tab raised).
+        self.training_dock.visibilityChanged.connect(
+            lambda visible: visible and QTimer.singleShot(0, self.training_panel.first_shown))
+
+    def _data_folder_chosen(self, folder: str) -> None:
+        """The data folder picked in the samples dock is the app's data folder setting."""
+        self.settings.set_data_dir(folder)
+        if self.training_panel is not None:
+            self.training_panel.data_folder.setText(folder)
+
+    def show_training_panel(self) -> None:
+        self.show_dock(self.training_dock)
+
+    def show_dock(self, dock: QDockWidget) -> None:
+        dock.show()
+        dock.raise_()
