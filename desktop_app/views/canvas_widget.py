@@ -383,26 +383,19 @@ class DrawingCanvas(QWidget):
 def flood_region(open_mask: np.ndarray, seed: tuple[int, int]) -> np.ndarray:
     """The 4-connected part of ``open_mask`` that holds ``seed``.
 
-    Grown by repeated dilation on a grid FILL_GRID times coarser (fast in numpy; strokes are
-    wider than the grid, so no gap opens), then refined on the full grid."""
+    Found on a grid FILL_GRID times coarser (strokes are wider than the grid, so no gap
+    opens), then refined on the full grid."""
+    # Imported here: only this function of the canvas needs it.
+    from training.runtime.components import label
+
     h, w = open_mask.shape
     g = FILL_GRID
     coarse = open_mask[:h - h % g, :w - w % g].reshape(h // g, g, w // g, g).all(axis=(1, 3))
-    region = np.zeros_like(coarse)
     cy, cx = min(seed[0] // g, coarse.shape[0] - 1), min(seed[1] // g, coarse.shape[1] - 1)
     if not coarse[cy, cx]:
         coarse[cy, cx] = True  # a seed squeezed between strokes still starts a fill
-    region[cy, cx] = True
-    while True:
-        grown = region.copy()
-        grown[1:] |= region[:-1]
-        grown[:-1] |= region[1:]
-        grown[:, 1:] |= region[:, :-1]
-        grown[:, :-1] |= region[:, 1:]
-        grown &= coarse
-        if np.array_equal(grown, region):
-            break
-        region = grown
+    labels, _ = label(coarse, connectivity=4)
+    region = labels == labels[cy, cx]
     # Back to full resolution, one coarse cell wider so the fill meets the strokes' soft edges.
     grown = region.copy()
     grown[1:] |= region[:-1]

@@ -12,15 +12,12 @@ from __future__ import annotations
 import math
 import os
 import re
-import threading
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
-from ai_edge_litert.interpreter import Interpreter
 
 from training.modelfile.sidecar import ModelLoadError
-from training.runtime.lite import _first_line, read_model_file
+from training.runtime.lite import LiteRunner
 
 _OUTPUT_NAME = re.compile(r"^l(\d+)_([A-Za-z0-9]+)_(.+)$")
 TILE_GAP = 1           # pixels between two feature maps in a mosaic
@@ -64,58 +61,43 @@ class LayerInfo:
 class LayerModel:
     """A ``.layers.tflite``: a (28, 28) float picture in [0, 1] -> one array per layer.
 
-    Used by one thread at a time (the window's layers worker); a lock makes it safe anyway.
-    Every failure to load becomes a :class:`ModelLoadError`.
+    Used by one thread at a time (the window's layers worker); the runner's lock makes it safe
+    anyway. Every failure to load becomes a :class:`ModelLoadError`.
     """
 
     def __init__(self, path: str | os.PathLike, num_threads: int = 1):
-        self.path = Path(path).expanduser()
-        content = read_model_file(self.path)
-        self._lock = threading.Lock()
-        try:
-            self._interpreter = Interpreter(model_content=content, num_threads=num_threads)
-            signatures = self._interpreter.get_signature_list()
-            if len(signatures) != 1:
-                raise ModelLoadError(f"{self.path.name}: expected one signature, found "
-                                     f"{len(signatures)}.")
-            key, signature = next(iter(signatures.items()))
-            self._runner = self._interpreter.get_signature_runner(key)
-            inputs = self._runner.get_input_details()
-            if len(inputs) != 1:
-                raise ModelLoadError(f"{self.path.name}: the model has {len(inputs)} inputs.")
-            self._input, given = next(iter(inputs.items()))
-            self._picture_shape = tuple(int(d) for d in given["shape_signature"])[1:]
-            if self._picture_shape not in ((28, 28), (28, 28, 1)):
-                raise ModelLoadError(f"{self.path.name}: the model expects input "
-                                     f"{self._picture_shape}, not 28x28 grey pictures.")
-            outputs = self._runner.get_output_details()
-            layers = []
-            for name in signature["outputs"]:
-                found = _OUTPUT_NAME.match(name)
-                if not found:
-                    raise ModelLoadError(f"{self.path.name}: output {name!r} is not a layer "
-                                         "output (make it with python -m training.learn.export "
-                                         "--layers).")
-                shape = tuple(int(d) for d in outputs[name]["shape_signature"])[1:]
-                layers.append(LayerInfo(int(found[1]), found[2], found[3], shape, name))
-        except ModelLoadError:
-            raise
-        except (ValueError, RuntimeError, KeyError) as exc:
-            raise ModelLoadError(f"{self.path.name}: not a usable layers model "
-                                 f"({_first_line(str(exc))}).") from None
+        self._model = LiteRunner(path, num_threads, "layers model", by_signature=True)
+        self.path = self._model.path
+        inputs, outputs = self._model.inputs, self._model.outputs
+        if len(inputs) != 1:
+            raise ModelLoadError(f"{self.path.name}: the model has {len(inputs)} inputs.")
+        self._picture_shape = inputs[0].shape[1:]
+        if self._picture_shape not in ((28, 28), (28, 28, 1)):
+            raise ModelLoadError(f"{self.path.name}: the model expects input "
+                                 f"{self._picture_shape}, not 28x28 grey pictures.")
+        layers = []
+        for output in outputs:
+            found = _OUTPUT_NAME.match(output.name)
+            if not found:
+                raise ModelLoadError(f"{self.path.name}: output {output.name!r} is not a layer "
+                                     "output (make it with python -m training.learn.export "
+                                     "--layers).")
+            layers.append(LayerInfo(int(found[1]), found[2], found[3], output.shape[1:],
+                                    output.name))
         if not layers:
             raise ModelLoadError(f"{self.path.name}: the model has no outputs.")
         self.layers = sorted(layers, key=lambda layer: layer.index)
         if self.layers[-1].shape != (10,):
             raise ModelLoadError(f"{self.path.name}: its last output is "
                                  f"{self.layers[-1].shape}, not 10 class scores.")
+        position = {output.name: k for k, output in enumerate(outputs)}
+        self._order = [position[layer.output] for layer in self.layers]
 
     def run(self, picture: np.ndarray) -> list[np.ndarray]:
         """One (28, 28) picture in [0, 1] -> each layer's output (float32, no batch axis)."""
         x = np.asarray(picture, np.float32).reshape(1, *self._picture_shape)
-        with self._lock:
-            out = self._runner(**{self._input: x})
-        return [np.asarray(out[layer.output][0], np.float32) for layer in self.layers]
+        out = self._model.run(x)
+        return [np.asarray(out[k][0], np.float32) for k in self._order]
 
 
 def feature_mosaic(maps: np.ndarray, columns: int | None = None) -> np.ndarray:

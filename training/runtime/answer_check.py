@@ -54,7 +54,6 @@ SCORES = ("mahalanobis_early", "mahalanobis_penultimate", "energy", "nearest_cen
           "junk_direction")  # the fifth only in a file fitted with junk examples
 TAPS = ("early", "flat", "penult")
 FORMAT = "draw-classify-ood/1"
-BATCH = 256
 
 
 # ------------------------------------------------------------------------------ scoring
@@ -203,25 +202,15 @@ class FeatureRunner:
     """``M.ood.tflite`` run by LiteRT: pictures -> the taps (no TensorFlow)."""
 
     def __init__(self, path: str | os.PathLike, num_threads: int = 1):
-        import threading
+        from training.runtime.lite import LiteRunner
 
-        from ai_edge_litert.interpreter import Interpreter
-
-        from training.runtime.lite import read_model_file
-
-        self.path = Path(path)
-        content = read_model_file(self.path)
-        self._lock = threading.Lock()
-        try:
-            self._interpreter = Interpreter(model_content=content, num_threads=num_threads)
-            (key, signature), = self._interpreter.get_signature_list().items()
-            self._runner = self._interpreter.get_signature_runner(key)
-            (self._input, given), = self._runner.get_input_details().items()
-        except (ValueError, RuntimeError) as exc:
-            raise ModelLoadError(f"{self.path.name}: not a usable features model "
-                                 f"({str(exc).strip()[:200]}).") from None
-        self._shape = tuple(int(d) for d in given["shape_signature"])[1:]
-        self.outputs = tuple(signature["outputs"])
+        self._model = LiteRunner(path, num_threads, "features model", by_signature=True)
+        self.path = self._model.path
+        inputs = self._model.inputs
+        if len(inputs) != 1:
+            raise ModelLoadError(f"{self.path.name}: the model has {len(inputs)} inputs.")
+        self._shape = inputs[0].shape[1:]
+        self.outputs = tuple(output.name for output in self._model.outputs)
         if "flat" not in self.outputs or "penult" not in self.outputs:
             raise ModelLoadError(f"{self.path.name}: not a features model (outputs "
                                  f"{', '.join(self.outputs)}).")
@@ -231,18 +220,8 @@ class FeatureRunner:
         x = np.asarray(pictures, np.float32)
         if x.ndim == 2:
             x = x[None]
-        parts: dict[str, list] = {}
-        with self._lock:
-            for start in range(0, len(x), BATCH):
-                chunk = x[start:start + BATCH]
-                size = len(chunk)
-                if len(x) > 1 and size < BATCH:  # one size for every batch: no re-planning
-                    chunk = np.concatenate([chunk, np.zeros((BATCH - size, *chunk.shape[1:]),
-                                                            np.float32)])
-                out = self._runner(**{self._input: chunk.reshape(len(chunk), *self._shape)})
-                for key in self.outputs:
-                    parts.setdefault(key, []).append(np.asarray(out[key], np.float32)[:size])
-        return {key: np.concatenate(value) for key, value in parts.items()}
+        out = self._model.run(x.reshape(len(x), *self._shape))
+        return {key: np.asarray(value, np.float32) for key, value in zip(self.outputs, out)}
 
 
 def load_checked(keras_path: str | os.PathLike, block: dict | None):

@@ -5,7 +5,7 @@ lying over or under another (a "5"'s separate top bar, a "4" written in two stro
 stroke) belongs to the same digit, a stray dot or a faint scratch belongs to none, and a blob too
 wide for one digit is two digits that touch. This module does the same on the ink map:
 
-1. connected components of the strokes (union-find over the row runs of the ink; numpy only);
+1. connected components of the strokes (8-connected, ``training.runtime.components``);
 2. specks (tiny next to the tallest piece) and hairlines (much thinner than the pen and short: a
    faint trace, not a stroke) dropped unless they lie inside another piece's box;
 3. pieces whose x-ranges overlap strongly merged into one digit;
@@ -33,6 +33,7 @@ from typing import NamedTuple
 import numpy as np
 from PIL import Image
 
+from training.runtime.components import label_runs, row_runs
 from training.runtime.preprocess import (
     TINY_MARK,
     BlankPictureError,
@@ -322,46 +323,17 @@ def _union_box(pieces: list[_Piece]) -> Box:
 
 
 def _components(mask: np.ndarray) -> list[_Piece]:
-    """8-connected components of ``mask``: union-find over the runs of True in each row (a
-    row holds a few runs, so this is a few thousand unions for a canvas, in plain Python)."""
-    h, w = mask.shape
-    padded = np.zeros((h, w + 2), np.int8)
-    padded[:, 1:-1] = mask
-    edges = np.diff(padded, axis=1)
-    run_rows, starts = np.nonzero(edges == 1)
-    ends = np.nonzero(edges == -1)[1]       # same order: row by row, left to right
-    if run_rows.size == 0:
-        return []
-    parent = list(range(run_rows.size))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    first = np.searchsorted(run_rows, np.arange(h + 1))   # runs of row r: first[r]:first[r+1]
-    for r in range(1, h):
-        a, a_end = first[r - 1], first[r]
-        b, b_end = first[r], first[r + 1]
-        while a < a_end and b < b_end:   # two pointers over two sorted rows of runs
-            # 8-connected: runs touch if they overlap once widened by one column.
-            if starts[a] <= ends[b] and starts[b] <= ends[a]:
-                ra, rb = find(a), find(b)
-                if ra != rb:
-                    parent[max(ra, rb)] = min(ra, rb)
-            if ends[a] < ends[b]:
-                a += 1
-            else:
-                b += 1
-    roots = np.array([find(i) for i in range(run_rows.size)])
+    """8-connected components of ``mask`` as pieces, in the order of their first row run."""
+    (rows, starts, ends), run_labels, count = label_runs(mask, connectivity=8)
+    order = np.argsort(run_labels, kind="stable")      # each component's runs, row by row
+    bounds = np.searchsorted(run_labels[order], np.arange(count + 1))
     pieces = []
-    for root in np.unique(roots):
-        mine = np.flatnonzero(roots == root)
-        rows, s, e = run_rows[mine], starts[mine], ends[mine]
-        box = Box(int(s.min()), int(rows.min()), int(e.max()), int(rows.max()) + 1)
+    for k in range(count):
+        mine = order[bounds[k]:bounds[k + 1]]
+        rows_k, s, e = rows[mine], starts[mine], ends[mine]
+        box = Box(int(s.min()), int(rows_k.min()), int(e.max()), int(rows_k.max()) + 1)
         own = np.zeros((box.y1 - box.y0, box.x1 - box.x0), bool)
-        for row, x0, x1 in zip(rows - box.y0, s - box.x0, e - box.x0):
+        for row, x0, x1 in zip(rows_k - box.y0, s - box.x0, e - box.x0):
             own[row, x0:x1] = True
         pieces.append(_Piece(box, own))
     return pieces
@@ -428,10 +400,8 @@ def _stroke_width(mask: np.ndarray) -> float:
     stroke one of the two is short; the shorter of the two medians is the width)."""
     widths = []
     for m in (mask, mask.T):
-        padded = np.zeros((m.shape[0], m.shape[1] + 2), np.int8)
-        padded[:, 1:-1] = m
-        edges = np.diff(padded, axis=1)
-        lengths = np.nonzero(edges == -1)[1] - np.nonzero(edges == 1)[1]
+        runs = row_runs(m)
+        lengths = runs.ends - runs.starts
         widths.append(float(np.median(lengths)) if lengths.size else 1.0)
     return max(1.0, min(widths))
 

@@ -22,12 +22,14 @@ shape (``MIN_CAVITY`` of its bounding box) and only when the cavities together a
 to the ink (``MIN_HOLLOW``): an outline encloses much more than it inks, a photo the opposite.
 
 numpy only (no scipy, no Qt): connectivity is worked out on a grid at most ``GRID`` cells a
-side, by propagating labels along row and column runs (~1-4 ms for a 560x560 map).
+side, by the runtime's one connected-components routine (``training.runtime.components``).
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from training.runtime.components import label
 
 GRID = 128            # connectivity is computed on a grid at most this many cells a side
 INK_LEVEL = 0.05      # above this fraction of the peak is ink (dark fabric is ink, not a hole)
@@ -59,7 +61,7 @@ def fill_enclosed(ink: np.ndarray) -> np.ndarray:
     radius = max(1, round(GAP_FRACTION * max(box_h, box_w) / 2))  # bridges gaps of 2 * radius
     closed = _dilate(coarse, radius)
 
-    labels = _label(~closed)
+    labels, _ = label(~closed, connectivity=4)
     border = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
     ids, sizes = np.unique(labels[labels >= 0], return_counts=True)
     inner = ~np.isin(ids, border) & (sizes >= MIN_CAVITY * box_h * box_w)
@@ -108,30 +110,3 @@ def _dilate(mask: np.ndarray, radius: int) -> np.ndarray:
         out = grown
     return out
 
-
-def _label(mask: np.ndarray) -> np.ndarray:
-    """4-connected components of ``mask``: each True cell gets the smallest flat index of its
-    component, False cells -1. Every pass spreads the minimum along whole row runs, then whole
-    column runs, so it ends after about as many passes as a path through the shape has turns."""
-    big = mask.size
-    labels = np.where(mask, np.arange(mask.size).reshape(mask.shape), big)
-    while True:
-        updated = _run_min(_run_min(labels, mask).T, mask.T).T
-        if np.array_equal(updated, labels):
-            return np.where(mask, labels, -1)
-        labels = updated
-
-
-def _run_min(labels: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Each run of True cells along a row takes the smallest label in it."""
-    h, w = mask.shape
-    on = np.zeros((h, w + 1), bool)  # a False column between rows: runs never wrap around
-    on[:, :w] = mask
-    flat = on.ravel()
-    starts = flat & ~np.r_[False, flat[:-1]]
-    run = np.cumsum(starts)[flat] - 1            # run number of every True cell, in order
-    values = labels.ravel()[mask.ravel()]        # same order (row-major)
-    first = np.flatnonzero(np.r_[True, run[1:] != run[:-1]])
-    out = labels.copy()
-    out[mask] = np.minimum.reduceat(values, first)[run]
-    return out
