@@ -325,8 +325,14 @@ def test_saving_a_trained_model_elsewhere_keeps_its_check(qapp, tmp_path):
     side["model_file"] = "model.keras"
     side["ood"].update(features_file="model.ood.tflite", stats_file="model.ood.npz")
     (run / "model.json").write_text(json.dumps(side))
+    from training.protocol.messages import Saved
+
     controller = TrainingController()
-    controller._result = {"path": str(run / "model.keras")}
+    # The run's "saved" message, as the child sends it when the model is kept.
+    controller._result = Saved(status="finished", path=str(run / "model.keras"),
+                               epochs_completed=1, train_seconds=1.0, history={},
+                               dataset="mnist", architecture="compact_cnn", config={},
+                               class_names=list("0123456789"), metadata=side)
     saved = controller.save_model_to(tmp_path / "mine.keras")
     metadata, warnings = read_metadata_checked(saved)
     assert not warnings and metadata["ood"]["stats_file"] == "mine.ood.npz"
