@@ -125,7 +125,7 @@ def test_closing_ends_the_figure_process_and_the_thread_at_once(qtbot, registry)
     pid = renderer.child_pid()
     os.kill(pid, signal.SIGSTOP)  # it will never answer the next drawing
     chart.add_epoch({"loss": 0.1, "accuracy": 0.95})
-    qtbot.waitUntil(lambda: renderer._job._in_flight is not None, timeout=TIMEOUT)
+    qtbot.waitUntil(renderer.is_drawing, timeout=TIMEOUT)
     assert registry.close_all(2.0)
     assert registry.running() == [] and JOB_NAME not in running_threads()
     assert _gone(pid) and running_processes() == []

@@ -73,6 +73,7 @@ class FigureRenderer(QObject):
         self._lock = threading.Lock()  # the child, between the job's thread and on_stop
         self._child: FigureProcess | None = None
         self._closing = False
+        self._drawing = False  # the job's thread waits for the figure process's answer
         self._job = LatestJob(JOB_NAME, self._render, registry, PACE,
                               on_stop=self._end_child, parent=self)
         self._job.done.connect(self.rendered)
@@ -94,6 +95,10 @@ class FigureRenderer(QObject):
     def is_busy(self) -> bool:
         return self._job.is_busy()
 
+    def is_drawing(self) -> bool:
+        """The figure process has a request and the thread waits for its answer."""
+        return self._drawing
+
     def child_pid(self) -> int | None:
         """The figure process's pid while it runs (None before the first drawing, or dead)."""
         child = self._child
@@ -109,6 +114,7 @@ class FigureRenderer(QObject):
                 track_process(self._child)  # ended with the app's other children, too
             child = self._child
         try:
+            self._drawing = True
             answer = child.draw(request)
         except FigureProcessFailed as exc:
             with self._lock:
@@ -118,6 +124,8 @@ class FigureRenderer(QObject):
                 log.warning("%s", exc)
             return Rendered(request.key, message=f"This chart could not be drawn: {exc}. "
                                                  "It is drawn again with the next update.")
+        finally:
+            self._drawing = False
         if isinstance(answer, DrawFailed):
             log.warning("rendering a chart failed: %s", answer.message)
             return Rendered(request.key, message=f"This chart could not be drawn "
