@@ -140,7 +140,7 @@ def window_side_cpu() -> float:
             cmdline = (stat.parent / "cmdline").read_bytes()
         except (OSError, IndexError, ValueError):
             continue  # ended meanwhile
-        if b"figure_process" in cmdline:
+        if b"multiprocessing.spawn" in cmdline:  # the figure process (spawned)
             total += (int(fields[11]) + int(fields[12])) / tick
     return total
 

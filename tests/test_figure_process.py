@@ -1,19 +1,21 @@
-"""Charts are drawn in the figure process (no GIL shared with the window's event loop); a
-killed or broken figure process costs no chart, and closing leaves no process behind."""
+"""Charts are drawn in the figure process (no GIL shared with the window's event loop), by one
+LatestJob of the window; a killed figure process costs one drawing (a message on its chart) and
+the next one starts a new process; closing leaves no process and no thread behind."""
 
 from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from desktop_app.figures import figure_renderer
-from desktop_app.figures.figure_renderer import RendererThread
-from desktop_app.jobs.threads import running_processes
+from desktop_app.figures.figure_renderer import JOB_NAME, FigureRenderer
+from desktop_app.jobs.registry import JobRegistry
+from desktop_app.jobs.threads import running_processes, running_threads
+from desktop_app.views.reliability_view import ReliabilityView
+from desktop_app.views.results_view import ConfusionMatrixView
 from desktop_app.views.training_charts import TrainingCharts
 
 TIMEOUT = 20_000
@@ -27,9 +29,27 @@ def _ink(chart) -> int:
     return int((pixels[:, : image.width() * 4] < 200).sum())
 
 
+def _dead(pid: int) -> bool:
+    """Ended: a zombie not reaped yet, or gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def _gone(pid: int) -> bool:
+    """No process, not even a zombie."""
+    return not os.path.exists(f"/proc/{pid}")
+
+
 @pytest.fixture
-def charts(qtbot):
-    renderer = RendererThread()
+def registry():
+    return JobRegistry()
+
+
+@pytest.fixture
+def charts(qtbot, registry):
+    renderer = FigureRenderer(registry)
     chart = TrainingCharts(renderer)
     qtbot.addWidget(chart)
     chart.resize(600, 300)
@@ -48,53 +68,80 @@ def _draw_epochs(qtbot, chart, epochs: int) -> None:
                     timeout=TIMEOUT)
 
 
-def test_charts_are_drawn_by_the_figure_process(qtbot, charts):
+def test_charts_are_drawn_by_the_figure_process(qtbot, charts, registry):
     renderer, chart = charts
     _draw_epochs(qtbot, chart, 3)
-    assert renderer.renderer.uses_process()
-    child = renderer.renderer._child
-    assert child.pid in running_processes()
+    pid = renderer.child_pid()
+    assert pid is not None and pid != os.getpid() and pid in running_processes()
     assert _ink(chart) > 500  # a real drawing came back, not an empty image
-    renderer.shutdown()
-    assert child.poll() is not None  # ended and reaped with its renderer
+    assert chart.message() is None
+    assert registry.running() == [JOB_NAME] and JOB_NAME in running_threads()
 
 
-def test_a_killed_figure_process_is_replaced_and_the_chart_still_comes(qtbot, charts):
+def test_a_killed_figure_process_shows_a_message_and_the_next_drawing_comes(qtbot, charts):
     renderer, chart = charts
     _draw_epochs(qtbot, chart, 2)
-    first = renderer.renderer._child
-    os.kill(first.pid, signal.SIGKILL)
-    first.wait()
-    _draw_epochs(qtbot, chart, 1)  # drawn in the thread this once, then by a new process
-    _draw_epochs(qtbot, chart, 1)
-    assert renderer.renderer.uses_process() and renderer.renderer._child is not first
-    assert _ink(chart) > 500
+    first = renderer.child_pid()
+    os.kill(first, signal.SIGKILL)
+    qtbot.waitUntil(lambda: _dead(first), timeout=TIMEOUT)
+    chart.add_epoch({"loss": 0.2, "accuracy": 0.9})  # its drawing finds the process dead
+    qtbot.waitUntil(lambda: chart.message() is not None, timeout=TIMEOUT)
+    assert "could not be drawn" in chart.message() and "SIGKILL" in chart.message()
+    assert not renderer.is_busy()
+    _draw_epochs(qtbot, chart, 1)  # the next update: a new process draws it
+    assert chart.message() is None and _ink(chart) > 500
+    assert renderer.child_pid() not in (None, first) and _gone(first)
 
 
-def test_without_a_working_figure_process_the_thread_draws(qtbot, charts, monkeypatch):
-    real_popen = subprocess.Popen
-
-    def broken(args, **kwargs):  # a "figure process" that exits at once
-        return real_popen([sys.executable, "-c", "pass"], **kwargs)
-
-    monkeypatch.setattr(figure_renderer.subprocess, "Popen", broken)
-    renderer, chart = charts
-    for _ in range(figure_renderer.MAX_PROCESS_FAILURES + 1):
-        _draw_epochs(qtbot, chart, 1)
-        assert _ink(chart) > 500
-    assert renderer.renderer._child_failures == figure_renderer.MAX_PROCESS_FAILURES
-    assert not renderer.renderer.uses_process()
-
-
-def test_a_drawing_that_fails_in_the_process_costs_nothing_else(qtbot, charts, caplog):
+def test_a_drawing_that_fails_in_the_process_says_so_and_costs_nothing_else(qtbot, charts):
     renderer, chart = charts
     _draw_epochs(qtbot, chart, 1)
-    child = renderer.renderer._child
+    child = renderer.child_pid()
     chart.set_state(values="not a dict")  # the drawing raises in the child
-    qtbot.waitUntil(lambda: "rendering a chart failed" in caplog.text, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: chart.message() is not None, timeout=TIMEOUT)
+    assert "could not be drawn" in chart.message()
     chart.set_state(values={"loss": [0.5]})
     _draw_epochs(qtbot, chart, 1)
-    assert renderer.renderer._child is child and child.poll() is None
+    assert chart.message() is None
+    assert renderer.child_pid() == child  # the same process drew on
+
+
+def test_figures_do_not_supersede_one_another(qtbot, charts):
+    """One job, one key per figure: a chart updated all the time does not starve the others."""
+    renderer, chart = charts
+    confusion, reliability = ConfusionMatrixView(renderer), ReliabilityView(renderer)
+    for view in (confusion, reliability):
+        qtbot.addWidget(view)
+        view.resize(400, 300)
+        view.show()
+    for epoch in range(30):
+        chart.add_epoch({"loss": 1.0 / (epoch + 1), "accuracy": 0.5 + epoch / 100})
+    confusion.set_matrix(np.eye(3, dtype=int) * 5, ["a", "b", "c"])
+    qtbot.waitUntil(lambda: all(v.rendered_once() for v in (chart, confusion, reliability)),
+                    timeout=TIMEOUT)
+    assert confusion.layout_info.get("n") == 3  # its own drawing's layout, not another's
+
+
+def test_closing_ends_the_figure_process_and_the_thread_at_once(qtbot, registry):
+    """As the window closes: the registry stops the job, whose stop kills the process, even
+    one that does not answer (stopped here) while the thread waits for its drawing."""
+    renderer = FigureRenderer(registry)
+    chart = TrainingCharts(renderer)
+    qtbot.addWidget(chart)
+    chart.resize(600, 300)
+    chart.show()
+    _draw_epochs(qtbot, chart, 2)
+    pid = renderer.child_pid()
+    os.kill(pid, signal.SIGSTOP)  # it will never answer the next drawing
+    chart.add_epoch({"loss": 0.1, "accuracy": 0.95})
+    qtbot.waitUntil(renderer.is_drawing, timeout=TIMEOUT)
+    assert registry.close_all(2.0)
+    assert registry.running() == [] and JOB_NAME not in running_threads()
+    assert _gone(pid) and running_processes() == []
+    assert not renderer.running()
+    chart.add_epoch({"loss": 0.05, "accuracy": 0.97})  # after the end: no new process
+    qtbot.wait(100)
+    assert renderer.child_pid() is None and running_processes() == []
 
 
 def _running_state(points: int, epochs_planned: int = 5, peak_loss: float = 2.0) -> dict:

@@ -2,18 +2,22 @@
 
 A full matplotlib draw of a chart with text takes 50-150 ms here; on the GUI thread that is a
 visible stall (measured: up to 152 ms while a model trains). So the charts of the training panel
-are plain data on the GUI side (``RenderedFigure.set_state``) and a ``FigureRenderer`` thread has
-them drawn with the Agg backend into an image that the widget only paints. The drawing itself
-happens in the figure process (``figure_process.py``): drawn in the thread, Agg's C++ kept the
-GIL for tens of milliseconds at a time and the event loop stalled up to 90 ms while a model
+are plain data on the GUI side (``RenderedFigure.set_state``) and a ``FigureRenderer`` has them
+drawn with the Agg backend into an image that the widget only paints. The drawing itself happens
+in the figure process (``figure_process.py``): drawn in a thread of the window, Agg's C++ kept
+the GIL for tens of milliseconds at a time and the event loop stalled up to 90 ms while a model
 trained; in the child it never waits for a chart (max stall 15-20 ms, measured the same way).
-If the child cannot run (or keeps dying), the thread draws as before: charts always appear.
 
-Requests are coalesced: while one figure renders, newer states of the same figure replace the
-queued one, so a burst of updates costs one render, never a backlog. A figure is not drawn again
-before REST_FACTOR times its last render time has passed: a chart updated on every batch takes
-at most a third of one core, which the training child and the UI thread need more (measured:
-renders back to back made event-loop stalls and a slower epoch more likely).
+The renderer is one ``LatestJob`` (the window's one way to run "latest wins" work), one key per
+figure, so the loss chart, the confusion matrix and the reliability diagram never supersede one
+another, while a burst of updates of one figure costs one drawing, never a backlog. Its thread
+only waits for the figure process's answer. ``Pace(max_share=1/3)``: after a drawing of d
+seconds, that figure rests 2 d, so a chart updated on every batch takes at most a third of one
+core, which the training child and the UI thread need more (measured: renders back to back made
+event-loop stalls and a slower epoch more likely); ``interval_s`` keeps it under ~25 drawings a
+second. A figure process that dies (or hangs) costs the drawing in flight, which shows a
+message on its chart; the next request starts a new process. Stopping the job kills the
+process at once (a drawing holds nothing worth waiting for).
 """
 
 from __future__ import annotations
@@ -21,189 +25,150 @@ from __future__ import annotations
 import copy
 import itertools
 import logging
-import os
-import subprocess
-import sys
 import threading
-import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
-from PySide6.QtCore import QObject, QRectF, QSize, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, QRectF, QSize, Qt, Signal, Slot
 from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from desktop_app.figures.figure_drawings import DRAWINGS
-from desktop_app.figures.figure_process import Drawer, read_message, write_message
-from desktop_app.jobs.threads import end_process, track_process
+from desktop_app.figures.figure_process import (
+    DrawFailed,
+    DrawRequest,
+    FigureProcess,
+    FigureProcessFailed,
+)
+from desktop_app.jobs.latest import LatestJob, Pace
+from desktop_app.jobs.registry import JobRegistry
+from desktop_app.jobs.threads import track_process
 
 log = logging.getLogger(__name__)
 
-MAX_PROCESS_FAILURES = 3  # after this many deaths of the figure process, draw in the thread
-DEBOUNCE_MS = 40  # at most ~25 renders a second per figure; resizes settle first
+JOB_NAME = "figure-renderer"  # its thread's name too
+PACE = Pace(interval_s=0.04, max_share=1 / 3)
+MIN_SIDE = 20  # pixels: a figure smaller than this is not drawn
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A figure's new picture, or why there is none (``message``)."""
+
+    key: int
+    image: QImage | None = None
+    layout: dict = field(default_factory=dict)
+    message: str | None = None
 
 
 class FigureRenderer(QObject):
-    """Draws figures in a Python thread of its own; ``rendered(key, image, layout)`` reaches
-    the GUI thread queued. The thread starts on the first job and ends after IDLE_S without
-    one, so an idle panel holds no thread; ``shutdown`` ends it at once."""
+    """Draws the figures of a group of widgets (e.g. one training panel); ``rendered(Rendered)``
+    reaches the GUI thread. Registered in ``registry`` (the window's) when its thread starts;
+    ``shutdown`` (or the registry's ``close_all``) ends the thread and the figure process."""
 
-    rendered = Signal(int, QImage, dict)
-    IDLE_S = 3.0
-    REST_FACTOR = 2.0
+    rendered = Signal(object)  # Rendered
 
-    def __init__(self):
-        super().__init__()
-        self._pending: dict[int, tuple] = {}
-        self._wake = threading.Condition()
-        self._thread: threading.Thread | None = None
-        self._stopping = False
-        self._drawer = Drawer()                # the fallback, in this thread
-        self._ready_at: dict[int, float] = {}  # key -> when it may be drawn again
-        self._child: subprocess.Popen | None = None
-        self._child_failures = 0
+    def __init__(self, registry: JobRegistry | None = None, parent: QObject | None = None):
+        super().__init__(parent)
+        self._lock = threading.Lock()  # the child, between the job's thread and on_stop
+        self._child: FigureProcess | None = None
+        self._closing = False
+        self._drawing = False  # the job's thread waits for the figure process's answer
+        self._job = LatestJob(JOB_NAME, self._render, registry, PACE,
+                              on_stop=self._end_child, parent=self)
+        self._job.done.connect(self.rendered)
 
-    def submit(self, key: int, draw, state: dict, width: int, height: int, ratio: float) -> None:
-        """Queue (or replace) the job of figure ``key``."""
-        with self._wake:
-            if self._stopping:
-                return
-            self._pending[key] = (draw, state, width, height, ratio)
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="figure-renderer",
-                                                daemon=True)
-                self._thread.start()
-            self._wake.notify()
-
-    def shutdown(self, timeout_s: float = 2.0) -> bool:
-        with self._wake:
-            self._stopping = True
-            self._pending.clear()
-            thread = self._thread
-            child = self._child
-            self._wake.notify()
-        end_process(child)  # a drawing in progress ends: the thread's read returns at once
-        if thread is not None:
-            thread.join(timeout_s)
-            return not thread.is_alive()
-        return True
-
-    def uses_process(self) -> bool:
-        """Whether the figures are drawn in the figure process (else in the thread)."""
-        return self._child is not None and self._child.poll() is None
-
-    def running(self) -> bool:
-        return not self._stopping
-
-    def _run(self) -> None:
-        while True:
-            with self._wake:
-                if not self._pending and not self._stopping:
-                    self._wake.wait(self.IDLE_S)
-                if self._stopping or not self._pending:
-                    self._thread = None  # idle (or closing): end; the next job starts anew
-                    return
-                now = time.monotonic()
-                key = min(self._pending, key=lambda k: self._ready_at.get(k, 0.0))
-                if self._ready_at.get(key, 0.0) > now:  # resting: newer states may still come
-                    self._wake.wait(self._ready_at[key] - now)
-                    continue
-                job = self._pending.pop(key)
-            try:
-                began = time.monotonic()
-                image, layout = self._render(key, *job)
-                done = time.monotonic()
-                self._ready_at[key] = done + self.REST_FACTOR * (done - began)
-                self.rendered.emit(key, image, layout)
-            except RuntimeError:  # the GUI side is gone (closing)
-                return
-            except Exception:  # noqa: BLE001 - a chart that cannot draw must not stop the rest
-                log.exception("rendering a chart failed")
-
-    def _render(self, key, draw, state, width, height, ratio):
-        name = getattr(draw, "__name__", "")
-        drawn = None
-        if DRAWINGS.get(name) is draw and self._child_failures < MAX_PROCESS_FAILURES:
-            drawn = self._draw_in_process(key, name, state, width, height, ratio)
-        if drawn is None:  # a drawing of its own (tests), or no figure process
-            drawn = self._drawer.draw(key, draw, state, width, height, ratio)
-        columns, rows, rgba, layout = drawn
-        image = QImage(rgba, columns, rows, QImage.Format.Format_RGBA8888).copy()
-        image.setDevicePixelRatio(ratio)
-        return image, layout
-
-    def _draw_in_process(self, key, name, state, width, height, ratio):
-        """(columns, rows, rgba, layout) drawn by the figure process; None when it is not
-        there (it failed to start or died: counted, and started again next time)."""
-        try:
-            child = self._figure_process()
-            write_message(child.stdin, (key, name, state, width, height, ratio))
-            answer = read_message(child.stdout)
-        except (OSError, ValueError, EOFError) as exc:
-            log.warning("the figure process failed: %s", exc)
-            answer = None
-        if answer is None:
-            if not self._stopping:
-                self._child_failures += 1
-            end_process(self._child)
-            self._child = None
-            return None
-        _, columns, rows, rgba, layout = answer
-        if rgba is None:
-            raise DrawingFailed(layout)
-        return columns, rows, rgba, layout
-
-    def _figure_process(self) -> subprocess.Popen:
-        if self._child is None or self._child.poll() is not None:
-            with self._wake:
-                if self._stopping:
-                    raise OSError("closing")
-                self._child = subprocess.Popen(
-                    [sys.executable, "-m", "desktop_app.figures.figure_process"],
-                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                    env={**os.environ, "MPLBACKEND": "Agg"})
-                track_process(self._child)
-        return self._child
-
-
-class DrawingFailed(Exception):
-    """The figure process could not draw a chart (the message says why)."""
-
-
-class RendererThread:
-    """The renderer of a group of figures (e.g. one training panel), with a lifetime."""
-
-    def __init__(self):
-        self.renderer = FigureRenderer()
+    def submit(self, key: int, request: DrawRequest | Callable[[], DrawRequest | None]) -> None:
+        """Draw ``request`` (or what the callable returns when its turn comes, None for
+        nothing); an older request of ``key`` still waiting is dropped."""
+        self._job.submit(request, key=key)
 
     def shutdown(self, timeout_ms: int = 2000) -> bool:
-        return self.renderer.shutdown(timeout_ms / 1000)
+        """End the figure process and the thread; True when both have ended."""
+        self._job.stop()
+        return self._job.wait(timeout_ms / 1000)
 
     def running(self) -> bool:
-        return self.renderer.running()
+        """Whether it still takes requests (False once shut down)."""
+        return not self._closing
+
+    def is_busy(self) -> bool:
+        return self._job.is_busy()
+
+    def is_drawing(self) -> bool:
+        """The figure process has a request and the thread waits for its answer."""
+        return self._drawing
+
+    def child_pid(self) -> int | None:
+        """The figure process's pid while it runs (None before the first drawing, or dead)."""
+        child = self._child
+        return child.pid if child is not None and child.poll() is None else None
+
+    # -- the job's thread
+    def _render(self, request: DrawRequest) -> Rendered:
+        with self._lock:
+            if self._closing:
+                return Rendered(request.key, message="closing")  # stopped: never delivered
+            if self._child is None:
+                self._child = FigureProcess()
+                track_process(self._child)  # ended with the app's other children, too
+            child = self._child
+        try:
+            self._drawing = True
+            answer = child.draw(request)
+        except FigureProcessFailed as exc:
+            with self._lock:
+                if self._child is child:
+                    self._child = None  # the next request starts a new one
+            if not self._closing:
+                log.warning("%s", exc)
+            return Rendered(request.key, message=f"This chart could not be drawn: {exc}. "
+                                                 "It is drawn again with the next update.")
+        finally:
+            self._drawing = False
+        if isinstance(answer, DrawFailed):
+            log.warning("rendering a chart failed: %s", answer.message)
+            return Rendered(request.key, message=f"This chart could not be drawn "
+                                                 f"({answer.message}).")
+        image = QImage(answer.rgba, answer.width_px, answer.height_px,
+                       QImage.Format.Format_RGBA8888).copy()
+        image.setDevicePixelRatio(request.ratio)
+        return Rendered(request.key, image, answer.layout)
+
+    # -- the GUI thread, when the job stops
+    def _end_child(self) -> None:
+        with self._lock:
+            self._closing = True
+            child, self._child = self._child, None
+        if child is not None:
+            child.kill()  # a drawing in flight then reads the end of the pipe: the thread ends
 
 
 _keys = itertools.count(1)
 
 
 class RenderedFigure(QWidget):
-    """A widget showing a figure drawn by ``draw(figure, state) -> layout`` off the GUI thread.
+    """A widget showing a figure drawn by ``draw(figure, state) -> layout`` (one of
+    ``figure_drawings.DRAWINGS``) off the GUI thread.
 
     Subclasses keep their data, call :meth:`set_state`, and may read ``self.layout_info`` (what
     ``draw`` returned for the image on screen, e.g. axes positions for hover look-ups)."""
 
-    def __init__(self, renderer: RendererThread, draw, parent=None):
+    def __init__(self, renderer: FigureRenderer, draw, parent=None):
         super().__init__(parent)
+        name = getattr(draw, "__name__", "")
+        if DRAWINGS.get(name) is not draw:
+            raise ValueError(f"{draw!r} is not in figure_drawings.DRAWINGS: the figure process "
+                             "could not draw it")
         self._renderer = renderer
-        self._draw = draw
+        self._drawing = name
         self._key = next(_keys)
         self._state: dict = {}
         self._image: QImage | None = None
+        self._message: str | None = None
         self.layout_info: dict = {}
-        self._timer = QTimer(self)
-        self._timer.setSingleShot(True)
-        self._timer.setInterval(DEBOUNCE_MS)
-        self._timer.timeout.connect(self._submit)
         self._stale = True
-        renderer.renderer.rendered.connect(self._on_rendered)
+        renderer.rendered.connect(self._on_rendered)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
 
     def sizeHint(self) -> QSize:
@@ -218,24 +183,34 @@ class RenderedFigure(QWidget):
     def rendered_once(self) -> bool:
         return self._image is not None
 
+    def message(self) -> str | None:
+        """What the chart says instead of a picture (it could not be drawn), else None."""
+        return self._message
+
     def _schedule(self) -> None:
-        if not self._timer.isActive():
-            self._timer.start()
+        # The request is made when its turn comes: a burst of changes (a resize, a batch of
+        # points) is read once, at the newest state and size.
+        self._renderer.submit(self._key, self._request)
 
-    @Slot()
-    def _submit(self) -> None:
-        if self.width() < 20 or self.height() < 20 or not self._renderer.running():
-            return
+    def _request(self) -> DrawRequest | None:
+        try:
+            if not self.isVisible() or min(self.width(), self.height()) < MIN_SIDE:
+                return None  # drawn when shown (still stale)
+        except RuntimeError:  # the widget is already gone
+            return None
         self._stale = False
-        self._renderer.renderer.submit(self._key, self._draw, copy.deepcopy(self._state),
-                                       self.width(),
-                                       self.height(), self.devicePixelRatioF())
+        return DrawRequest(self._key, self._drawing, copy.deepcopy(self._state), self.width(),
+                           self.height(), self.devicePixelRatioF())
 
-    @Slot(int, QImage, dict)
-    def _on_rendered(self, key: int, image: QImage, layout: dict) -> None:
-        if key == self._key:
-            self._image, self.layout_info = image, layout
-            self.update()
+    @Slot(object)
+    def _on_rendered(self, rendered: Rendered) -> None:
+        if rendered.key != self._key:
+            return
+        if rendered.image is None:
+            self._message = rendered.message
+        else:
+            self._image, self.layout_info, self._message = rendered.image, rendered.layout, None
+        self.update()
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
@@ -250,6 +225,11 @@ class RenderedFigure(QWidget):
     def paintEvent(self, event) -> None:
         painter = QPainter(self)
         painter.fillRect(self.rect(), QColor("white"))
-        if self._image is not None:
+        if self._message is not None:
+            painter.setPen(QColor("#a33"))
+            painter.drawText(self.rect().adjusted(12, 12, -12, -12),
+                             int(Qt.AlignmentFlag.AlignCenter) | int(Qt.TextFlag.TextWordWrap),
+                             self._message)
+        elif self._image is not None:
             painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
             painter.drawImage(QRectF(0, 0, self.width(), self.height()), self._image)

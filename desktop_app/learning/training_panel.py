@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_app.figures.figure_renderer import RendererThread
+from desktop_app.figures.figure_renderer import FigureRenderer
 from desktop_app.learning.config_form import ConfigForm
 from desktop_app.learning.training_controller import TrainingController
 from desktop_app.settings import AppSettings
@@ -77,10 +77,12 @@ class TrainingPanel(QWidget):
     modelMeasured = Signal(list)            # paths of a kept model (run folder, saved copy)
     #                                         whose test figures and checks have just arrived
 
-    def __init__(self, settings: AppSettings, parent=None):
+    def __init__(self, settings: AppSettings, parent=None, jobs=None):
+        """``jobs``: the window's JobRegistry, if any (the charts' renderer joins it)."""
         super().__init__(parent)
         self.setObjectName("trainingPanel")
         self._settings = settings
+        self._jobs = jobs
         self._presets = presets()
         self._result = None                 # the result the buttons act on (None: nothing)
         self._saved_to: str | None = None   # where the user saved this result (None: unsaved)
@@ -90,7 +92,7 @@ class TrainingPanel(QWidget):
         self._shown = False
         self._shut_down = False
         self._loading = True                # no saving or preset matching while restoring
-        self.controller = TrainingController(self)
+        self.controller = TrainingController(self, jobs)
         # The controller sends typed messages (training/protocol/messages.py); this panel reads
         # their fields by name.
         self.controller.progress.connect(lambda message: self._on_progress(message.to_dict()))
@@ -164,8 +166,8 @@ class TrainingPanel(QWidget):
         self.message.setWordWrap(True)
         self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
-        # The charts are drawn in their own thread (no matplotlib stall on the GUI thread).
-        self._renderer = RendererThread()
+        # The charts are drawn in the figure process (no matplotlib stall on the GUI thread).
+        self._renderer = FigureRenderer(self._jobs)
         self.charts = TrainingCharts(self._renderer, self)
         self.results = ResultsView(self._renderer, self)
         self.results.sampleClicked.connect(self._on_sample_clicked)

@@ -5,20 +5,20 @@ with that confidence were right; the diagonal is where a calibrated model's bars
 part of a bar is the gap to its mean confidence; bars of few pictures are faint (their height
 means little). Above each panel: the expected calibration
 error. The data is the sidecar's ``calibration`` block (``training.runtime.calibration.calibrate``);
-drawn with matplotlib's Agg in the renderer thread, like the other charts of the panel.
+drawn with matplotlib's Agg in the figure process, like the other charts of the panel.
 """
 
 from __future__ import annotations
 
 from desktop_app.figures.figure_drawings import _finite, _percent, draw_reliability
-from desktop_app.figures.figure_renderer import RenderedFigure, RendererThread
+from desktop_app.figures.figure_renderer import FigureRenderer, RenderedFigure
 
 
 class ReliabilityView(RenderedFigure):
     """Before / after reliability diagrams with their ECE; ``set_calibration(None)`` says there
     is no calibration (a model saved before this existed, or trained without validation)."""
 
-    def __init__(self, renderer: RendererThread, parent=None):
+    def __init__(self, renderer: FigureRenderer, parent=None):
         super().__init__(renderer, draw_reliability, parent)
         self.setObjectName("reliabilityDiagram")
         self.setMinimumSize(260, 200)

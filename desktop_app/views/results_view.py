@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.figures.figure_drawings import draw_confusion
-from desktop_app.figures.figure_renderer import RenderedFigure, RendererThread
+from desktop_app.figures.figure_renderer import FigureRenderer, RenderedFigure
 from desktop_app.views.reliability_view import ReliabilityView
 from desktop_app.views.reliability_view import describe as describe_calibration
 
@@ -37,7 +37,7 @@ class ConfusionMatrixView(RenderedFigure):
     their row, so the errors of small classes stay visible; the text is the count, or the row's
     percentage (toggle); hovering a cell says both."""
 
-    def __init__(self, renderer: RendererThread, parent=None):
+    def __init__(self, renderer: FigureRenderer, parent=None):
         super().__init__(renderer, draw_confusion, parent)
         self.setObjectName("confusionMatrix")
         self.setMinimumSize(300, 280)
@@ -135,7 +135,7 @@ class ResultsView(QWidget):
 
     sampleClicked = Signal(object)
 
-    def __init__(self, renderer: RendererThread, parent=None):
+    def __init__(self, renderer: FigureRenderer, parent=None):
         super().__init__(parent)
         self.setObjectName("resultsView")
         self.summary = QLabel("Train a model to see its test results.")

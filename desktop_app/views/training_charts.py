@@ -1,7 +1,7 @@
 """Loss and accuracy, train and validation: the lecture's two plots, drawn live.
 
 The widget keeps plain data; ``draw_training_charts`` draws it into a matplotlib ``Figure`` in the
-renderer thread (figure_renderer.py), so a redraw never stalls the GUI. Besides one point per
+figure process (figure_renderer.py), so a redraw never stalls the GUI. Besides one point per
 finished epoch, the running loss and accuracy of the batches draw a thin line, so a two-epoch run
 shows a curve, not two dots. Accuracy is in %, as the rest of the app speaks.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 
 from desktop_app.figures.figure_drawings import draw_training_charts
-from desktop_app.figures.figure_renderer import RenderedFigure, RendererThread
+from desktop_app.figures.figure_renderer import FigureRenderer, RenderedFigure
 
 RUNNING_INTERVAL = 0.5   # seconds between two points of the running (per-batch) curve: each
 #                          point redraws the curves (~7 ms of CPU the training would otherwise
@@ -21,7 +21,7 @@ SERIES = ("loss", "val_loss", "accuracy", "val_accuracy")
 
 
 class TrainingCharts(RenderedFigure):
-    def __init__(self, renderer: RendererThread, parent=None):
+    def __init__(self, renderer: FigureRenderer, parent=None):
         super().__init__(renderer, draw_training_charts, parent)
         self.setObjectName("trainingCharts")
         self.setMinimumSize(320, 200)

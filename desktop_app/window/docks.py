@@ -115,8 +115,7 @@ class DocksMixin:
         try:
             from desktop_app.learning.training_panel import TrainingPanel
 
-            self.training_panel = TrainingPanel(self.settings)
-            self.training_panel.controller.jobs = self.jobs
+            self.training_panel = TrainingPanel(self.settings, jobs=self.jobs)
         except Exception as exc:  # noqa: BLE001 - drawing and classifying must work regardless
             log.exception("the training panel could not be built")
             self.training_dock.setWidget(QLabel(f"The training panel is unavailable: {exc}"))
