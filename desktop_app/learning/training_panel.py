@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+from dataclasses import dataclass
 
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QFont, QFontDatabase
@@ -67,9 +68,17 @@ def _same(a, b) -> bool:
     return a == b
 
 
+@dataclass(frozen=True)
+class TrainedModel:
+    """The model just trained, as "Use this model" hands it to the canvas."""
+
+    path: str           # its .keras
+    metadata: dict      # its sidecar
+
+
 class TrainingPanel(QWidget):
     config_class = TrainingConfig           # the form is built from its fields' declarations
-    modelReady = Signal(str, dict)          # (trained .keras path, metadata): "Use this model"
+    modelReady = Signal(object)             # a TrainedModel: "Use this model"
     sampleChosen = Signal(object, str)      # (uint8 28x28 picture, dataset) from the gallery
     trainingStateChanged = Signal(bool)     # True when a run starts, False when it has ended
     dataFolderChanged = Signal(str)         # the data-folder setting was edited
@@ -588,7 +597,8 @@ class TrainingPanel(QWidget):
     def _use_model(self) -> None:
         if self._result is None:
             return
-        self.modelReady.emit(self._result["path"], dict(self._result.get("metadata") or {}))
+        self.modelReady.emit(TrainedModel(self._result["path"],
+                                          dict(self._result.get("metadata") or {})))
         self._show_message("The canvas now classifies with the model just trained.")
 
     @Slot()
