@@ -140,7 +140,7 @@ def live_drawing() -> dict:
     painted, lags = [], []
     window.controller.resultReady.connect(lambda reply: painted.append(time.perf_counter()))
     window.controller.explained.connect(
-        lambda reply: "lag_ms" in reply and lags.append(reply["lag_ms"]))
+        lambda reply: reply.lag_ms is not None and lags.append(reply.lag_ms))
     canvas = window.canvas
     angles = np.linspace(0, 6 * np.pi, MOVES)
     points = [QPoint(int(196 + 120 * np.cos(a) * (0.4 + a / 20)), int(196 + 120 * np.sin(a) * 0.8))

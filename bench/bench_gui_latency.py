@@ -35,7 +35,7 @@ app.processEvents()
 print("shown", time.time() - started, flush=True)
 # A user who draws at once: one stroke right after the window appears.
 results = []
-window.controller.resultReady.connect(lambda r: r.get("probabilities") is not None and results.append(1))
+window.controller.resultReady.connect(lambda r: r.probabilities is not None and results.append(1))
 canvas = window.canvas
 QTest.mousePress(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, QPoint(196, 60))
 for y in range(60, 330, 10):

@@ -90,10 +90,9 @@ def teach_progress_text(event: dict) -> str:
 
 
 # ------------------------------------------------------------------------------ status bar
-def model_status_text(info: dict) -> str:
+def model_status_text(name: str, dataset: str, accuracy: float | None) -> str:
     """The model in use, its dataset and its test accuracy when it was measured."""
-    accuracy = info.get("test_accuracy")
-    text = f"{info['name']} ({DATASETS[info['dataset']].title}"
+    text = f"{name} ({DATASETS[dataset].title}"
     return text + (f", {accuracy:.2%} on the test set)" if finite(accuracy) else ")")
 
 

@@ -31,7 +31,7 @@ QTest.mousePress(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifi
 for y in range(60, 330, 10):
     QTest.mouseMove(canvas, QPoint(193, y))
 QTest.mouseRelease(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, QPoint(190, 330))
-wait(lambda: results and results[-1].get("probabilities") is not None)
+wait(lambda: results and results[-1].probabilities is not None)
 window.dataset_selector.setCurrentIndex(window.dataset_selector.findData("fashion_mnist"))
 wait(lambda: window.controller.model("fashion_mnist") is not None)
 window.training_dock.show(); window.training_dock.raise_()

@@ -394,14 +394,14 @@ def test_the_window_says_a_letter_does_not_look_like_a_digit(qtbot, window):
     window.show_picture(stroke_letter_picture("W"))
     qtbot.waitUntil(lambda: window.prediction_label.text()
                     == "That doesn't look like a digit", timeout=TIMEOUT)
-    assert results[-1]["verdict"] == "reject"
+    assert results[-1].verdict == "reject"
     # The chart shows the calibrated probabilities, not the raw ones.
     picture = to_model_input(stroke_letter_picture("W"), "mnist")
     metadata, _ = read_metadata_checked(shipped_model_path("mnist"))
     raw = LiteModel(shipped_model_path("mnist").with_suffix(".tflite")).predict(picture)
     expected = calibration.apply_temperature(raw, metadata["temperature"])
-    assert np.allclose(results[-1]["probabilities"], expected, atol=1e-5)
-    assert not np.allclose(results[-1]["probabilities"], raw, atol=1e-3)
+    assert np.allclose(results[-1].probabilities, expected, atol=1e-5)
+    assert not np.allclose(results[-1].probabilities, raw, atol=1e-3)
 
     seven = np.zeros((560, 560), np.uint8)
     from PIL import Image, ImageDraw
@@ -410,4 +410,4 @@ def test_the_window_says_a_letter_does_not_look_like_a_digit(qtbot, window):
     ImageDraw.Draw(image).line([(170, 120), (390, 120), (250, 440)], fill=255, width=26)
     window.show_picture(np.asarray(image))
     qtbot.waitUntil(lambda: window.prediction_label.text().startswith("7 — "), timeout=TIMEOUT)
-    assert results[-1]["verdict"] == "ok"
+    assert results[-1].verdict == "ok"

@@ -53,12 +53,12 @@ def test_toggle_draw_overlay_on_the_strokes_then_off(qtbot, window):
     draw_seven(qtbot, window.canvas)
     wait_label(qtbot, window, lambda text: text.startswith("7"))
     qtbot.waitUntil(lambda: overlay_alpha(window) is not None and maps
-                    and maps[-1].get("label") == 7, timeout=TIMEOUT)
+                    and maps[-1].label == 7, timeout=TIMEOUT)
     qtbot.waitUntil(lambda: not window.controller._explains.is_busy(), timeout=TIMEOUT)
     check_overlay_lies_on_the_ink(window)
     last = maps[-1]
-    assert last["saliency"].shape == (28, 28) and last["saliency"].max() > 0
-    assert last["lag_ms"] >= 0
+    assert last.saliency.shape == (28, 28) and last.saliency.max() > 0
+    assert last.lag_ms >= 0
     assert "explainer" in running_threads()  # its own thread: not the GUI's, nor inference's
 
     action.trigger()

@@ -273,7 +273,7 @@ def test_a_remembered_model_that_breaks_is_skipped_for_this_launch(qtbot, app_se
     broken.write_bytes(b"PK\x03\x04 not really a model")
     app_settings.set_model_path("mnist", str(broken))
     win = open_window(qtbot, app_settings)
-    assert win.controller.model()["shipped"]
+    assert win.controller.model().shipped
     assert "Using the shipped model" in win.statusBar().currentMessage()
     stroke(qtbot, win.canvas, line((196, 60), (190, 330)))
     wait_label(qtbot, win, lambda t: t.startswith("1"))

@@ -198,7 +198,7 @@ def test_layer_view_of_a_users_model_is_converted_in_the_background(qtbot, windo
     path = save_model(build_model("lecture_dense", dropout=0.0), tmp_path / "mine.keras",
                       {"dataset": "mnist"})
     window.load_model(str(path))
-    qtbot.waitUntil(lambda: (window.controller.model() or {}).get("path") == str(path),
+    qtbot.waitUntil(lambda: getattr(window.controller.model(), "path", None) == str(path),
                     timeout=TIMEOUT)
     show(window, "layersView")
     draw_one(qtbot, window.canvas)

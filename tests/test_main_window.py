@@ -52,18 +52,18 @@ def test_pen_colours_do_not_change_the_prediction(qtbot, window):
     results = []
     window.controller.resultReady.connect(results.append)
     stroke(qtbot, window.canvas, line((120, 80), (280, 300)))
-    qtbot.waitUntil(lambda: bool(results) and results[-1].get("probabilities") is not None,
+    qtbot.waitUntil(lambda: bool(results) and results[-1].probabilities is not None,
                     timeout=TIMEOUT)
     white = results[-1]
     window.black_pen_action.trigger()
     # The swap itself is classified again (a new request, not the old answer left on screen)...
-    qtbot.waitUntil(lambda: results[-1]["seq"] > white["seq"]
-                    and results[-1].get("probabilities") is not None, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: results[-1].seq > white.seq
+                    and results[-1].probabilities is not None, timeout=TIMEOUT)
     assert window.canvas.grey_array()[0, 0] == 255  # ...of a black-on-white picture...
     # ...and the model sees the same input and gives the same answer.
-    np.testing.assert_allclose(results[-1]["input"], white["input"], atol=0.02)
-    np.testing.assert_allclose(results[-1]["probabilities"], white["probabilities"], atol=0.02)
-    np.testing.assert_allclose(window.chart.probabilities(), white["probabilities"], atol=0.02)
+    np.testing.assert_allclose(results[-1].input, white.input, atol=0.02)
+    np.testing.assert_allclose(results[-1].probabilities, white.probabilities, atol=0.02)
+    np.testing.assert_allclose(window.chart.probabilities(), white.probabilities, atol=0.02)
 
 
 def test_undo_redo_clear(qtbot, window):
@@ -210,7 +210,7 @@ def test_settings_are_restored_and_a_vanished_model_falls_back(qtbot, app_settin
     qtbot.waitUntil(lambda: "shipped model" in second.statusBar().currentMessage(),
                     timeout=TIMEOUT)
     qtbot.waitUntil(lambda: second.model_ready(), timeout=TIMEOUT)
-    assert second.controller.model()["shipped"]
+    assert second.controller.model().shipped
     # Deleted from a folder that is still there: forgotten, so the next launch does not say it
     # again (a file on a drive that is not there now is tried again: test_prediction_controller).
     assert app_settings.model_path("mnist") == ""
@@ -272,7 +272,7 @@ def test_a_keras_file_without_tflite_is_converted_in_the_background(qtbot, windo
                     timeout=TIMEOUT)
     stroke(qtbot, window.canvas, line((196, 60), (190, 330)))
     wait_label(qtbot, window, lambda t: t.startswith("1"))  # the shipped model meanwhile
-    qtbot.waitUntil(lambda: window.controller.model()["path"] == str(model), timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: window.controller.model().path == str(model), timeout=TIMEOUT)
     assert not model.with_suffix(".tflite").exists()  # the user's folder is left alone
 
 

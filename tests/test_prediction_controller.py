@@ -128,8 +128,8 @@ def test_a_late_automatic_load_never_switches_the_dataset(qtbot, fakes):
     assert ready == []                                # nothing shown for the other dataset
     answer_and_wait(qtbot, worker, loaded(fashion_request), controller.modelReady)
     assert controller.dataset == "fashion_mnist"
-    assert [info["dataset"] for info in ready] == ["fashion_mnist"]
-    assert controller.model("mnist")["dataset"] == "mnist"   # kept for a switch back
+    assert [info.dataset for info in ready] == ["fashion_mnist"]
+    assert controller.model("mnist").dataset == "mnist"   # kept for a switch back
 
 
 def test_a_user_chosen_model_switches_the_dataset_and_is_remembered(qtbot, fakes):
@@ -148,7 +148,7 @@ def test_a_user_chosen_model_switches_the_dataset_and_is_remembered(qtbot, fakes
     assert controller.dataset == "fashion_mnist" and changes == ["fashion_mnist"]
     assert settings.dataset() == "fashion_mnist"
     assert settings.model_path("fashion_mnist") == "/models/clothes.keras"
-    assert controller.model()["path"] == "/models/clothes.keras"
+    assert controller.model().path == "/models/clothes.keras"
 
 
 def test_a_failing_user_file_keeps_the_model_and_the_remembered_one(qtbot, fakes):
@@ -167,7 +167,7 @@ def test_a_failing_user_file_keeps_the_model_and_the_remembered_one(qtbot, fakes
                     controller.modelFailed)
 
     assert messages == ["x.keras is not a model file. The model in use is unchanged."]
-    assert controller.model()["path"] == "/models/mine.keras"
+    assert controller.model().path == "/models/mine.keras"
     assert settings.model_path("mnist") == "/models/mine.keras"
     assert controller.dataset == "mnist"
 
@@ -194,9 +194,9 @@ def test_an_older_user_choice_arriving_late_is_ignored(qtbot, fakes):
     answer_and_wait(qtbot, worker, loaded(wait_for_load(qtbot, worker, 5), "/models/d.keras",
                                           False), controller.modelReady)
 
-    assert [info["path"] for info in ready[1:]] == ["/models/b.keras", "/models/d.keras"]
+    assert [info.path for info in ready[1:]] == ["/models/b.keras", "/models/d.keras"]
     assert messages == []
-    assert controller.model()["path"] == "/models/d.keras"
+    assert controller.model().path == "/models/d.keras"
     assert settings.model_path("mnist") == "/models/d.keras"
 
 
@@ -225,7 +225,7 @@ def test_a_remembered_model_on_a_missing_drive_is_skipped_for_this_launch_only(q
     assert messages == ["drive.keras is missing. Using the shipped model instead."]
     assert settings.model_path("mnist") == "/unplugged/drive.keras"      # kept for next launch
     answer_and_wait(qtbot, worker, loaded(fallback), controller.modelReady)
-    assert controller.model()["shipped"]
+    assert controller.model().shipped
 
 
 def test_a_deleted_remembered_model_is_forgotten(qtbot, fakes, tmp_path):
@@ -258,7 +258,7 @@ def test_a_model_without_its_lite_twin_is_converted_then_loaded(qtbot, fakes):
     assert again.path == "/models/old.keras" and again.token == request.token
     answer_and_wait(qtbot, worker, loaded(again, "/models/old.keras", False),
                     controller.modelReady)
-    assert busy[-1] == "" and controller.model()["path"] == "/models/old.keras"
+    assert busy[-1] == "" and controller.model().path == "/models/old.keras"
 
 
 def test_a_failed_conversion_keeps_the_model_in_use(qtbot, fakes):
@@ -276,7 +276,7 @@ def test_a_failed_conversion_keeps_the_model_in_use(qtbot, fakes):
                                    "odd.keras could not be prepared.")
 
     assert messages == ["odd.keras could not be prepared. The model in use is unchanged."]
-    assert controller.model()["shipped"]
+    assert controller.model().shipped
 
 
 def test_an_answer_for_the_previous_dataset_is_not_shown_and_is_asked_again(qtbot, fakes):
@@ -301,7 +301,7 @@ def test_an_answer_for_the_previous_dataset_is_not_shown_and_is_asked_again(qtbo
     answer_and_wait(qtbot, worker, Classification(again.seq, "fashion_mnist",
                                                   probabilities=np.eye(10)[8]),
                     controller.resultReady)
-    assert [r["dataset"] for r in results] == ["fashion_mnist"]
+    assert [r.dataset for r in results] == ["fashion_mnist"]
 
 
 def test_strokes_while_a_picture_is_classified_give_exactly_one_more_request(qtbot, fakes):

@@ -57,9 +57,9 @@ def test_teach_keep_uses_and_names_the_taught_model(qtbot, teach_window, private
     name = win.findChild(QLabel, "modelName")
     qtbot.waitUntil(lambda: name.text() == "MNIST · taught with 3 samples", timeout=TIMEOUT)
     info = win.controller.model()
-    assert info["metadata"]["lineage"]["samples"] == 3
-    assert info["calibrated"]  # its own temperature, fitted after teaching
-    assert win.settings.model_path("mnist") == info["path"]   # remembered for the next launch
+    assert info.metadata["lineage"]["samples"] == 3
+    assert info.calibrated  # its own temperature, fitted after teaching
+    assert win.settings.model_path("mnist") == info.path   # remembered for the next launch
     stroke(qtbot, win.canvas, line((196, 60), (190, 330)))
     qtbot.waitUntil(lambda: win.prediction_label.text() != "Draw something", timeout=TIMEOUT)
     assert not dialog.isVisible()
@@ -74,7 +74,7 @@ def test_discard_removes_the_taught_model_and_keeps_the_one_in_use(qtbot, teach_
     qtbot.mouseClick(dialog.findChild(QPushButton, "discardTaught"), Qt.MouseButton.LeftButton)
     assert models_in(private_home) == []
     assert win.findChild(QLabel, "modelName").text() == before
-    assert win.controller.model()["shipped"]
+    assert win.controller.model().shipped
 
 
 def test_without_samples_it_says_how_to_make_some(qtbot, teach_window):
@@ -113,7 +113,7 @@ def test_stop_stops_and_the_model_in_use_stays(qtbot, teach_window, private_home
     qtbot.mouseClick(dialog.findChild(QPushButton, "stopTeaching"), Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not dialog.controller.is_running(), timeout=TIMEOUT)
     assert dialog.message.text() == "Teaching stopped; the model in use is unchanged."
-    assert models_in(private_home) == [] and win.controller.model()["shipped"]
+    assert models_in(private_home) == [] and win.controller.model().shipped
 
 
 def asked(monkeypatch, answer):

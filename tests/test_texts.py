@@ -96,9 +96,9 @@ def test_a_download_shows_megabytes():
 
 
 def test_status_texts():
-    info = {"name": "mnist_cnn", "dataset": "mnist", "test_accuracy": 0.99123}
-    assert texts.model_status_text(info) == "mnist_cnn (MNIST, 99.12% on the test set)"
-    assert texts.model_status_text({**info, "test_accuracy": None}) == "mnist_cnn (MNIST)"
+    assert texts.model_status_text("mnist_cnn", "mnist", 0.99123) == (
+        "mnist_cnn (MNIST, 99.12% on the test set)")
+    assert texts.model_status_text("mnist_cnn", "mnist", None) == "mnist_cnn (MNIST)"
     assert texts.settings_problems_text(["brush size", "pen"]) == (
         "Some saved settings were unusable and were reset to their defaults: brush size, pen.")
     assert texts.exported_text(["/out/m.keras", "/out/m.tflite"]) == (

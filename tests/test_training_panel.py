@@ -146,8 +146,9 @@ def test_full_run_charts_results_and_use_model(qtbot, app_settings, tiny_data, u
     assert path.is_file() and path.with_suffix(".json").is_file()
     with qtbot.waitSignal(panel.modelReady, timeout=5000) as blocker:
         qtbot.mouseClick(child(panel, QPushButton, "useModel"), Qt.MouseButton.LeftButton)
-    used, metadata = blocker.args
-    assert used == str(path)
+    (used,) = blocker.args
+    metadata = used.metadata
+    assert used.path == str(path)
     assert metadata["dataset"] == "mnist"
     assert metadata["history"]["loss"] == pytest.approx(result["history"]["loss"])
     expected = panel.config().to_dict()
@@ -232,7 +233,7 @@ def test_stop_keeps_the_model_at_once_and_measures_it_in_the_background(qtbot, a
     assert loaded.warnings == [] and loaded.metadata["status"] == "stopped"
     with qtbot.waitSignal(panel.modelReady, timeout=5000) as blocker:
         qtbot.mouseClick(child(panel, QPushButton, "useModel"), Qt.MouseButton.LeftButton)
-    assert blocker.args[0] == str(path)
+    assert blocker.args[0].path == str(path)
 
     wait_until_idle(qtbot, panel)  # then the measured figures arrive for the same model
     result = panel.last_result()
@@ -581,7 +582,7 @@ panel.trainingStateChanged.connect(lambda running: running or loop.quit())
 panel.start()
 loop.exec()
 assert panel.last_result()["status"] == "finished", panel.message.text()
-panel.modelReady.connect(lambda path, meta: print("used", path))
+panel.modelReady.connect(lambda trained: print("used", trained.path))
 panel.use_button.click()
 QFileDialog.getSaveFileName = staticmethod(lambda *a, **k: ({str(tmp_path / 'm.keras')!r}, ""))
 panel.save_button.click()

@@ -45,7 +45,7 @@ def test_load_model_opens_the_models_folder_and_an_internal_file_means_its_model
     assert asked[0][0] == str(private_home / "models")
     assert asked[0][1].split(";;")[0] == "Keras models (*.keras)"   # models first, not twins
     name = window.findChild(QLabel, "modelName")
-    qtbot.waitUntil(lambda: window.controller.model()["path"].endswith(
+    qtbot.waitUntil(lambda: window.controller.model().path.endswith(
         "lecture_cnn_mnist.keras"), timeout=TIMEOUT)
     assert "ood" not in name.text()
     assert window.settings.model_folder() == str(internal.parent)
@@ -57,10 +57,10 @@ def test_a_companion_file_without_its_model_is_refused_with_a_message(qtbot, win
     lone.write_bytes(b"not a model")
     monkeypatch.setattr(QFileDialog, "getOpenFileName",
                         lambda *args, **kwargs: (str(lone), ""))
-    before = window.controller.model()["path"]
+    before = window.controller.model().path
     window.load_model_action.trigger()
     assert "is not a model" in window.statusBar().currentMessage()
-    assert window.controller.model()["path"] == before
+    assert window.controller.model().path == before
 
 
 def test_an_unusable_stored_value_is_said_once_and_the_notice_passes(qtbot, app_settings,

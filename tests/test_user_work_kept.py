@@ -106,7 +106,7 @@ def test_a_misclassified_tile_shows_the_answer_of_the_model_that_got_it_wrong(qt
     win, panel = trained
     result = panel.last_result()
     trained_model = LiteModel(tflite_path(result["path"]))
-    canvas_model = LiteModel(tflite_path(win.controller.model()["path"]))
+    canvas_model = LiteModel(tflite_path(win.controller.model().path))
     rng = np.random.default_rng(0)
     for _ in range(200):
         image = np.zeros((28, 28), np.uint8)
@@ -128,7 +128,7 @@ def test_a_misclassified_tile_shows_the_answer_of_the_model_that_got_it_wrong(qt
     stroke(qtbot, win.canvas, line((100, 100), (300, 300)))        # drawing: the canvas's model
     qtbot.waitUntil(lambda: "the model just trained" not in win.prediction_label.toolTip(),
                     timeout=TIMEOUT)
-    assert win.model_name.text() == win.controller.model()["name"]
+    assert win.model_name.text() == win.controller.model().name
 
 
 def test_one_dataset_for_the_window_the_canvas_and_the_form(qtbot, app_settings, tiny_data):

@@ -53,7 +53,7 @@ def test_use_this_model_switches_the_canvas_to_the_trained_model(qtbot, app_sett
     before = win.chart.probabilities()
     qtbot.mouseClick(child(panel, QPushButton, "useModel"), Qt.MouseButton.LeftButton)
     name = Path(panel.last_result()["path"]).stem  # the run's file: mnist_lecture_dense
-    qtbot.waitUntil(lambda: (win.controller.model() or {}).get("path")
+    qtbot.waitUntil(lambda: getattr(win.controller.model(), "path", None)
                     == panel.last_result()["path"], timeout=TIMEOUT)
     assert name in win.model_status.text()
     qtbot.waitUntil(lambda: not np.allclose(win.chart.probabilities(), before, atol=1e-3),
@@ -195,7 +195,7 @@ def test_a_stopped_model_is_used_on_the_canvas_while_it_is_being_measured(qtbot,
     assert "result" not in events  # kept, not yet measured
     name = Path(panel.last_result()["path"]).stem
     qtbot.mouseClick(child(panel, QPushButton, "useModel"), Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: (win.controller.model() or {}).get("path")
+    qtbot.waitUntil(lambda: getattr(win.controller.model(), "path", None)
                     == panel.last_result()["path"], timeout=TIMEOUT)
     assert name in win.model_status.text()
     stroke(qtbot, win.canvas, line((100, 70), (300, 70)))
@@ -205,5 +205,5 @@ def test_a_stopped_model_is_used_on_the_canvas_while_it_is_being_measured(qtbot,
     # Measured: the canvas answers with its temperature from then on (it loads the model
     # again if it had loaded it before the measuring ended).
     kept = panel.last_result()["path"]
-    qtbot.waitUntil(lambda: win.controller.model()["path"] == kept
-                    and win.controller.model()["calibrated"], timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: win.controller.model().path == kept
+                    and win.controller.model().calibrated, timeout=TIMEOUT)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+from dataclasses import dataclass
 
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QFont, QFontDatabase
@@ -45,6 +46,17 @@ from desktop_app.views.training_charts import TrainingCharts
 from training.core.atomic import WriteError
 from training.core.datasets import DATA_ENV_VAR, DATASETS
 from training.protocol.config import ConfigError, TrainingConfig
+from training.protocol.messages import (
+    ABSENT,
+    Batch,
+    Download,
+    Epoch,
+    EvaluateBegin,
+    Message,
+    OodBegin,
+    TrainBegin,
+    WarningMessage,
+)
 from training.protocol.presets import PRESETS
 
 log = logging.getLogger(__name__)
@@ -67,9 +79,17 @@ def _same(a, b) -> bool:
     return a == b
 
 
+@dataclass(frozen=True)
+class TrainedModel:
+    """The model just trained, as "Use this model" hands it to the canvas."""
+
+    path: str           # its .keras
+    metadata: dict      # its sidecar
+
+
 class TrainingPanel(QWidget):
     config_class = TrainingConfig           # the form is built from its fields' declarations
-    modelReady = Signal(str, dict)          # (trained .keras path, metadata): "Use this model"
+    modelReady = Signal(object)             # a TrainedModel: "Use this model"
     sampleChosen = Signal(object, str)      # (uint8 28x28 picture, dataset) from the gallery
     trainingStateChanged = Signal(bool)     # True when a run starts, False when it has ended
     dataFolderChanged = Signal(str)         # the data-folder setting was edited
@@ -95,7 +115,7 @@ class TrainingPanel(QWidget):
         self.controller = TrainingController(self, jobs)
         # The controller sends typed messages (training/protocol/messages.py); this panel reads
         # their fields by name.
-        self.controller.progress.connect(lambda message: self._on_progress(message.to_dict()))
+        self.controller.progress.connect(self._on_progress)
         self.controller.finished.connect(lambda run: self._on_finished(run.as_dict()))
         self.controller.kept.connect(lambda saved: self._on_kept(saved.to_dict()))
         self.controller.failed.connect(self._on_failed)
@@ -435,49 +455,51 @@ class TrainingPanel(QWidget):
         self._update_buttons()
         self.trainingStateChanged.emit(training)
 
-    @Slot(dict)
-    def _on_progress(self, event: dict) -> None:
-        kind = event.get("event")
-        if kind == "download":
-            total = event["total"]
+    @Slot(object)
+    def _on_progress(self, message: Message) -> None:
+        """One of the child's progress messages, by its type (the charts and the progress text
+        take the plain values of a batch or an epoch)."""
+        if isinstance(message, Download):
+            total = message.total
             self.progress.setRange(0, max(1, total))
-            self.progress.setValue(min(event["done"], total) if total else 0)
-            self.progress.setFormat(download_text(event["file"], event["done"], total))
+            self.progress.setValue(min(message.done, total) if total else 0)
+            self.progress.setFormat(download_text(message.file, message.done, total))
             self._show_message("The dataset was not found locally: downloading it into the "
                                "Keras cache…")
-        elif kind == "train_begin":
-            self._show_message(" ".join([f"Training on {event['train_samples']:,} pictures, "
-                                         f"validating on {event['val_samples']:,} (data: "
-                                         f"{event['source']}).", *self._warnings]),
+        elif isinstance(message, TrainBegin):
+            self._show_message(" ".join([f"Training on {message.train_samples:,} pictures, "
+                                         f"validating on {message.val_samples:,} (data: "
+                                         f"{message.source}).", *self._warnings]),
                                error=bool(self._warnings))
-            self.progress.setRange(0, max(1, event["steps"]))
+            self.progress.setRange(0, max(1, message.steps))
             self.progress.setValue(0)
-            self.progress.setFormat(f"Epoch 1/{event['epochs']}: starting…")
-        elif kind == "batch":
-            self.progress.setRange(0, max(1, event["steps"]))
-            self.progress.setValue(event["batch"])
+            self.progress.setFormat(f"Epoch 1/{message.epochs}: starting…")
+        elif isinstance(message, Batch):
+            event = message.to_dict()
+            self.progress.setRange(0, max(1, message.steps))
+            self.progress.setValue(message.batch)
             self.progress.setFormat(training_progress_text(event))
             self.charts.show_running(event)
-        elif kind == "epoch":
+        elif isinstance(message, Epoch):
             self.progress.setValue(self.progress.maximum())  # the last batch event may be dropped
-            self.charts.add_epoch(event)
-            val = (f", validation accuracy {_percent(event['val_accuracy'])}"
-                   if "val_accuracy" in event else "")
-            self._show_message(f"Epoch {event['epoch']}/{event['epochs']} done in "
-                               f"{event['seconds']:.1f} s: accuracy "
-                               f"{_percent(event['accuracy'])}{val}")
-        elif kind == "ood_begin":  # after saving: the "doesn't look like a …" check
+            self.charts.add_epoch(message.to_dict())
+            val = (f", validation accuracy {_percent(message.val_accuracy)}"
+                   if message.val_accuracy is not ABSENT else "")
+            self._show_message(f"Epoch {message.epoch}/{message.epochs} done in "
+                               f"{message.seconds:.1f} s: accuracy "
+                               f"{_percent(message.get('accuracy'))}{val}")
+        elif isinstance(message, OodBegin):  # after saving: the "doesn't look like a …" check
             self.progress.setRange(0, 0)
             self.progress.setFormat("Measuring what the model has not seen…")
             self._show_message(self._kept_text() + "Fitting its check for pictures unlike the "
                                "training data…" + SKIP_HINT)
-        elif kind == "warning":  # e.g. the training images hold a single class
-            self._warnings.append(str(event.get("message", "")))
+        elif isinstance(message, WarningMessage):  # e.g. the training images hold one class
+            self._warnings.append(str(message.message))
             self._show_message(" ".join(self._warnings), error=True)
-        elif kind == "evaluate_begin":
+        elif isinstance(message, EvaluateBegin):
             self.progress.setRange(0, 0)
             self.progress.setFormat("Evaluating…")
-            self._show_message(self._kept_text() + f"Measuring it on {event['samples']:,} test "
+            self._show_message(self._kept_text() + f"Measuring it on {message.samples:,} test "
                                "pictures…" + (SKIP_HINT if self.controller.model_kept() else ""))
 
     def _kept_text(self) -> str:
@@ -590,7 +612,8 @@ class TrainingPanel(QWidget):
     def _use_model(self) -> None:
         if self._result is None:
             return
-        self.modelReady.emit(self._result["path"], dict(self._result.get("metadata") or {}))
+        self.modelReady.emit(TrainedModel(self._result["path"],
+                                          dict(self._result.get("metadata") or {})))
         self._show_message("The canvas now classifies with the model just trained.")
 
     @Slot()

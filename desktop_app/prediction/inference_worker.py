@@ -10,7 +10,7 @@ dataclass defined here.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -30,21 +30,34 @@ NOT_A_NUMBER = ("This model's output is not a number (NaN or infinity): it canno
                 "Load another model or go back to the shipped one.")
 
 
-def model_info(path: Path, metadata: dict, dataset: str, shipped: bool) -> dict:
+@dataclass(frozen=True)
+class ModelInfo:
+    """A model as the UI describes it (no runtime objects): what ``modelReady`` carries and
+    ``PredictionController.model()`` returns."""
+
+    dataset: str
+    path: str
+    name: str
+    architecture: str
+    test_accuracy: float | None
+    class_names: list[str]
+    shipped: bool
+    metadata: dict                      # its sidecar
+    warnings: tuple[str, ...] = ()      # what is wrong with (part of) the sidecar
+    runnable: str = ""                  # the .tflite actually run (the other threads' too)
+    calibrated: bool = False            # a temperature was read for its answers
+    checks_ood: bool = False            # it has a "doesn't look like" check
+
+
+def model_info(path: Path, metadata: dict, dataset: str, shipped: bool) -> ModelInfo:
     """Plain description of a model for the UI (no runtime objects)."""
     names = metadata.get("class_names") or list(DATASETS[dataset].class_names)
     title = DATASETS[dataset].title
     name = metadata.get("display_name") or (f"Shipped {title} model" if shipped else path.stem)
-    return {
-        "dataset": dataset,
-        "path": str(path),
-        "name": name,
-        "architecture": metadata.get("architecture", "unknown architecture"),
-        "test_accuracy": metadata.get("test_accuracy"),
-        "class_names": list(names),
-        "shipped": shipped,
-        "metadata": metadata,
-    }
+    return ModelInfo(dataset=dataset, path=str(path), name=name,
+                     architecture=metadata.get("architecture", "unknown architecture"),
+                     test_accuracy=metadata.get("test_accuracy"), class_names=list(names),
+                     shipped=shipped, metadata=metadata)
 
 
 def up_to_date_tflite(keras_path: Path, metadata: dict) -> Path | None:
@@ -79,7 +92,7 @@ class LoadRequest:
 @dataclass(frozen=True)
 class ModelLoaded:
     request: LoadRequest
-    info: dict          # model_info(...) + "warnings", "runnable", "calibrated", "checks_ood"
+    info: ModelInfo
 
 
 @dataclass(frozen=True)
@@ -103,7 +116,9 @@ class ClassifyRequest:
 
 @dataclass(frozen=True)
 class Classification:
-    """The answer for one drawing (see ``as_reply`` for what the window is given)."""
+    """The answer for one drawing, as the window's resultReady carries it: a field the answer
+    has not come to is None (blank: nothing drawn; no ``probabilities``: no model yet, or an
+    ``error``)."""
 
     seq: int
     dataset: str
@@ -115,23 +130,12 @@ class Classification:
     ood_score: float | None = None
     number_candidate: bool = False          # may hold several digits: the NumberReader's
     error: str | None = None
-
-    def as_reply(self) -> dict:
-        """The keys that are set, as the window's resultReady carries them."""
-        reply = {"seq": self.seq, "dataset": self.dataset}
-        if self.blank:
-            reply["blank"] = True
-        for key in ("input", "placement", "probabilities", "verdict", "ood_score", "error"):
-            if getattr(self, key) is not None:
-                reply[key] = getattr(self, key)
-        if self.input is not None and self.probabilities is not None:
-            reply.update(verdict=self.verdict, ood_score=self.ood_score,
-                         number_candidate=self.number_candidate)
-        return reply
+    latency_ms: float | None = None         # set by the controller: since the first change
+    #                                         not yet sent
 
 
-def load_model(request: LoadRequest, models) -> tuple[dict, object]:
-    """(model_info + "warnings" + "runnable", the LiteModel) of the model ``request`` names:
+def load_model(request: LoadRequest, models) -> tuple[ModelInfo, object]:
+    """(its ModelInfo with "warnings" and "runnable", the LiteModel) of the model ``request`` names:
     the canvas's and the compared columns' one loading rule. Raises ConversionNeeded when a
     ``.keras`` has no up-to-date ``.tflite`` yet, ModelLoadError with the user's message."""
     from training.modelfile.sidecar import (
@@ -166,9 +170,8 @@ def load_model(request: LoadRequest, models) -> tuple[dict, object]:
     if dataset != requested and not request.user_choice:
         raise ModelLoadError(f"{path.name} is a {DATASETS[dataset].title} model, not a "
                              f"{DATASETS[requested].title} one.")
-    info = model_info(path, metadata, dataset, shipped)
-    info["warnings"] = warnings
-    info["runnable"] = str(runnable)  # the .tflite actually run (the other threads' too)
+    info = replace(model_info(path, metadata, dataset, shipped), warnings=tuple(warnings),
+                   runnable=str(runnable))
     return info, model
 
 
@@ -201,9 +204,9 @@ class Inference:
     def load(self, request: LoadRequest) -> ModelLoaded:
         info, model = load_model(request, self._models)
         check = _answer_check(info)
-        self._active[info["dataset"]] = (model, check)
-        info.update(calibrated=check.temperature is not None, checks_ood=check.checks_ood)
-        return ModelLoaded(request, info)
+        self._active[info.dataset] = (model, check)
+        return ModelLoaded(request, replace(info, calibrated=check.temperature is not None,
+                                            checks_ood=bool(check.checks_ood)))
 
     def classify(self, request: ClassifyRequest) -> Classification:
         reply = {"seq": request.seq, "dataset": request.dataset}
@@ -232,13 +235,13 @@ class Inference:
                               number_candidate=_may_be_a_number(request, picture))
 
 
-def _answer_check(info: dict):
+def _answer_check(info: ModelInfo):
     """The temperature and the out-of-distribution check of a loaded model."""
     from training.runtime.answer_check import AnswerCheck
 
-    path = Path(info["path"])
+    path = Path(info.path)
     try:
-        return AnswerCheck.for_model(path.with_suffix(".keras"), info.get("metadata") or {})
+        return AnswerCheck.for_model(path.with_suffix(".keras"), info.metadata or {})
     except Exception:  # noqa: BLE001 - a broken check file: the answers, without the check
         log.exception("the confidence check of %s could not be loaded", path)
         return AnswerCheck()

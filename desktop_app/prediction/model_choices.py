@@ -12,8 +12,12 @@ is "" for the shipped model of the dataset (as in the LoadRequest of prediction/
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from training.core.datasets import DATASETS
+
+if TYPE_CHECKING:  # the description only: the inference's imports stay out of this module
+    from desktop_app.prediction.inference_worker import ModelInfo
 
 IN_USE = "in_use"
 SHIPPED = "shipped"
@@ -37,15 +41,15 @@ def standard_choices(dataset: str) -> list[dict]:
     return choices
 
 
-def in_use_choice(info: dict | None) -> dict | None:
+def in_use_choice(info: ModelInfo | None) -> dict | None:
     """The canvas's model, when it is none of the standard ones (a trained, taught or loaded
     model); None otherwise."""
-    if not info or info.get("shipped"):
+    if info is None or info.shipped:
         return None
-    path = str(info.get("path") or "")
-    if not path or any(path == c["path"] for c in standard_choices(info["dataset"])):
+    path = str(info.path or "")
+    if not path or any(path == c["path"] for c in standard_choices(info.dataset)):
         return None
-    return {"key": IN_USE, "title": f"In use: {info.get('name') or Path(path).stem}",
+    return {"key": IN_USE, "title": f"In use: {info.name or Path(path).stem}",
             "path": path}
 
 

@@ -17,8 +17,11 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import dataclass, replace
 
+import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtGui import QImage
 
 from desktop_app.jobs.latest import LatestJob, Pace
 from desktop_app.jobs.registry import JobRegistry
@@ -30,6 +33,7 @@ from desktop_app.prediction.inference_worker import (
     Inference,
     LoadFailed,
     LoadRequest,
+    ModelInfo,
     ModelLoaded,
     NeedsConversion,
     NumberReader,
@@ -51,16 +55,28 @@ CLASSIFY = "classify"          # the inference job's key of the drawing's answer
 CHOICE = "user choice"         # ... of the user's newest model choice (an older one is stale)
 
 
+@dataclass(frozen=True)
+class Explanation:
+    """The saliency of the newest drawing, as ``explained`` carries it; ``overlay`` None when
+    there is nothing to explain (blank, an error, no model yet)."""
+
+    seq: int
+    dataset: str
+    overlay: QImage | None = None           # the map, over the picture
+    label: int | None = None                # the class it explains
+    saliency: np.ndarray | None = None      # 28x28
+    lag_ms: float | None = None             # since the drawing changed
+
+
 class PredictionController(QObject):
-    modelReady = Signal(dict)        # info of the model now used for the active dataset
+    modelReady = Signal(object)      # the ModelInfo of the model now used for the active dataset
     modelFailed = Signal(str)        # a message for the user; the previous model stays
     modelWarning = Signal(str)       # the model is usable, but (part of) its sidecar is not
     datasetChanged = Signal(str)     # the active dataset changed
-    resultReady = Signal(dict)       # Classification.as_reply() + "latency_ms" since the first
-    #                                  unsent change
+    resultReady = Signal(object)     # a Classification, its latency_ms set when it was sent
     busy = Signal(str)               # a long step the user should know about ("" when done)
-    numberRead = Signal(dict)        # {"seq", "dataset", "number": dict or None} (see below)
-    explained = Signal(dict)         # saliency of the newest drawing, while set_explaining(True)
+    numberRead = Signal(object)      # a NumberReading of the active dataset (see NumberReader)
+    explained = Signal(object)       # an Explanation of the newest drawing, while explaining
     conversionDone = Signal(object)       # a convert()'s Conversion: its .tflite is cached now
     conversionFailed = Signal(object, str)  # a convert()'s Conversion, a message for the user
 
@@ -73,7 +89,7 @@ class PredictionController(QObject):
         self._grab = grab_picture
         self._settings = settings
         self._dataset = settings.dataset()
-        self._models: dict[str, dict] = {}   # dataset -> info, as reported by the inference
+        self._models: dict[str, ModelInfo] = {}  # dataset -> as reported by the inference
         self._loading: set[str] = set()      # datasets whose automatic load is under way
         self._skip_remembered: set[str] = set()
         self._token = 0                      # the newest user choice
@@ -101,7 +117,7 @@ class PredictionController(QObject):
     def dataset(self) -> str:
         return self._dataset
 
-    def model(self, dataset: str | None = None) -> dict | None:
+    def model(self, dataset: str | None = None) -> ModelInfo | None:
         return self._models.get(dataset or self._dataset)
 
     def is_loading(self) -> bool:
@@ -153,9 +169,8 @@ class PredictionController(QObject):
         self._start_conversion(Conversion(str(keras), layers, asked_by or "view"))
 
     def set_explaining(self, on: bool) -> None:
-        """While ``on``, the saliency of each classified drawing follows as ``explained``
-        ({"seq", "dataset", "label", "saliency", "overlay": a QImage over the picture,
-        "lag_ms"}; "overlay" None when there is nothing to explain)."""
+        """While ``on``, the saliency of each classified drawing follows as ``explained`` (an
+        Explanation)."""
         self._explaining = on
         self._explains.cancel()
         if on and self._explainable is not None:
@@ -183,8 +198,8 @@ class PredictionController(QObject):
         picture = self._grab()
         if picture is None:
             self._changed_at = None
-            self.resultReady.emit({"seq": self._seq, "dataset": self._dataset, "blank": True,
-                                   "latency_ms": 0.0})
+            self.resultReady.emit(Classification(self._seq, self._dataset, blank=True,
+                                                 latency_ms=0.0))
             self._nothing_to_explain(self._seq)
             return None
         self._seq += 1
@@ -207,31 +222,32 @@ class PredictionController(QObject):
         started, picture = self._sent.pop(answer.seq, (None, None))
         if answer.dataset != self._dataset:
             return  # only a stale answer could be: never delivered
-        reply = answer.as_reply()
         if started is not None:
-            reply["latency_ms"] = (time.perf_counter() - started) * 1000
-        self.resultReady.emit(reply)
+            self.resultReady.emit(replace(
+                answer, latency_ms=(time.perf_counter() - started) * 1000))
+        else:
+            self.resultReady.emit(answer)
         self._classified_for_explaining(answer, picture, started)
         self._classified_for_numbers(answer, picture)
 
     def _classified_for_numbers(self, answer: Classification, picture) -> None:
         """A drawing flagged as maybe several digits is read next (only the newest waits)."""
-        info = self._models.get(answer.dataset) or {}
-        if not answer.number_candidate or not info.get("runnable"):
+        info = self._models.get(answer.dataset)
+        if not answer.number_candidate or info is None or not info.runnable:
             self._numbers.cancel()
             return
-        self._numbers.submit(NumberRequest(answer.seq, answer.dataset, picture, info["runnable"],
-                                           (info.get("metadata") or {}).get("temperature")))
+        self._numbers.submit(NumberRequest(answer.seq, answer.dataset, picture, info.runnable,
+                                           (info.metadata or {}).get("temperature")))
 
     @Slot(object)
     def _on_number_read(self, reading: NumberReading) -> None:
         if reading.dataset == self._dataset:
-            self.numberRead.emit({"seq": reading.seq, "dataset": reading.dataset,
-                                  "number": reading.number})
+            self.numberRead.emit(reading)
 
     def _classified_for_explaining(self, answer: Classification, picture, started) -> None:
         """After the probabilities are out: the saliency of this drawing comes next."""
-        runnable = (self._models.get(answer.dataset) or {}).get("runnable")
+        info = self._models.get(answer.dataset)
+        runnable = info.runnable if info is not None else ""
         if answer.probabilities is None or answer.placement is None or not runnable:
             self._nothing_to_explain(answer.seq)  # blank, an error, or no model yet
             return
@@ -245,29 +261,28 @@ class PredictionController(QObject):
         self._explainable = None
         self._explains.cancel()  # a map still in flight is of an older drawing
         if self._explaining:
-            self.explained.emit({"seq": seq, "dataset": self._dataset, "overlay": None})
+            self.explained.emit(Explanation(seq, self._dataset))
 
     @Slot(object)
     def _on_explained(self, found: Saliency) -> None:
         if self._explaining and found.dataset == self._dataset and found.error is None:
-            self.explained.emit({
-                "seq": found.seq, "dataset": found.dataset, "label": found.label,
-                "saliency": found.saliency, "overlay": found.overlay,
-                "lag_ms": (time.perf_counter() - found.changed_at) * 1000})
+            self.explained.emit(Explanation(
+                found.seq, found.dataset, found.overlay, found.label, found.saliency,
+                lag_ms=(time.perf_counter() - found.changed_at) * 1000))
 
     def _on_model_loaded(self, loaded: ModelLoaded) -> None:
-        info, request = dict(loaded.info), loaded.request
+        info, request = loaded.info, loaded.request
         if request.user_choice and request.token != self._token:
             return  # an older choice: the newest one is loading
-        dataset = info["dataset"]
+        dataset = info.dataset
         if not request.user_choice:
             self._loading.discard(dataset)
         self._models[dataset] = info
         self.busy.emit("")
-        for warning in info.get("warnings") or []:
+        for warning in info.warnings:
             self.modelWarning.emit(warning)
         if request.user_choice:
-            self._settings.set_model_path(dataset, "" if info["shipped"] else info["path"])
+            self._settings.set_model_path(dataset, "" if info.shipped else info.path)
             self._skip_remembered.discard(dataset)
             if dataset != self._dataset:
                 self._dataset = dataset

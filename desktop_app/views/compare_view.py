@@ -35,9 +35,10 @@ from desktop_app.jobs.latest import LatestJob, Pace
 from desktop_app.jobs.registry import JobRegistry
 from desktop_app.prediction.conversion import Conversion
 from desktop_app.prediction.inference_worker import (
+    Classification,
     LoadFailed,
     LoadRequest,
-    ModelLoaded,
+    ModelInfo,
     NeedsConversion,
     load_model,
     load_reply,
@@ -67,8 +68,13 @@ class LoadColumn:
 class ColumnLoad:
     column: int
     token: int
-    reply: object        # ModelLoaded (its info: what the column shows), LoadFailed or
-    #                      NeedsConversion
+    reply: object        # ColumnLoaded, LoadFailed or NeedsConversion
+
+
+@dataclass(frozen=True)
+class ColumnLoaded:
+    request: LoadRequest
+    info: dict           # what the column shows (see ColumnRunner._load)
 
 
 @dataclass(frozen=True)
@@ -99,20 +105,20 @@ class ColumnRunner:
             return ColumnLoad(request.column, request.token, reply)
         return self._compare(request)
 
-    def _load(self, request: LoadColumn, load: LoadRequest) -> ModelLoaded:
+    def _load(self, request: LoadColumn, load: LoadRequest) -> ColumnLoaded:
         info, model = load_model(load, self._models)
-        metadata = info.get("metadata") or {}
+        metadata = info.metadata or {}
         # The model's calibration (its sidecar's temperature, checked when read), as the
         # canvas applies it: the columns then compare honest confidences.
         temperature = metadata.get("temperature")
         self._columns[request.column] = (request.token, model, temperature)
         parameters = metadata.get("parameters")
-        info = {key: info.get(key) for key in ("name", "architecture", "test_accuracy",
-                                               "class_names", "path", "runnable", "dataset")}
+        info = {key: getattr(info, key) for key in ("name", "architecture", "test_accuracy",
+                                                    "class_names", "path", "runnable", "dataset")}
         info["parameters"] = parameters if isinstance(parameters, int) else None
         info["size"] = _size(info["runnable"])
         info["temperature"] = temperature
-        return ModelLoaded(load, info)
+        return ColumnLoaded(load, info)
 
     def _compare(self, request: CompareRequest) -> Comparison:
         results = {}
@@ -471,7 +477,7 @@ class CompareView(QWidget):
         column = self.columns[result.column]
         if result.token != column.token:
             return
-        if isinstance(result.reply, ModelLoaded):
+        if isinstance(result.reply, ColumnLoaded):
             self._on_column_loaded(column, dict(result.reply.info))
         elif isinstance(result.reply, LoadFailed):
             column.info = column.pending = None
@@ -510,20 +516,20 @@ class CompareView(QWidget):
                 self.columns[index].details.setText(message)
 
     # -- inputs from the controller
-    @Slot(dict)
-    def _on_result(self, reply: dict) -> None:
-        if reply.get("blank"):
+    @Slot(object)
+    def _on_result(self, reply: Classification) -> None:
+        if reply.blank:
             self._input = None
-        elif reply.get("input") is not None:
-            self._input = np.asarray(reply["input"], np.float32)
-            self._input_dataset = reply["dataset"]
+        elif reply.input is not None:
+            self._input = np.asarray(reply.input, np.float32)
+            self._input_dataset = reply.dataset
         else:
             return
         self._refresh()
 
-    @Slot(dict)
-    def _on_model_ready(self, info: dict) -> None:
-        if info.get("dataset") == self._dataset:
+    @Slot(object)
+    def _on_model_ready(self, info: ModelInfo) -> None:
+        if info.dataset == self._dataset:
             self._fill_choices()  # "In use: …" follows the canvas's model
 
     @Slot(str)

@@ -37,7 +37,7 @@ from PySide6.QtWidgets import (
 from desktop_app.jobs.latest import LatestJob, Pace
 from desktop_app.jobs.registry import JobRegistry
 from desktop_app.prediction.conversion import Conversion, conversion_cache_path
-from desktop_app.prediction.inference_worker import ConversionNeeded
+from desktop_app.prediction.inference_worker import Classification, ConversionNeeded, ModelInfo
 from desktop_app.prediction.model_choices import IN_USE, standard_choices
 from training.core.datasets import DATASETS
 from training.modelfile.sidecar import ModelLoadError
@@ -404,27 +404,26 @@ class LayersView(QWidget):
         info = self._controller.model(self._dataset)
         if info is None:
             return None
-        return {"key": str(info.get("path")),
-                "path": "" if info.get("shipped") else str(info.get("path") or "")}
+        return {"key": str(info.path), "path": "" if info.shipped else str(info.path or "")}
 
     @Slot(int)
     def _choice_changed(self, _index: int) -> None:
         self._refresh()
 
     # -- inputs from the controller
-    @Slot(dict)
-    def _on_result(self, reply: dict) -> None:
-        if reply.get("blank"):
+    @Slot(object)
+    def _on_result(self, reply: Classification) -> None:
+        if reply.blank:
             self._input = None
-        elif reply.get("input") is not None:
-            self._input = np.asarray(reply["input"], np.float32)
-            self._input_dataset = reply["dataset"]
+        elif reply.input is not None:
+            self._input = np.asarray(reply.input, np.float32)
+            self._input_dataset = reply.dataset
         else:
             return
         self._refresh()
 
-    @Slot(dict)
-    def _on_model_ready(self, info: dict) -> None:
+    @Slot(object)
+    def _on_model_ready(self, info: ModelInfo) -> None:
         if (self.model_choice.currentData() or {}).get("key") == IN_USE:
             self._refresh()
 

@@ -4,11 +4,14 @@ trained pinned to one of its misclassified test pictures until the user draws.""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from desktop_app.jobs.latest import LatestJob
+from desktop_app.prediction.inference_worker import Classification, NumberReading
+from desktop_app.prediction.prediction_controller import Explanation
 from desktop_app.texts import (
     BLANK,
     CANNOT_CLASSIFY,
@@ -81,63 +84,63 @@ class AnswersMixin:
             self._show_model_line()
             self.controller.picture_changed()
 
-    def _show_result(self, reply: dict) -> None:
+    def _show_result(self, reply: Classification) -> None:
         chart = self.chart  # None for the first few hundred ms: the label is shown regardless
         pinned = self._pinned
-        if pinned is not None and not reply.get("blank"):
+        if pinned is not None and not reply.blank:
             if pinned["probabilities"] is None:
                 return  # the answer of the model just trained follows from its thread
-            reply = {**reply, "probabilities": pinned["probabilities"]}
-        probabilities = reply.get("probabilities")
+            reply = replace(reply, probabilities=pinned["probabilities"])
+        probabilities = reply.probabilities
         # Several digits side by side: their reading follows from its own thread (numberRead).
         # Meanwhile a number on display stays, so the chart does not flicker between modes
         # (a pinned answer is another model's for one picture: no number).
-        self._number_awaited = bool(reply.get("number_candidate")) and pinned is None
+        self._number_awaited = reply.number_candidate and pinned is None
         self._last_probabilities = probabilities
-        self._last_input = reply.get("input")
+        self._last_input = reply.input
         if self._number_awaited and self._last_number is not None and probabilities is not None:
             return  # the number's digits stay on view until its new reading arrives
         self._last_number = None
-        if reply.get("blank"):
+        if reply.blank:
             self.prediction_label.setText(BLANK)
             self.model_input.set_array(None)
             if chart is not None:
                 chart.set_probabilities(None)
             return
-        if "error" in reply:
-            self.show_message(reply["error"])
-        self.model_input.set_array(reply.get("input"))
+        if reply.error is not None:
+            self.show_message(reply.error)
+        self.model_input.set_array(reply.input)
         if chart is not None:
             chart.set_probabilities(probabilities)
         if probabilities is None:
-            self.prediction_label.setText(CANNOT_CLASSIFY if "error" in reply else LOADING)
+            self.prediction_label.setText(CANNOT_CLASSIFY if reply.error is not None else LOADING)
             return
-        info = self.controller.model() or {}
-        names = (pinned["names"] if pinned else info.get("class_names")
+        info = self.controller.model()
+        names = (pinned["names"] if pinned else (info.class_names if info else None)
                  or list(DATASETS[self.controller.dataset].class_names))
         # The worker's verdict: calibrated probabilities and the out-of-distribution check
         # (training.runtime.answer_check.AnswerCheck); a pinned answer has its own. A reply
         # without one (no check loaded) gets the cut of a model without calibration.
-        verdict = reply.get("verdict") if pinned is None else pinned["verdict"]
+        verdict = reply.verdict if pinned is None else pinned["verdict"]
         if verdict is None:
             verdict = AnswerCheck().verdict(probabilities, None)
         text, tip = answer_text(probabilities, names, verdict, self.controller.dataset)
         self.prediction_label.setText(text)
         self.prediction_label.setToolTip(pinned_tip(pinned["who"]) if pinned else tip)
 
-    def _show_number(self, reply: dict) -> None:
+    def _show_number(self, reply: NumberReading) -> None:
         """The reading of a drawing flagged as maybe several digits: a number ("2026 — 94%",
         the chance that every digit is right; one chart column per digit), or one digit after
         all (back to the bars)."""
-        number = reply.get("number")
+        number = reply.number
         if not self._number_awaited or self._last_probabilities is None:
             return  # the drawing has changed into one that is not a number since
         if number is None:
             if self._last_number is not None:  # it was a number, now it reads as one digit
                 self._last_number = None
-                self._show_result({"seq": reply["seq"], "dataset": reply["dataset"],
-                                   "probabilities": self._last_probabilities,
-                                   "input": self._last_input})
+                self._show_result(Classification(reply.seq, reply.dataset,
+                                                 input=self._last_input,
+                                                 probabilities=self._last_probabilities))
             return
         self._last_number = number
         if number.get("inputs"):
@@ -147,6 +150,6 @@ class AnswersMixin:
         self.prediction_label.setText(number_text(number))
         self.prediction_label.setToolTip(NUMBER_TIP)
 
-    def _show_saliency(self, reply: dict) -> None:
+    def _show_saliency(self, reply: Explanation) -> None:
         if self.saliency_action.isChecked():
-            self.canvas.set_overlay(reply.get("overlay"))
+            self.canvas.set_overlay(reply.overlay)

@@ -5,11 +5,16 @@ training form (after Save / Discard of an unsaved trained model)."""
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QFileDialog
 
+from desktop_app.prediction.inference_worker import ModelInfo
 from desktop_app.texts import LOADING, model_status_text
 from training.core.datasets import DATASETS
+
+if TYPE_CHECKING:  # the training panel is imported when its dock is first built
+    from desktop_app.learning.training_panel import TrainedModel
 
 
 class ModelsMixin:
@@ -40,16 +45,16 @@ class ModelsMixin:
     def model_ready(self) -> bool:
         return self.controller.model() is not None
 
-    def _show_model(self, info: dict) -> None:
-        self.model_status.setText(model_status_text(info))
+    def _show_model(self, info: ModelInfo) -> None:
+        self.model_status.setText(model_status_text(info.name, info.dataset, info.test_accuracy))
         self._show_model_line()
-        if info.get("path") in self._measured and not info.get("calibrated"):
-            self._measured.discard(info["path"])   # its sidecar was read before it was measured
-            self.controller.load_model_file(info["path"])
-        if info["dataset"] == self.controller.dataset:
-            self._set_class_names(info["class_names"])
-        metadata = info.get("metadata") or {}
-        user_loaded = not info["shipped"] and info["path"]
+        if info.path in self._measured and not info.calibrated:
+            self._measured.discard(info.path)   # its sidecar was read before it was measured
+            self.controller.load_model_file(info.path)
+        if info.dataset == self.controller.dataset:
+            self._set_class_names(info.class_names)
+        metadata = info.metadata or {}
+        user_loaded = not info.shipped and info.path
         panel = self.training_panel
         if panel and metadata.get("history") and (user_loaded or panel.last_result() is None):
             panel.show_saved_model(metadata)
@@ -60,9 +65,9 @@ class ModelsMixin:
         when a load of it that started earlier ends without them)."""
         self._measured.update(paths)
         info = self.controller.model()
-        if info is not None and info.get("path") in paths and not info.get("calibrated"):
-            self.controller.load_model_file(info["path"])
-            self.show_info(f"{info['name']} is measured: its answers are now calibrated and "
+        if info is not None and info.path in paths and not info.calibrated:
+            self.controller.load_model_file(info.path)
+            self.show_info(f"{info.name} is measured: its answers are now calibrated and "
                            "checked.")
 
     def _show_model_line(self) -> None:
@@ -73,13 +78,13 @@ class ModelsMixin:
             self.model_name.setText(pinned["model_line"])
             self.model_name.setToolTip("Draw to see the answer of the model in use again")
         elif info is not None:
-            self.model_name.setText(info["name"])
+            self.model_name.setText(info.name)
             self.model_name.setToolTip(self.model_status.text())
 
-    def _use_trained_model(self, path: str, metadata: dict) -> None:
+    def _use_trained_model(self, trained: TrainedModel) -> None:
         """"Use this model" in the training panel: the canvas switches to it (and its dataset)."""
         self.show_info("Switching the canvas to the trained model…")
-        self.controller.load_model_file(path)
+        self.controller.load_model_file(trained.path)
 
     def use_shipped_model(self) -> None:
         self.show_info("Going back to the shipped model…")
@@ -130,7 +135,7 @@ class ModelsMixin:
         self.personal.set_dataset(dataset)
         self._fill_this_is(dataset)
         info = self.controller.model(dataset)
-        self._set_class_names(info["class_names"] if info else list(DATASETS[dataset].class_names))
+        self._set_class_names(info.class_names if info else list(DATASETS[dataset].class_names))
         if info is None:
             self.model_status.setText(LOADING)
         self.samples.show_dataset(dataset, self.settings.data_dir() or None)

@@ -24,8 +24,8 @@ class TeachExportMixin:
         if info is None:
             self.show_message("Wait for the model to load, then teach it.")
             return
-        if not str(info.get("path", "")).lower().endswith(".keras"):
-            self.show_message(lite_only_text(info["name"], "teach"))
+        if not str(info.path).lower().endswith(".keras"):
+            self.show_message(lite_only_text(info.name, "teach"))
             return
         count = sum(self.personal.store.counts())
         if count == 0:
@@ -39,8 +39,8 @@ class TeachExportMixin:
             dialog.show()
             dialog.raise_()
             return
-        path, name = info["path"], info["name"]
-        history = taught_before((info.get("metadata") or {}).get("lineage"),
+        path, name = info.path, info.name
+        history = taught_before((info.metadata or {}).get("lineage"),
                                 self.personal.store.samples())
         if history is not None:
             if history.nothing_new and QMessageBox.question(
@@ -91,8 +91,8 @@ class TeachExportMixin:
         if info is None:
             self.show_message("Wait for the model to load, then export it.")
             return True
-        if not str(info.get("path", "")).lower().endswith(".keras"):
-            self.show_message(lite_only_text(info["name"], "export"))
+        if not str(info.path).lower().endswith(".keras"):
+            self.show_message(lite_only_text(info.name, "export"))
             return True
         if self._exporter is not None and self._exporter.is_running():
             self.show_message("An export is already under way.")
@@ -111,9 +111,9 @@ class TeachExportMixin:
             self._exporter = ModelExporter(self, self.jobs)
             self._exporter.exported.connect(self._model_exported)
             self._exporter.failed.connect(self.show_message)
-        name = "" if not info.get("shipped") else Path(info["path"]).stem
-        self._exporter.export(info["path"], folder, name)
-        self.show_info(f"Exporting {info['name']} as .keras, .tflite and ONNX into {folder}…")
+        name = "" if not info.shipped else Path(info.path).stem
+        self._exporter.export(info.path, folder, name)
+        self.show_info(f"Exporting {info.name} as .keras, .tflite and ONNX into {folder}…")
 
     def _model_exported(self, files: list) -> None:
         self.show_info(exported_text(files))
