@@ -151,9 +151,15 @@ def test_nothing_is_computed_while_the_docks_are_hidden(qtbot, window):
     window.samples_dock.raise_()
     draw_one(qtbot, window.canvas)
     wait_label(qtbot, window, lambda text: text.startswith("1"))
-    qtbot.wait(200)
+    # The drawing waits in each hidden view: nothing in flight, nothing timed to start.
+    for view in (window.layers_view, window.compare_view):
+        assert view._throttle.pending and not view._throttle.in_flight
+        assert not view._throttle._timer.isActive()
     assert window.layers_view.updates == 0 and window.compare_view.comparisons == 0
     assert not {"layers", "compare"} & set(running_threads())
+    show(window, "layersView")  # shown: the waiting drawing is computed
+    qtbot.waitUntil(lambda: window.layers_view.updates == 1, timeout=TIMEOUT)
+    assert window.compare_view.comparisons == 0
 
 
 def test_layer_view_shows_every_layer_and_follows_the_drawing(qtbot, window):

@@ -262,11 +262,26 @@ def test_strokes_while_a_picture_is_classified_give_exactly_one_more_request(qtb
     qtbot.waitUntil(lambda: len(worker.classifications) == 1, timeout=TIMEOUT)
     for _ in range(50):                                   # a whole stroke while one is in flight
         controller.picture_changed()
-    qtbot.wait(50)
-    assert len(worker.classifications) == 1               # no backlog
+    assert len(sent_so_far(qtbot, controller, worker)) == 1  # no backlog
     first = worker.classifications[0]
     worker.classified.emit({"seq": first["seq"], "dataset": "mnist",
                             "probabilities": np.eye(10)[1]})
     qtbot.waitUntil(lambda: len(worker.classifications) == 2, timeout=TIMEOUT)
-    qtbot.wait(50)
-    assert len(worker.classifications) == 2
+    assert len(sent_so_far(qtbot, controller, worker)) == 2
+
+
+class _Probe(QObject):
+    sent = Signal(dict)
+
+
+def sent_so_far(qtbot, controller, worker) -> list[dict]:
+    """What the controller has sent the worker until now, however slow the machine: its
+    dispatch timer has had its turn, then a probe queued after that has reached the worker."""
+    qtbot.waitUntil(lambda: not controller._timer.isActive(), timeout=TIMEOUT)
+    probe, marker = _Probe(), {"probe": True}
+    probe.sent.connect(worker.classify)
+    probe.sent.emit(marker)
+    qtbot.waitUntil(lambda: marker in worker.classifications, timeout=TIMEOUT)
+    with worker.lock:
+        worker.classifications.remove(marker)
+        return list(worker.classifications)
