@@ -16,7 +16,7 @@ from desktop_app.figures.figure_renderer import RendererThread
 from desktop_app.jobs.threads import running_processes
 from desktop_app.views.training_charts import TrainingCharts
 
-TIMEOUT = 20_000
+TIMEOUT = 60_000  # a figure process starting on a busy machine
 
 
 def _ink(chart) -> int:

@@ -91,6 +91,7 @@ def wait_until_idle(qtbot, panel, timeout=RUN_TIMEOUT) -> None:
     assert running_threads() == []
 
 
+@pytest.mark.slow
 def test_full_run_charts_results_and_use_model(qtbot, app_settings, tiny_data, user_home):
     from training.core.datasets import load_dataset
 
@@ -152,6 +153,7 @@ def test_full_run_charts_results_and_use_model(qtbot, app_settings, tiny_data, u
     assert app_settings.training_config()["architecture"] == "lecture_dense"
 
 
+@pytest.mark.slow
 def test_stop_mid_run_returns_to_idle(qtbot, app_settings, tiny_data):
     panel = make_panel(qtbot, app_settings, tiny_data, epochs=200, batch_size=1)
     batch_times = []
@@ -199,6 +201,7 @@ def record_events(panel) -> list[str]:
     return events
 
 
+@pytest.mark.slow
 def test_stop_keeps_the_model_at_once_and_measures_it_in_the_background(qtbot, app_settings,
                                                                          tiny_data, user_home):
     """Issue #20 (7): after Stop the partial model is saved and offered, and Start works again,
@@ -238,6 +241,7 @@ def test_stop_keeps_the_model_at_once_and_measures_it_in_the_background(qtbot, a
     assert panel.results.reliability.calibration() is not None  # the Confidence tab shows it
 
 
+@pytest.mark.slow
 def test_start_while_the_kept_model_is_measured_starts_a_new_run(qtbot, app_settings, tiny_data,
                                                                  user_home):
     """Pressing Start during the measuring abandons it cleanly: the kept model stays usable
@@ -306,6 +310,7 @@ def test_an_error_of_the_child_is_a_message(qtbot, app_settings, tiny_data, tmp_
     assert child(panel, QPushButton, "startTraining").isEnabled()
 
 
+@pytest.mark.slow
 def test_a_killed_child_is_a_message_and_start_works_again(qtbot, app_settings, tiny_data):
     import signal
 
@@ -417,6 +422,7 @@ def test_clicking_a_mistake_emits_the_picture(qtbot, app_settings, tiny_data):
     panel.shutdown()  # showing the panel starts the model-summary worker
 
 
+@pytest.mark.slow
 def test_model_summary_is_built_in_the_background(qtbot, app_settings, tiny_data):
     panel = make_panel(qtbot, app_settings, tiny_data)
     summary = child(panel, QPlainTextEdit, "modelSummary")
@@ -432,6 +438,7 @@ def test_model_summary_is_built_in_the_background(qtbot, app_settings, tiny_data
     qtbot.waitUntil(lambda: running_threads() == [], timeout=RUN_TIMEOUT)
 
 
+@pytest.mark.slow
 def test_start_ends_a_summary_still_starting_and_the_summary_comes_after(qtbot, app_settings,
                                                                          tiny_data):
     """A summary child importing TensorFlow would take the run's CPU: Start ends it (without
@@ -456,6 +463,7 @@ def test_start_ends_a_summary_still_starting_and_the_summary_comes_after(qtbot, 
     qtbot.waitUntil(lambda: running_threads() == [], timeout=RUN_TIMEOUT)
 
 
+@pytest.mark.slow
 def test_save_copies_the_model_its_lite_twin_and_sidecar(qtbot, app_settings, tiny_data,
                                                          tmp_path, monkeypatch):
     from PySide6.QtWidgets import QFileDialog
@@ -504,6 +512,7 @@ def test_save_copies_the_model_its_lite_twin_and_sidecar(qtbot, app_settings, ti
     assert child(panel, QPushButton, "saveModel").isEnabled()
 
 
+@pytest.mark.slow
 def test_shutdown_during_training_ends_quickly(qtbot, app_settings, tiny_data, user_home):
     panel = make_panel(qtbot, app_settings, tiny_data, epochs=200, batch_size=1)
     start(qtbot, panel)
@@ -518,6 +527,7 @@ def test_shutdown_during_training_ends_quickly(qtbot, app_settings, tiny_data, u
     assert not any((user_home / "runs").glob("*/*"))  # and no half-made run left behind
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("answer", ["No", "Yes"])
 def test_closing_during_training_asks_whether_to_stop(qtbot, app_settings, tiny_data,
                                                       monkeypatch, answer):
@@ -546,6 +556,7 @@ def test_closing_during_training_asks_whether_to_stop(qtbot, app_settings, tiny_
     assert running_threads() == []
 
 
+@pytest.mark.slow
 def test_creating_and_using_the_panel_never_imports_tensorflow(tmp_path, tiny_data):
     """A whole run from the window's side: summary, training, results, gallery, use, save."""
     import subprocess
@@ -587,6 +598,7 @@ print([m for m in ('tensorflow', 'keras') if m in sys.modules])
     assert lines[-1] == "[]"
 
 
+@pytest.mark.slow
 def test_missing_data_is_downloaded_with_progress_shown(qtbot, app_settings, tmp_path,
                                                         isolated_cache, file_server, monkeypatch):
     from conftest import write_idx_dataset

@@ -12,6 +12,8 @@ from PySide6.QtWidgets import QComboBox, QFileDialog, QMessageBox, QPushButton
 from test_training_panel import child, choose, start
 from test_window_training import configure, wait_until_idle
 
+pytestmark = pytest.mark.slow  # each test trains in a child, or starts the model summary's
+
 
 @pytest.fixture(autouse=True)
 def user_home(tmp_path, monkeypatch):
