@@ -253,6 +253,7 @@ def lite_models():
     return found
 
 
+@pytest.mark.slow  # the whole official test sets
 @pytest.mark.parametrize("name", SHIPPED_MODELS)
 def test_the_temperature_lowers_the_ece_on_the_official_test_set(name, lite_models,
                                                                   shared_data):
@@ -271,6 +272,7 @@ def test_the_temperature_lowers_the_ece_on_the_official_test_set(name, lite_mode
         calibration.negative_log_likelihood(raw, data.y_test)
 
 
+@pytest.mark.slow  # the whole official test sets
 @pytest.mark.parametrize("name", SHIPPED_MODELS)
 def test_official_test_pictures_are_rarely_rejected(name, lite_models, shared_data):
     from training.core.datasets import load_dataset
