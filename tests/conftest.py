@@ -14,12 +14,12 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from matplotlib import font_manager  # noqa: E402
-from PIL import Image, ImageDraw, ImageFont  # noqa: E402
-from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl  # noqa: E402
-from PySide6.QtGui import QDragEnterEvent, QDropEvent  # noqa: E402
-from PySide6.QtTest import QTest  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
+from matplotlib import font_manager
+from PIL import Image, ImageDraw, ImageFont
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = os.environ.get("DRAW_CLASSIFY_DATA")
@@ -68,15 +68,16 @@ class _TensorFlowGate:
     are not checked (an import is done once); `make check` runs no slow test, so there every
     test is checked."""
 
-    open = False
-    asked: list[str] = []
+    def __init__(self):
+        self.open = False
+        self.asked: list[str] = []
 
     def find_spec(self, name, path=None, target=None):
+        """None: the other finders find every module; only a refusal is raised here."""
         if name == "tensorflow" and not self.open:
             self.asked.append(name)
             raise ImportError("TensorFlow is loaded only by tests marked @pytest.mark.slow "
                               "(and never when a test module is collected)")
-        return None
 
 
 _GATE = _TensorFlowGate()
