@@ -18,16 +18,17 @@ $(STAMP): pyproject.toml
 run: install
 	$(PY) -m desktop_app
 
-# Everything CI runs: the layers contract (docs/architecture.md) and every test.
+# Everything CI runs: the layers contract (docs/architecture.md) and every test, two at a time
+# (many wait on child processes); prints the 10 slowest.
 test: install
 	$(VENV)/bin/lint-imports --no-cache
-	QT_QPA_PLATFORM=offscreen $(PY) -m pytest $(PYTEST_ARGS)
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -n 2 $(PYTEST_ARGS)
 
-# The edit loop: the contract, the lint and the tests that start no training (about 2 minutes).
+# The edit loop: the contract, the lint and the tests that load no TensorFlow (not marked slow).
 check: install
 	$(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/ruff check training desktop_app bench scripts tests
-	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -n 2 -m "not slow" $(PYTEST_ARGS)
 
 bench: install
 	QT_QPA_PLATFORM=offscreen $(PY) -m bench    # windows drawn off screen: same figures with or without a display

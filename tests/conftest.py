@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import os
 import struct
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,15 +14,99 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from matplotlib import font_manager  # noqa: E402
-from PIL import Image, ImageDraw, ImageFont  # noqa: E402
-from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl  # noqa: E402
-from PySide6.QtGui import QDragEnterEvent, QDropEvent  # noqa: E402
-from PySide6.QtTest import QTest  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
+from matplotlib import font_manager
+from PIL import Image, ImageDraw, ImageFont
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = os.environ.get("DRAW_CLASSIFY_DATA")
+
+
+# -- The slow rule: a test that loads TensorFlow, in this process or in a child it starts, is
+# marked slow, so `make check` (pytest -m "not slow") never waits for TensorFlow (~6-10 s each
+# time here). Children report through a sitecustomize.py put first on their PYTHONPATH: it writes
+# one file per process that imports tensorflow into the folder named by TF_MARKS, which each test
+# points at a folder of its own.
+
+TF_MARKS = "DRAW_CLASSIFY_TEST_TF_MARKS"
+_WATCH = f"""import os, sys
+
+
+class _TensorFlowWatch:
+    def find_spec(self, name, path=None, target=None):
+        if name == "tensorflow":
+            sys.meta_path.remove(self)
+            folder = os.environ.get({TF_MARKS!r})
+            if folder and os.path.isdir(folder):
+                with open(os.path.join(folder, str(os.getpid())), "w") as mark:
+                    mark.write(" ".join(sys.argv))
+        return None
+
+
+sys.meta_path.insert(0, _TensorFlowWatch())
+"""
+
+
+def _watch_children() -> None:
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="tf-watch-"))
+    (folder / "sitecustomize.py").write_text(_WATCH)
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        [str(folder), *filter(None, [os.environ.get("PYTHONPATH")])])
+
+
+_watch_children()
+
+
+class _TensorFlowGate:
+    """Refuses TensorFlow to this process except while a slow test runs, and notes who asked:
+    a test that swallows the ImportError still fails. Once a slow test has loaded it, later tests
+    are not checked (an import is done once); `make check` runs no slow test, so there every
+    test is checked."""
+
+    def __init__(self):
+        self.open = False
+        self.asked: list[str] = []
+
+    def find_spec(self, name, path=None, target=None):
+        """None: the other finders find every module; only a refusal is raised here."""
+        if name == "tensorflow" and not self.open:
+            self.asked.append(name)
+            raise ImportError("TensorFlow is loaded only by tests marked @pytest.mark.slow "
+                              "(and never when a test module is collected)")
+
+
+_GATE = _TensorFlowGate()
+sys.meta_path.insert(0, _GATE)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    _GATE.open = item.get_closest_marker("slow") is not None
+    try:
+        return (yield)
+    finally:
+        _GATE.open = False
+
+
+@pytest.fixture(autouse=True)
+def slow_if_tensorflow(request, tmp_path_factory, monkeypatch):
+    """Fail a test not marked slow that loads TensorFlow, here or in a child it starts."""
+    marks = tmp_path_factory.mktemp("tf-marks")  # not in tmp_path: tests list that folder
+    monkeypatch.setenv(TF_MARKS, str(marks))
+    _GATE.asked.clear()
+    yield
+    if request.node.get_closest_marker("slow"):
+        return
+    loaders = [f"a child ({m.read_text()[:200]})" for m in marks.iterdir()]
+    if _GATE.asked:
+        loaders.insert(0, "the test process")
+    assert not loaders, ("a test that loads TensorFlow must be marked @pytest.mark.slow; "
+                         f"it was loaded by {'; '.join(loaders)}")
 
 
 def idx_bytes(array: np.ndarray) -> bytes:
@@ -87,6 +172,22 @@ def shared_data() -> Path:
     if not SHARED_DATA or not Path(SHARED_DATA).is_dir():
         pytest.skip("DRAW_CLASSIFY_DATA is not set to the real datasets")
     return Path(SHARED_DATA)
+
+
+def part_of_real_data(shared: Path, dataset: str, folder: Path, train: int, test: int) -> Path:
+    """The first ``train`` training and ``test`` test pictures of a real dataset, as a data
+    folder of its own: real pictures at a fraction of the time of the whole sets."""
+    from training.core.datasets import DATASETS, load_dataset
+
+    data = load_dataset(dataset, shared, allow_download=False)
+    target = folder / DATASETS[dataset].folder_names[0]
+    target.mkdir(parents=True)
+    for stem, array in (("train-images-idx3-ubyte", data.x_train[:train]),
+                        ("train-labels-idx1-ubyte", data.y_train[:train]),
+                        ("t10k-images-idx3-ubyte", data.x_test[:test]),
+                        ("t10k-labels-idx1-ubyte", data.y_test[:test])):
+        (target / stem).write_bytes(idx_bytes(array))
+    return folder
 
 
 @pytest.fixture

@@ -253,6 +253,7 @@ def lite_models():
     return found
 
 
+@pytest.mark.slow  # the whole official test sets
 @pytest.mark.parametrize("name", SHIPPED_MODELS)
 def test_the_temperature_lowers_the_ece_on_the_official_test_set(name, lite_models,
                                                                   shared_data):
@@ -271,6 +272,7 @@ def test_the_temperature_lowers_the_ece_on_the_official_test_set(name, lite_mode
         calibration.negative_log_likelihood(raw, data.y_test)
 
 
+@pytest.mark.slow  # the whole official test sets
 @pytest.mark.parametrize("name", SHIPPED_MODELS)
 def test_official_test_pictures_are_rarely_rejected(name, lite_models, shared_data):
     from training.core.datasets import load_dataset
@@ -341,6 +343,7 @@ def test_saving_a_trained_model_elsewhere_keeps_its_check(qapp, tmp_path):
 
 
 # ------------------------------------------------------------------------- training and the CLI
+@pytest.mark.slow
 def test_training_stores_the_temperature_fitted_on_the_validation_split(tiny_data):
     from training.learn.trainer import train
     from training.protocol.config import TrainingConfig
@@ -355,9 +358,15 @@ def test_training_stores_the_temperature_fitted_on_the_validation_split(tiny_dat
     assert not warnings and clean["calibration"]["reliability_after"]["bins"] == 15
 
 
+@pytest.mark.slow
 def test_calibrate_command_writes_the_sidecar_atomically_and_keeps_the_hashes(tmp_path,
                                                                              shared_data):
+    """On part of the real Fashion-MNIST (the whole sets: bench/bench_calibration.py)."""
+    from conftest import part_of_real_data
+
     from training.cli.main import main
+
+    data = part_of_real_data(shared_data, "fashion_mnist", tmp_path / "data", 8000, 2000)
 
     for suffix in (".keras", ".json", ".tflite"):
         shutil.copyfile(shipped_model_path("fashion_mnist").with_suffix(suffix),
@@ -368,13 +377,13 @@ def test_calibrate_command_writes_the_sidecar_atomically_and_keeps_the_hashes(tm
     side["model_file"] = "f.keras"
     (tmp_path / "f.json").write_text(json.dumps(side))
     assert main(["calibrate", "--model", str(tmp_path / "f.keras"), "--data-dir",
-                 str(shared_data)]) == 0
+                 str(data)]) == 0
     metadata, warnings = read_metadata_checked(tmp_path / "f.keras")
     assert not warnings
     assert metadata["model_sha256"] == file_sha256(tmp_path / "f.keras")
     assert metadata["tflite_sha256"] == file_sha256(tmp_path / "f.tflite")
     assert metadata["calibration"]["ece_after"] < metadata["calibration"]["ece_before"]
-    assert metadata["calibration"]["fitted_on"].startswith("validation split (3,000")
+    assert metadata["calibration"]["fitted_on"] == "validation split (400 training images held out)"
     assert answer_check.AnswerCheck.for_model(tmp_path / "f.keras", metadata).checks_ood
     assert not list(tmp_path.glob(".*partial*"))  # no temporary left behind
 

@@ -21,6 +21,7 @@ def cli(*args, env_extra=None, check=True):
     return result
 
 
+@pytest.mark.slow
 def test_train_evaluate_summary_predict(tiny_data, tmp_path):
     out = tmp_path / "model.keras"
     trained = cli("train", "--data-dir", tiny_data, "--architecture", "lecture_dense", "--epochs",
@@ -51,6 +52,7 @@ def test_train_evaluate_summary_predict(tiny_data, tmp_path):
     assert "can read" in lines[1]["error"] and "blank" in lines[2]["error"]
 
 
+@pytest.mark.slow
 def test_clear_errors_not_tracebacks(tmp_path, isolated_cache):
     missing = cli("train", "--data-dir", tmp_path / "nowhere", "--out", tmp_path / "m.keras",
                   check=False, env_extra={"KERAS_HOME": str(tmp_path), "DRAW_CLASSIFY_DATA": ""})
@@ -97,6 +99,7 @@ def user_home(tmp_path, monkeypatch):
     return home
 
 
+@pytest.mark.slow
 def test_progress_json_lines_parse_and_end_in_a_result(tiny_data, tmp_path, user_home):
     out = tmp_path / "model.keras"
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
@@ -123,6 +126,7 @@ def test_progress_json_lines_parse_and_end_in_a_result(tiny_data, tmp_path, user
     assert len(result["misclassified"]) == len(result["misclassified_predicted"]) == min(wrong, 60)
 
 
+@pytest.mark.slow
 def test_stop_on_stdin_saves_the_partial_model(tiny_data, tmp_path, user_home):
     out = tmp_path / "partial.keras"
     child = start_cli("train", "--data-dir", tiny_data, "--architecture", "lecture_dense",
@@ -178,6 +182,7 @@ def test_an_unusable_out_is_refused_before_training(tiny_data, tmp_path, where):
     assert not leaked
 
 
+@pytest.mark.slow
 def test_a_failed_save_keeps_the_model_in_the_recovery_folder(tiny_data, tmp_path, user_home):
     folder = tmp_path / "out"
     folder.mkdir()
@@ -199,6 +204,7 @@ def test_a_failed_save_keeps_the_model_in_the_recovery_folder(tiny_data, tmp_pat
     assert str(kept) in events[-1]["message"] and str(kept) in stderr
 
 
+@pytest.mark.slow
 def test_predict_reads_numbers(tmp_path):
     """MNIST models add "number" and "digits" (one entry per digit, left to right) to each
     record; one digit gives its own label as the number; the record's label and probabilities
@@ -236,6 +242,7 @@ def test_predict_reads_numbers(tmp_path):
     assert "label" in fashion and "number" not in fashion and "digits" not in fashion
 
 
+@pytest.mark.slow
 def test_predict_gives_the_windows_verdict(tmp_path, shared_data):
     """"verdict" is the window's answer line (training.runtime.answer_check.AnswerCheck): an official test digit
     drawn as a picture gets an answer, a letter drawn on the canvas is not a digit (issue #20);
@@ -262,6 +269,7 @@ def test_predict_gives_the_windows_verdict(tmp_path, shared_data):
     assert "not_in_domain" in cli("predict", "--help").stdout
 
 
+@pytest.mark.slow
 def test_predict_with_a_nan_model_gives_valid_json(tmp_path):
     import keras
 
@@ -282,6 +290,7 @@ def test_predict_with_a_nan_model_gives_valid_json(tmp_path):
                       "error": "this model's output is not a number"}
 
 
+@pytest.mark.slow
 def test_evaluate_on_an_empty_test_set_is_a_clear_error(tmp_path, isolated_cache):
     from conftest import write_idx_dataset
 
@@ -309,6 +318,7 @@ def test_download_reports_progress_lines(tmp_path, isolated_cache, file_server):
                           "train_images": 200, "test_images": 50}
 
 
+@pytest.mark.slow
 def test_describe_prints_the_summary_table_without_tensorflow_noise():
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     done = subprocess.run([sys.executable, "-m", "training", "describe", "--architecture",
@@ -325,6 +335,7 @@ def test_describe_prints_the_summary_table_without_tensorflow_noise():
     assert events[-1] == {"event": "result", "count": 6}
 
 
+@pytest.mark.slow
 def test_the_model_is_kept_before_it_is_measured_and_survives_an_end_there(tiny_data, tmp_path,
                                                                           user_home):
     """Issue #20 (7): ``saved`` comes before ``evaluate_begin`` with the model and a valid

@@ -165,6 +165,7 @@ def test_cli_explain_prints_json_and_writes_overlays(tmp_path):
     assert "can read" in broken["error"] and set(broken) == {"file", "error"}
 
 
+@pytest.mark.slow
 def test_cli_explain_all_good_exits_0_and_uses_keras_without_tflite(tmp_path):
     import shutil
 

@@ -32,6 +32,7 @@ def test_tflite_path_is_beside_the_keras_file(tmp_path):
     assert SHIPPED_TFLITE["mnist"].name == "mnist.tflite"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("architecture, precision",
                          [("lecture_dense", "float32"), ("compact_cnn", "bfloat16"),
                           ("vgg_cnn", "bfloat16")])
@@ -70,6 +71,7 @@ def test_a_few_pictures_are_not_padded_to_a_full_chunk():
     assert np.abs(batch - singles).max() <= 1e-6
 
 
+@pytest.mark.slow
 def test_fixed_batch_model_ending_in_logits(tmp_path):
     """A .tflite made elsewhere: batch fixed at 1, (28, 28) input, logits out."""
     import keras
@@ -106,6 +108,7 @@ def test_bad_files_raise_model_load_error(tmp_path):
         LiteModel(tmp_path)
 
 
+@pytest.mark.slow
 def test_export_into_a_file_posing_as_a_folder_fails_cleanly(tmp_path):
     from training.learn.models import build_model
 
@@ -115,6 +118,7 @@ def test_export_into_a_file_posing_as_a_folder_fails_cleanly(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["blocker"]
 
 
+@pytest.mark.slow
 def test_failed_export_keeps_the_previous_file(tmp_path, monkeypatch):
     import keras
 
@@ -154,6 +158,7 @@ print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflo
     assert json.loads(done.stdout.strip().splitlines()[-1]) == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", SHIPPED_MODELS)
 def test_shipped_tflite_matches_its_keras_model(shared_data, name):
     from training.core.datasets import load_dataset

@@ -31,6 +31,7 @@ def exported(tmp_path_factory):
     return {name: export_module.export_all(name, out) for name in SHIPPED_MODELS}, out
 
 
+@pytest.mark.slow
 def test_four_files_with_their_description(exported):
     files, out = exported
     for name, paths in files.items():
@@ -56,6 +57,7 @@ def test_four_files_with_their_description(exported):
     assert "20x20" in digits["summary"] and "no 20x20" in clothes["summary"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", SHIPPED_MODELS)
 def test_tflite_and_onnx_give_the_keras_models_classes(name, exported, shared_data):
     import onnxruntime
@@ -93,6 +95,7 @@ def assert_untouched(out, old):
         assert (out / f"mnist{suffix}").read_bytes() == content
 
 
+@pytest.mark.slow
 def test_a_failed_conversion_leaves_the_previous_export_and_no_temporary(tmp_path,
                                                                         monkeypatch):
     out = tmp_path / "out"
@@ -108,6 +111,7 @@ def test_a_failed_conversion_leaves_the_previous_export_and_no_temporary(tmp_pat
     assert_untouched(out, old)
 
 
+@pytest.mark.slow
 def test_a_rename_failing_halfway_puts_everything_back(tmp_path, monkeypatch):
     out = tmp_path / "out"
     old = old_export(out)
@@ -128,6 +132,7 @@ def test_a_rename_failing_halfway_puts_everything_back(tmp_path, monkeypatch):
     assert_untouched(out, old)
 
 
+@pytest.mark.slow
 def test_an_unusable_folder_is_refused_before_any_work(tmp_path, monkeypatch):
     monkeypatch.setattr(export_module, "_export_onnx",
                         lambda *a: pytest.fail("converted before checking the folder"))
@@ -143,6 +148,7 @@ def test_an_unusable_folder_is_refused_before_any_work(tmp_path, monkeypatch):
     assert [p.name for p in out.iterdir()] == ["mnist.onnx"]
 
 
+@pytest.mark.slow
 def test_the_command_line_prints_the_files(tmp_path):
     import subprocess
 
@@ -158,6 +164,7 @@ def test_the_command_line_prints_the_files(tmp_path):
     assert bad.returncode == 2 and bad.stderr.startswith("error:")
 
 
+@pytest.mark.slow
 def test_model_export_in_the_window_asks_for_a_folder_and_writes_the_files_there(
         qtbot, window, tmp_path, monkeypatch):
     from PySide6.QtWidgets import QFileDialog

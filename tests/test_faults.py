@@ -366,6 +366,7 @@ def test_decoding_runs_off_the_gui_thread(qtbot, window, tmp_path, monkeypatch):
 
 # -- numbers that are not numbers --------------------------------------------------------------
 
+@pytest.mark.slow
 def test_a_model_that_outputs_nan_gets_a_message_not_a_guess(qtbot, window, tmp_path):
     import keras
 

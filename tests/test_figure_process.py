@@ -18,7 +18,7 @@ from desktop_app.views.reliability_view import ReliabilityView
 from desktop_app.views.results_view import ConfusionMatrixView
 from desktop_app.views.training_charts import TrainingCharts
 
-TIMEOUT = 20_000
+TIMEOUT = 60_000  # a figure process starting on a busy machine
 
 
 def _ink(chart) -> int:

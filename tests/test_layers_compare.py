@@ -71,6 +71,7 @@ def test_shipped_every_layer_models_end_in_the_models_probabilities():
             assert np.abs(outputs[-1] - model.predict(picture)).max() <= 1e-4, keras_path.name
 
 
+@pytest.mark.slow
 def test_export_layers_cli_matches_keras(tmp_path):
     """`python -m training.learn.export MODEL --layers` (what the window's converter runs) writes a
     model whose outputs are every layer's, the last one equal to Keras's answer."""
@@ -96,6 +97,7 @@ def test_export_layers_cli_matches_keras(tmp_path):
         assert np.abs(layers.run(picture)[-1] - want).max() <= 1e-4
 
 
+@pytest.mark.slow
 def test_a_conv_batch_norm_relu_block_is_shown_as_one_convolution(tmp_path):
     """vgg_cnn's Conv -> BatchNorm -> ReLU blocks are each one "Convolution · relu" step of the
     view, whose maps are the ReLU's output; the raw convolution and the normalised maps in
@@ -151,9 +153,15 @@ def test_nothing_is_computed_while_the_docks_are_hidden(qtbot, window):
     window.samples_dock.raise_()
     draw_one(qtbot, window.canvas)
     wait_label(qtbot, window, lambda text: text.startswith("1"))
-    qtbot.wait(200)
+    # The drawing waits in each hidden view: nothing in flight, nothing timed to start.
+    for view in (window.layers_view, window.compare_view):
+        assert view._job.is_busy() and view._job._in_flight is None  # waiting, not started
+        assert not view._job._timer.isActive()
     assert window.layers_view.updates == 0 and window.compare_view.comparisons == 0
     assert not {"layers", "compare"} & set(running_threads())
+    show(window, "layersView")  # shown: the waiting drawing is computed
+    qtbot.waitUntil(lambda: window.layers_view.updates == 1, timeout=TIMEOUT)
+    assert window.compare_view.comparisons == 0
 
 
 def test_layer_view_shows_every_layer_and_follows_the_drawing(qtbot, window):
@@ -189,6 +197,7 @@ def test_layer_view_shows_every_layer_and_follows_the_drawing(qtbot, window):
                         == kinds and panels_filled(window, len(kinds)), timeout=TIMEOUT)
 
 
+@pytest.mark.slow
 def test_layer_view_of_a_users_model_is_converted_in_the_background(qtbot, window, tmp_path):
     """A .keras without its every-layer twin: the controller's converter (a child process)
     makes it, the layers appear; the user's folder is not written to."""

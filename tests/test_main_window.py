@@ -171,6 +171,7 @@ def test_loading_a_wrong_model_keeps_the_current_one(qtbot, window, tmp_path):
     wait_label(qtbot, window, lambda t: t.startswith("1"))
 
 
+@pytest.mark.slow
 def test_loading_a_fashion_model_switches_the_dataset(qtbot, window, tmp_path):
     from training.modelfile.sidecar import shipped_model_path
 
@@ -262,6 +263,7 @@ def test_closing_during_a_conversion_ends_the_child_and_every_thread(qtbot, wind
     assert not any(Path(f"/proc/{pid}").exists() for pid in children)  # reaped, no zombie
 
 
+@pytest.mark.slow
 def test_a_keras_file_without_tflite_is_converted_in_the_background(qtbot, window, tmp_path):
     from training.modelfile.sidecar import shipped_model_path
 

@@ -312,8 +312,8 @@ def test_strokes_while_a_picture_is_classified_give_exactly_one_more_request(qtb
     qtbot.waitUntil(lambda: len(worker.classifications) == 1, timeout=TIMEOUT)
     for _ in range(50):                                   # a whole stroke while one is in flight
         controller.picture_changed()
-    qtbot.wait(50)
-    assert len(worker.classifications) == 1               # no backlog
+    # No backlog: one request in flight, the newest waiting (the job's pending slot), no other.
+    assert controller._inference.is_busy() and len(worker.classifications) == 1
     first = worker.classifications[0]
     worker.answer(Classification(first.seq, "mnist", probabilities=np.eye(10)[1]))
     qtbot.waitUntil(lambda: len(worker.classifications) == 2, timeout=TIMEOUT)
@@ -321,5 +321,7 @@ def test_strokes_while_a_picture_is_classified_give_exactly_one_more_request(qtb
     answer_and_wait(qtbot, worker, Classification(second.seq, "mnist",
                                                   probabilities=np.eye(10)[1]),
                     controller.resultReady)
-    qtbot.wait(50)
+    # Nothing waits behind the second: the job is idle once it is answered (a third request
+    # would already be waiting, since every change above came before the second started).
+    qtbot.waitUntil(lambda: not controller._inference.is_busy(), timeout=TIMEOUT)
     assert len(worker.classifications) == 2

@@ -98,6 +98,7 @@ def test_cli_refuses_an_unknown_preset_and_invalid_new_options(capsys):
 
 
 # ----------------------------------------------------------------------------- several batches per call
+@pytest.mark.slow
 def test_small_models_run_many_batches_per_call_big_steps_one():
     from training.learn.models import build_model
     from training.learn.trainer import auto_jit_compile, auto_steps_per_execution
@@ -108,6 +109,7 @@ def test_small_models_run_many_batches_per_call_big_steps_one():
     assert auto_jit_compile(dense) and not auto_jit_compile(cnn)
 
 
+@pytest.mark.slow
 def test_many_batches_per_call_still_stop_at_the_requested_batch_and_report_progress(tiny_mnist):
     events, polls = [], []
 
@@ -124,6 +126,7 @@ def test_many_batches_per_call_still_stop_at_the_requested_batch_and_report_prog
     assert result.confusion.sum() == 100
 
 
+@pytest.mark.slow
 def test_progress_counts_batches_not_calls(tiny_mnist, monkeypatch):
     import training.learn.callbacks
 
@@ -139,6 +142,7 @@ def test_progress_counts_batches_not_calls(tiny_mnist, monkeypatch):
     assert result.epochs_completed == 2 and int(result.model.optimizer.iterations.numpy()) == 38
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("changes", [dict(label_smoothing=0.1, validation_split=0.2),
                                      dict(ema=0.9, lr_schedule="onecycle", optimizer="sgd")])
 def test_recipe_options_train(tiny_mnist, changes):
@@ -166,6 +170,7 @@ def test_the_panels_training_child_gets_every_setting():
     assert parsed.to_dict() == config.to_dict()
 
 
+@pytest.mark.slow
 def test_weight_decay_shrinks_the_weights(tiny_mnist):
     """Same seed, same data: with decay the trained kernels end up smaller (decay is applied)."""
     def kernel_norm(decay):
@@ -225,6 +230,7 @@ def checkable_data(isolated_cache):
     return root
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("options", [*(["--preset", name] for name in PRESETS if name != "best"),
                                      # its validation split, a smaller net (vgg_cnn: minutes)
                                      ["--preset", "best", "--architecture", "compact_cnn",

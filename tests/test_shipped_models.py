@@ -7,17 +7,22 @@ from matplotlib import font_manager
 from PIL import Image, ImageDraw, ImageFont
 
 from training.core.datasets import load_dataset
-from training.learn.predictor import Predictor
-from training.learn.saving import load_model
-from training.learn.trainer import predict_probabilities
 from training.modelfile.sidecar import SHIPPED_MODELS, shipped_model_path
 from training.runtime.preprocess import to_model_input
 
 TARGETS = {"mnist": 0.996, "fashion_mnist": 0.94}  # issue #11, part 3
 
+pytestmark = pytest.mark.slow  # Keras models, on the full official test sets
+
 
 @pytest.fixture(scope="module")
 def shipped():
+    """Keras is imported when the first test runs, not when the module is collected."""
+    global Predictor, predict_probabilities
+    from training.learn.predictor import Predictor
+    from training.learn.saving import load_model
+    from training.learn.trainer import predict_probabilities
+
     return {name: load_model(name) for name in SHIPPED_MODELS}
 
 

@@ -2,19 +2,28 @@ import json
 import threading
 import zipfile
 
-import keras
 import numpy as np
 import pytest
 
-from training.learn.models import build_model
-from training.learn.predictor import Predictor
-from training.learn.saving import load_model, save_model
 from training.modelfile.sidecar import ModelLoadError, read_metadata, sidecar_path
 from training.protocol.config import ARCHITECTURES
 
+pytestmark = pytest.mark.slow  # every test here loads Keras
+
+
+@pytest.fixture(scope="module", autouse=True)
+def keras_parts():
+    """Keras is imported when the first test runs, not when the module is collected."""
+    global keras, build_model, Predictor, load_model, save_model
+    import keras
+
+    from training.learn.models import build_model
+    from training.learn.predictor import Predictor
+    from training.learn.saving import load_model, save_model
+
 
 @pytest.fixture(scope="module")
-def model():
+def model(keras_parts):
     return build_model("compact_cnn")
 
 

@@ -74,6 +74,7 @@ def check_ordinary_model(path, data) -> dict:
     return read_metadata(path)
 
 
+@pytest.mark.slow
 def test_mirrored_on_two_logical_cpus_trains_an_ordinary_model(tiny_data, tmp_path):
     out = tmp_path / "mirrored.keras"
     code = TWO_CPUS + f"""
@@ -107,6 +108,7 @@ sys.exit(main({[str(a) for a in train_args(tiny_data, out, "--strategy", "mirror
     assert int(keras.saving.load_model(out).optimizer.iterations.numpy()) == 9
 
 
+@pytest.mark.slow
 def test_two_runs_and_stops_under_a_strategy(tiny_data):
     """A stop is polled before the first batch and after each one: a stop at once trains
     nothing, a later one ends training after the batch in progress. Both runs happen in one
@@ -156,6 +158,7 @@ def test_multi_worker_without_a_usable_tf_config_is_a_clear_error(tmp_path, valu
     assert "Traceback" not in run.stderr and not (tmp_path / "m.keras").exists()
 
 
+@pytest.mark.slow
 def test_multi_worker_with_a_single_worker(tiny_data, tmp_path):
     out = tmp_path / "single.keras"
     run = child(args=train_args(tiny_data, out, "--strategy", "multi-worker"),
@@ -166,6 +169,7 @@ def test_multi_worker_with_a_single_worker(tiny_data, tmp_path):
     assert check_ordinary_model(out, tiny_data)["config"]["strategy"] == "multi-worker"
 
 
+@pytest.mark.slow
 def test_multi_worker_with_two_workers_gives_the_same_model_on_both(tiny_data, tmp_path):
     """Two processes on this machine stand for two machines: each trains on half of every
     batch, and both end with the same weights (Keras 3 needs strategy.MultiWorkerMirrored...'s
@@ -222,6 +226,7 @@ def test_the_cli_refuses_an_unknown_strategy_and_explains_the_batch_size(tmp_pat
     assert "the global batch, split across the replicas" in text
 
 
+@pytest.mark.slow
 def test_the_default_strategy_trains_as_before(tiny_data):
     """No tf.distribute at all: several batches per call and XLA for the dense net, as before."""
     from training.learn.trainer import train

@@ -2,7 +2,9 @@
 
 Fast tests write tiny samples and run the CLI on the tiny synthetic dataset with a few steps; the
 real test teaches the shipped MNIST model ten flagged "1"s and measures it on flagged 1s of other
-styles it never saw, and on the whole official test set (needs DRAW_CLASSIFY_DATA).
+styles it never saw, and on part of the official test set (needs DRAW_CLASSIFY_DATA); the same
+figures at full size (all 10,000 test images, 100 held-out pictures a style) are in
+bench/bench_teach.py.
 """
 
 import json
@@ -108,6 +110,7 @@ def few_samples(tmp_path):
     return folder
 
 
+@pytest.mark.slow
 def test_cli_json_lines_parse_and_end_in_result(tiny_data, few_samples, tmp_path):
     out = tmp_path / "taught.keras"
     done = run_cli("--model", SHIPPED, "--samples", few_samples, "--dataset", "mnist",
@@ -135,6 +138,7 @@ def test_cli_json_lines_parse_and_end_in_result(tiny_data, few_samples, tmp_path
     assert len(lineage["base_sha256"]) == 64 and lineage["before"] == result["before"]
 
 
+@pytest.mark.slow
 def test_stop_on_stdin_stops_and_saves_nothing(tiny_data, few_samples, tmp_path):
     out = tmp_path / "never.keras"
     process = subprocess.Popen(
@@ -170,7 +174,7 @@ def test_stop_on_stdin_stops_and_saves_nothing(tiny_data, few_samples, tmp_path)
     ("not_a_model", "not a Keras model"),
     ("bad_dataset", "unknown dataset"),
     ("bad_option", "unrecognized arguments"),
-    ("no_data", "MNIST was not found"),
+    pytest.param("no_data", "MNIST was not found", marks=pytest.mark.slow),  # after TensorFlow
 ])
 def test_bad_inputs_give_a_message_not_a_traceback(case, expected, tmp_path, few_samples,
                                                    isolated_cache):
@@ -208,17 +212,27 @@ def model_inputs(pictures) -> np.ndarray:
     return np.stack([to_model_input(p, "mnist") for p in pictures])[..., None]
 
 
+@pytest.fixture(scope="session")
+def part_of_mnist(shared_data, tmp_path_factory) -> Path:
+    """6,000 training pictures to replay and 2,000 official test pictures to measure: real
+    MNIST at a fraction of the time of the whole sets."""
+    from conftest import part_of_real_data
+
+    return part_of_real_data(shared_data, "mnist", tmp_path_factory.mktemp("mnist-part"),
+                             6000, 2000)
+
+
 @pytest.mark.slow
-def test_teaching_flagged_ones_fixes_other_styles_and_keeps_mnist(shared_data, tmp_path):
+def test_teaching_flagged_ones_fixes_other_styles_and_keeps_mnist(part_of_mnist, tmp_path):
     from training.learn.saving import load_model
-    from training.learn.teach import teach
+    from training.learn.teach import TeachSettings, teach
 
     samples = tmp_path / "samples"
     make_flagged_ones.write_set(samples, make_flagged_ones.TEACH_STYLE, 10, seed=0)
     events = []
     started = time.perf_counter()
-    result = teach(SHIPPED, samples, "mnist", tmp_path / "taught.keras", shared_data,
-                   progress=events.append)
+    result = teach(SHIPPED, samples, "mnist", tmp_path / "taught.keras", part_of_mnist,
+                   progress=events.append, settings=TeachSettings(folds=2, cv_steps=100))
     seconds = time.perf_counter() - started
 
     held_out = {style: model_inputs(make_flagged_ones.make_set(style, 30, seed=5, invert_every=3))
@@ -237,8 +251,8 @@ def test_teaching_flagged_ones_fixes_other_styles_and_keeps_mnist(shared_data, t
           f"CV {result['before']['samples_accuracy']:.2f} -> "
           f"{result['after']['samples_accuracy_cv']:.2f}; {seconds:.0f} s {result['seconds']}")
 
-    assert result["test_images"] == 10_000
-    assert result["after"]["test_accuracy"] >= 0.993
+    assert result["test_images"] == 2000
+    assert result["after"]["test_accuracy"] >= result["before"]["test_accuracy"] - 0.005
     assert np.mean(list(after.values())) >= np.mean(list(before.values())) + 0.3
     assert min(after.values()) >= 0.85
     assert min(read(taught, controls).values()) >= 0.95  # 7s, crossed 7s, plain 1s keep theirs
@@ -248,6 +262,7 @@ def test_teaching_flagged_ones_fixes_other_styles_and_keeps_mnist(shared_data, t
     assert any(e["event"] == "batch" for e in events)
 
 
+@pytest.mark.slow
 def test_one_sample_is_taught_without_cross_validation(tiny_data, tmp_path):
     one(tmp_path / "samples" / "1" / "only.png")
     done = run_cli("--model", SHIPPED, "--samples", tmp_path / "samples", "--out",
@@ -258,6 +273,7 @@ def test_one_sample_is_taught_without_cross_validation(tiny_data, tmp_path):
     assert (tmp_path / "t.keras").is_file()
 
 
+@pytest.mark.slow
 def test_teaching_keeps_batch_norm_statistics(tiny_data, few_samples, tmp_path):
     """A model with batch norm (vgg_cnn) is taught with its normalisation frozen: updated on a
     few personal drawings, its statistics would drift and every other picture would suffer."""

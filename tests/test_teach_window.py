@@ -42,6 +42,7 @@ def models_in(home):
     return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
 
 
+@pytest.mark.slow
 def test_teach_keep_uses_and_names_the_taught_model(qtbot, teach_window, private_home):
     win = teach_window
     store_samples(qtbot, win, 1, 3)
@@ -65,6 +66,7 @@ def test_teach_keep_uses_and_names_the_taught_model(qtbot, teach_window, private
     assert not dialog.isVisible()
 
 
+@pytest.mark.slow
 def test_discard_removes_the_taught_model_and_keeps_the_one_in_use(qtbot, teach_window,
                                                                   private_home):
     win = teach_window
@@ -84,6 +86,7 @@ def test_without_samples_it_says_how_to_make_some(qtbot, teach_window):
     assert not win.teach_dialog().controller.is_running()
 
 
+@pytest.mark.slow
 def test_closing_while_teaching_ends_the_child_and_leaves_no_model(qtbot, teach_window,
                                                                   private_home):
     from conftest import child_pids
@@ -103,6 +106,7 @@ def test_closing_while_teaching_ends_the_child_and_leaves_no_model(qtbot, teach_
     assert models_in(private_home) == []
 
 
+@pytest.mark.slow
 def test_stop_stops_and_the_model_in_use_stays(qtbot, teach_window, private_home):
     win = teach_window
     win.teach_dialog().controller.extra_args = ["--steps", "100000", "--cv-steps", "0"]
@@ -139,6 +143,7 @@ def start_long_teaching(qtbot, win):
     return dialog
 
 
+@pytest.mark.slow
 def test_closing_while_teaching_asks_and_no_keeps_teaching(qtbot, teach_window, monkeypatch):
     from conftest import child_pids
     from PySide6.QtWidgets import QMessageBox
@@ -154,6 +159,7 @@ def test_closing_while_teaching_asks_and_no_keeps_teaching(qtbot, teach_window, 
     assert child_pids() == []
 
 
+@pytest.mark.slow
 def test_ctrl_q_quits_while_the_teach_dialog_has_the_focus(qtbot, teach_window, monkeypatch):
     from PySide6.QtCore import Qt as QtKeys
     from PySide6.QtTest import QTest
@@ -172,6 +178,7 @@ def test_ctrl_q_quits_while_the_teach_dialog_has_the_focus(qtbot, teach_window, 
     assert child_pids() == []
 
 
+@pytest.mark.slow
 def test_teaching_a_taught_model_again_says_so_and_starts_from_the_original(
         qtbot, teach_window, monkeypatch):
     from PySide6.QtWidgets import QMessageBox

@@ -11,6 +11,7 @@ def tiny_mnist(tiny_data):
     return load_dataset("mnist", tiny_data, allow_download=False)
 
 
+@pytest.mark.slow
 def test_one_epoch_on_a_few_hundred_images_returns_a_complete_result(tiny_data):
     events = []
     config = TrainingConfig(dataset="mnist", architecture="compact_cnn", epochs=1, batch_size=32,
@@ -31,6 +32,7 @@ def test_one_epoch_on_a_few_hundred_images_returns_a_complete_result(tiny_data):
     assert batch["steps"] == 8  # 240 training images / 32
 
 
+@pytest.mark.slow
 def test_the_model_learns_the_synthetic_classes(tiny_mnist):
     config = TrainingConfig(architecture="lecture_dense", epochs=8, batch_size=16,
                             learning_rate=3e-3, validation_split=0.0, dropout=0.0)
@@ -38,6 +40,7 @@ def test_the_model_learns_the_synthetic_classes(tiny_mnist):
     assert result.test_accuracy > 0.8  # chance is 0.1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("architecture, optimizer, augment", [
     ("lecture_cnn", "rmsprop", False), ("wide_cnn", "sgd", True), ("lecture_dense", "adam", True),
 ])
@@ -48,6 +51,7 @@ def test_every_architecture_and_optimizer_trains(tiny_mnist, architecture, optim
     assert result.status == "finished" and np.isfinite(result.history["loss"][0])
 
 
+@pytest.mark.slow
 def test_stop_takes_effect_within_one_batch_and_still_evaluates(tiny_mnist):
     polls = []
 
@@ -64,11 +68,13 @@ def test_stop_takes_effect_within_one_batch_and_still_evaluates(tiny_mnist):
     assert result.confusion.sum() == 100  # the partial model was still evaluated
 
 
+@pytest.mark.slow
 def test_stop_before_start_trains_nothing(tiny_mnist):
     result = train(TrainingConfig(epochs=3), should_stop=lambda: True, dataset=tiny_mnist)
     assert result.stopped and int(result.model.optimizer.iterations.numpy()) == 0
 
 
+@pytest.mark.slow
 def test_same_seed_same_model(tiny_mnist):
     config = TrainingConfig(architecture="lecture_dense", epochs=1, batch_size=32, seed=7)
     first = train(config, dataset=tiny_mnist).history["loss"]
@@ -97,6 +103,7 @@ def test_confusion_matrix_counts_pairs():
     assert matrix[0, 0] == 1 and matrix[1, 2] == 1 and matrix[1, 1] == 1 and matrix.sum() == 4
 
 
+@pytest.mark.slow
 def test_fit_then_evaluate_and_a_temperature_even_without_a_validation_split(tiny_mnist):
     """Issue #20: ``fit`` gives a model that can be kept before ``evaluate`` measures it; with
     no validation split the temperature is fitted on the first half of the test set (and its

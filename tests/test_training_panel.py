@@ -98,6 +98,7 @@ def wait_until_idle(qtbot, panel, timeout=RUN_TIMEOUT) -> None:
     assert threads_besides_charts() == []
 
 
+@pytest.mark.slow
 def test_full_run_charts_results_and_use_model(qtbot, app_settings, tiny_data, user_home):
     from training.core.datasets import load_dataset
 
@@ -160,14 +161,15 @@ def test_full_run_charts_results_and_use_model(qtbot, app_settings, tiny_data, u
     assert app_settings.training_config()["architecture"] == "lecture_dense"
 
 
+@pytest.mark.slow
 def test_stop_mid_run_returns_to_idle(qtbot, app_settings, tiny_data):
     panel = make_panel(qtbot, app_settings, tiny_data, epochs=200, batch_size=1)
-    batch_times = []
+    batches = []
     panel.controller.progress.connect(
-        lambda message: message.event == "batch" and batch_times.append(time.monotonic()))
+        lambda message: message.event == "batch" and batches.append(message))
     start(qtbot, panel)
     progress = child(panel, QProgressBar, "epochProgress")
-    qtbot.waitUntil(lambda: len(batch_times) >= 3, timeout=RUN_TIMEOUT)
+    qtbot.waitUntil(lambda: len(batches) >= 3, timeout=RUN_TIMEOUT)
     assert progress.value() > 0
 
     stop_button = child(panel, QPushButton, "stopTraining")
@@ -205,6 +207,7 @@ def record_events(panel) -> list[str]:
     return events
 
 
+@pytest.mark.slow
 def test_stop_keeps_the_model_at_once_and_measures_it_in_the_background(qtbot, app_settings,
                                                                          tiny_data, user_home):
     """Issue #20 (7): after Stop the partial model is saved and offered, and Start works again,
@@ -244,6 +247,7 @@ def test_stop_keeps_the_model_at_once_and_measures_it_in_the_background(qtbot, a
     assert panel.results.reliability.calibration() is not None  # the Confidence tab shows it
 
 
+@pytest.mark.slow
 def test_start_while_the_kept_model_is_measured_starts_a_new_run(qtbot, app_settings, tiny_data,
                                                                  user_home):
     """Pressing Start during the measuring abandons it cleanly: the kept model stays usable
@@ -312,6 +316,7 @@ def test_an_error_of_the_child_is_a_message(qtbot, app_settings, tiny_data, tmp_
     assert child(panel, QPushButton, "startTraining").isEnabled()
 
 
+@pytest.mark.slow
 def test_a_killed_child_is_a_message_and_start_works_again(qtbot, app_settings, tiny_data):
     import signal
 
@@ -423,6 +428,7 @@ def test_clicking_a_mistake_emits_the_picture(qtbot, app_settings, tiny_data):
     panel.shutdown()  # showing the panel starts the model-summary worker
 
 
+@pytest.mark.slow
 def test_model_summary_is_built_in_the_background(qtbot, app_settings, tiny_data):
     panel = make_panel(qtbot, app_settings, tiny_data)
     summary = child(panel, QPlainTextEdit, "modelSummary")
@@ -438,6 +444,7 @@ def test_model_summary_is_built_in_the_background(qtbot, app_settings, tiny_data
     qtbot.waitUntil(lambda: threads_besides_charts() == [], timeout=RUN_TIMEOUT)
 
 
+@pytest.mark.slow
 def test_start_ends_a_summary_still_starting_and_the_summary_comes_after(qtbot, app_settings,
                                                                          tiny_data):
     """A summary child importing TensorFlow would take the run's CPU: Start ends it (without
@@ -468,6 +475,7 @@ def test_start_ends_a_summary_still_starting_and_the_summary_comes_after(qtbot, 
     assert running_threads() == [] and process_gone(figure_process)
 
 
+@pytest.mark.slow
 def test_save_copies_the_model_its_lite_twin_and_sidecar(qtbot, app_settings, tiny_data,
                                                          tmp_path, monkeypatch):
     from PySide6.QtWidgets import QFileDialog
@@ -516,6 +524,7 @@ def test_save_copies_the_model_its_lite_twin_and_sidecar(qtbot, app_settings, ti
     assert child(panel, QPushButton, "saveModel").isEnabled()
 
 
+@pytest.mark.slow
 def test_shutdown_during_training_ends_quickly(qtbot, app_settings, tiny_data, user_home):
     panel = make_panel(qtbot, app_settings, tiny_data, epochs=200, batch_size=1)
     start(qtbot, panel)
@@ -530,6 +539,7 @@ def test_shutdown_during_training_ends_quickly(qtbot, app_settings, tiny_data, u
     assert not any((user_home / "runs").glob("*/*"))  # and no half-made run left behind
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("answer", ["No", "Yes"])
 def test_closing_during_training_asks_whether_to_stop(qtbot, app_settings, tiny_data,
                                                       monkeypatch, answer):
@@ -558,6 +568,7 @@ def test_closing_during_training_asks_whether_to_stop(qtbot, app_settings, tiny_
     assert running_threads() == []
 
 
+@pytest.mark.slow
 def test_creating_and_using_the_panel_never_imports_tensorflow(tmp_path, tiny_data):
     """A whole run from the window's side: summary, training, results, gallery, use, save."""
     import subprocess
@@ -599,6 +610,7 @@ print([m for m in ('tensorflow', 'keras') if m in sys.modules])
     assert lines[-1] == "[]"
 
 
+@pytest.mark.slow
 def test_missing_data_is_downloaded_with_progress_shown(qtbot, app_settings, tmp_path,
                                                         isolated_cache, file_server, monkeypatch):
     from conftest import write_idx_dataset

@@ -12,6 +12,8 @@ from PySide6.QtWidgets import QComboBox, QFileDialog, QMessageBox, QPushButton
 from test_training_panel import child, choose, start
 from test_window_training import configure, wait_until_idle
 
+pytestmark = pytest.mark.slow  # each test trains in a child, or starts the model summary's
+
 
 @pytest.fixture(autouse=True)
 def user_home(tmp_path, monkeypatch):
@@ -60,8 +62,9 @@ def test_start_again_with_save_saves_first_then_trains(qtbot, trained, monkeypat
     target.parent.mkdir()
     monkeypatch.setattr(QFileDialog, "getSaveFileName",
                         lambda *a, **k: (str(target), "Keras models (*.keras)"))
-    answer(monkeypatch, QMessageBox.StandardButton.Save)
+    asked = answer(monkeypatch, QMessageBox.StandardButton.Save)
     start(qtbot, panel)
+    assert len(asked) == 1 and "not saved" in asked[0]
     assert target.is_file() and target.with_suffix(".tflite").is_file()
     qtbot.waitUntil(panel.is_training, timeout=TIMEOUT)
     panel.request_stop()
@@ -70,8 +73,11 @@ def test_start_again_with_save_saves_first_then_trains(qtbot, trained, monkeypat
 
 def test_discard_drops_it_and_the_new_run_starts(qtbot, trained, monkeypatch):
     win, panel = trained
-    answer(monkeypatch, QMessageBox.StandardButton.Discard)
+    asked = answer(monkeypatch, QMessageBox.StandardButton.Discard)
     start(qtbot, panel)
+    assert len(asked) == 1 and "not saved" in asked[0]
+    assert panel.last_result() is None and not panel.has_unsaved_model()  # dropped
+    assert not child(panel, QPushButton, "saveModel").isEnabled()
     qtbot.waitUntil(panel.is_training, timeout=TIMEOUT)
     panel.request_stop()
     wait_until_idle(qtbot, panel)
