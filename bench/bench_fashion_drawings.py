@@ -26,7 +26,7 @@ from training.runtime.outline import fill_enclosed
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
-import make_fashion_drawings  # a script, not a package: imported after the path is set
+import make_fashion_drawings  # a script, not a package: imported after the path is set  # noqa: E402
 
 SET_FOLDER = Path(os.environ.get("FASHION_DRAWINGS", make_fashion_drawings.DEFAULT_FOLDER))
 MODEL = ROOT / "resources" / "models" / "fashion_mnist.tflite"

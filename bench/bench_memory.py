@@ -20,7 +20,7 @@ CYCLES = int(os.environ.get("BENCH_MEMORY_CYCLES", "50"))
 
 def rss_mb() -> float:
     with open("/proc/self/status") as status:
-        line = next(l for l in status if l.startswith("VmRSS"))
+        line = next(row for row in status if row.startswith("VmRSS"))
     return int(line.split()[1]) / 1024
 
 

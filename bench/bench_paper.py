@@ -39,7 +39,7 @@ from training.runtime import preprocess
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
-import make_paper_set  # a script, not a package: imported from its folder
+import make_paper_set  # a script, not a package: imported from its folder  # noqa: E402
 
 SET_FOLDER = Path(os.environ.get("PAPER_SET", make_paper_set.DEFAULT_FOLDER))
 SHADING_FOLDER = Path(os.environ.get("PAPER_SHADING_SET", make_paper_set.SHADING_FOLDER))

@@ -30,7 +30,7 @@ from training.runtime.preprocess import to_model_input
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
-import make_flagged_ones as flagged
+import make_flagged_ones as flagged  # noqa: E402
 
 SETS = {  # samples -> (style, count) written as personal samples
     10: (("A", 10),),
