@@ -233,8 +233,7 @@ def test_teaching_flagged_ones_fixes_other_styles_and_keeps_mnist(part_of_mnist,
     started = time.perf_counter()
     result = teach(SHIPPED, samples, "mnist", tmp_path / "taught.keras", part_of_mnist,
                    progress=events.append, settings=TeachSettings(folds=0, cv_steps=0))
-    # No cross-validation here (make test's budget): bench/bench_teach.py measures it, and
-    # test_teach_window.py shows its figure in the window.
+    # No cross-validation here (make test's budget): bench/bench_teach.py measures it.
     seconds = time.perf_counter() - started
 
     held_out = {style: model_inputs(make_flagged_ones.make_set(style, 30, seed=5, invert_every=3))
