@@ -233,9 +233,18 @@ def child_pids() -> list[int]:
             fields = stat.read_text().rsplit(")", 1)[1].split()
         except (OSError, IndexError):
             continue  # it has just ended
-        if int(fields[1]) == me:
+        if int(fields[1]) == me and not _resource_tracker(stat.parent):
             found.append(int(stat.parent.name))
     return found
+
+
+def _resource_tracker(proc: Path) -> bool:
+    """multiprocessing's resource tracker: started once per Python process by the first spawned
+    child (the figure process), it lives as long as that Python process, not the window."""
+    try:
+        return b"multiprocessing.resource_tracker" in (proc / "cmdline").read_bytes()
+    except OSError:
+        return False
 
 
 @pytest.fixture(autouse=True)

@@ -4,9 +4,13 @@ import os
 import signal
 from pathlib import Path
 
+import pytest
+
 from desktop_app.jobs.child import ChildJob
 from desktop_app.jobs.registry import JobRegistry
 from training.protocol import messages as m
+
+pytestmark = pytest.mark.slow  # every test here starts a TensorFlow child
 
 TIMEOUT = 300_000  # ms: TensorFlow children start slowly on a busy machine
 

@@ -67,16 +67,16 @@ def test_toggle_draw_overlay_on_the_strokes_then_off(qtbot, window):
     results = []
     window.controller.resultReady.connect(results.append)
     stroke(qtbot, window.canvas, line((60, 300), (120, 340)))
-    qtbot.waitUntil(lambda: bool(results) and not window.controller._in_flight
-                    and not window.controller._dirty, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: bool(results) and not window.controller._inference.is_busy(),
+                    timeout=TIMEOUT)
     explains = window.controller._explains  # asked at once after each answer, if at all
-    assert window.canvas.overlay() is None and not explains.in_flight and not explains.pending
+    assert window.canvas.overlay() is None and not explains.is_busy()
     # Off: nothing was computed. On again, the newest drawing's map is the one next map (one
     # asked for while off would come first: the explainer answers in order).
     action.trigger()
-    qtbot.waitUntil(lambda: len(maps) > count and not window.controller._explains.in_flight,
+    qtbot.waitUntil(lambda: len(maps) > count and not window.controller._explains.is_busy(),
                     timeout=TIMEOUT)
-    assert [m["seq"] for m in maps[count:]] == [results[-1]["seq"]]
+    assert [m.seq for m in maps[count:]] == [results[-1].seq]
 
 
 def test_overlay_follows_a_drawing_off_centre_and_goes_when_cleared(qtbot, window):

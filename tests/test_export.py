@@ -66,7 +66,7 @@ def test_a_few_pictures_are_not_padded_to_a_full_chunk():
     lite = LiteModel(SHIPPED_TFLITE["mnist"])
     pictures = np.random.default_rng(5).random((3, 28, 28), dtype=np.float32)
     batch = lite.predict_batch(pictures)
-    assert lite._batch is None  # the 256-picture interpreter was never made, let alone run
+    assert lite._model._batch is None  # the 256-picture interpreter was never made
     singles = np.stack([lite.predict(picture) for picture in pictures])
     assert np.abs(batch - singles).max() <= 1e-6
 

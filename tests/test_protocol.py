@@ -131,6 +131,7 @@ def test_the_child_writes_at_most_10_batch_lines_a_second(monkeypatch):
         ("Batch", 1), ("Batch", 10), ("Download", 1), ("Download", 5), ("Epoch", None)]
 
 
+@pytest.mark.slow
 def test_a_real_training_run_decodes_fully(tiny_data, tmp_path):
     """Every line a real `python -m training train --progress json` writes is a typed message
     (and encodes back to the very same JSON)."""

@@ -65,7 +65,7 @@ def test_a_companion_file_without_its_model_is_refused_with_a_message(qtbot, win
 
 def test_an_unusable_stored_value_is_said_once_and_the_notice_passes(qtbot, app_settings,
                                                                      monkeypatch):
-    import desktop_app.main_window as main_window
+    import desktop_app.window.messages as main_window  # where the status bar's notices live
 
     monkeypatch.setattr(main_window, "NOTICE_MS", 300)
     app_settings._s.setValue(app_settings.TRAINING_CONFIG,
