@@ -35,7 +35,6 @@ from desktop_app.jobs.latest import LatestJob, Pace
 from desktop_app.jobs.registry import JobRegistry
 from desktop_app.prediction.conversion import Conversion
 from desktop_app.prediction.inference_worker import (
-    Classification,
     LoadFailed,
     LoadRequest,
     ModelInfo,
@@ -44,6 +43,7 @@ from desktop_app.prediction.inference_worker import (
     load_reply,
 )
 from desktop_app.prediction.model_choices import file_size_text, in_use_choice, standard_choices
+from desktop_app.views.follow_input import FollowsModelInput
 from training.core.datasets import DATASETS
 from training.runtime.calibration import apply_temperature
 from training.runtime.model_cache import ModelCache
@@ -276,7 +276,7 @@ class ModelColumn:
             widget.setVisible(visible)
 
 
-class CompareView(QWidget):
+class CompareView(FollowsModelInput, QWidget):
     """The dock's content: up to four ModelColumns side by side, class names on the left."""
 
     def __init__(self, controller, settings=None, jobs: JobRegistry | None = None,
@@ -516,17 +516,6 @@ class CompareView(QWidget):
                 self.columns[index].details.setText(message)
 
     # -- inputs from the controller
-    @Slot(object)
-    def _on_result(self, reply: Classification) -> None:
-        if reply.blank:
-            self._input = None
-        elif reply.input is not None:
-            self._input = np.asarray(reply.input, np.float32)
-            self._input_dataset = reply.dataset
-        else:
-            return
-        self._refresh()
-
     @Slot(object)
     def _on_model_ready(self, info: ModelInfo) -> None:
         if info.dataset == self._dataset:

@@ -37,8 +37,9 @@ from PySide6.QtWidgets import (
 from desktop_app.jobs.latest import LatestJob, Pace
 from desktop_app.jobs.registry import JobRegistry
 from desktop_app.prediction.conversion import Conversion, conversion_cache_path
-from desktop_app.prediction.inference_worker import Classification, ConversionNeeded, ModelInfo
+from desktop_app.prediction.inference_worker import ConversionNeeded, ModelInfo
 from desktop_app.prediction.model_choices import IN_USE, standard_choices
+from desktop_app.views.follow_input import FollowsModelInput
 from training.core.datasets import DATASETS
 from training.modelfile.sidecar import ModelLoadError
 from training.runtime.activations import feature_mosaic, vector_levels
@@ -315,7 +316,7 @@ def _tooltip(data: dict) -> str:
             f"{data.get('active', 0):.0%} of the values above zero")
 
 
-class LayersView(QWidget):
+class LayersView(FollowsModelInput, QWidget):
     """The dock's content: a model choice and one LayerPanel per layer, in a scroll area."""
 
     HINT = ("Each layer's output for your drawing. Convolutions and pooling: one small picture "
@@ -411,17 +412,6 @@ class LayersView(QWidget):
         self._refresh()
 
     # -- inputs from the controller
-    @Slot(object)
-    def _on_result(self, reply: Classification) -> None:
-        if reply.blank:
-            self._input = None
-        elif reply.input is not None:
-            self._input = np.asarray(reply.input, np.float32)
-            self._input_dataset = reply.dataset
-        else:
-            return
-        self._refresh()
-
     @Slot(object)
     def _on_model_ready(self, info: ModelInfo) -> None:
         if (self.model_choice.currentData() or {}).get("key") == IN_USE:
