@@ -19,10 +19,11 @@ run: install
 	$(PY) -m desktop_app
 
 # Everything CI runs: the layers contract (docs/architecture.md) and every test, two at a time
-# (many wait on child processes); prints the 10 slowest.
+# (many wait on child processes); prints the 10 slowest. Tests marked long (minutes of training
+# on real data) run in `make bench`.
 test: install
 	$(VENV)/bin/lint-imports --no-cache
-	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -n 2 $(PYTEST_ARGS)
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -n 2 -m "not long" $(PYTEST_ARGS)
 
 # The edit loop: the contract, the lint and the tests that load no TensorFlow (not marked slow).
 check: install
@@ -31,6 +32,7 @@ check: install
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -n 2 -m "not slow" $(PYTEST_ARGS)
 
 bench: install
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -n 2 -m long $(PYTEST_ARGS)
 	QT_QPA_PLATFORM=offscreen $(PY) -m bench    # windows drawn off screen: same figures with or without a display
 
 # The shipped models, trained by this project's own CLI on the full datasets (see README).
@@ -46,6 +48,9 @@ models: install
 	        --learning-rate 0.001 --lr-schedule constant --epochs 3 --batch-size 64 --dropout 0 \
 	        --validation-split 0.05 --seed 1 --out resources/models/lecture_cnn_$$ds.keras \
 	    || exit 1; done    # the lecture's two models, for "Models side by side"
+	for d in 0 0.5; do $(PY) -m training describe --architecture all --json --dropout $$d \
+	    || exit 1; done > resources/architectures.jsonl.part    # the panel's model summaries
+	mv resources/architectures.jsonl.part resources/architectures.jsonl
 	$(PY) scripts/export_shipped.py    # the .tflite + .layers.tflite the window runs (no TensorFlow)
 	for m in mnist fashion_mnist; do \
 	    $(PY) -m training calibrate --model resources/models/$$m.keras || exit 1; done  # + OOD

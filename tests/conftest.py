@@ -84,6 +84,22 @@ _GATE = _TensorFlowGate()
 sys.meta_path.insert(0, _GATE)
 
 
+# Files whose tests train for 10-70 s each (mostly in child processes): started first, so that the two
+# workers end together on a tail of shorter tests instead of one waiting for the other.
+HEAVY_FILES = ("test_calibration.py", "test_strategy.py", "test_training_panel.py", "test_teach_window.py", "test_user_work_kept.py",
+               "test_window_training.py", "test_presets.py", "test_teach.py", "test_cli.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests not marked slow first (the TensorFlow gate checks them before any slow test has
+    loaded TensorFlow into the worker), then the heavy files, then the other slow tests."""
+    def order(item):
+        if item.get_closest_marker("slow") is None:
+            return 0
+        return 1 if item.path.name in HEAVY_FILES else 2
+    items.sort(key=order)  # stable: file order within each group
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item, nextitem):
     _GATE.open = item.get_closest_marker("slow") is not None

@@ -5,7 +5,6 @@ no TensorFlow or Keras: the import rules themselves are pyproject.toml's import-
 import subprocess
 import sys
 
-import pytest
 from conftest import REPO
 
 WINDOW_SESSION = r"""
@@ -43,7 +42,6 @@ window.close()
 """
 
 
-@pytest.mark.slow  # the training panel's model summary is a TensorFlow child
 def test_the_window_process_never_imports_tensorflow(tmp_path):
     """Launch, draw, classify, switch dataset, open the training panel: no TensorFlow, no Keras
     in the window's process (they run in child processes only)."""

@@ -366,7 +366,7 @@ def test_calibrate_command_writes_the_sidecar_atomically_and_keeps_the_hashes(tm
 
     from training.cli.main import main
 
-    data = part_of_real_data(shared_data, "fashion_mnist", tmp_path / "data", 8000, 2000)
+    data = part_of_real_data(shared_data, "fashion_mnist", tmp_path / "data", 4000, 1000)
 
     for suffix in (".keras", ".json", ".tflite"):
         shutil.copyfile(shipped_model_path("fashion_mnist").with_suffix(suffix),
@@ -383,7 +383,7 @@ def test_calibrate_command_writes_the_sidecar_atomically_and_keeps_the_hashes(tm
     assert metadata["model_sha256"] == file_sha256(tmp_path / "f.keras")
     assert metadata["tflite_sha256"] == file_sha256(tmp_path / "f.tflite")
     assert metadata["calibration"]["ece_after"] < metadata["calibration"]["ece_before"]
-    assert metadata["calibration"]["fitted_on"] == "validation split (400 training images held out)"
+    assert metadata["calibration"]["fitted_on"] == "validation split (200 training images held out)"
     assert answer_check.AnswerCheck.for_model(tmp_path / "f.keras", metadata).checks_ood
     assert not list(tmp_path.glob(".*partial*"))  # no temporary left behind
 

@@ -69,7 +69,6 @@ def dock_tab_bars(window) -> list[QTabBar]:
             if bar.parent() is window and bar.isVisible() and bar.count() > 1]
 
 
-@pytest.mark.slow  # shows the training dock: its model summary is a TensorFlow child
 @pytest.mark.parametrize("dataset", ["mnist", "fashion_mnist"])
 def test_the_window_keeps_its_size_and_the_canvas_its_room(qtbot, window, dataset):
     """At 1024×700 the window is not pushed wider by its docks, and the canvas stays at least
@@ -148,7 +147,6 @@ def test_compare_view_boxes_fit_every_model_title(qtbot, window, dataset):
                     column.answer.contentsRect().width()
 
 
-@pytest.mark.slow  # shows the training dock: its model summary is a TensorFlow child
 @pytest.mark.parametrize("dataset", ["mnist", "fashion_mnist"])
 def test_the_training_form_fits_its_dock(qtbot, window, dataset):
     for size in SIZES:
@@ -175,7 +173,6 @@ def test_the_training_form_fits_its_dock(qtbot, window, dataset):
                 (size, button.text())
 
 
-@pytest.mark.slow  # shows the training dock: its model summary is a TensorFlow child
 def test_the_progress_text_is_never_clipped(qtbot, window):
     for size in SIZES:
         use(qtbot, window, size)

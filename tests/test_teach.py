@@ -174,7 +174,7 @@ def test_stop_on_stdin_stops_and_saves_nothing(tiny_data, few_samples, tmp_path)
     ("not_a_model", "not a Keras model"),
     ("bad_dataset", "unknown dataset"),
     ("bad_option", "unrecognized arguments"),
-    pytest.param("no_data", "MNIST was not found", marks=pytest.mark.slow),  # after TensorFlow
+    ("no_data", "MNIST was not found"),  # said before TensorFlow loads
 ])
 def test_bad_inputs_give_a_message_not_a_traceback(case, expected, tmp_path, few_samples,
                                                    isolated_cache):
@@ -223,6 +223,7 @@ def part_of_mnist(shared_data, tmp_path_factory) -> Path:
 
 
 @pytest.mark.slow
+@pytest.mark.long  # 200 steps of a vgg_cnn and its calibration: 2-3 min here; run by make bench
 def test_teaching_flagged_ones_fixes_other_styles_and_keeps_mnist(part_of_mnist, tmp_path):
     from training.learn.saving import load_model
     from training.learn.teach import TeachSettings, teach

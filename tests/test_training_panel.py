@@ -428,8 +428,57 @@ def test_clicking_a_mistake_emits_the_picture(qtbot, app_settings, tiny_data):
     panel.shutdown()  # showing the panel starts the model-summary worker
 
 
+@pytest.fixture
+def no_shipped_summaries(monkeypatch, tmp_path):
+    """As if resources/architectures.jsonl were missing: summaries come from a child."""
+    import training.protocol.summaries as summaries
+
+    monkeypatch.setattr(summaries, "summaries_path", lambda: tmp_path / "missing.jsonl")
+
+
+def test_shipped_summaries_show_at_once_without_a_child(qtbot, app_settings, tiny_data):
+    panel = make_panel(qtbot, app_settings, tiny_data)
+    summary = child(panel, QPlainTextEdit, "modelSummary")
+    panel.show()
+    assert panel.summary_ready() and not panel.controller.summary_running()
+    assert "101,770" in summary.toPlainText()  # the lecture dense net's parameter count
+    choose(child(panel, QComboBox, "architectureField"), "compact_cnn")
+    child(panel, QDoubleSpinBox, "dropoutField").setValue(0.2)
+    assert panel.summary_ready() and "98,442" in summary.toPlainText()
+    assert "Dropout" in summary.toPlainText() and not panel.controller.summary_running()
+
+
 @pytest.mark.slow
-def test_model_summary_is_built_in_the_background(qtbot, app_settings, tiny_data):
+def test_the_shipped_summaries_are_what_describe_builds_now():
+    """resources/architectures.jsonl cannot go stale: every architecture, with and without
+    dropout, as the Keras side describes it today (`make models` rewrites the file)."""
+    from training.learn.models import describe
+    from training.protocol.config import ARCHITECTURES
+    from training.protocol.summaries import shipped_summaries
+
+    shipped = shipped_summaries()
+    assert set(shipped) == {(a, d) for a in ARCHITECTURES for d in (False, True)}
+    for (architecture, dropout), text in shipped.items():
+        assert describe(architecture, 0.5 if dropout else 0.0)["text"] == text
+
+
+def test_a_damaged_summaries_file_is_read_as_far_as_it_goes(tmp_path):
+    from training.protocol.summaries import shipped_summaries, summaries_path
+
+    lines = summaries_path().read_text().splitlines()
+    damaged = tmp_path / "a.jsonl"
+    damaged.write_text("\n".join([lines[0], "{not json", '{"event": "summary", "text": 3}',
+                                   lines[1][: len(lines[1]) // 2]]))
+    assert list(shipped_summaries(damaged).values()) == [shipped_summaries()[
+        ("lecture_dense", False)]]  # the one whole line; the others are described by a child
+    damaged.write_bytes(b"\xff\xfe\x00")
+    assert shipped_summaries(damaged) == {}
+    assert shipped_summaries(tmp_path / "none.jsonl") == {}
+
+
+@pytest.mark.slow
+def test_model_summary_is_built_in_the_background(qtbot, app_settings, tiny_data,
+                                                  no_shipped_summaries):
     panel = make_panel(qtbot, app_settings, tiny_data)
     summary = child(panel, QPlainTextEdit, "modelSummary")
     assert summary.toPlainText() == "…"  # nothing built before the panel is shown
@@ -445,8 +494,8 @@ def test_model_summary_is_built_in_the_background(qtbot, app_settings, tiny_data
 
 
 @pytest.mark.slow
-def test_start_ends_a_summary_still_starting_and_the_summary_comes_after(qtbot, app_settings,
-                                                                         tiny_data):
+def test_start_ends_a_summary_still_starting_and_the_summary_comes_after(
+        qtbot, app_settings, tiny_data, no_shipped_summaries):
     """A summary child importing TensorFlow would take the run's CPU: Start ends it (without
     waiting for it), and the summary is made once the run is over."""
     panel = make_panel(qtbot, app_settings, tiny_data, epochs=1)

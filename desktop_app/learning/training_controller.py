@@ -4,7 +4,8 @@ A run is ``python -m training train ... --progress json`` in a child process (a 
 window's registry), saving into a fresh run folder ``runs_dir()/<timestamp>/``. The result
 line names that file; "Use this model" hands its path to the prediction side, "Save model…"
 copies the ``.keras``, its ``.tflite`` and its sidecar elsewhere. Model summaries come from
-``python -m training describe`` in a child too. This process never imports TensorFlow.
+``resources/architectures.jsonl`` (written by ``python -m training describe``), or from that
+command in a child for an architecture the file lacks. This process never imports TensorFlow.
 
 The misclassified test pictures are not sent through the pipe: the child reports their indices,
 and the test set is read here (numpy only, a few tens of ms) before the result reaches the UI.
@@ -37,6 +38,7 @@ from training.modelfile.sidecar import sidecar_path, tflite_path
 from training.protocol.config import TrainingConfig
 from training.protocol.messages import Message, Saved, Summary, TrainResult
 from training.protocol.options import config_arguments
+from training.protocol.summaries import shipped_summaries
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +119,7 @@ class TrainingController(QObject):
         self._retired: dict[int, ChildJob] = {}  # run -> its abandoned measuring child
         self._run = 0                      # number of the current run
         self._run_path: Path | None = None
-        self._summaries: dict[tuple, str] = {}
+        self._summaries: dict[tuple, str] = shipped_summaries()  # no TensorFlow child needed
         self._summary_job: ChildJob | None = None
         self._summary_key: tuple | None = None
 

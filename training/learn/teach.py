@@ -361,13 +361,17 @@ def _load_base(base_model_path, info, data_dir):
     """The base model (of the samples' dataset) and the dataset's local copy."""
     from training.core.datasets import load_dataset
     from training.learn.saving import load_model
+    from training.modelfile.sidecar import check_model_file
 
+    # The file's and the dataset's problems are said at once, before TensorFlow loads.
+    check_model_file(base_model_path)
+    data = load_dataset(info.name, data_dir, allow_download=False)
     loaded = load_model(base_model_path)
     base_dataset = loaded.metadata.get("dataset")
     if base_dataset and base_dataset != info.name:
         raise TeachError(f"{loaded.path.name} is a {dataset_info(base_dataset).title} model; "
                          f"it cannot be taught {info.title} samples.")
-    return loaded, load_dataset(info.name, data_dir, allow_download=False)
+    return loaded, data
 
 
 def _step_reporter(progress: ProgressFn, should_stop: StopFn, total_steps: int):
