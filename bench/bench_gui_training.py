@@ -202,11 +202,11 @@ def gui_epoch(panel, probed: bool, window_cpu: WindowCpu | None = None) -> tuple
     if result is None or result is previous:
         raise RuntimeError(f"GUI training failed: {panel.message.text()}")
     if not probed:
-        return result["train_seconds"], {}
+        return result.train_seconds, {}
     stats = {phase: _stats(values, probe.at[phase]) for phase, values in probe.stalls.items()}
     everything = [v for values in probe.stalls.values() for v in values]
     stats["whole_run"] = _stats(everything, [0.0] * len(everything))
-    return result["train_seconds"], stats
+    return result.train_seconds, stats
 
 
 def _settle(seconds: float) -> None:

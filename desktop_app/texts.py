@@ -7,8 +7,12 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from training.core.datasets import DATASETS
+
+if TYPE_CHECKING:  # for the annotation only
+    from training.runtime.numbers import NumberReading
 
 BLANK = "Draw something"
 LOADING = "Loading model…"
@@ -55,9 +59,9 @@ def answer_text(probabilities: Sequence[float], names: Sequence[str], verdict: s
     return f"Not sure: {names[first]} or {names[order[1]]}", ""
 
 
-def number_text(reading: dict) -> str:
+def number_text(reading: NumberReading) -> str:
     """A drawing read as several digits: "2026 — 94%" (the chance that every digit is right)."""
-    return f"{reading['text']} — {reading['confidence']:.0%}"
+    return f"{reading.number} — {reading.confidence:.0%}"
 
 
 def pinned_tip(who: str) -> str:

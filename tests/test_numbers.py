@@ -262,5 +262,5 @@ def test_the_window_reads_numbers_from_calibrated_probabilities():
     lite = LiteModel("resources/models/mnist.tflite")
     temperature = json.loads(open("resources/models/mnist.json").read())["temperature"]
     picture = hand_number("17", spacing=0.0, height=220)
-    assert _read_number(picture, lite, temperature)["text"] == "17"
+    assert _read_number(picture, lite, temperature).number == "17"
     assert _read_number(picture, lite, None) is None  # raw: one digit, "7"

@@ -8,6 +8,7 @@ import numpy as np
 
 from desktop_app import texts
 from training.runtime.answer_check import AnswerCheck
+from training.runtime.numbers import Box, DigitReading, NumberReading
 
 DIGITS = [str(i) for i in range(10)]
 GARMENTS = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
@@ -58,7 +59,12 @@ def test_the_verdict_of_a_model_without_calibration_is_the_runtimes_cut():
 
 
 def test_a_number_reads_as_its_digits_and_the_chance_all_are_right():
-    assert texts.number_text({"text": "2026", "confidence": 0.9412}) == "2026 — 94%"
+    def digit(label: int, confidence: float) -> DigitReading:
+        return DigitReading(label, list(probabilities(label, confidence)), Box(0, 0, 1, 1),
+                            np.zeros((28, 28), np.float32))
+
+    reading = NumberReading([digit(2, 0.97), digit(0, 1.0), digit(2, 0.97), digit(6, 1.0)])
+    assert texts.number_text(reading) == "2026 — 94%"  # 0.97 * 0.97: both 2s right
 
 
 def test_numbers_not_known_read_n_a():

@@ -115,17 +115,17 @@ def test_full_run_charts_results_and_use_model(qtbot, app_settings, tiny_data, u
     assert start_button.isEnabled()
     assert process_gone(pid)  # the child ended and was reaped
     result = panel.last_result()
-    assert result is not None and result["status"] == "finished"
+    assert result is not None and result.status == "finished"
 
     points = panel.findChild(type(panel.charts), "trainingCharts").points()
     for name in ("loss", "val_loss", "accuracy", "val_accuracy"):
         assert len(points[name]) == 2, name  # one point per epoch, train and validation
-        assert points[name] == pytest.approx(result["history"][name])
+        assert points[name] == pytest.approx(result.history[name])
     # The per-batch curve drawn during the run stays on the final charts (#20.10).
     assert panel.charts.running_points() >= 2
 
     assert "Test accuracy" in child(panel, QLabel, "testResults").text()
-    assert f"{result['test_accuracy']:.2%}" in child(panel, QLabel, "testResults").text()
+    assert f"{result.test_accuracy:.2%}" in child(panel, QLabel, "testResults").text()
     matrix = panel.results.confusion.matrix()
     assert matrix.shape == (10, 10)
     assert matrix.sum() == 100  # every tiny test picture counted once
@@ -133,16 +133,16 @@ def test_full_run_charts_results_and_use_model(qtbot, app_settings, tiny_data, u
 
     # The gallery shows the test pictures at the indices the child reported, read here.
     gallery = child(panel, QListWidget, "misclassifiedGallery")
-    assert gallery.count() == min(result["mistakes"], 60) == len(result["misclassified"])
+    assert gallery.count() == min(result.mistakes, 60) == len(result.misclassified)
     test = load_dataset("mnist", tiny_data, allow_download=False)
-    for row, index in enumerate(result["misclassified"][:5]):
+    for row, index in enumerate(result.misclassified[:5]):
         assert np.array_equal(panel.results.gallery.image(row), test.x_test[index])
-        names = result["class_names"]
+        names = result.class_names
         assert gallery.item(row).text() == (f"{names[test.y_test[index]]} → "
-                                            f"{names[result['misclassified_predicted'][row]]}")
+                                            f"{names[result.misclassified_predicted[row]]}")
 
     # The model was saved by the child in a run folder of the user's data.
-    path = Path(result["path"])
+    path = Path(result.path)
     assert path.parent.parent == user_home / "runs" and path.name == "mnist_lecture_dense.keras"
     assert path.is_file() and path.with_suffix(".json").is_file()
     with qtbot.waitSignal(panel.modelReady, timeout=5000) as blocker:
@@ -151,7 +151,7 @@ def test_full_run_charts_results_and_use_model(qtbot, app_settings, tiny_data, u
     metadata = used.metadata
     assert used.path == str(path)
     assert metadata["dataset"] == "mnist"
-    assert metadata["history"]["loss"] == pytest.approx(result["history"]["loss"])
+    assert metadata["history"]["loss"] == pytest.approx(result.history["loss"])
     expected = panel.config().to_dict()
     assert metadata["config"] == expected  # the child trained exactly what the form held
 
@@ -178,9 +178,9 @@ def test_stop_mid_run_returns_to_idle(qtbot, app_settings, tiny_data):
     wait_until_idle(qtbot, panel, timeout=30_000)
 
     result = panel.last_result()
-    assert result["status"] == "stopped"
-    assert result["epochs_completed"] < 200
-    assert Path(result["path"]).is_file()  # the partial model can be used or saved
+    assert result.status == "stopped"
+    assert result.epochs_completed < 200
+    assert Path(result.path).is_file()  # the partial model can be used or saved
     assert child(panel, QPushButton, "startTraining").isEnabled()
     assert child(panel, QPushButton, "useModel").isEnabled()
     assert "Stopped" in child(panel, QLabel, "trainingMessage").text()
@@ -224,8 +224,8 @@ def test_stop_keeps_the_model_at_once_and_measures_it_in_the_background(qtbot, a
     assert "saved" in events and "train_end" not in events and "result" not in events
     assert panel.is_busy() and not panel.is_training()
     kept = panel.last_result()
-    path = Path(kept["path"])
-    assert kept["status"] == "stopped" and path.parent.parent == user_home / "runs"
+    path = Path(kept.path)
+    assert kept.status == "stopped" and path.parent.parent == user_home / "runs"
     assert child(panel, QPushButton, "useModel").isEnabled()
     assert child(panel, QPushButton, "saveModel").isEnabled()
     assert not child(panel, QPushButton, "stopTraining").isEnabled()
@@ -240,9 +240,9 @@ def test_stop_keeps_the_model_at_once_and_measures_it_in_the_background(qtbot, a
 
     wait_until_idle(qtbot, panel)  # then the measured figures arrive for the same model
     result = panel.last_result()
-    assert result["path"] == str(path) and result["status"] == "stopped"
-    assert np.sum(result["confusion"]) == 100
-    assert f"{result['test_accuracy']:.2%}" in child(panel, QLabel, "testResults").text()
+    assert result.path == str(path) and result.status == "stopped"
+    assert np.sum(result.confusion) == 100
+    assert f"{result.test_accuracy:.2%}" in child(panel, QLabel, "testResults").text()
     assert load_model(path).metadata["temperature"] > 0  # calibrated, in the kept sidecar
     assert panel.results.reliability.calibration() is not None  # the Confidence tab shows it
 
@@ -260,7 +260,7 @@ def test_start_while_the_kept_model_is_measured_starts_a_new_run(qtbot, app_sett
     qtbot.waitUntil(lambda: events.count("batch") >= 3, timeout=RUN_TIMEOUT)
     first_pid = child_pid(qtbot, panel)
     stop_and_wait_until_kept(qtbot, panel, events)
-    kept = Path(panel.last_result()["path"])
+    kept = Path(panel.last_result().path)
     assert "result" not in events and not process_gone(first_pid)  # still being measured
     events.clear()
 
@@ -282,8 +282,8 @@ def test_start_while_the_kept_model_is_measured_starts_a_new_run(qtbot, app_sett
     stop_and_wait_until_kept(qtbot, panel, events)
     wait_until_idle(qtbot, panel)
     second = panel.last_result()
-    assert second["status"] == "stopped" and Path(second["path"]) != kept
-    assert np.sum(second["confusion"]) == 100
+    assert second.status == "stopped" and Path(second.path) != kept
+    assert np.sum(second.confusion) == 100
 
 
 def test_missing_data_says_where_it_looked(qtbot, app_settings, tmp_path, isolated_cache):
@@ -338,7 +338,7 @@ def test_a_killed_child_is_a_message_and_start_works_again(qtbot, app_settings, 
     child(panel, QSpinBox, "batchSizeField").setValue(32)
     start(qtbot, panel)
     wait_until_idle(qtbot, panel)
-    assert panel.last_result()["status"] == "finished"
+    assert panel.last_result().status == "finished"
 
 
 def test_invalid_values_cannot_be_entered(qtbot, app_settings, tiny_data):
@@ -535,7 +535,7 @@ def test_save_copies_the_model_its_lite_twin_and_sidecar(qtbot, app_settings, ti
     start(qtbot, panel)
     wait_until_idle(qtbot, panel)
     result = panel.last_result()
-    run = Path(result["path"])
+    run = Path(result.path)
 
     target = tmp_path / "saved" / "mine.keras"
     monkeypatch.setattr(QFileDialog, "getSaveFileName",
@@ -547,7 +547,7 @@ def test_save_copies_the_model_its_lite_twin_and_sidecar(qtbot, app_settings, ti
         assert target.with_suffix(".tflite").read_bytes() == run.with_suffix(".tflite").read_bytes()
     loaded = load_model(target)
     assert loaded.metadata["model_file"] == "mine.keras"  # the sidecar names its new file
-    assert loaded.metadata["history"]["loss"] == pytest.approx(result["history"]["loss"])
+    assert loaded.metadata["history"]["loss"] == pytest.approx(result.history["loss"])
     x = np.random.default_rng(0).random((8, 28, 28, 1)).astype(np.float32)
     np.testing.assert_allclose(np.asarray(loaded.model.predict_on_batch(x)),
                                np.asarray(load_model(run).model.predict_on_batch(x)), atol=1e-6)
@@ -556,10 +556,10 @@ def test_save_copies_the_model_its_lite_twin_and_sidecar(qtbot, app_settings, ti
     qtbot.addWidget(other)
     other.show_saved_model(loaded.metadata)
     points = other.charts.points()
-    assert points["loss"] == pytest.approx(result["history"]["loss"])
-    assert points["val_accuracy"] == pytest.approx(result["history"]["val_accuracy"])
-    assert np.array_equal(other.results.confusion.matrix(), result["confusion"])
-    assert f"{result['test_accuracy']:.2%}" in child(other, QLabel, "testResults").text()
+    assert points["loss"] == pytest.approx(result.history["loss"])
+    assert points["val_accuracy"] == pytest.approx(result.history["val_accuracy"])
+    assert np.array_equal(other.results.confusion.matrix(), result.confusion)
+    assert f"{result.test_accuracy:.2%}" in child(other, QLabel, "testResults").text()
 
     # A save that cannot be written is a message, not a crash, and loses nothing.
     saved_before = target.read_bytes()
@@ -641,7 +641,7 @@ loop = QEventLoop()
 panel.trainingStateChanged.connect(lambda running: running or loop.quit())
 panel.start()
 loop.exec()
-assert panel.last_result()["status"] == "finished", panel.message.text()
+assert panel.last_result().status == "finished", panel.message.text()
 panel.modelReady.connect(lambda trained: print("used", trained.path))
 panel.use_button.click()
 QFileDialog.getSaveFileName = staticmethod(lambda *a, **k: ({str(tmp_path / 'm.keras')!r}, ""))
@@ -679,4 +679,4 @@ def test_missing_data_is_downloaded_with_progress_shown(qtbot, app_settings, tmp
                     timeout=RUN_TIMEOUT)
     assert any(f.startswith("Downloading") for f in formats), set(formats)
     assert panel.last_result() is not None
-    assert np.sum(panel.last_result()["confusion"]) == 50
+    assert np.sum(panel.last_result().confusion) == 50

@@ -111,7 +111,7 @@ def test_a_misclassified_tile_shows_the_answer_of_the_model_that_got_it_wrong(qt
 
     win, panel = trained
     result = panel.last_result()
-    trained_model = LiteModel(tflite_path(result["path"]))
+    trained_model = LiteModel(tflite_path(result.path))
     canvas_model = LiteModel(tflite_path(win.controller.model().path))
     rng = np.random.default_rng(0)
     for _ in range(200):
@@ -124,7 +124,7 @@ def test_a_misclassified_tile_shows_the_answer_of_the_model_that_got_it_wrong(qt
     else:
         pytest.fail("no picture on which the two models disagree")
     panel.sampleChosen.emit(image, "mnist")
-    names = result["class_names"]
+    names = result.class_names
     first = (f"{names[theirs]} —", f"Not sure: {names[theirs]} or")
     qtbot.waitUntil(lambda: win.prediction_label.toolTip() != "", timeout=TIMEOUT)
     assert win.prediction_label.text().startswith(first), win.prediction_label.text()

@@ -53,13 +53,13 @@ def test_use_this_model_switches_the_canvas_to_the_trained_model(qtbot, app_sett
 
     before = win.chart.probabilities()
     qtbot.mouseClick(child(panel, QPushButton, "useModel"), Qt.MouseButton.LeftButton)
-    name = Path(panel.last_result()["path"]).stem  # the run's file: mnist_lecture_dense
+    name = Path(panel.last_result().path).stem  # the run's file: mnist_lecture_dense
     qtbot.waitUntil(lambda: getattr(win.controller.model(), "path", None)
-                    == panel.last_result()["path"], timeout=TIMEOUT)
+                    == panel.last_result().path, timeout=TIMEOUT)
     assert name in win.model_status.text()
     qtbot.waitUntil(lambda: not np.allclose(win.chart.probabilities(), before, atol=1e-3),
                     timeout=TIMEOUT)
-    assert f"{panel.last_result()['test_accuracy']:.2%}" in win.model_status.text()
+    assert f"{panel.last_result().test_accuracy:.2%}" in win.model_status.text()
     # Loading the run's file does not replace the run's results: it can still be saved.
     assert child(panel, QPushButton, "saveModel").isEnabled()
 
@@ -199,17 +199,17 @@ def test_a_stopped_model_is_used_on_the_canvas_while_it_is_being_measured(qtbot,
     start_button = child(panel, QPushButton, "startTraining")
     qtbot.waitUntil(start_button.isEnabled, timeout=TIMEOUT)
     assert "result" not in events  # kept, not yet measured
-    name = Path(panel.last_result()["path"]).stem
+    name = Path(panel.last_result().path).stem
     qtbot.mouseClick(child(panel, QPushButton, "useModel"), Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: getattr(win.controller.model(), "path", None)
-                    == panel.last_result()["path"], timeout=TIMEOUT)
+                    == panel.last_result().path, timeout=TIMEOUT)
     assert name in win.model_status.text()
     stroke(qtbot, win.canvas, line((100, 70), (300, 70)))
     wait_label(qtbot, win, lambda text: " — " in text or text.startswith(("Not sure", "That")))
     wait_until_idle(qtbot, panel)
-    assert panel.last_result()["status"] == "stopped" and "result" in events
+    assert panel.last_result().status == "stopped" and "result" in events
     # Measured: the canvas answers with its temperature from then on (it loads the model
     # again if it had loaded it before the measuring ended).
-    kept = panel.last_result()["path"]
+    kept = panel.last_result().path
     qtbot.waitUntil(lambda: win.controller.model().path == kept
                     and win.controller.model().calibrated, timeout=TIMEOUT)

@@ -71,17 +71,6 @@ class FinishedRun:
     predicted: np.ndarray | None = None
     gallery_error: str | None = None
 
-    def as_dict(self) -> dict:
-        """The result's fields, plus ``misclassified_images``/``_true``/``_predicted`` (arrays)
-        or ``gallery_error``."""
-        record = self.result.to_dict()
-        if self.gallery_error is not None:
-            record["gallery_error"] = self.gallery_error
-        else:
-            record.update(misclassified_images=self.images, misclassified_true=self.true,
-                          misclassified_predicted=self.predicted)
-        return record
-
 
 def read_gallery(result: TrainResult, data_dir: str | None) -> FinishedRun:
     """The misclassified test pictures, by the indices the child sent. The test set is read

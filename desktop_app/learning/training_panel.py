@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 
 from desktop_app.figures.figure_renderer import FigureRenderer
 from desktop_app.learning.config_form import ConfigForm
-from desktop_app.learning.training_controller import TrainingController
+from desktop_app.learning.training_controller import FinishedRun, TrainingController
 from desktop_app.settings import AppSettings
 from desktop_app.texts import download_text, training_progress_text
 from desktop_app.texts import finite as _finite
@@ -54,7 +54,9 @@ from training.protocol.messages import (
     EvaluateBegin,
     Message,
     OodBegin,
+    Saved,
     TrainBegin,
+    TrainResult,
     WarningMessage,
 )
 from training.protocol.presets import PRESETS
@@ -104,7 +106,9 @@ class TrainingPanel(QWidget):
         self._settings = settings
         self._jobs = jobs
         self._presets = presets()
-        self._result = None                 # the result the buttons act on (None: nothing)
+        # The run the buttons act on: its Saved message while it is measured, its TrainResult
+        # once measured (both name its path, status, dataset, metadata...); None: nothing.
+        self._result: Saved | TrainResult | None = None
         self._saved_to: str | None = None   # where the user saved this result (None: unsaved)
         self._discarded: str | None = None  # path of a kept model the user discarded
         self._warnings: list[str] = []      # the running run's warnings, kept on screen
@@ -116,8 +120,8 @@ class TrainingPanel(QWidget):
         # The controller sends typed messages (training/protocol/messages.py); this panel reads
         # their fields by name.
         self.controller.progress.connect(self._on_progress)
-        self.controller.finished.connect(lambda run: self._on_finished(run.as_dict()))
-        self.controller.kept.connect(lambda saved: self._on_kept(saved.to_dict()))
+        self.controller.finished.connect(self._on_finished)
+        self.controller.kept.connect(self._on_kept)
         self.controller.failed.connect(self._on_failed)
         self.controller.stateChanged.connect(self._on_state_changed)
         self.controller.summaryReady.connect(self._on_summary_ready)
@@ -374,9 +378,10 @@ class TrainingPanel(QWidget):
         """A run's child process is alive: training, or measuring the kept model."""
         return self.controller.is_training()
 
-    def last_result(self) -> dict | None:
-        """The result event of this session's last run (None before any run ends, or after a
-        saved model's results were shown instead)."""
+    def last_result(self) -> Saved | TrainResult | None:
+        """This session's last run: its ``Saved`` message while it is being measured (or when
+        the measuring was abandoned), its ``TrainResult`` once measured; None before any run
+        keeps a model, or after it was discarded."""
         return self._result
 
     @Slot()
@@ -447,9 +452,8 @@ class TrainingPanel(QWidget):
             done = self._result is not None
             self.progress.setRange(0, 1)
             self.progress.setValue(1 if done else 0)
-            status = (self._result or {}).get("status")
             self.progress.setFormat("Not training" if not done else
-                                    "Stopped" if status == "stopped" else "Finished")
+                                    "Stopped" if self._result.status == "stopped" else "Finished")
             if self._shown and not self.summary_ready():
                 self._request_summary()
         self._update_buttons()
@@ -506,20 +510,20 @@ class TrainingPanel(QWidget):
         kept = self.controller.model_kept() and self._result is not None
         if not kept:
             return ""
-        if self._result.get("status") == "stopped":
-            return (f"Stopped after {_epochs(self._result.get('epochs_completed', 0))}: the "
-                    "model so far is kept. ")
-        return f"Finished {_epochs(self._result.get('epochs_completed', 0))}: the model is kept. "
+        epochs = _epochs(self._result.epochs_completed)
+        if self._result.status == "stopped":
+            return f"Stopped after {epochs}: the model so far is kept. "
+        return f"Finished {epochs}: the model is kept. "
 
     @Slot(object)
-    def _on_kept(self, event: dict) -> None:
+    def _on_kept(self, saved: Saved) -> None:
         """The run's model is saved (training ended or was stopped): offer it at once; its test
         figures, temperature and "doesn't look like" check come when measured."""
-        self._result = event
+        self._result = saved
         self._saved_to = None
         self._discarded = None
-        self._results_dataset = event.get("dataset", self._results_dataset)
-        self.charts.set_history(event.get("history") or {}, this_run=True)
+        self._results_dataset = saved.dataset
+        self.charts.set_history(saved.history or {}, this_run=True)
         self.results.clear()
         self.results.reliability.set_calibration(
             None, empty="Being measured on the test set… (the temperature and the check for "
@@ -529,48 +533,47 @@ class TrainingPanel(QWidget):
         self.progress.setFormat("Measuring the kept model…")
         text = self._kept_text() + "“Use this model” and “Save model…” work now; it is being "\
             "measured on the test set in the background." + SKIP_HINT
-        if event.get("message"):  # saved, but not where asked (kept in the recovery folder)
-            text += " " + event["message"]
-        self._show_message(text, error=bool(event.get("message")))
+        if saved.message:  # saved, but not where asked (kept in the recovery folder)
+            text += " " + saved.message
+        self._show_message(text, error=bool(saved.message))
         self._update_buttons()
 
     @Slot(object)
-    def _on_finished(self, result: dict) -> None:
-        if result.get("path") and result.get("path") == self._discarded:
+    def _on_finished(self, run: FinishedRun) -> None:
+        result = run.result
+        if result.path and result.path == self._discarded:
             return  # measured after the user discarded it
-        same = self._result is not None and self._result.get("path") == result.get("path")
+        same = self._result is not None and self._result.path == result.path
         self._result = result
         if not same:
             self._saved_to = None
-        self._results_dataset = result["dataset"]
+        self._results_dataset = result.dataset
         self.tabs.setCurrentWidget(self.results)  # first: hidden charts are not redrawn now
         self.results.show_results(
-            result.get("test_accuracy"), result.get("test_loss"), result["confusion"],
-            result["class_names"], images=result.get("misclassified_images"),
-            true=result.get("misclassified_true"),
-            predicted=result.get("misclassified_predicted"), mistakes=result.get("mistakes"))
-        self._show_confidence(result.get("metadata") or {})
-        self.charts.set_history(result.get("history") or {}, this_run=True)
-        accuracy = _percent(result.get("test_accuracy"))
-        if result["status"] == "stopped":
-            text = (f"Stopped after {_epochs(result['epochs_completed'])}. The partial "
+            result.test_accuracy, result.test_loss, result.confusion, result.class_names,
+            images=run.images, true=run.true, predicted=run.predicted, mistakes=result.mistakes)
+        self._show_confidence(result.metadata or {})
+        self.charts.set_history(result.history or {}, this_run=True)
+        accuracy = _percent(result.test_accuracy)
+        if result.status == "stopped":
+            text = (f"Stopped after {_epochs(result.epochs_completed)}. The partial "
                     f"model scores {accuracy} on the test set.")
         else:
-            text = (f"Finished {_epochs(result['epochs_completed'])} in "
-                    f"{result['train_seconds']:.0f} s: test accuracy {accuracy}, loss "
-                    f"{_number(result.get('test_loss'))}.")
+            text = (f"Finished {_epochs(result.epochs_completed)} in "
+                    f"{result.train_seconds:.0f} s: test accuracy {accuracy}, loss "
+                    f"{_number(result.test_loss)}.")
         text += " “Use this model” puts it on the canvas."
-        if result.get("message"):  # saved, but not where asked (kept in the recovery folder)
-            text += " " + result["message"]
+        if result.message:  # saved, but not where asked (kept in the recovery folder)
+            text += " " + result.message
         if self._warnings:
             text += " " + " ".join(self._warnings)
-        if result.get("gallery_error"):
+        if run.gallery_error:
             text += " The misclassified pictures cannot be shown: the test set is not readable."
-        self._show_message(text, error=bool(result.get("message") or self._warnings))
+        self._show_message(text, error=bool(result.message or self._warnings))
         if self._saved_to:
             self._resave_with_figures()
         if same:  # a model kept before it was measured: whoever uses it reloads its sidecar
-            self.modelMeasured.emit([p for p in (result.get("path"), self._saved_to) if p])
+            self.modelMeasured.emit([p for p in (result.path, self._saved_to) if p])
 
     @Slot(str)
     def _on_failed(self, message: str) -> None:
@@ -612,8 +615,7 @@ class TrainingPanel(QWidget):
     def _use_model(self) -> None:
         if self._result is None:
             return
-        self.modelReady.emit(TrainedModel(self._result["path"],
-                                          dict(self._result.get("metadata") or {})))
+        self.modelReady.emit(TrainedModel(self._result.path, dict(self._result.metadata or {})))
         self._show_message("The canvas now classifies with the model just trained.")
 
     @Slot()
@@ -621,7 +623,7 @@ class TrainingPanel(QWidget):
         if self._result is None:
             return
         suggested = os.path.join(self._settings.models_folder(),
-                                 f"{self._result['dataset']}_{self._result['architecture']}.keras")
+                                 f"{self._result.dataset}_{self._result.architecture}.keras")
         path, _ = QFileDialog.getSaveFileName(self, "Save model", suggested,
                                               "Keras models (*.keras)")
         if not path:
@@ -655,7 +657,7 @@ class TrainingPanel(QWidget):
             self._save_model()
             return self._saved_to is not None  # the save dialog may have been cancelled
         if answer == QMessageBox.StandardButton.Discard:
-            self._discarded = self._result.get("path")
+            self._discarded = self._result.path
             self._result = None
             self.results.clear()
             self.charts.reset()
@@ -700,15 +702,15 @@ class TrainingPanel(QWidget):
     def _is_current_run(self, metadata: dict) -> bool:
         digest = metadata.get("model_sha256")
         return (self._result is not None and digest is not None
-                and digest == (self._result.get("metadata") or {}).get("model_sha256"))
+                and digest == (self._result.metadata or {}).get("model_sha256"))
 
     @Slot(object)
     def _on_sample_clicked(self, image) -> None:
         self.sampleChosen.emit(image, self._results_dataset)
 
 
-def _score(result: dict) -> str:
-    accuracy = result.get("test_accuracy")
+def _score(result: Saved | TrainResult) -> str:
+    accuracy = result.test_accuracy if isinstance(result, TrainResult) else None
     return (f"{_percent(accuracy)} on the test set" if _finite(accuracy)
             else "not measured on the test set yet")
 

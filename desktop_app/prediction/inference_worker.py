@@ -10,6 +10,7 @@ dataclass defined here.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -20,7 +21,8 @@ from desktop_app.prediction.conversion import conversion_cache_path
 from training.core.datasets import DATASETS, normalize_name
 from training.modelfile.sidecar import ModelLoadError
 from training.runtime.model_cache import ModelCache
-from training.runtime.numbers import may_hold_several, read_number
+from training.runtime import numbers
+from training.runtime.numbers import Box, may_hold_several, read_number
 from training.runtime.preprocess import BlankPictureError, place_model_input
 
 log = logging.getLogger(__name__)
@@ -281,7 +283,7 @@ class NumberRequest:
 class NumberReading:
     seq: int
     dataset: str
-    number: dict | None              # see _read_number; None: not several digits
+    number: numbers.NumberReading | None  # see _read_number; None: not several digits
 
 
 class NumberReader:
@@ -301,10 +303,10 @@ class NumberReader:
         return NumberReading(request.seq, request.dataset, number)
 
 
-def _read_number(grey: np.ndarray, model, temperature: float | None = None) -> dict | None:
-    """Several digits side by side, as a number: {"text", "confidence" (the product of the
-    digits' confidences), "digits": one probabilities array per digit, "boxes": their boxes in
-    the picture's pixels, "inputs": the 28x28 each digit was read from}; None for one digit.
+def _read_number(grey: np.ndarray, model,
+                 temperature: float | None = None) -> numbers.NumberReading | None:
+    """Several digits side by side, as a number (its digits' boxes in the picture's pixels);
+    None for one digit, or when a digit's probabilities are not finite.
 
     The reader weighs the model's calibrated probabilities (``temperature``): a model trained
     with label smoothing is under-confident, and its raw answers made "17" read as "7"."""
@@ -316,12 +318,12 @@ def _read_number(grey: np.ndarray, model, temperature: float | None = None) -> d
     from training.runtime.calibration import calibrated_predictions
 
     reading = read_number(grey, calibrated_predictions(model.predict_batch, temperature))
-    digits = [np.asarray(d.probabilities, np.float32) for d in reading.digits]
-    if len(digits) < 2 or not all(np.all(np.isfinite(d)) for d in digits):
+    digits = reading.digits
+    if len(digits) < 2 or not all(math.isfinite(p) for d in digits for p in d.probabilities):
         return None
-    return {"text": reading.number, "confidence": float(reading.confidence), "digits": digits,
-            "boxes": [tuple(v * factor for v in d.box) for d in reading.digits],
-            "inputs": [np.asarray(d.model_input, np.float32) for d in reading.digits]}
+    return numbers.NumberReading([
+        replace(d, box=Box(*(v * factor for v in d.box)),
+                model_input=np.asarray(d.model_input, np.float32)) for d in digits])
 
 
 class ConversionNeeded(Exception):

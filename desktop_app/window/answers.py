@@ -51,7 +51,7 @@ class AnswersMixin:
         """Ask the model just trained about ``image`` (its answer follows from its thread);
         the pinned answer, still without probabilities, or None without such a model."""
         result = self.training_panel.last_result() if self.training_panel else None
-        if not result or not result.get("path"):
+        if result is None or not result.path:
             return None
         from training.modelfile.sidecar import tflite_path
 
@@ -61,11 +61,10 @@ class AnswersMixin:
             self._trained_answers.done.connect(self._trained_model_answered)
         self._pin_request += 1
         self._trained_answers.submit(TrainedAnswerRequest(
-            self._pin_request, str(tflite_path(result["path"])), image))
-        name = ((result.get("metadata") or {}).get("display_name")
-                or Path(result["path"]).stem)
+            self._pin_request, str(tflite_path(result.path)), image))
+        name = (result.metadata or {}).get("display_name") or Path(result.path).stem
         return {"id": self._pin_request, "probabilities": None, "verdict": None,
-                "names": list(result["class_names"]), "who": "the model just trained",
+                "names": list(result.class_names), "who": "the model just trained",
                 "model_line": f"Answer of the model just trained: {name}"}
 
     def _trained_model_answered(self, reply: TrainedAnswer) -> None:
@@ -143,10 +142,11 @@ class AnswersMixin:
                                                  probabilities=self._last_probabilities))
             return
         self._last_number = number
-        if number.get("inputs"):
-            self.model_input.set_digits(number["inputs"])   # every digit, as the model saw it
+        # every digit, as the model saw it
+        self.model_input.set_digits([d.model_input for d in number.digits])
         if self.chart is not None:
-            self.chart.set_number(number["digits"], self._last_probabilities)
+            self.chart.set_number([d.probabilities for d in number.digits],
+                                  self._last_probabilities)
         self.prediction_label.setText(number_text(number))
         self.prediction_label.setToolTip(NUMBER_TIP)
 

@@ -102,7 +102,8 @@ class LayoutMixin:
         self._right_column.replaceWidget(self._chart_placeholder, self.chart)
         self._chart_placeholder.deleteLater()
         if self._last_number is not None:
-            self.chart.set_number(self._last_number["digits"], self._last_probabilities)
+            self.chart.set_number([d.probabilities for d in self._last_number.digits],
+                                  self._last_probabilities)
         elif self._last_probabilities is not None:
             self.chart.set_probabilities(self._last_probabilities)
 
