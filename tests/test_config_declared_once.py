@@ -14,7 +14,8 @@ from PySide6.QtWidgets import QDoubleSpinBox, QFormLayout, QSpinBox, QWidget
 
 from desktop_app.learning.training_controller import train_arguments
 from desktop_app.learning.training_panel import TrainingPanel
-from training.cli.main import _parser, _train_config
+from training.cli.main import _parser
+from training.cli.train_command import _train_config
 from training.protocol.config import (
     ConfigError,
     TrainingConfig,

@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from training.cli.main import _parser, _train_config
+from training.cli.main import _parser
+from training.cli.train_command import _train_config
 from training.core.datasets import DATASETS, load_dataset
 from training.learn.trainer import train
 from training.protocol.config import ConfigError, TrainingConfig

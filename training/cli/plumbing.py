@@ -1,16 +1,23 @@
-"""What both commands (train & co. in training/cli/main.py, teach in training/cli/teach.py) need
-to talk to a terminal or to the window: the JSON-lines writer, the stop requests, the error line.
+"""What the commands (train_command, model_commands, file_commands and teach, under main.py)
+share to talk to a terminal or to the window: the JSON-lines writer, the stop requests, the error
+line, the progress bar, the common options, and a quiet import of Keras.
 """
 
 from __future__ import annotations
 
+import argparse
 import io
+import logging
+import math
 import os
+import re
 import signal
 import sys
+import tempfile
 import threading
 import time
 
+from training.core.datasets import DATASETS
 from training.protocol.messages import (
     Batch,
     Download,
@@ -25,6 +32,16 @@ EXIT_ERROR = 2
 EXIT_NOT_SAVED = 3
 EXIT_INTERRUPTED = 130
 BATCH_INTERVAL = 0.1        # seconds between two batch (or download) lines: <= 10 a second
+DEBUG_ENV_VAR = "DRAW_CLASSIFY_DEBUG"
+
+# Lines TensorFlow's C++ side writes to stderr while it loads, before TF_CPP_MIN_LOG_LEVEL
+# applies (absl logging is initialised later): start-up information, not problems.
+_TF_NOISE = re.compile(r"^(WARNING: All log messages before absl::InitializeLog|[IW]\d{4} "
+                       r"\d\d:\d\d:\d\d|To enable the following instructions|E\d{4} .*cuda)")
+
+
+class CliError(Exception):
+    """A user error found by the CLI itself (the message is printed, exit status 2)."""
 
 
 def take_stdout() -> io.TextIOBase:
@@ -140,3 +157,93 @@ def unexpected(exc: BaseException) -> str:
     """One line for an error nobody foresaw: its type and the first line of its text."""
     detail = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
     return f"unexpected {type(exc).__name__}" + (f": {detail}" if detail else "")
+
+
+def progress_argument(cmd: argparse.ArgumentParser) -> None:
+    cmd.add_argument("--progress", choices=("bar", "json"), default="bar",
+                     help="bar: a human progress line on stderr (default); json: one JSON "
+                          "object per line on stdout, and 'stop' on stdin stops training")
+
+
+def model_argument(cmd: argparse.ArgumentParser) -> None:
+    cmd.add_argument("--model", default="mnist",
+                     help="a .keras file or a shipped model name: mnist (default), fashion_mnist")
+    cmd.add_argument("--dataset", choices=list(DATASETS),
+                     help="dataset of a model without metadata (default: from its metadata)")
+
+
+def import_keras_quietly() -> None:
+    """Import Keras (and TensorFlow) with fd 2 captured, then pass on all but the start-up
+    lines TensorFlow's C++ logging prints before TF_CPP_MIN_LOG_LEVEL takes effect."""
+    if "keras" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            import keras  # noqa: F401
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            capture.seek(0)
+            for line in capture.read().decode("utf-8", "replace").splitlines():
+                if line.strip() and not _TF_NOISE.match(line):
+                    print(line, file=sys.stderr)
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    try:
+        import absl.logging
+
+        absl.logging.set_verbosity(absl.logging.ERROR)
+    except ImportError:
+        pass
+
+
+class ProgressBar:
+    """One line per epoch on stderr: a bar with batches, loss/accuracy and the ETA."""
+
+    WIDTH = 30
+
+    def __init__(self, stream=sys.stderr):
+        self.stream = stream
+        self.tty = stream.isatty()
+        self._last_line = 0.0
+
+    def __call__(self, event: dict) -> None:
+        kind = event["event"]
+        if kind == "train_begin":
+            print(f"training on {event['train_samples']} images, validating on "
+                  f"{event['val_samples']} ({event['source']})", file=self.stream)
+            if event.get("strategy", "default") != "default":
+                print(f"strategy {event['strategy']}: {event['devices']}", file=self.stream)
+        elif kind in ("batch", "download"):
+            now = time.monotonic()
+            if not self.tty and now - self._last_line < 10:
+                return  # a log file gets a line every 10 s, not a flood
+            self._last_line = now
+            if kind == "download":
+                total = f" of {event['total'] / 1e6:.1f}" if event["total"] else ""
+                text = f"downloading {event['file']}: {event['done'] / 1e6:.1f}{total} MB"
+            else:
+                done = int(self.WIDTH * event["batch"] / event["steps"])
+                text = (f"epoch {event['epoch']}/{event['epochs']} "
+                        f"[{'=' * done:<{self.WIDTH}}] {event['batch']}/{event['steps']} "
+                        f"loss {event['loss']:.4f} acc {event['accuracy']:.4f} "
+                        f"ETA {_duration(event['eta_seconds'])}")
+            print(("\r" + text) if self.tty else text, end="" if self.tty else "\n",
+                  file=self.stream, flush=True)
+        elif kind == "epoch":
+            val = (f" val_loss {event['val_loss']:.4f} val_acc {event['val_accuracy']:.4f}"
+                   if "val_loss" in event else "")
+            text = (f"epoch {event['epoch']}/{event['epochs']} {event['seconds']:.1f} s "
+                    f"loss {event['loss']:.4f} acc {event['accuracy']:.4f}{val}")
+            print(("\r\x1b[K" + text) if self.tty else text, file=self.stream, flush=True)
+        elif kind == "evaluate_begin":
+            print(f"evaluating on {event['samples']} test images...", file=self.stream)
+        elif kind == "warning":
+            print(f"warning: {event['message']}", file=self.stream)
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0, int(seconds)) if math.isfinite(seconds) else 0
+    return f"{seconds // 60}:{seconds % 60:02d}"
