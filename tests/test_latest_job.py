@@ -7,6 +7,7 @@ import threading
 import time
 
 import pytest
+from PySide6.QtCore import Qt
 from conftest import TIMEOUT, line, open_window, stroke
 
 from desktop_app.jobs.latest import LatestJob, Pace
@@ -122,6 +123,26 @@ def test_stop_and_wait_end_the_thread(qtbot):
     job.submit("after the end")  # ignored: no thread starts again
     qtbot.wait(30)
     assert not job.is_running()
+
+
+def test_a_worker_is_deleted_on_the_gui_thread_after_its_thread_ends(qtbot):
+    """Deleted in its own thread, a worker's destructor waits for the GIL while holding Qt's
+    connection lock, and a GUI thread connecting a signal then waits for that lock with the
+    GIL held: the window froze while opening (seen in the suite). So it is deleted here."""
+    from PySide6.QtCore import QObject
+    from shiboken6 import isValid
+
+    from desktop_app.jobs.threads import start_worker, stop_thread
+
+    worker = QObject()
+    deleted_in = []
+    worker.destroyed.connect(lambda: deleted_in.append(threading.current_thread()),
+                             Qt.ConnectionType.DirectConnection)
+    thread = start_worker(worker, "deleting-job")
+    assert worker.thread() is thread
+    assert stop_thread(thread, 5000)
+    qtbot.waitUntil(lambda: bool(deleted_in), timeout=TIMEOUT)
+    assert deleted_in == [threading.main_thread()] and not isValid(worker)
 
 
 def test_starts_are_at_least_the_interval_apart(qtbot, make_job):

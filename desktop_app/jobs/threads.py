@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import weakref
 
-from PySide6.QtCore import QObject, QThread
+from PySide6.QtCore import QCoreApplication, QObject, QThread
 
 _threads: "weakref.WeakSet[QThread]" = weakref.WeakSet()
 
@@ -20,17 +20,30 @@ _threads: "weakref.WeakSet[QThread]" = weakref.WeakSet()
 class WorkerThread(QThread):
     """A QThread whose event loop runs inside a Python call, so the thread keeps one Python
     thread state for its whole life instead of one per queued slot call (which once crashed
-    native code that cached the thread state it first saw)."""
+    native code that cached the thread state it first saw).
+
+    When its loop ends, it hands its worker back to the GUI thread to be deleted there. Deleted
+    in this thread, the worker's ~QObject asks PySide for the GIL while holding Qt's connection
+    lock; a GUI thread connecting a signal at that moment holds the GIL and waits for that
+    lock: both wait forever (seen as a window that froze while opening)."""
+
+    def __init__(self, worker: QObject):
+        super().__init__()
+        self._worker = worker
 
     def run(self) -> None:
         self.exec()
+        worker, self._worker = self._worker, None
+        app = QCoreApplication.instance()
+        if worker is not None and app is not None:  # (moved from its own thread only)
+            worker.moveToThread(app.thread())
+            worker.deleteLater()  # runs on the GUI thread's event loop
 
 
 def start_worker(worker: QObject, name: str) -> QThread:
-    thread = WorkerThread()
+    thread = WorkerThread(worker)
     thread.setObjectName(name)
     worker.moveToThread(thread)
-    thread.finished.connect(worker.deleteLater)
     _threads.add(thread)
     thread.start()
     return thread
