@@ -433,3 +433,35 @@ def test_temporaries_of_a_killed_writer_are_removed_later_but_not_a_live_ones(tm
     remove_stale_temps(target)
     assert not old.exists()
     assert young.exists() and other.exists()  # a live writer's, and another file's
+
+
+SWALLOWING_WRITER = """
+import os, sys, time
+from training.core.atomic import atomic_path, end_cleanly_on_sigterm
+end_cleanly_on_sigterm()
+with atomic_path(sys.argv[1]) as temp:
+    temp.write_bytes(b"half")
+    print("writing", flush=True)
+    try:
+        time.sleep(60)
+    except SystemExit:  # a library that swallows the exit and ends the process its own way
+        os._exit(3)
+"""
+
+
+def test_sigterm_removes_the_temporary_even_when_a_writer_swallows_the_exit(tmp_path):
+    """SIGTERM during a write leaves no temporary, even when the writer's code never lets the
+    exit reach the ``finally`` that removes it (one was left beside a model while its LiteRT
+    twin was being written)."""
+    target = tmp_path / "model.tflite"
+    child = subprocess.Popen([sys.executable, "-c", SWALLOWING_WRITER, str(target)], cwd=REPO,
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "writing"
+        assert [p for p in tmp_path.iterdir() if ".partial" in p.name]  # being written
+        child.send_signal(signal.SIGTERM)
+        assert child.wait(timeout=30) == 3
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert list(tmp_path.iterdir()) == []  # neither the temporary nor a half file

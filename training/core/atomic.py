@@ -86,6 +86,7 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     finally:
         with contextlib.suppress(OSError):
             temp.unlink()
+        _in_flight.discard(temp)
 
 
 def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
@@ -117,6 +118,7 @@ def end_cleanly_on_sigterm() -> None:
     import threading
 
     def _exit(signum, frame):
+        _remove_in_flight()  # also those whose ``finally`` the exit would not reach
         raise SystemExit(128 + signum)
 
     if threading.current_thread() is threading.main_thread():
@@ -134,12 +136,25 @@ def remove_stale_temps(target: str | os.PathLike, older_than_s: float = 3600) ->
                 temp.unlink()
 
 
+# The temporaries being written now: a SIGTERM removes them before it ends the process (one
+# was left when the signal came while a LiteRT converter was writing its file).
+_in_flight: set[Path] = set()
+
+
+def _remove_in_flight() -> None:
+    for temp in list(_in_flight):
+        with contextlib.suppress(OSError):
+            temp.unlink()
+        _in_flight.discard(temp)
+
+
 def _temp_file(target: Path, suffix: str) -> Path:
     folder = target.parent if str(target.parent) else Path(".")
     try:
         folder.mkdir(parents=True, exist_ok=True)
         fd, name = tempfile.mkstemp(prefix=f".{target.stem}-", suffix=f".partial{suffix}",
                                     dir=folder)
+        _in_flight.add(Path(name))
         os.close(fd)
         os.chmod(name, FILE_MODE)
     except OSError as exc:
