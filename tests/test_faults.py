@@ -441,8 +441,8 @@ from training.core.atomic import atomic_path, end_cleanly_on_sigterm
 end_cleanly_on_sigterm()
 with atomic_path(sys.argv[1]) as temp:
     temp.write_bytes(b"half")
-    print("writing", flush=True)
     try:
+        print("writing", flush=True)
         time.sleep(60)
     except SystemExit:  # a library that swallows the exit and ends the process its own way
         os._exit(3)
