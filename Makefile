@@ -32,7 +32,7 @@ check: install
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -n 2 -m "not slow" $(PYTEST_ARGS)
 
 bench: install
-	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -n 2 -m long $(PYTEST_ARGS)
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -m long $(PYTEST_ARGS)    # minutes of training on real data
 	QT_QPA_PLATFORM=offscreen $(PY) -m bench    # windows drawn off screen: same figures with or without a display
 
 # The shipped models, trained by this project's own CLI on the full datasets (see README).
