@@ -373,3 +373,42 @@ def no_modal_question_blocks(monkeypatch):
         return QMessageBox.StandardButton.Yes
 
     monkeypatch.setattr(QMessageBox, "question", answer)
+
+
+# -- recorded children: window tests whose subject is the window, not TensorFlow
+
+@pytest.fixture(scope="session")
+def child_recordings(tmp_path_factory) -> Path:
+    """A real ``train`` run (one epoch on the tiny data), recorded once per session and shared
+    by the xdist workers (the first to ask records it; the other waits on the lock)."""
+    import fcntl
+
+    from recorded_child import record_training
+
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the session's folder, above each worker's own
+    folder = root / "child-recordings"
+    folder.mkdir(exist_ok=True)
+    with open(root / "child-recordings.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        data = folder / "data"
+        if not data.is_dir():
+            write_idx_dataset(data / "mnist")  # what ``tiny_data`` writes: the same pictures
+            write_idx_dataset(data / "fashion-mnist", seed=5)
+        record_training(folder, data)
+    return folder
+
+
+@pytest.fixture
+def recorded_children(child_recordings, monkeypatch):
+    """The window's training and summary children replay the recorded run (see
+    tests/recorded_child.py): a second or two instead of 10-30 s of TensorFlow each. Tests of
+    the child itself (stop within a batch, kill, close mid-run) keep the real one."""
+    from recorded_child import RECORDINGS_ENV
+
+    from desktop_app.jobs.child import ChildJob
+
+    monkeypatch.setattr(ChildJob, "ENTRY", (str(REPO / "tests" / "recorded_child.py"),))
+    monkeypatch.setenv(RECORDINGS_ENV, str(child_recordings))
+    return child_recordings

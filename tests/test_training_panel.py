@@ -162,7 +162,7 @@ def test_full_run_charts_results_and_use_model(qtbot, app_settings, tiny_data, u
 
 
 @pytest.mark.slow
-def test_stop_mid_run_returns_to_idle(qtbot, app_settings, tiny_data):
+def test_stop_mid_run_returns_to_idle(qtbot, app_settings, tiny_data, recorded_children):
     panel = make_panel(qtbot, app_settings, tiny_data, epochs=200, batch_size=1)
     batches = []
     panel.controller.progress.connect(
@@ -208,8 +208,8 @@ def record_events(panel) -> list[str]:
 
 
 @pytest.mark.slow
-def test_stop_keeps_the_model_at_once_and_measures_it_in_the_background(qtbot, app_settings,
-                                                                         tiny_data, user_home):
+def test_stop_keeps_the_model_at_once_and_measures_it_in_the_background(
+        qtbot, app_settings, tiny_data, user_home, recorded_children):
     """Issue #20 (7): after Stop the partial model is saved and offered, and Start works again,
     before its evaluation on the test set has ended (it goes on in the background)."""
     from training.learn.saving import load_model
@@ -249,7 +249,7 @@ def test_stop_keeps_the_model_at_once_and_measures_it_in_the_background(qtbot, a
 
 @pytest.mark.slow
 def test_start_while_the_kept_model_is_measured_starts_a_new_run(qtbot, app_settings, tiny_data,
-                                                                 user_home):
+                                                                 user_home, recorded_children):
     """Pressing Start during the measuring abandons it cleanly: the kept model stays usable
     (its sidecar complete and valid, no half-written file) and the new run starts at once."""
     from training.learn.saving import load_model
@@ -317,7 +317,8 @@ def test_an_error_of_the_child_is_a_message(qtbot, app_settings, tiny_data, tmp_
 
 
 @pytest.mark.slow
-def test_a_killed_child_is_a_message_and_start_works_again(qtbot, app_settings, tiny_data):
+def test_a_killed_child_is_a_message_and_start_works_again(qtbot, app_settings, tiny_data,
+                                                           recorded_children):
     import signal
 
     panel = make_panel(qtbot, app_settings, tiny_data, epochs=200, batch_size=1)
@@ -478,7 +479,7 @@ def test_a_damaged_summaries_file_is_read_as_far_as_it_goes(tmp_path):
 
 @pytest.mark.slow
 def test_model_summary_is_built_in_the_background(qtbot, app_settings, tiny_data,
-                                                  no_shipped_summaries):
+                                                  no_shipped_summaries, recorded_children):
     panel = make_panel(qtbot, app_settings, tiny_data)
     summary = child(panel, QPlainTextEdit, "modelSummary")
     assert summary.toPlainText() == "…"  # nothing built before the panel is shown
@@ -495,7 +496,7 @@ def test_model_summary_is_built_in_the_background(qtbot, app_settings, tiny_data
 
 @pytest.mark.slow
 def test_start_ends_a_summary_still_starting_and_the_summary_comes_after(
-        qtbot, app_settings, tiny_data, no_shipped_summaries):
+        qtbot, app_settings, tiny_data, no_shipped_summaries, recorded_children):
     """A summary child importing TensorFlow would take the run's CPU: Start ends it (without
     waiting for it), and the summary is made once the run is over."""
     panel = make_panel(qtbot, app_settings, tiny_data, epochs=1)
@@ -526,7 +527,8 @@ def test_start_ends_a_summary_still_starting_and_the_summary_comes_after(
 
 @pytest.mark.slow
 def test_save_copies_the_model_its_lite_twin_and_sidecar(qtbot, app_settings, tiny_data,
-                                                         tmp_path, monkeypatch):
+                                                         tmp_path, monkeypatch,
+                                                         recorded_children):
     from PySide6.QtWidgets import QFileDialog
 
     from training.learn.saving import load_model
@@ -591,7 +593,7 @@ def test_shutdown_during_training_ends_quickly(qtbot, app_settings, tiny_data, u
 @pytest.mark.slow
 @pytest.mark.parametrize("answer", ["No", "Yes"])
 def test_closing_during_training_asks_whether_to_stop(qtbot, app_settings, tiny_data,
-                                                      monkeypatch, answer):
+                                                      monkeypatch, answer, recorded_children):
     from PySide6.QtWidgets import QMessageBox
 
     asked = []
@@ -618,15 +620,21 @@ def test_closing_during_training_asks_whether_to_stop(qtbot, app_settings, tiny_
 
 
 @pytest.mark.slow
-def test_creating_and_using_the_panel_never_imports_tensorflow(tmp_path, tiny_data):
-    """A whole run from the window's side: summary, training, results, gallery, use, save."""
+def test_creating_and_using_the_panel_never_imports_tensorflow(tmp_path, tiny_data,
+                                                               recorded_children):
+    """A whole run from the window's side: summary, training, results, gallery, use, save
+    (the training child replays a recorded run: TensorFlow in it would not count anyway)."""
     import subprocess
     import sys
+
+    from desktop_app.jobs.child import ChildJob
 
     code = f"""
 import sys, time
 from PySide6.QtCore import QEventLoop, QSettings, QTimer
 from PySide6.QtWidgets import QApplication, QFileDialog
+from desktop_app.jobs.child import ChildJob
+ChildJob.ENTRY = {ChildJob.ENTRY!r}
 app = QApplication([])
 from desktop_app.settings import AppSettings
 from desktop_app.learning.training_panel import TrainingPanel

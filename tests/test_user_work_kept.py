@@ -21,7 +21,7 @@ def user_home(tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def trained(qtbot, app_settings, tiny_data, monkeypatch):
+def trained(qtbot, app_settings, tiny_data, monkeypatch, recorded_children):
     """A window whose panel has just trained a model that is not saved."""
     win = open_window(qtbot, app_settings)
     panel = configure(qtbot, win, tiny_data, epochs=1)

@@ -36,7 +36,8 @@ def configure(qtbot, win, data, epochs):
 
 
 @pytest.mark.slow
-def test_use_this_model_switches_the_canvas_to_the_trained_model(qtbot, app_settings, tiny_data):
+def test_use_this_model_switches_the_canvas_to_the_trained_model(qtbot, app_settings, tiny_data,
+                                                                 recorded_children):
     win = open_window(qtbot, app_settings)
     stroke(qtbot, win.canvas, line((196, 60), (190, 330)))
     wait_label(qtbot, win, lambda t: t.startswith("1"))
@@ -81,7 +82,8 @@ def test_closing_during_training_stops_it_and_exits_cleanly(qtbot, app_settings,
 
 
 @pytest.mark.slow
-def test_saying_no_keeps_the_window_and_the_run(qtbot, app_settings, tiny_data, monkeypatch):
+def test_saying_no_keeps_the_window_and_the_run(qtbot, app_settings, tiny_data, monkeypatch,
+                                                recorded_children):
     win = open_window(qtbot, app_settings)
     panel = configure(qtbot, win, tiny_data, epochs=200)
     start(qtbot, panel)
@@ -155,7 +157,7 @@ def test_closing_during_a_download_ends_it_and_leaves_no_partial_file(
 @pytest.mark.slow
 @pytest.mark.parametrize("moment", ["evaluate_begin", "result"])
 def test_closing_while_the_results_come_in_ends_everything(qtbot, app_settings, tiny_data,
-                                                            moment):
+                                                            moment, recorded_children):
     """Close at the end of a run: while the child evaluates, and the moment its result reaches
     the panel (the gallery and the confusion matrix are being drawn)."""
     from conftest import child_pids
@@ -185,7 +187,8 @@ def test_closing_while_the_results_come_in_ends_everything(qtbot, app_settings, 
 
 @pytest.mark.slow
 def test_a_stopped_model_is_used_on_the_canvas_while_it_is_being_measured(qtbot, app_settings,
-                                                                           tiny_data):
+                                                                           tiny_data,
+                                                                           recorded_children):
     """Issue #20 (7) through the window: Stop, then "Use this model" at once; the canvas
     switches to the kept model before its evaluation has ended, and Start is available."""
     win = open_window(qtbot, app_settings)

@@ -82,6 +82,10 @@ class ChildJob(QObject):
     unexpected end with its stderr in the log), then ``ended()`` once the process is gone.
     """
 
+    # How the child is started (after the Python interpreter): the project's command line.
+    # The window tests put tests/recorded_child.py here (the same CLI, fitting replayed).
+    ENTRY: tuple[str, ...] = ("-m", "training")
+
     started = Signal(int)       # the child's pid
     message = Signal(object)    # a training.protocol.messages.Message
     finished = Signal(object)   # the Result message
@@ -91,7 +95,7 @@ class ChildJob(QObject):
     def __init__(self, command: str, args: list, what: str = "training", parent=None):
         super().__init__(parent)
         self.name = what
-        self.arguments = ["-m", "training", command, *map(str, args)]
+        self.arguments = [*self.ENTRY, command, *map(str, args)]
         self.stderr_tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL)
         self.pid: int | None = None
         self.result: Result | None = None
