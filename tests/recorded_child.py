@@ -51,6 +51,7 @@ def record_training(folder: Path, data_dir: Path) -> Path:
     if done.returncode != 0:
         raise RuntimeError(f"the run to record failed: {done.stderr[-2000:]}")
     (work / "lines.jsonl").write_text(done.stdout)
+    (work / "stderr.txt").write_text(done.stderr)
     (work / "paths.json").write_text(json.dumps({"out": str(work / "model.keras"),
                                                  "data_dir": str(data_dir)}))
     work.rename(target)

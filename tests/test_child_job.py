@@ -1,4 +1,7 @@
-"""desktop_app/jobs/child.py: a real `python -m training` child driven by QProcess."""
+"""desktop_app/jobs/child.py: a `python -m training` child driven by QProcess. Where the job's
+side is the subject (typed messages, a kill, the registry's close) the child is the recorded one
+(tests/recorded_child.py: the real CLI replaying a real run); the stop within a batch is the
+training child's own, so that test runs it for real."""
 
 import os
 import signal
@@ -10,7 +13,7 @@ from desktop_app.jobs.child import ChildJob
 from desktop_app.jobs.registry import JobRegistry
 from training.protocol import messages as m
 
-pytestmark = pytest.mark.slow  # every test here starts a TensorFlow child
+pytestmark = pytest.mark.slow  # a TensorFlow child, or the recording of one
 
 TIMEOUT = 300_000  # ms: TensorFlow children start slowly on a busy machine
 
@@ -30,7 +33,7 @@ def record(job):
     return seen
 
 
-def test_messages_arrive_typed(qtbot, tiny_data, tmp_path):
+def test_messages_arrive_typed(qtbot, tiny_data, tmp_path, recorded_children):
     job = train_job(tiny_data, tmp_path, "--batch-size", "32")
     seen = record(job)
     registry = JobRegistry()
@@ -64,7 +67,7 @@ def test_stop_ends_training_within_a_batch_and_still_saves(qtbot, tiny_data, tmp
     assert batches[-1].epoch <= 2  # not the 200 epochs asked for
 
 
-def test_a_child_killed_from_outside_is_a_message(qtbot, tiny_data, tmp_path):
+def test_a_child_killed_from_outside_is_a_message(qtbot, tiny_data, tmp_path, recorded_children):
     job = train_job(tiny_data, tmp_path, "--batch-size", "4", epochs=200)
     seen = record(job)
     job.start()
@@ -86,7 +89,8 @@ def test_a_child_ending_without_a_result_says_why_from_its_stderr(qtbot, tmp_pat
     assert any("usage:" in line for line in job.stderr_tail)
 
 
-def test_closing_the_registry_ends_the_child_with_nothing_left(qtbot, tiny_data, tmp_path):
+def test_closing_the_registry_ends_the_child_with_nothing_left(qtbot, tiny_data, tmp_path,
+                                                              recorded_children):
     registry = JobRegistry()
     job = train_job(tiny_data, tmp_path, "--batch-size", "4", epochs=200)
     seen = record(job)

@@ -1,12 +1,8 @@
 """The child protocol (training/protocol/messages.py): one typed message per event, one codec."""
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
-from conftest import REPO
 
 from training.protocol import messages as m
 
@@ -132,22 +128,19 @@ def test_the_child_writes_at_most_10_batch_lines_a_second(monkeypatch):
 
 
 @pytest.mark.slow
-def test_a_real_training_run_decodes_fully(tiny_data, tmp_path):
+def test_a_real_training_run_decodes_fully(child_recordings):
     """Every line a real `python -m training train --progress json` writes is a typed message
-    (and encodes back to the very same JSON)."""
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "KERAS_HOME": str(tmp_path)}
-    done = subprocess.run(
-        [sys.executable, "-m", "training", "train", "--data-dir", str(tiny_data),
-         "--architecture", "lecture_dense", "--epochs", "2", "--batch-size", "32",
-         "--out", str(tmp_path / "m.keras"), "--progress", "json"],
-        cwd=REPO, capture_output=True, text=True, env=env, timeout=600)
-    assert done.returncode == 0, done.stderr
-    lines = done.stdout.splitlines()
+    (and encodes back to the very same JSON): the run the window tests replay, recorded from
+    the real child this session (tests/recorded_child.py)."""
+    recording = next(child_recordings.glob("train-*"))
+    lines = (recording / "lines.jsonl").read_text().splitlines()
     decoded = [m.decode(line) for line in lines]
     assert None not in decoded, [line for line, msg in zip(lines, decoded) if msg is None]
     assert [m.encode(msg) for msg in decoded] == lines
     kinds = [type(msg) for msg in decoded]
     for kind in (m.TrainBegin, m.Batch, m.Epoch, m.Saved, m.EvaluateBegin, m.TrainEnd):
         assert kind in kinds, kind
-    assert kinds[-1] is m.TrainResult and decoded[-1].path == str(tmp_path / "m.keras")
-    assert "protocol:" not in done.stderr  # no event the codec did not know was dropped
+    out = json.loads((recording / "paths.json").read_text())["out"]
+    assert kinds[-1] is m.TrainResult and decoded[-1].path == out
+    stderr = (recording / "stderr.txt").read_text()
+    assert "protocol:" not in stderr  # no event the codec did not know was dropped

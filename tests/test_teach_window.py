@@ -9,7 +9,7 @@ from conftest import TIMEOUT, line, open_window, stroke
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QPushButton
 
-FAST = ["--steps", "6", "--cv-steps", "2"]
+FAST = ["--steps", "3", "--cv-steps", "1"]  # a real teaching child, in as few steps as it takes
 
 
 @pytest.fixture
