@@ -377,13 +377,10 @@ def no_modal_question_blocks(monkeypatch):
 
 # -- recorded children: window tests whose subject is the window, not TensorFlow
 
-@pytest.fixture(scope="session")
-def child_recordings(tmp_path_factory) -> Path:
-    """A real ``train`` run (one epoch on the tiny data), recorded once per session and shared
-    by the xdist workers (the first to ask records it; the other waits on the lock)."""
+def _recordings(tmp_path_factory, record) -> Path:
+    """The session's recordings folder, with ``record(folder, data)`` done in it once for the
+    whole session: the first xdist worker to ask records; another asking meanwhile waits."""
     import fcntl
-
-    from recorded_child import record_training
 
     root = tmp_path_factory.getbasetemp()
     if os.environ.get("PYTEST_XDIST_WORKER"):
@@ -396,8 +393,16 @@ def child_recordings(tmp_path_factory) -> Path:
         if not data.is_dir():
             write_idx_dataset(data / "mnist")  # what ``tiny_data`` writes: the same pictures
             write_idx_dataset(data / "fashion-mnist", seed=5)
-        record_training(folder, data)
+        record(folder, data)
     return folder
+
+
+@pytest.fixture(scope="session")
+def child_recordings(tmp_path_factory) -> Path:
+    """A real ``train`` run (one epoch on the tiny data), recorded once per session."""
+    from recorded_child import record_training
+
+    return _recordings(tmp_path_factory, record_training)
 
 
 @pytest.fixture
@@ -412,3 +417,23 @@ def recorded_children(child_recordings, monkeypatch):
     monkeypatch.setattr(ChildJob, "ENTRY", (str(REPO / "tests" / "recorded_child.py"),))
     monkeypatch.setenv(RECORDINGS_ENV, str(child_recordings))
     return child_recordings
+
+
+@pytest.fixture(scope="session")
+def teaching_recording(tmp_path_factory) -> Path:
+    """A real ``teach`` run of two samples of "3", stopped after a few steps, recorded once."""
+    from recorded_child import record_teaching
+
+    return _recordings(tmp_path_factory, record_teaching)
+
+
+@pytest.fixture
+def recorded_teaching(teaching_recording, monkeypatch):
+    """Teaching runs that a test stops or closes replay the recorded one (any other is real)."""
+    from recorded_child import RECORDINGS_ENV
+
+    from desktop_app.jobs.child import ChildJob
+
+    monkeypatch.setattr(ChildJob, "ENTRY", (str(REPO / "tests" / "recorded_child.py"),))
+    monkeypatch.setenv(RECORDINGS_ENV, str(teaching_recording))
+    return teaching_recording

@@ -58,6 +58,49 @@ def record_training(folder: Path, data_dir: Path) -> Path:
     return target
 
 
+TEACH_STEPS = 100_000  # a teaching run a test means to stop (or close) while it teaches
+
+
+def record_teaching(folder: Path, data_dir: Path) -> Path:
+    """Run the real ``teach`` child once on two samples of "3" (what the window tests store),
+    stop it after three steps, and keep its lines in ``folder/teach-mnist-stopped``."""
+    import numpy as np
+
+    from training.runtime.samples import SampleStore
+
+    target = folder / "teach-mnist-stopped"
+    if (target / "lines.jsonl").is_file():
+        return target
+    work = folder / ".recording-teach"
+    shutil.rmtree(work, ignore_errors=True)
+    store = SampleStore("mnist", root=work / "samples")
+    for shift in (0, 2):
+        three = np.zeros((28, 28), np.uint8)
+        three[5:7, 8 + shift:20], three[13:15, 10:20], three[21:23, 8:20] = 255, 255, 255
+        three[5:23, 18:20] = 255
+        store.add(3, three)
+    command = [sys.executable, "-m", "training", "teach", "--model", "mnist", "--dataset", "mnist",
+               "--samples", str(work / "samples"), "--data-dir", str(data_dir),
+               "--out", str(work / "taught.keras"), "--steps", str(TEACH_STEPS),
+               "--cv-steps", "0", "--progress", "json"]
+    child = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, text=True,
+                             cwd=Path(__file__).resolve().parents[1])
+    lines = []
+    for line in child.stdout:
+        lines.append(line)
+        if line.startswith('{"event": "batch"') and len(lines) > 4 and child.stdin:
+            child.stdin.write("stop\n")
+            child.stdin.close()
+            child.stdin = None
+    if child.wait(timeout=600) != 130 or '"stopped"' not in lines[-1]:
+        raise RuntimeError(f"the teaching run to record did not stop as asked: {lines[-1:]}")
+    (work / "lines.jsonl").write_text("".join(lines))
+    (work / "counts.json").write_text(json.dumps(store.counts()))
+    work.rename(target)
+    return target
+
+
 # ------------------------------------------------------------------------- the replay
 def _replayed_train(real_train):
     def run(args, protocol):
@@ -172,11 +215,51 @@ def _shipped_describe(real_describe):
     return run
 
 
+# ------------------------------------------------------------------------- teach
+def _replayed_teaching(real_teach):
+    """The teaching engine, replayed for a run the test will stop: the same samples per class,
+    no cross-validation, the recorded number of steps, the shipped MNIST model."""
+    def run(base, samples, dataset, target, data_dir, progress, should_stop, seed, settings):
+        from training.cli.plumbing import JsonLines
+        from training.modelfile.sidecar import shipped_model_path
+        from training.runtime.samples import SampleStore
+
+        recording = Path(os.environ.get(RECORDINGS_ENV, "-")) / "teach-mnist-stopped"
+        if not (isinstance(progress, JsonLines) and (recording / "lines.jsonl").is_file()
+                and settings.cv_steps == 0 and settings.steps == TEACH_STEPS
+                and dataset == "mnist" and Path(base) == shipped_model_path("mnist")
+                and SampleStore(dataset, root=samples).counts()
+                == json.loads((recording / "counts.json").read_text())):
+            return real_teach(base, samples, dataset, target, data_dir, progress=progress,
+                              should_stop=should_stop, seed=seed, settings=settings)
+        return _replay_teaching(recording, progress, should_stop)
+    return run
+
+
+def _replay_teaching(recording: Path, progress, should_stop) -> dict:
+    from training.protocol.messages import TeachBatch, decode
+
+    messages = [m for m in map(decode, (recording / "lines.jsonl").read_text().splitlines())
+                if m is not None]
+    steps = [m for m in messages if isinstance(m, TeachBatch)]
+    for message in messages[:messages.index(steps[0])]:
+        progress.write(message)
+    step = 0
+    while not should_stop():
+        time.sleep(PACE_S)
+        step += 1
+        progress.write(_with(steps[(step - 1) % len(steps)], step=step, batch=step))
+    result = messages[-1].to_dict()
+    result.pop("event")
+    return result
+
+
 def main(argv: list[str]) -> int:
-    from training.cli import file_commands, main as cli, train_command
+    from training.cli import file_commands, main as cli, teach, train_command
 
     train_command._train = _replayed_train(train_command._train)
     file_commands._describe = _shipped_describe(file_commands._describe)
+    teach.teach = _replayed_teaching(teach.teach)
     return cli.main(argv)
 
 

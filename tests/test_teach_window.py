@@ -1,6 +1,8 @@
 """Model ▸ Teach it my handwriting, through the real window: samples stored with the "This is…"
 buttons, a real teaching child (few steps, the tiny synthetic dataset), before → after shown,
-Keep switches the canvas to the taught model and names it, Discard and closing leave nothing."""
+Keep switches the canvas to the taught model and names it, Discard and closing leave nothing.
+Runs that are stopped or closed while they teach replay a real stopped run recorded once per
+session (tests/recorded_child.py): the window's side is their subject."""
 
 from __future__ import annotations
 
@@ -88,7 +90,8 @@ def test_without_samples_it_says_how_to_make_some(qtbot, teach_window):
 
 @pytest.mark.slow
 def test_closing_while_teaching_ends_the_child_and_leaves_no_model(qtbot, teach_window,
-                                                                  private_home):
+                                                                  private_home,
+                                                                  recorded_teaching):
     from conftest import child_pids
 
     from desktop_app.jobs.threads import running_threads
@@ -107,7 +110,8 @@ def test_closing_while_teaching_ends_the_child_and_leaves_no_model(qtbot, teach_
 
 
 @pytest.mark.slow
-def test_stop_stops_and_the_model_in_use_stays(qtbot, teach_window, private_home):
+def test_stop_stops_and_the_model_in_use_stays(qtbot, teach_window, private_home,
+                                               recorded_teaching):
     win = teach_window
     win.teach_dialog().controller.extra_args = ["--steps", "100000", "--cv-steps", "0"]
     store_samples(qtbot, win, 3, 2)
@@ -144,7 +148,8 @@ def start_long_teaching(qtbot, win):
 
 
 @pytest.mark.slow
-def test_closing_while_teaching_asks_and_no_keeps_teaching(qtbot, teach_window, monkeypatch):
+def test_closing_while_teaching_asks_and_no_keeps_teaching(qtbot, teach_window, monkeypatch,
+                                                           recorded_teaching):
     from conftest import child_pids
     from PySide6.QtWidgets import QMessageBox
 
@@ -160,7 +165,8 @@ def test_closing_while_teaching_asks_and_no_keeps_teaching(qtbot, teach_window, 
 
 
 @pytest.mark.slow
-def test_ctrl_q_quits_while_the_teach_dialog_has_the_focus(qtbot, teach_window, monkeypatch):
+def test_ctrl_q_quits_while_the_teach_dialog_has_the_focus(qtbot, teach_window, monkeypatch,
+                                                           recorded_teaching):
     from PySide6.QtCore import Qt as QtKeys
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QMessageBox
