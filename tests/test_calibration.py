@@ -8,7 +8,7 @@ import shutil
 
 import numpy as np
 import pytest
-from conftest import TIMEOUT
+from conftest import REPO, TIMEOUT
 
 from training.learn import ood_fit, ood_sets
 from training.modelfile.sidecar import (
@@ -19,6 +19,8 @@ from training.modelfile.sidecar import (
     validate_metadata,
 )
 from training.runtime import answer_check, calibration
+
+MODELS = REPO / "resources" / "models"
 
 OOD_COUNT = 400   # pictures per OOD set (seed 2: not the seed the method was chosen on)
 OOD_SEED = 2
@@ -361,7 +363,8 @@ def test_training_stores_the_temperature_fitted_on_the_validation_split(tiny_dat
 @pytest.mark.slow
 def test_calibrate_command_writes_the_sidecar_atomically_and_keeps_the_hashes(tmp_path,
                                                                              shared_data):
-    """On part of the real Fashion-MNIST (the whole sets: bench/bench_calibration.py)."""
+    """On part of the real Fashion-MNIST (the whole sets: bench/bench_calibration.py), with the
+    shipped lecture dense net: the command is the subject, and the small net keeps it quick."""
     from conftest import part_of_real_data
 
     from training.cli.main import main
@@ -369,7 +372,7 @@ def test_calibrate_command_writes_the_sidecar_atomically_and_keeps_the_hashes(tm
     data = part_of_real_data(shared_data, "fashion_mnist", tmp_path / "data", 4000, 1000)
 
     for suffix in (".keras", ".json", ".tflite"):
-        shutil.copyfile(shipped_model_path("fashion_mnist").with_suffix(suffix),
+        shutil.copyfile(MODELS / f"lecture_dense_fashion_mnist{suffix}",
                         tmp_path / f"f{suffix}")
     side = json.loads((tmp_path / "f.json").read_text())
     for key in ("temperature", "calibration", "ood"):

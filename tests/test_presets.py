@@ -231,13 +231,41 @@ def checkable_data(isolated_cache):
     return root
 
 
+# Three trained runs: the check's paths differ by label smoothing (its score weights), by
+# convolutions (its "early" features) and by the validation split (what it is fitted on); the
+# other presets differ from these only in their architecture, covered without training below.
+CHECKED_RUNS = {"lecture-dense": ["--preset", "lecture-dense"],  # no smoothing, no convolution
+                "quick": ["--preset", "quick"],  # smoothing, convolutions
+                "no-validation-split": ["--preset", "quick", "--validation-split", "0"]}
+
+
+def test_the_checked_runs_cover_every_preset():
+    smoothing = {name: preset_values(name, "mnist")["label_smoothing"] > 0 for name in PRESETS}
+    kept = {name for name in CHECKED_RUNS if name in PRESETS}
+    assert {smoothing[name] for name in kept} == set(smoothing.values())
+    assert all(preset_values(name, dataset)["validation_split"] > 0
+               for name in PRESETS for dataset in DATASETS)  # the third run is the only other
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("options", [*(["--preset", name] for name in PRESETS if name != "best"),
-                                     # its validation split, a smaller net (vgg_cnn: minutes)
-                                     ["--preset", "best", "--architecture", "compact_cnn",
-                                      "--no-augment"],
-                                     ["--preset", "quick", "--validation-split", "0"]],
-                         ids=[*PRESETS, "no-validation-split"])
+def test_every_presets_architecture_gives_the_check_its_features():
+    """The taps the check reads (training/learn/ood_fit.py) exist for every architecture a preset
+    trains, untrained: a new architecture without them fails here, not in a user's run."""
+    from training.learn.models import build_model
+    from training.learn.ood_fit import compute_features, feature_model
+
+    architectures = {preset_values(name, dataset)["architecture"]
+                     for name in PRESETS for dataset in DATASETS}
+    for architecture in sorted(architectures):
+        features_model, last = feature_model(build_model(architecture))
+        taps = compute_features(features_model, np.zeros((2, 28, 28), np.uint8))
+        expected = {"flat", "penult"} | ({"early"} if "cnn" in architecture else set())
+        assert set(taps) == expected, architecture
+        assert taps["penult"].shape == (2, last.input.shape[-1])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("options", CHECKED_RUNS.values(), ids=CHECKED_RUNS)
 def test_every_preset_trains_a_checked_model(checkable_data, tmp_path, options):
     """Issue #20 (4): whatever the preset (and even with no validation split at all), the
     trained model's sidecar has a temperature and an ``ood`` block whose files match: it

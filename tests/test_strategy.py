@@ -74,18 +74,47 @@ def check_ordinary_model(path, data) -> dict:
     return read_metadata(path)
 
 
-@pytest.mark.slow
-def test_mirrored_on_two_logical_cpus_trains_an_ordinary_model(tiny_data, tmp_path):
-    out = tmp_path / "mirrored.keras"
+@pytest.fixture(scope="module")
+def mirrored_child(tmp_path_factory):
+    """One child on two logical CPUs for both mirrored tests (TensorFlow starts once): three
+    train() runs stopped at different points, as in a notebook, then the CLI's own training of
+    a saved model. Returns (the child, the data folder, the CLI's model path)."""
+    from conftest import write_idx_dataset
+
+    folder = tmp_path_factory.mktemp("mirrored")
+    data = folder / "data"
+    write_idx_dataset(data / "mnist")  # what tiny_data writes
+    out = folder / "mirrored.keras"
     code = TWO_CPUS + f"""
 import sys
 from training.cli.main import main
-sys.exit(main({[str(a) for a in train_args(tiny_data, out, "--strategy", "mirrored",
+from training.learn.trainer import TrainingConfig, train
+config = dict(strategy="mirrored", epochs=5, batch_size=16, data_dir={str(data)!r})
+
+def stop_after(polls):
+    asked = []
+    return lambda: asked.append(1) or len(asked) > polls
+
+for name, architecture, stop in (("first", "compact_cnn", stop_after(3)),
+                                 ("later", "lecture_dense", stop_after(6)),
+                                 ("at_once", "compact_cnn", lambda: True)):
+    result = train(TrainingConfig(architecture=architecture, **config), should_stop=stop)
+    print(name, result.status, int(result.model.optimizer.iterations.numpy()),
+          result.epochs_completed, result.confusion.sum(),
+          result.model.distribute_strategy.num_replicas_in_sync, flush=True)
+# Last: in JSON mode main() keeps stdout for its own lines.
+sys.exit(main({[str(a) for a in train_args(data, out, "--strategy", "mirrored",
                                             "--progress", "json",
                                             architecture="lecture_dense")]!r}))
 """
     run = child(code)
     assert run.returncode == 0, run.stderr
+    return run, data, out
+
+
+@pytest.mark.slow
+def test_mirrored_on_two_logical_cpus_trains_an_ordinary_model(mirrored_child):
+    run, data, out = mirrored_child
     events = json_lines(run.stdout)
     begin = next(e for e in events if e["event"] == "train_begin")
     assert begin["replicas"] == 2 and begin["strategy"] == "mirrored"
@@ -98,7 +127,7 @@ sys.exit(main({[str(a) for a in train_args(tiny_data, out, "--strategy", "mirror
     assert result["event"] == "result" and result["status"] == "finished"
     assert result["epochs_completed"] == 1 and result["path"] == str(out)
 
-    sidecar = check_ordinary_model(out, tiny_data)
+    sidecar = check_ordinary_model(out, data)
     assert sidecar["config"]["strategy"] == "mirrored" and sidecar["epochs_completed"] == 1
     assert "tflite_sha256" in sidecar
     import keras
@@ -109,30 +138,14 @@ sys.exit(main({[str(a) for a in train_args(tiny_data, out, "--strategy", "mirror
 
 
 @pytest.mark.slow
-def test_two_runs_and_stops_under_a_strategy(tiny_data):
+def test_two_runs_and_stops_under_a_strategy(mirrored_child):
     """A stop is polled before the first batch and after each one: a stop at once trains
-    nothing, a later one ends training after the batch in progress. Both runs happen in one
+    nothing, a later one ends training after the batch in progress. The runs happen in one
     process (as in a notebook), with different models, and each result is a plain model (the
     evaluation and the saving run on one device)."""
-    code = TWO_CPUS + f"""
-from training.learn.trainer import TrainingConfig, train
-config = dict(strategy="mirrored", epochs=5, batch_size=16, data_dir={str(tiny_data)!r})
-
-def stop_after(polls):
-    asked = []
-    return lambda: asked.append(1) or len(asked) > polls
-
-for name, architecture, stop in (("first", "compact_cnn", stop_after(3)),
-                                 ("later", "lecture_dense", stop_after(6)),
-                                 ("at_once", "compact_cnn", lambda: True)):
-    result = train(TrainingConfig(architecture=architecture, **config), should_stop=stop)
-    print(name, result.status, int(result.model.optimizer.iterations.numpy()),
-          result.epochs_completed, result.confusion.sum(),
-          result.model.distribute_strategy.num_replicas_in_sync)
-"""
-    run = child(code)
-    assert run.returncode == 0, run.stderr
-    lines = {line.split()[0]: line.split()[1:] for line in run.stdout.splitlines()}
+    run = mirrored_child[0]
+    lines = {line.split()[0]: line.split()[1:] for line in run.stdout.splitlines()
+             if not line.startswith("{")}
     # One poll before the first batch, one after each: no batch ran after the stop. Each
     # result was evaluated (100 test images) and is a plain, one-device model.
     assert lines["first"] == ["stopped", "3", "0", "100", "1"]
