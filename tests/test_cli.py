@@ -1,4 +1,6 @@
-"""End to end through `python -m training`, as a user runs it."""
+"""End to end through `python -m training`, as a user runs it: in a real child where the
+process is the subject (stop on stdin, SIGTERM, a quiet start, tests not marked slow), else
+through cli_runner.run_main in this process (TensorFlow is loaded once, not once a child)."""
 
 import json
 import os
@@ -8,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_runner import run_main
 from conftest import REPO
 from PIL import Image
 
@@ -21,26 +24,32 @@ def cli(*args, env_extra=None, check=True):
     return result
 
 
+def run_ok(*args, env=None):
+    """run_main (slow tests only) that must succeed, as cli(check=True)."""
+    result = run_main(*args, env=env)
+    assert result.returncode == 0, result.stderr
+    return result
+
+
 @pytest.mark.slow
 def test_train_evaluate_summary_predict(tiny_data, tmp_path):
     out = tmp_path / "model.keras"
-    trained = cli("train", "--data-dir", tiny_data, "--architecture", "lecture_dense", "--epochs",
-                  "2", "--batch-size", "32", "--lr", "0.003", "--out", out,
-                  env_extra={"KERAS_HOME": str(tmp_path)})
+    trained = run_ok("train", "--data-dir", tiny_data, "--architecture", "lecture_dense",
+                     "--epochs", "2", "--batch-size", "32", "--lr", "0.003", "--out", out)
     assert "saved" in trained.stdout and out.exists() and out.with_suffix(".json").exists()
     assert "epoch 2/2" in trained.stderr  # the per-epoch progress line
 
-    evaluated = json.loads(cli("evaluate", "--model", out, "--data-dir", tiny_data).stdout)
+    evaluated = json.loads(run_ok("evaluate", "--model", out, "--data-dir", tiny_data).stdout)
     assert evaluated["test_images"] == 100 and 0 <= evaluated["test_accuracy"] <= 1
-    assert "lecture_dense" in cli("summary", "--model", out).stdout
+    assert "lecture_dense" in run_ok("summary", "--model", out).stdout
 
     bar = np.zeros((280, 280), np.uint8)
     bar[60:90, 40:240] = 255  # class 1 of the synthetic data: a bar near the top
     Image.fromarray(bar).save(tmp_path / "bar.png")
     (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
     Image.new("L", (50, 50), 255).save(tmp_path / "blank.png")
-    predicted = cli("predict", "--model", out, tmp_path / "bar.png", tmp_path / "broken.png",
-                    tmp_path / "blank.png", check=False)
+    predicted = run_main("predict", "--model", out, tmp_path / "bar.png",
+                         tmp_path / "broken.png", tmp_path / "blank.png")
     assert predicted.returncode == 1  # some files could not be classified
     lines = [json.loads(line) for line in predicted.stdout.splitlines()]
     assert [line["file"].split("/")[-1] for line in lines] == ["bar.png", "broken.png", "blank.png"]
@@ -54,16 +63,16 @@ def test_train_evaluate_summary_predict(tiny_data, tmp_path):
 
 @pytest.mark.slow
 def test_clear_errors_not_tracebacks(tmp_path, isolated_cache):
-    missing = cli("train", "--data-dir", tmp_path / "nowhere", "--out", tmp_path / "m.keras",
-                  check=False, env_extra={"KERAS_HOME": str(tmp_path), "DRAW_CLASSIFY_DATA": ""})
+    missing = run_main("train", "--data-dir", tmp_path / "nowhere", "--out", tmp_path / "m.keras",
+                       env={"KERAS_HOME": tmp_path, "DRAW_CLASSIFY_DATA": ""})
     # The download fails too (isolated_cache points it at a closed local port), and the message
     # says where we looked.
     assert missing.returncode == 2 and "was not found" in missing.stderr
     assert "Traceback" not in missing.stderr
-    bad = cli("train", "--epochs", "0", "--out", tmp_path / "m.keras", check=False)
+    bad = run_main("train", "--epochs", "0", "--out", tmp_path / "m.keras")
     assert bad.returncode == 2 and "invalid epochs" in bad.stderr
     (tmp_path / "fake.keras").write_text("nope")
-    wrong = cli("predict", "--model", tmp_path / "fake.keras", "x.png", check=False)
+    wrong = run_main("predict", "--model", tmp_path / "fake.keras", "x.png")
     assert wrong.returncode == 2 and "not a Keras model" in wrong.stderr
     assert not (tmp_path / "m.keras").exists()
 
@@ -102,13 +111,11 @@ def user_home(tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_progress_json_lines_parse_and_end_in_a_result(tiny_data, tmp_path, user_home):
     out = tmp_path / "model.keras"
-    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
-    done = subprocess.run([sys.executable, "-m", "training", "train", "--data-dir", tiny_data,
-                           "--architecture", "lecture_dense", "--epochs", "2", "--batch-size",
-                           "32", "--lr", "0.001", "--out", out, "--progress", "json"],
-                          cwd=REPO, capture_output=True, text=True, env=env, timeout=300)
-    assert done.returncode == 0, done.stderr
-    assert done.stderr == ""  # no TensorFlow start-up lines, no progress bar in JSON mode
+    done = run_ok("train", "--data-dir", tiny_data, "--architecture", "lecture_dense",
+                  "--epochs", "2", "--batch-size", "32", "--lr", "0.001", "--out", out,
+                  "--progress", "json")
+    # No progress bar in JSON mode (a real child's quiet start: test_stop_on_stdin_...).
+    assert "training on" not in done.stderr and "epoch" not in done.stderr
     events = json_lines(done.stdout)
     kinds = [e["event"] for e in events]
     assert kinds[0] == "train_begin" and kinds[-1] == "result"
@@ -144,6 +151,8 @@ def test_stop_on_stdin_saves_the_partial_model(tiny_data, tmp_path, user_home):
     finally:
         child.wait(timeout=60)
     assert child.returncode == 0
+    # The one line on stderr is ours: no TensorFlow start-up lines, no progress bar.
+    assert child.stderr.read() == "\nstop requested on stdin: stopping after this batch...\n"
     after = [e["event"] for e in events[stopped_at:]]
     assert after.count("epoch") <= 1  # 270 batches an epoch: it stopped within that one
     result = events[-1]
@@ -217,7 +226,7 @@ def test_predict_reads_numbers(tmp_path):
     Image.fromarray(number).save(tmp_path / "905.png")
     Image.fromarray(255 - render_number([font_glyph(7, 200, 0)], 0)).save(tmp_path / "7.png")
     records = [json.loads(line) for line in
-               cli("predict", "--model", "mnist", tmp_path / "905.png", tmp_path / "7.png")
+               run_ok("predict", "--model", "mnist", tmp_path / "905.png", tmp_path / "7.png")
                .stdout.splitlines()]
     several, single = records
     assert several["number"] == "905" and [d["label"] for d in several["digits"]] == [9, 0, 5]
@@ -238,7 +247,7 @@ def test_predict_reads_numbers(tmp_path):
                                apply_temperature(np.array(single["probabilities"]), temperature),
                                atol=1e-5)
 
-    fashion = json.loads(cli("predict", "--model", "fashion_mnist", tmp_path / "7.png").stdout)
+    fashion = json.loads(run_ok("predict", "--model", "fashion_mnist", tmp_path / "7.png").stdout)
     assert "label" in fashion and "number" not in fashion and "digits" not in fashion
 
 
@@ -257,8 +266,8 @@ def test_predict_gives_the_windows_verdict(tmp_path, shared_data):
     letter = ood_sets._stroke_letter(ood_sets.STROKE_LETTERS["W"], np.random.default_rng(5))
     Image.fromarray(letter).save(tmp_path / "letter.png")
     records = [json.loads(line) for line in
-               cli("predict", "--model", "mnist", tmp_path / "digit.png", tmp_path / "letter.png")
-               .stdout.splitlines()]
+               run_ok("predict", "--model", "mnist", tmp_path / "digit.png",
+                      tmp_path / "letter.png").stdout.splitlines()]
     assert [r["verdict"] for r in records] == ["answer", "not_in_domain"]
     assert records[0]["label"] == 7
     temperature = read_metadata(shipped_model_path("mnist"))["temperature"]
@@ -266,7 +275,7 @@ def test_predict_gives_the_windows_verdict(tmp_path, shared_data):
         np.testing.assert_allclose(record["calibrated_probabilities"],
                                    apply_temperature(np.array(record["probabilities"]),
                                                      temperature), atol=1e-5)
-    assert "not_in_domain" in cli("predict", "--help").stdout
+    assert "not_in_domain" in run_ok("predict", "--help").stdout
 
 
 @pytest.mark.slow
@@ -283,7 +292,7 @@ def test_predict_with_a_nan_model_gives_valid_json(tmp_path):
     bar = np.zeros((100, 100), np.uint8)
     bar[30:40, 10:90] = 255
     Image.fromarray(bar).save(tmp_path / "bar.png")
-    done = cli("predict", "--model", path, tmp_path / "bar.png", check=False)
+    done = run_main("predict", "--model", path, tmp_path / "bar.png")
     assert done.returncode == 1 and "Traceback" not in done.stderr
     [record] = [json.loads(line) for line in done.stdout.splitlines()]
     assert record == {"file": str(tmp_path / "bar.png"),
@@ -295,7 +304,7 @@ def test_evaluate_on_an_empty_test_set_is_a_clear_error(tmp_path, isolated_cache
     from conftest import write_idx_dataset
 
     write_idx_dataset(tmp_path / "data" / "mnist", train=20, test=0)
-    done = cli("evaluate", "--model", "mnist", "--data-dir", tmp_path / "data", check=False)
+    done = run_main("evaluate", "--model", "mnist", "--data-dir", tmp_path / "data")
     assert done.returncode == 2 and done.stdout == ""
     assert "holds no" in done.stderr and "Traceback" not in done.stderr
     assert "nan" not in done.stderr.lower()

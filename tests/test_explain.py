@@ -7,13 +7,16 @@ import numpy as np
 import pytest
 from conftest import REPO
 from PIL import Image
-from test_cli import cli
+from test_cli import cli, run_ok
 
 from training.runtime.explain import deletion_check, explain, overlay_png, saliency
 from training.runtime.preprocess import place_model_input, to_model_input
 
 MODELS = REPO / "resources" / "models"
-FAITHFUL_IMAGES = 200
+# The first 100 official test images: 0.05 s each (one LiteRT batch); the margins stay wide
+# (MNIST 5.6x, Fashion-MNIST 3.5x vs the 2x asked; 1,000 images give 11.6x and 3.1x), and the
+# random map still fails (~1x).
+FAITHFUL_IMAGES = 100
 
 
 @pytest.fixture(scope="module")
@@ -170,9 +173,9 @@ def test_cli_explain_all_good_exits_0_and_uses_keras_without_tflite(tmp_path):
     import shutil
 
     seven = seven_png(tmp_path / "seven.png")
-    lite = json.loads(cli("explain", "--model", "mnist", seven).stdout)
+    lite = json.loads(run_ok("explain", "--model", "mnist", seven).stdout)
     shutil.copy(MODELS / "mnist.keras", tmp_path / "copy.keras")  # no .tflite, no sidecar
-    done = cli("explain", "--model", tmp_path / "copy.keras", "--dataset", "mnist", seven)
+    done = run_ok("explain", "--model", tmp_path / "copy.keras", "--dataset", "mnist", seven)
     keras = json.loads(done.stdout)
     assert keras["label"] == lite["label"] == 7
     np.testing.assert_allclose(keras["probabilities"], lite["probabilities"], atol=1e-3)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 
 import numpy as np
 import pytest
@@ -150,17 +149,13 @@ def test_an_unusable_folder_is_refused_before_any_work(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_the_command_line_prints_the_files(tmp_path):
-    import subprocess
+    from cli_runner import run_main
 
     out = tmp_path / "phone"
-    done = subprocess.run([sys.executable, "-m", "training", "export-all", "--model",
-                           "fashion_mnist", "--out", str(out), "--name", "clothes"],
-                          capture_output=True, text=True, timeout=300, check=False)
+    done = run_main("export-all", "--model", "fashion_mnist", "--out", out, "--name", "clothes")
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == [str(out / f"clothes{s}") for s in export_module.SUFFIXES]
-    bad = subprocess.run([sys.executable, "-m", "training", "export-all", "--model",
-                          "mnist", "--out", str(out / "clothes.json")],
-                         capture_output=True, text=True, timeout=300, check=False)
+    bad = run_main("export-all", "--model", "mnist", "--out", out / "clothes.json")
     assert bad.returncode == 2 and bad.stderr.startswith("error:")
 
 

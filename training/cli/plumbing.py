@@ -204,9 +204,9 @@ class ProgressBar:
 
     WIDTH = 30
 
-    def __init__(self, stream=sys.stderr):
-        self.stream = stream
-        self.tty = stream.isatty()
+    def __init__(self, stream=None):
+        self.stream = stream or sys.stderr  # the stderr of now, not the one at import
+        self.tty = self.stream.isatty()
         self._last_line = 0.0
 
     def __call__(self, event: dict) -> None:
