@@ -10,10 +10,14 @@ Measured, for 10 / 50 / 200 samples:
   * the cross-validated accuracy on the samples themselves.
 For 10 samples also three seeds (the spread), and a model taught for CV_STEPS only, to check
 that the cheaper folds estimate the final model fairly.
+
+Environment: BENCH_TEACH_SETS (default "10,50,200"), BENCH_TEACH_SEEDS (seeds for 10 samples,
+default 3), BENCH_TEACH_SHORT (0: leave out the short run).
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 import time
@@ -76,16 +80,21 @@ def run() -> dict:
     print(f"base model on held-out styles and controls: {base_readings}", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         for n, parts in SETS.items():
+            if str(n) not in os.environ.get("BENCH_TEACH_SETS", "10,50,200").split(","):
+                continue
             folder = Path(tmp) / f"samples-{n}"
             for style, count in parts:
                 flagged.write_set(folder, style, count, seed=n)
             seeds = (0, 1, 2) if n == 10 else (0,)
+            seeds = seeds[:int(os.environ.get("BENCH_TEACH_SEEDS", "3"))]
             for seed in seeds:
                 key = f"{n} samples, seed {seed}"
                 run_result = one_run(base, folder, Path(tmp) / f"taught-{n}-{seed}.keras",
                                      sets, seed)
                 results["runs"][key] = run_result
                 _print(key, run_result, base_readings)
+        if os.environ.get("BENCH_TEACH_SHORT", "1") == "0":
+            return results
         # The folds teach CV_STEPS, the final model STEPS: is the cheaper model as good?
         short = TeachSettings()
         short = replace(short, steps=short.cv_steps, folds=0)

@@ -13,6 +13,9 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# Training runs use the estimated speed settings, not a benchmark of seconds per new model
+# (training/learn/tuning.py); tests/test_tuning.py measures with it switched back on.
+os.environ["DRAW_CLASSIFY_TUNE"] = "0"
 
 from matplotlib import font_manager
 from PIL import Image, ImageDraw, ImageFont

@@ -34,6 +34,7 @@ FLAGS = {
     "augment": ("--augment", "--no-augment"), "precision": ("--precision",),
     "label_smoothing": ("--label-smoothing",), "ema": ("--ema",),
     "weight_decay": ("--weight-decay",), "steps_per_execution": ("--steps-per-execution",),
+    "jit_compile": ("--jit-compile",), "threads": ("--threads",),
     "seed": ("--seed",), "strategy": ("--strategy",), "data_dir": ("--data-dir",),
 }
 WIDGETS = {

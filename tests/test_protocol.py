@@ -14,7 +14,12 @@ LINES = {
     m.Error: {"event": "error", "message": "invalid epochs"},
     m.TrainBegin: {"event": "train_begin", "epochs": 2, "steps": 10, "train_samples": 270,
                    "val_samples": 30, "source": "/data", "steps_per_execution": 8,
-                   "strategy": "default", "replicas": 1, "devices": "CPU"},
+                   "strategy": "default", "replicas": 1, "devices": "CPU",
+                   "speed": {"precision": "float32", "jit_compile": False,
+                             "steps_per_execution": 8, "intra_threads": 0, "inter_threads": 0,
+                             "source": "cached", "images_per_second": 9000.0, "seconds": 0.1,
+                             "note": ""}},
+    m.Tuning: {"event": "tuning", "architecture": "compact_cnn", "batch_size": 128},
     m.Batch: {"event": "batch", "epoch": 1, "epochs": 2, "batch": 3, "steps": 10, "loss": 0.5,
               "accuracy": 0.75, "eta_seconds": 4.0},
     m.TeachBatch: {"event": "batch", "phase": "final", "fold": None, "step": 2, "steps": 9,
@@ -60,6 +65,9 @@ LINES = {
     m.DescribeResult: {"event": "result", "count": 6},
     m.ExportResult: {"event": "result", "files": ["/o/m.keras", "/o/m.tflite"]},
     m.ConvertResult: {"event": "result", "path": "/c/m.tflite"},
+    m.TuneResult: {"event": "result", "cpu": "CPU: X, 2 cores", "tensorflow": "2.21.0",
+                   "threads": {"intra": 0, "inter": 0, "measured": []},
+                   "models": [{"architecture": "lecture_dense", "batch_size": 32}]},
 }
 
 

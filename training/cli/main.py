@@ -10,6 +10,7 @@
     python -m training describe --architecture compact_cnn --dropout 0.2
     python -m training calibrate --model m.keras        # temperature + "not a digit" check
     python -m training export-all --model mnist --out phone/  # .keras .tflite .onnx .json
+    python -m training tune          # the fastest training settings for this CPU, cached
 
 ``--progress json`` (train, download) and ``--json`` (describe) speak the protocol the window
 uses to drive this CLI as a child process: one JSON object per line on stdout, each with an
@@ -32,7 +33,7 @@ Exit status: 0 done, 1 some pictures could not be classified, 2 error (nothing d
 but not saved where asked (kept in the recovery folder), 130 interrupted.
 
 This module assembles the parser and maps errors to exit statuses; the commands live in
-train_command.py (train), model_commands.py (evaluate, summary, predict, explain, calibrate),
+train_command.py (train), tune_command.py (tune), model_commands.py (evaluate, summary, predict, explain, calibrate),
 file_commands.py (export-all, convert, download, describe) and teach.py, and what they share
 (the JSON-lines writer, stop requests, progress bar, common options) in plumbing.py.
 """
@@ -47,7 +48,7 @@ import traceback
 # TensorFlow prints CUDA probing noise on machines without a GPU; keep the terminal readable.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from training.cli import file_commands, model_commands, train_command  # noqa: E402
+from training.cli import file_commands, model_commands, train_command, tune_command  # noqa: E402
 from training.cli.plumbing import (  # noqa: E402
     DEBUG_ENV_VAR,
     EXIT_INTERRUPTED,
@@ -98,6 +99,7 @@ def _parser(config_class=TrainingConfig) -> argparse.ArgumentParser:
                                                  "classifiers.")
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
     train_command.add_parsers(sub, config_class)
+    tune_command.add_parsers(sub)
     model_commands.add_parsers(sub)
     file_commands.add_export_parsers(sub)
     _teach_parser(sub)

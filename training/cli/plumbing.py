@@ -26,6 +26,7 @@ from training.protocol.messages import (
     TeachBatch,
     encode,
     from_record,
+    speed_text,
 )
 
 EXIT_ERROR = 2
@@ -216,6 +217,11 @@ class ProgressBar:
                   f"{event['val_samples']} ({event['source']})", file=self.stream)
             if event.get("strategy", "default") != "default":
                 print(f"strategy {event['strategy']}: {event['devices']}", file=self.stream)
+            if isinstance(event.get("speed"), dict):
+                print(f"settings: {speed_text(event['speed'])}", file=self.stream)
+        elif kind == "tuning":
+            print(f"measuring the fastest settings for {event['architecture']} on this CPU "
+                  "(once; a few seconds)...", file=self.stream, flush=True)
         elif kind in ("batch", "download"):
             now = time.monotonic()
             if not self.tty and now - self._last_line < 10:

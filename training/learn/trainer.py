@@ -5,10 +5,10 @@ callbacks. ``progress`` receives plain dicts (see ``ProgressReporter``); ``shoul
 before every batch (see ``StopGate``), so a stop takes effect within one batch and still returns a
 usable, evaluated model.
 
-Small models run several batches per Keras call (``steps_per_execution``, chosen by
-``auto_steps_per_execution`` so that a call lasts about 50 ms), and nets without convolutions are
-compiled by XLA (``auto_jit_compile``): at batch 32 the lecture's dense net spends most of a plain
-``fit`` in per-step and per-op overhead.
+Precision, XLA, batches per Keras call and threads are the ones measured fastest on this CPU
+(training/learn/tuning.py: the first run of a model measures them, later runs read the cache);
+without a measurement, estimates from the model's size (small models run many batches per call,
+nets without convolutions are compiled by XLA).
 """
 
 from __future__ import annotations
@@ -17,24 +17,19 @@ import contextlib
 import math
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import numpy as np
 
 from training.core.datasets import Dataset, DatasetError, load_dataset
+from training.learn.tuning import estimated_step_seconds
 from training.protocol.config import ConfigError, TrainingConfig, check_value
 
 EVAL_BATCH = 1000
 HELD_OUT_FALLBACK = 5000  # without a validation split: test pictures that fit the temperature
-CALL_SECONDS = 0.05      # aim of one training call's length (progress and Ctrl+C react per call)
-MAX_STEPS_PER_CALL = 128
 POLL_SECONDS = 0.002     # at most this much work between two polls of should_stop (a poll
                          # costs ~0.08 ms: ~4 % of that)
-# A conservative compute rate (multiply-adds per second, forward + backward counted as 3x the
-# forward pass) for sizing calls: this 2-core CPU does 100-200 G in practice; assuming less keeps
-# calls short on slower machines, at the cost of a little more overhead on faster ones.
-ASSUMED_MACS_PER_SECOND = 40e9
 
 ProgressFn = Callable[[dict], None]
 StopFn = Callable[[], bool]
@@ -130,6 +125,7 @@ def fit(config: TrainingConfig, progress: ProgressFn | None = None,
 
     from training.learn import strategy as distribute
 
+    threads = _apply_threads(config, progress)  # before TensorFlow's first operation
     strategy, replicas = _strategy(config, progress)
 
     import keras  # slow import: only when training really starts
@@ -137,13 +133,14 @@ def fit(config: TrainingConfig, progress: ProgressFn | None = None,
     from training.learn.callbacks import ProgressReporter, StopGate
 
     data = _training_data(config, dataset)
-    keras.utils.set_random_seed(config.seed)
+    speed = _chosen_speed(config, strategy, threads, progress)
+    keras.utils.set_random_seed(config.seed)  # after the benchmark's own models
     x_train, y_train, x_val, y_val = _split(data, config)
 
     steps_per_epoch = math.ceil(len(x_train) / config.batch_size)
-    model, steps_per_call = _compiled_model(config, strategy, steps_per_epoch)
+    model = _compiled_model(config, speed, strategy, steps_per_epoch)
     train_ds, val_ds = _input_pipelines(config, x_train, y_train, x_val, y_val)
-    gate = StopGate(should_stop, stop_poll_interval(model, config.batch_size, config.precision))
+    gate = StopGate(should_stop, stop_poll_interval(model, config.batch_size, speed.precision))
     reporter = ProgressReporter(progress, gate, config.epochs, steps_per_epoch)
     callbacks = [reporter]
     if strategy is None:
@@ -159,9 +156,9 @@ def fit(config: TrainingConfig, progress: ProgressFn | None = None,
                              "will answer that class whatever it sees."})
     progress({"event": "train_begin", "epochs": config.epochs, "steps": steps_per_epoch,
               "train_samples": len(x_train), "val_samples": len(x_val),
-              "source": data.source, "steps_per_execution": steps_per_call,
+              "source": data.source, "steps_per_execution": speed.steps_per_execution,
               "strategy": config.strategy, "replicas": replicas,
-              "devices": distribute.describe(strategy)})
+              "devices": distribute.describe(strategy), "speed": speed.to_dict()})
 
     started = time.perf_counter()
     with warnings.catch_warnings():
@@ -179,6 +176,26 @@ def fit(config: TrainingConfig, progress: ProgressFn | None = None,
 
     return Fitted(model=model, config=config, data=data, x_val=x_val, y_val=y_val,
                   history=reporter.history, status=status, train_seconds=train_seconds)
+
+
+def _apply_threads(config: TrainingConfig, progress: ProgressFn) -> tuple[int, int]:
+    """Size TensorFlow's thread pools (given, or measured by ``tune``); (intra, inter)."""
+    from training.learn import tuning
+
+    threads = tuning.thread_choice(config)
+    note = tuning.apply_threads(*threads)
+    if note:
+        progress({"event": "warning", "message": note})
+    return threads
+
+
+def _chosen_speed(config: TrainingConfig, strategy, threads: tuple[int, int],
+                  progress: ProgressFn):
+    """Precision, XLA and batches per call for this CPU (training/learn/tuning.py)."""
+    from training.learn import tuning
+
+    return replace(tuning.choose(config, strategy is not None, progress),
+                   intra_threads=threads[0], inter_threads=threads[1])
 
 
 def _strategy(config: TrainingConfig, progress: ProgressFn):
@@ -204,25 +221,22 @@ def _training_data(config: TrainingConfig, dataset: Dataset | None) -> Dataset:
     return data
 
 
-def _compiled_model(config: TrainingConfig, strategy, steps_per_epoch: int):
-    """(the compiled model, its steps per execution)."""
+def _compiled_model(config: TrainingConfig, speed, strategy, steps_per_epoch: int):
+    """The model compiled with the settings chosen for this CPU (``tuning.Speed``)."""
     import keras
 
     from training.learn import strategy as distribute
     from training.learn.models import build_model
 
     with distribute.scope(strategy):  # the model's and the optimizer's variables: mirrored
-        model = build_model(config.architecture, config.dropout, precision=config.precision)
-        steps_per_call = config.steps_per_execution or (
-            1 if strategy else auto_steps_per_execution(model, config.batch_size, config.precision))
+        model = build_model(config.architecture, config.dropout, precision=speed.precision)
         smoothing = config.label_smoothing
         model.compile(optimizer=_optimizer(config, steps_per_epoch * config.epochs),
                       loss=(keras.losses.CategoricalCrossentropy(label_smoothing=smoothing)
                             if smoothing else "sparse_categorical_crossentropy"),
-                      metrics=["accuracy"], steps_per_execution=steps_per_call,
-                      # XLA cannot compile a step whose variables live on several devices
-                      jit_compile=auto_jit_compile(model) and strategy is None)
-    return model, steps_per_call
+                      metrics=["accuracy"], steps_per_execution=speed.steps_per_execution,
+                      jit_compile=speed.jit_compile)
+    return model
 
 
 def _input_pipelines(config: TrainingConfig, x_train, y_train, x_val, y_val):
@@ -305,46 +319,9 @@ def confusion_matrix(true: np.ndarray, predicted: np.ndarray, classes: int = 10)
     return np.bincount(pairs, minlength=classes * classes).reshape(classes, classes)
 
 
-def auto_steps_per_execution(model, batch_size: int, precision: str = "float32") -> int:
-    """Batches per Keras call so that one call does about ``CALL_SECONDS`` of work.
-
-    Big steps (the CNNs at batch 64-128: tens of ms) get 1; small ones (the dense net at batch
-    32: well under a millisecond of arithmetic, about as much again of per-step overhead) get
-    many. The work is estimated from the model's multiply-adds, not timed: no warm-up run.
-    """
-    step = estimated_step_seconds(model, batch_size, precision)
-    return int(min(MAX_STEPS_PER_CALL, max(1, CALL_SECONDS // step)))
-
-
 def stop_poll_interval(model, batch_size: int, precision: str = "float32") -> int:
     """Poll should_stop before every n-th batch: every batch unless they take under 2 ms."""
     return int(max(1, POLL_SECONDS // estimated_step_seconds(model, batch_size, precision)))
-
-
-def estimated_step_seconds(model, batch_size: int, precision: str = "float32") -> float:
-    rate = ASSUMED_MACS_PER_SECOND * (2 if precision == "bfloat16" else 1)
-    return 3 * batch_size * max(1, multiply_adds(model)) / rate
-
-
-def auto_jit_compile(model) -> bool:
-    """XLA for nets without convolutions: on a CPU it fuses a dense net's many small ops (the
-    lecture's dense net ran an epoch in a third of the time), but its convolutions are several
-    times slower than TensorFlow's own (oneDNN)."""
-    return not any("Conv" in type(layer).__name__ for layer in model.layers)
-
-
-def multiply_adds(model) -> int:
-    """Multiply-adds of one image's forward pass through the Dense and Conv2D layers."""
-    total = 0
-    for layer in model.layers:
-        kernel = getattr(layer, "kernel", None)
-        if kernel is None:
-            continue
-        size = int(np.prod(kernel.shape))
-        if len(kernel.shape) == 4:  # Conv2D: the kernel is applied at every output position
-            size *= int(np.prod(layer.output.shape[1:3]))
-        total += size
-    return total
 
 
 @contextlib.contextmanager

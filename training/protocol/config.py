@@ -22,10 +22,12 @@ from training.core.datasets import DATA_ENV_VAR, DATASETS, normalize_name
 OPTIMIZER_TITLES = {"adam": "Adam", "rmsprop": "RMSprop", "sgd": "SGD + momentum"}
 SCHEDULE_TITLES = {"constant": "constant", "cosine": "warm-up + cosine decay",
                    "onecycle": "one cycle (up 25 %, down to 0)"}
-PRECISION_TITLES = {"float32": "float32", "bfloat16": "bfloat16 (mixed)"}
+PRECISION_TITLES = {"auto": "automatic (the faster here)", "float32": "float32",
+                    "bfloat16": "bfloat16 (mixed)"}
+JIT_TITLES = {"auto": "automatic", "on": "on", "off": "off"}
 OPTIMIZERS = tuple(OPTIMIZER_TITLES)
 LR_SCHEDULES = tuple(SCHEDULE_TITLES)
-PRECISIONS = tuple(PRECISION_TITLES)
+PRECISIONS = ("float32", "bfloat16")  # what a model computes in ("auto" picks one)
 STRATEGIES = ("default", "mirrored", "multi-worker")
 
 KINDS = ("choice", "int", "float", "bool", "path")
@@ -201,11 +203,16 @@ class TrainingConfig:
         False, label="Augmentation", kind="bool", flags=("--augment",),
         help="random shifts, rotations, scaling and stroke widths", tip="",
         text="random shifts, rotations, scaling, stroke width", row=12, widget="augmentField")
+    # "auto" and the other automatic settings below are measured on this CPU on the first run
+    # of a model and cached (training/learn/tuning.py; python -m training tune)
     precision: str = setting(
-        "float32", label="Precision", kind="choice", flags=("--precision",),
+        "auto", label="Precision", kind="choice", flags=("--precision",),
         choices=PRECISION_TITLES,
-        help="bfloat16 is about twice as fast on CPUs with AVX512-BF16/AMX and much slower "
-             "elsewhere", row=13, widget="precisionField")
+        help="auto (default): measured on this CPU, bfloat16 only where it is clearly faster "
+             "(CPUs with AVX512-BF16/AMX: about twice); float32 or bfloat16: as given",
+        tip="Automatic: the faster of the two on this computer, measured once (bfloat16 is "
+            "about twice as fast on CPUs with AVX512-BF16 or AMX, much slower elsewhere)",
+        row=13, widget="precisionField")
     seed: int = setting(
         0, label="Seed", kind="int", flags=("--seed",), low=0, high=2**31 - 1,
         row=14, widget="seedField")
@@ -238,9 +245,20 @@ class TrainingConfig:
     steps_per_execution: int = setting(
         0, label="Batches per call", kind="int", flags=("--steps-per-execution",), low=0,
         high=1000, note="(0: automatic)",
-        help="batches per Keras call (default 0: automatic, many for small models)",
-        hidden_because="automatic (0) is the fastest choice measured; "
+        help="batches per Keras call (default 0: automatic, measured on this CPU)",
+        hidden_because="automatic (0) is measured on this CPU; "
                        + _CLI_ONLY.format("--steps-per-execution"))
+    jit_compile: str = setting(
+        "auto", label="XLA", kind="choice", flags=("--jit-compile",), choices=JIT_TITLES,
+        help="compile each training step with XLA (default auto: measured on this CPU)",
+        hidden_because="automatic is measured on this CPU; " + _CLI_ONLY.format("--jit-compile"))
+    threads: int = setting(
+        0, label="Threads", kind="int", flags=("--threads",), low=0, high=1024,
+        note="(0: automatic)",
+        help="TensorFlow's threads per operation (default 0: measured by 'python -m training "
+             "tune', else TensorFlow's choice)",
+        hidden_because="automatic is measured by the tune command; "
+                       + _CLI_ONLY.format("--threads"))
     strategy: str = setting(
         "default", label="Distribution", kind="choice", flags=("--strategy",),
         choices={name: name for name in STRATEGIES},

@@ -120,6 +120,32 @@ class TrainBegin(Message):
     strategy: str = ABSENT
     replicas: int = ABSENT
     devices: Any = ABSENT
+    speed: Any = ABSENT          # the settings chosen for this CPU (training/learn/tuning.py)
+
+
+def speed_text(speed: dict) -> str:
+    """A train_begin's ``speed`` in words, for the CLI and the window, e.g. "float32, XLA off,
+    4 batches per call, TensorFlow's threads (measured on this CPU)"."""
+    try:
+        steps = int(speed["steps_per_execution"])
+        threads = (f"{speed['intra_threads']} threads" if speed.get("intra_threads")
+                   else "TensorFlow's threads")
+        where = {"measured": "measured on this CPU now", "cached": "measured on this CPU",
+                 "given": "as set", "fallback": "estimated, not measured"}.get(
+                     speed.get("source"), str(speed.get("source")))
+        return (f"{speed['precision']}, XLA {'on' if speed['jit_compile'] else 'off'}, "
+                f"{steps} batch{'es' if steps > 1 else ''} per call, {threads} ({where})")
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return str(speed)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Tuning(Message):
+    """The first run of a model on this CPU: its speed settings are being measured (seconds)."""
+
+    event: ClassVar[str] = "tuning"
+    architecture: str
+    batch_size: int
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -328,6 +354,16 @@ class DownloadResult(Result):
 
 
 @dataclass(frozen=True, kw_only=True)
+class TuneResult(Result):
+    """``tune --json``: the CPU, the thread choice and each model's settings and trials."""
+
+    cpu: str
+    tensorflow: str
+    threads: dict
+    models: list
+
+
+@dataclass(frozen=True, kw_only=True)
 class DescribeResult(Result):
     count: int
 
@@ -348,10 +384,10 @@ class ConvertResult(Result):
 
 # Most specific first: decode takes the first whose required fields the line has.
 _TYPES: dict[str, tuple[type[Message], ...]] = {}
-for _type in (Download, WarningMessage, Error, TrainBegin, TeachBatch, Batch, Epoch, Saved,
+for _type in (Download, WarningMessage, Error, Tuning, TrainBegin, TeachBatch, Batch, Epoch, Saved,
               EvaluateBegin, TrainEnd, CalibrateBegin, OodBegin, CalibrateEnd, TeachBegin,
               FoldEnd, TeachEnd, Summary, TrainResult, TeachResult, DownloadResult,
-              DescribeResult, ExportResult, ConvertResult):
+              DescribeResult, ExportResult, ConvertResult, TuneResult):
     _TYPES[_type.event] = _TYPES.get(_type.event, ()) + (_type,)
 MESSAGE_TYPES: tuple[type[Message], ...] = tuple(t for ts in _TYPES.values() for t in ts)
 

@@ -1,0 +1,132 @@
+"""``python -m training tune``: measure the fastest training settings for this CPU, and cache them.
+
+The first training run of a model measures its precision, XLA and batches per call by itself
+(training/learn/tuning.py); this command measures them again for the presets' models at once,
+and also the one thing a run cannot measure: TensorFlow's thread counts, fixed before its first
+operation. So each thread setting is timed in a child process (this same command with
+``--threads I,J --no-save``), and the models are then measured here with the fastest.
+
+    python -m training tune                          # the presets' models, threads first
+    python -m training tune --architecture compact_cnn --batch-size 128 --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+
+from training.cli.plumbing import JsonLines
+from training.core.cpu import cpu_line
+from training.protocol.config import ARCHITECTURES
+from training.protocol.messages import TuneResult, decode, speed_text
+from training.protocol.presets import PRESETS, preset_values
+
+THREAD_PROBE = ("compact_cnn", 128)  # the quick preset's MNIST model: times the thread choices
+
+
+def add_parsers(sub) -> None:
+    tune = sub.add_parser("tune", help="measure the fastest training settings for this CPU "
+                                       "(precision, XLA, batches per call, threads) and cache "
+                                       "them for later runs")
+    tune.add_argument("--architecture", choices=[*ARCHITECTURES, "all"],
+                      help="one model (default: the models of every preset)")
+    tune.add_argument("--batch-size", type=int, default=None,
+                      help="with --architecture: its batch size (default 128)")
+    tune.add_argument("--threads", type=_thread_pair, default=None, metavar="INTRA,INTER",
+                      help="measure with these thread counts instead of searching them")
+    tune.add_argument("--save", action=argparse.BooleanOptionalAction, default=True,
+                      help="keep what is measured for later runs (default: on)")
+    tune.add_argument("--json", action="store_true",
+                      help="one JSON result line on stdout instead of the table")
+    tune.set_defaults(run=_tune)
+
+
+def _tune(args, protocol: JsonLines | None) -> int:
+    from training.cli.plumbing import import_keras_quietly
+    from training.learn import tuning
+
+    pairs = _models(args)
+    say = (lambda text: None) if protocol else (lambda text: print(text, file=sys.stderr,
+                                                                   flush=True))
+    say(cpu_line())
+    if args.threads is not None:
+        threads, measured = args.threads, {}
+    else:
+        say("threads: timing each choice in a child process (about 10 s each)...")
+        measured = {pair: _probe_threads(pair) for pair in tuning.thread_candidates()}
+        threads = tuning.pick_threads(measured)
+        if args.save:
+            _warn(say, tuning.save_threads(threads, measured))
+        for (intra, inter), speed in measured.items():
+            say(f"  intra {intra or 'default'}, inter {inter or 'default'}: "
+                f"{speed:,.0f} pictures/s")
+    note = tuning.apply_threads(*threads)
+    _warn(say, note)
+    import_keras_quietly()
+    results = []
+    for architecture, batch_size in pairs:
+        best, trials = tuning.tune_model(architecture, batch_size, save=args.save)
+        _warn(say, best.note)
+        best = tuning.Speed(**{**best.to_dict(), "intra_threads": threads[0],
+                               "inter_threads": threads[1], "note": ""})
+        say(f"{architecture}, batch {batch_size}: {speed_text(best.to_dict())}; "
+            f"{best.images_per_second:,.0f} pictures/s ({best.seconds:.1f} s to measure)")
+        results.append({"architecture": architecture, "batch_size": batch_size,
+                        "speed": best.to_dict(), "trials": [t.__dict__ for t in trials]})
+    result = TuneResult(cpu=cpu_line(), tensorflow=tuning.machine_key().split("TensorFlow ")[-1],
+                        threads={"intra": threads[0], "inter": threads[1], "measured": [
+                            {"intra": i, "inter": j, "images_per_second": round(v, 1)}
+                            for (i, j), v in measured.items()]},
+                        models=results)
+    if protocol is not None:
+        protocol.write(result)
+    elif args.save:
+        say(f"kept in {tuning.cache_path()}")
+    return 0
+
+
+def _models(args) -> list[tuple[str, int]]:
+    """(architecture, batch size) pairs to measure."""
+    if args.architecture and args.architecture != "all":
+        return [(args.architecture, args.batch_size or 128)]
+    if args.architecture == "all":
+        return [(name, args.batch_size or 128) for name in ARCHITECTURES]
+    pairs = []
+    for preset in PRESETS.values():
+        for dataset in ("mnist", "fashion_mnist"):
+            values = preset_values(preset.name, dataset)
+            pairs.append((values["architecture"], args.batch_size or values["batch_size"]))
+    return list(dict.fromkeys(pairs))
+
+
+def _probe_threads(pair: tuple[int, int]) -> float:
+    """Pictures per second of the probe model with these threads, measured in a child (the
+    pools are fixed for a process's life); 0 when the child fails."""
+    architecture, batch_size = THREAD_PROBE
+    command = [sys.executable, "-m", "training", "tune", "--architecture", architecture,
+               "--batch-size", str(batch_size), "--threads", f"{pair[0]},{pair[1]}",
+               "--no-save", "--json"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    for line in done.stdout.splitlines():
+        message = decode(line)
+        if isinstance(message, TuneResult) and message.models:
+            return float(message.models[0]["speed"]["images_per_second"] or 0.0)
+    return 0.0
+
+
+def _thread_pair(text: str) -> tuple[int, int]:
+    try:
+        intra, inter = (int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected two counts, e.g. 2,1 (0: TensorFlow's "
+                                         "default)") from None
+    if not (0 <= intra <= 1024 and 0 <= inter <= 1024):
+        raise argparse.ArgumentTypeError("thread counts go from 0 (default) to 1024")
+    return intra, inter
+
+
+def _warn(say, note: str) -> None:
+    if note:
+        say(f"warning: {note}")
+

@@ -1,0 +1,494 @@
+"""Training settings chosen for this CPU by measuring them (issue #22), cached per CPU.
+
+A setting left "automatic" in the TrainingConfig (``precision="auto"``, ``jit_compile="auto"``,
+``steps_per_execution=0``, ``threads=0``) is decided here; a setting given is used as given.
+
+* **Per model** (architecture and batch size), on its first run: a short micro-benchmark trains
+  the model on random pictures for about half a second per candidate and keeps the fastest of
+  float32 / bfloat16, XLA on / off and a few batches-per-call. It is a coordinate search (one
+  setting varied at a time from the heuristic choice), about five candidates, a few seconds for
+  the small models. bfloat16 must be clearly faster (>= ``BFLOAT16_GAIN``) to be chosen: it
+  changes the numbers a little, so a tie goes to float32.
+* **Per machine**: TensorFlow's thread pools can only be sized before its first operation, so
+  thread counts are measured by ``python -m training tune``, which times one model in a child
+  process per candidate. Until then TensorFlow's own default is used.
+
+The choices are cached in ``<home>/cache/tuning.json`` under the CPU (model, usable cores) and
+the TensorFlow version: another CPU or another TensorFlow measures again. A cache that cannot be
+read is ignored (and rewritten); one that cannot be written costs only the next run's measuring.
+When the benchmark cannot run (it fails, or ``DRAW_CLASSIFY_TUNE=0``: tests and reproducible
+scripts), the run falls back to float32 and the estimates of ``trainer.auto_*``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import numpy as np
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+from training.core.atomic import WriteError, write_text
+from training.core.cpu import cpu_info, cpu_key, usable_cores
+from training.core.paths import user_home
+from training.protocol.messages import speed_text
+
+TUNE_ENV_VAR = "DRAW_CLASSIFY_TUNE"      # "0": never measure, use the fallback
+CACHE_FILE = "tuning.json"
+CACHE_VERSION = 1
+TRIAL_SECONDS = 0.3     # timed training per candidate, after its warm-up
+BFLOAT16_GAIN = 1.15    # bfloat16 is chosen only when at least this much faster
+OTHER_GAIN = 1.03       # any other change of setting: at least this much faster (noise)
+MAX_STEPS_PER_CALL = 128
+CALL_SECONDS = 0.05     # estimate: one training call's length (progress, Ctrl+C react per call)
+# A conservative compute rate (multiply-adds per second, forward + backward counted as 3x the
+# forward pass) for sizing calls: this 2-core CPU does 100-200 G in practice; assuming less keeps
+# calls short on slower machines, at the cost of a little more overhead on faster ones.
+ASSUMED_MACS_PER_SECOND = 40e9
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One candidate's measured speed (images per second of training, warm)."""
+
+    precision: str
+    jit_compile: bool
+    steps_per_execution: int
+    images_per_second: float
+
+    def setting(self) -> tuple:
+        return self.precision, self.jit_compile, self.steps_per_execution
+
+
+@dataclass(frozen=True)
+class Speed:
+    """The settings a run trains with, and where they come from."""
+
+    precision: str
+    jit_compile: bool
+    steps_per_execution: int
+    intra_threads: int = 0              # 0: TensorFlow's default
+    inter_threads: int = 0
+    source: str = "fallback"            # measured | cached | given | fallback
+    images_per_second: float | None = None
+    seconds: float = 0.0                # spent measuring in this run
+    note: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def describe(self) -> str:
+        return speed_text(self.to_dict())
+
+
+@dataclass
+class Wanted:
+    """What the config fixes (None: automatic) for one model."""
+
+    architecture: str
+    batch_size: int
+    dropout: float = 0.0
+    precision: str | None = None
+    jit_compile: bool | None = None
+    steps_per_execution: int | None = None
+    threads: int | None = None
+    trials: list = field(default_factory=list)
+
+    @classmethod
+    def from_config(cls, config) -> "Wanted":
+        return cls(config.architecture, config.batch_size, config.dropout,
+                   None if config.precision == "auto" else config.precision,
+                   None if config.jit_compile == "auto" else config.jit_compile == "on",
+                   config.steps_per_execution or None, config.threads or None)
+
+    def fixed(self) -> bool:
+        return None not in (self.precision, self.jit_compile, self.steps_per_execution)
+
+    def allows(self, trial: Trial) -> bool:
+        return all(want is None or want == got for want, got in zip(
+            (self.precision, self.jit_compile, self.steps_per_execution), trial.setting()))
+
+
+# ----------------------------------------------------------------------------- the cache
+
+def cache_path() -> Path:
+    return user_home() / "cache" / CACHE_FILE
+
+
+def machine_key() -> str:
+    """The CPU and the TensorFlow version: what the measured speeds hold for."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        tensorflow = version("tensorflow")
+    except PackageNotFoundError:  # e.g. tensorflow-cpu or a nightly under another name
+        import tensorflow as tf
+        tensorflow = tf.__version__
+    return f"{cpu_key()} | TensorFlow {tensorflow}"
+
+
+def model_key(architecture: str, batch_size: int) -> str:
+    return f"{architecture}/{batch_size}"
+
+
+def read_cache(path: Path | None = None) -> dict:
+    """The whole cache file, or an empty one when it is missing or unreadable."""
+    path = path or cache_path()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {"version": CACHE_VERSION, "machines": {}}
+    if (not isinstance(data, dict) or data.get("version") != CACHE_VERSION
+            or not isinstance(data.get("machines"), dict)):
+        return {"version": CACHE_VERSION, "machines": {}}
+    return data
+
+
+def cached_machine(key: str, path: Path | None = None) -> dict:
+    machine = read_cache(path)["machines"].get(key)
+    return machine if isinstance(machine, dict) else {}
+
+
+def cached_trials(machine: dict, architecture: str, batch_size: int) -> list[Trial]:
+    entry = (machine.get("models") or {}).get(model_key(architecture, batch_size)) or {}
+    trials = []
+    for item in entry.get("trials", []) if isinstance(entry, dict) else []:
+        try:
+            trials.append(Trial(str(item["precision"]), bool(item["jit_compile"]),
+                                int(item["steps_per_execution"]),
+                                float(item["images_per_second"])))
+        except (KeyError, TypeError, ValueError):
+            continue  # one damaged entry: measured again
+    return [t for t in trials if t.precision in ("float32", "bfloat16")
+            and t.steps_per_execution >= 1 and t.images_per_second > 0]
+
+
+def cached_threads(machine: dict) -> tuple[int, int]:
+    threads = machine.get("threads") or {}
+    try:
+        return max(0, int(threads.get("intra", 0))), max(0, int(threads.get("inter", 0)))
+    except (AttributeError, TypeError, ValueError):
+        return 0, 0
+
+
+def save_to_cache(key: str, update, path: Path | None = None) -> str:
+    """Read, change (``update(machine_dict)``), write atomically; "" or why it failed."""
+    path = path or cache_path()
+    data = read_cache(path)
+    machine = data["machines"].get(key)
+    if not isinstance(machine, dict):
+        machine = data["machines"][key] = {}
+    update(machine)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_text(path, json.dumps(data, indent=1, sort_keys=True))
+    except (OSError, WriteError) as exc:
+        return f"the measured settings could not be kept for the next run ({exc})"
+    return ""
+
+
+def _record_trials(architecture: str, batch_size: int, trials: list[Trial],
+                   replace_all: bool = False):
+    def update(machine: dict) -> None:
+        models = machine.setdefault("models", {})
+        if not isinstance(models, dict):
+            models = machine["models"] = {}
+        known = {} if replace_all else {
+            t.setting(): t for t in cached_trials(machine, architecture, batch_size)}
+        known.update({t.setting(): t for t in trials})
+        models[model_key(architecture, batch_size)] = {
+            "trials": [asdict(t) for t in known.values()],
+            "measured": time.strftime("%Y-%m-%d %H:%M:%S")}
+    return update
+
+
+# ----------------------------------------------------------------------------- choosing
+
+def tuning_allowed() -> bool:
+    return os.environ.get(TUNE_ENV_VAR, "1").strip().lower() not in ("0", "off", "no", "false")
+
+
+def choose(config, distributed: bool = False, progress=None, measure=None) -> Speed:
+    """The settings ``config``'s model trains with on this CPU: given, cached, measured now
+    (and cached) or the fallback. ``measure(wanted, progress)`` -> list[Trial] is the benchmark
+    (``measure_trials`` unless a test passes another)."""
+    progress = progress or (lambda event: None)
+    wanted = Wanted.from_config(config)
+    if distributed:  # Keras runs one batch per call under a strategy; XLA cannot span devices
+        return Speed(wanted.precision or "float32", False, 1, source="given" if
+                     wanted.precision else "fallback", note="one batch per call under a "
+                     "distribution strategy")
+    fallback = _fallback(wanted)
+    if wanted.fixed():
+        return replace(fallback, source="given")
+    if not tuning_allowed():
+        return replace(fallback, note=f"{TUNE_ENV_VAR}=0")
+    started = time.perf_counter()
+    try:
+        key = machine_key()
+        trials = [t for t in cached_trials(cached_machine(key), wanted.architecture,
+                                           wanted.batch_size) if wanted.allows(t)]
+        source = "cached"
+        if not _complete(trials, wanted):
+            progress({"event": "tuning", "architecture": wanted.architecture,
+                      "batch_size": wanted.batch_size})
+            new = (measure or measure_trials)(wanted, progress)
+            trials = [t for t in [*trials, *new] if wanted.allows(t)]
+            source = "measured"
+            note = save_to_cache(key, _record_trials(wanted.architecture, wanted.batch_size,
+                                                     new))
+            if note:
+                progress({"event": "warning", "message": note})
+        best = best_trial(trials)
+    except Exception as exc:  # noqa: BLE001 - any failure of the benchmark: train anyway
+        return replace(fallback, note=f"the speed benchmark could not run: {exc}"[:300])
+    if best is None:
+        return replace(fallback, note="no candidate could be measured")
+    return Speed(best.precision, best.jit_compile, best.steps_per_execution,
+                 source=source, images_per_second=round(best.images_per_second, 1),
+                 seconds=round(time.perf_counter() - started, 2))
+
+
+def best_trial(trials: list[Trial]) -> Trial | None:
+    """The fastest, except that float32 wins unless bfloat16 is clearly faster."""
+    if not trials:
+        return None
+    best = max(trials, key=lambda t: t.images_per_second)
+    if best.precision == "bfloat16":
+        plain = [t for t in trials if t.precision == "float32"]
+        if plain:
+            best32 = max(plain, key=lambda t: t.images_per_second)
+            if best.images_per_second < BFLOAT16_GAIN * best32.images_per_second:
+                return best32
+    return best
+
+
+def _complete(trials: list[Trial], wanted: Wanted) -> bool:
+    """Has the search already been run for what ``wanted`` leaves open? (The first trial is
+    the heuristic's choice: a search always times it, so its presence marks a finished one.)"""
+    if not trials:
+        return False
+    return _heuristic(wanted).setting() in {t.setting() for t in trials} and (
+        wanted.precision is not None or {t.precision for t in trials} >= {"float32"})
+
+
+def _heuristic(wanted: Wanted) -> Trial:
+    """The choice without measuring: float32, XLA for nets without convolutions, batches per
+    call from the multiply-adds (training/learn/trainer.py)."""
+    from training.learn.models import build_model
+
+    precision = wanted.precision or "float32"
+    model = build_model(wanted.architecture, wanted.dropout, precision=precision)
+    jit = auto_jit_compile(model) if wanted.jit_compile is None else wanted.jit_compile
+    steps = wanted.steps_per_execution or auto_steps_per_execution(model, wanted.batch_size,
+                                                                   precision)
+    return Trial(precision, jit, steps, 0.0)
+
+
+def _fallback(wanted: Wanted) -> Speed:
+    guess = _heuristic(wanted)
+    return Speed(guess.precision, guess.jit_compile, guess.steps_per_execution,
+                 source="fallback")
+
+
+# ----------------------------------------------------------------------------- measuring
+
+def measure_trials(wanted: Wanted, progress=None) -> list[Trial]:
+    """A coordinate search from the heuristic choice: XLA flipped, then bfloat16, then more or
+    fewer batches per call; each candidate timed by ``time_candidate``."""
+    start = _heuristic(wanted)
+    trials: list[Trial] = []
+
+    def run(precision: str, jit: bool, steps: int) -> Trial:
+        for trial in trials:
+            if trial.setting() == (precision, jit, steps):
+                return trial
+        trial = time_candidate(wanted.architecture, wanted.dropout, wanted.batch_size,
+                               precision, jit, steps, beat=_best_speed(trials))
+        trials.append(trial)
+        return trial
+
+    best = run(*start.setting())
+    if wanted.jit_compile is None:
+        other = run(best.precision, not best.jit_compile, best.steps_per_execution)
+        best = _faster(best, other, OTHER_GAIN)
+    if wanted.precision is None and bfloat16_may_pay():
+        other = run("bfloat16", best.jit_compile, best.steps_per_execution)
+        best = _faster(best, other, BFLOAT16_GAIN)
+    if wanted.steps_per_execution is None:
+        n = best.steps_per_execution
+        fewer = [n // 4] if n >= 8 else []  # one or two batches a call: not worth timing fewer
+        for steps in sorted({min(MAX_STEPS_PER_CALL, n * 4), *fewer} - {n}):
+            best = _faster(best, run(best.precision, best.jit_compile, steps), OTHER_GAIN)
+    return trials
+
+
+def bfloat16_may_pay() -> bool:
+    """Worth timing bfloat16? Not on an x86 CPU without AVX512-BF16/AMX: there it is emulated,
+    4x slower than float32 for the quick preset's model on an AVX2 CPU, and only its timing
+    would cost seconds. Elsewhere (other flags, other architectures) it is measured."""
+    info = cpu_info()
+    return info["bf16"] or not info["avx2"]
+
+
+def _faster(current: Trial, other: Trial, gain: float) -> Trial:
+    return other if other.images_per_second >= gain * current.images_per_second else current
+
+
+def _best_speed(trials: list[Trial]) -> float:
+    return max((t.images_per_second for t in trials), default=0.0)
+
+
+def time_candidate(architecture: str, dropout: float, batch_size: int, precision: str,
+                   jit_compile: bool, steps: int, beat: float = 0.0,
+                   seconds: float | None = None) -> Trial:
+    """Images per second of training ``architecture`` with these settings, on random pictures
+    held in memory (the input pipeline is the same for every candidate). A candidate whose
+    warm-up already runs at under half of ``beat`` is not timed further."""
+    import keras
+    import tensorflow as tf
+
+    from training.learn.models import build_model
+
+    keras.backend.clear_session()  # each candidate compiles its own graph
+    model = build_model(architecture, dropout, precision=precision)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy",
+                  steps_per_execution=steps, jit_compile=jit_compile)
+    rng = np.random.default_rng(0)
+    shape = (batch_size, *tuple(model.input_shape[1:]))
+    pictures = rng.random(shape, dtype=np.float32)
+    labels = rng.integers(0, 10, batch_size).astype(np.int32)
+    batches = tf.data.Dataset.from_tensors((pictures, labels)).repeat()
+
+    def timed(calls: int) -> float:
+        """Seconds per step, from the end of the first call to the end of the last: the
+        set-up of ``fit`` itself is left out."""
+        ends = []  # (index of the call's last batch, when it ended)
+        clock = keras.callbacks.LambdaCallback(
+            on_train_batch_end=lambda batch, logs: ends.append((batch, time.perf_counter())))
+        model.fit(batches, steps_per_epoch=steps * calls, epochs=1, verbose=0, shuffle=False,
+                  callbacks=[clock])
+        (first, started), (last, ended) = ends[0], ends[-1]
+        return (ended - started) / max(1, last - first)
+
+    timed(2)  # tracing and compiling
+    per_step = timed(2)
+    if beat and batch_size / per_step < beat / 2:
+        return Trial(precision, jit_compile, steps, batch_size / per_step)
+    seconds = TRIAL_SECONDS if seconds is None else seconds
+    calls = max(2, round(seconds / (per_step * steps))) + 1
+    per_step = timed(calls)
+    return Trial(precision, jit_compile, steps, batch_size / per_step)
+    calls = max(2, round(seconds / (per_step * steps)))
+    per_step = timed(steps * calls)
+    return Trial(precision, jit_compile, steps, batch_size / per_step)
+
+
+# ----------------------------------------------------------------------------- tune command
+
+def tune_model(architecture: str, batch_size: int, dropout: float = 0.0,
+               save: bool = True) -> tuple[Speed, list[Trial]]:
+    """Measure one model afresh (whatever the cache holds), cache the trials; (best, trials)."""
+    wanted = Wanted(architecture, batch_size, dropout)
+    started = time.perf_counter()
+    trials = measure_trials(wanted)
+    best = best_trial(trials)
+    note = save_to_cache(machine_key(), _record_trials(architecture, batch_size, trials,
+                                                       replace_all=True)) if save else ""
+    return Speed(best.precision, best.jit_compile, best.steps_per_execution,
+                 source="measured", images_per_second=round(best.images_per_second, 1),
+                 seconds=round(time.perf_counter() - started, 2), note=note), trials
+
+
+def thread_candidates() -> list[tuple[int, int]]:
+    """(intra-op, inter-op) threads worth timing: TensorFlow's default first (0, 0), every
+    usable core on one operation at a time, half of them on two."""
+    cores = usable_cores()
+    candidates = [(0, 0), (cores, 1)]
+    if cores >= 2:
+        candidates.append((max(1, cores // 2), 2))
+    return list(dict.fromkeys(candidates))
+
+
+def pick_threads(measured: dict[tuple[int, int], float]) -> tuple[int, int]:
+    """The fastest thread setting; TensorFlow's default unless another clearly beats it."""
+    default = measured.get((0, 0), 0.0)
+    best = max(measured, key=measured.get)
+    return best if measured[best] >= OTHER_GAIN * default else (0, 0)
+
+
+def save_threads(choice: tuple[int, int], measured: dict[tuple[int, int], float]) -> str:
+    def update(machine: dict) -> None:
+        machine["threads"] = {"intra": choice[0], "inter": choice[1], "measured": [
+            {"intra": i, "inter": j, "images_per_second": round(v, 1)}
+            for (i, j), v in measured.items()]}
+    return save_to_cache(machine_key(), update)
+
+
+# ----------------------------------------------------------------------------- threads
+
+def thread_choice(config) -> tuple[int, int]:
+    """(intra-op, inter-op) threads for this run: the config's, else the machine's measured
+    choice (``tune``), else (0, 0): TensorFlow's default. Reads no TensorFlow."""
+    if config.threads:
+        return config.threads, 0
+    if not tuning_allowed():
+        return 0, 0
+    return cached_threads(cached_machine(machine_key()))
+
+
+def apply_threads(intra: int, inter: int) -> str:
+    """Size TensorFlow's thread pools; "" or why not (they are fixed once TensorFlow ran)."""
+    if not intra and not inter:
+        return ""
+    import tensorflow as tf
+
+    try:
+        if intra:
+            tf.config.threading.set_intra_op_parallelism_threads(intra)
+        if inter:
+            tf.config.threading.set_inter_op_parallelism_threads(inter)
+    except RuntimeError:
+        return "thread counts kept: TensorFlow was already running in this process"
+    return ""
+
+
+# ----------------------------------------------------------------------------- estimates
+
+def auto_steps_per_execution(model, batch_size: int, precision: str = "float32") -> int:
+    """Batches per Keras call so that one call does about ``CALL_SECONDS`` of work.
+
+    Big steps (the CNNs at batch 64-128: tens of ms) get 1; small ones (the dense net at batch
+    32: well under a millisecond of arithmetic, about as much again of per-step overhead) get
+    many. The work is estimated from the model's multiply-adds, not timed: no warm-up run.
+    """
+    step = estimated_step_seconds(model, batch_size, precision)
+    return int(min(MAX_STEPS_PER_CALL, max(1, CALL_SECONDS // step)))
+
+
+def estimated_step_seconds(model, batch_size: int, precision: str = "float32") -> float:
+    rate = ASSUMED_MACS_PER_SECOND * (2 if precision == "bfloat16" else 1)
+    return 3 * batch_size * max(1, multiply_adds(model)) / rate
+
+
+def auto_jit_compile(model) -> bool:
+    """XLA for nets without convolutions: on a CPU it fuses a dense net's many small ops (the
+    lecture's dense net ran an epoch in a third of the time), but its convolutions are several
+    times slower than TensorFlow's own (oneDNN)."""
+    return not any("Conv" in type(layer).__name__ for layer in model.layers)
+
+
+def multiply_adds(model) -> int:
+    """Multiply-adds of one image's forward pass through the Dense and Conv2D layers."""
+    total = 0
+    for layer in model.layers:
+        kernel = getattr(layer, "kernel", None)
+        if kernel is None:
+            continue
+        size = int(np.prod(kernel.shape))
+        if len(kernel.shape) == 4:  # Conv2D: the kernel is applied at every output position
+            size *= int(np.prod(layer.output.shape[1:3]))
+        total += size
+    return total
