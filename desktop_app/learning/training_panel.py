@@ -57,7 +57,9 @@ from training.protocol.messages import (
     Saved,
     TrainBegin,
     TrainResult,
+    Tuning,
     WarningMessage,
+    speed_text,
 )
 from training.protocol.presets import PRESETS
 
@@ -470,10 +472,17 @@ class TrainingPanel(QWidget):
             self.progress.setFormat(download_text(message.file, message.done, total))
             self._show_message("The dataset was not found locally: downloading it into the "
                                "Keras cache…")
+        elif isinstance(message, Tuning):
+            self.progress.setRange(0, 0)
+            self.progress.setFormat("Measuring the fastest settings for this computer…")
+            self._show_message("First run of this model on this computer: measuring which "
+                               "settings train it fastest here (a few seconds, once).")
         elif isinstance(message, TrainBegin):
+            speed = (f" Settings: {speed_text(message.speed)}."
+                     if isinstance(message.speed, dict) else "")
             self._show_message(" ".join([f"Training on {message.train_samples:,} pictures, "
                                          f"validating on {message.val_samples:,} (data: "
-                                         f"{message.source}).", *self._warnings]),
+                                         f"{message.source}).{speed}", *self._warnings]),
                                error=bool(self._warnings))
             self.progress.setRange(0, max(1, message.steps))
             self.progress.setValue(0)
