@@ -295,9 +295,11 @@ def _fallback(wanted: Wanted) -> Speed:
 
 # ----------------------------------------------------------------------------- measuring
 
-def measure_trials(wanted: Wanted, progress=None) -> list[Trial]:
+def measure_trials(wanted: Wanted, progress=None, thorough: bool = False) -> list[Trial]:
     """A coordinate search from the heuristic choice: XLA flipped, then bfloat16, then more or
-    fewer batches per call; each candidate timed by ``time_candidate``."""
+    fewer batches per call; each candidate timed by ``time_candidate``. A training run's own
+    search (not ``thorough``) leaves out XLA for nets with convolutions: compiling one takes
+    seconds, and it was 2-4x slower on every CPU measured (``tune`` still times it)."""
     start = _heuristic(wanted)
     trials: list[Trial] = []
 
@@ -311,7 +313,7 @@ def measure_trials(wanted: Wanted, progress=None) -> list[Trial]:
         return trial
 
     best = run(*start.setting())
-    if wanted.jit_compile is None:
+    if wanted.jit_compile is None and (thorough or start.jit_compile):
         other = run(best.precision, not best.jit_compile, best.steps_per_execution)
         best = _faster(best, other, OTHER_GAIN)
     if wanted.precision is None and bfloat16_may_pay():
@@ -363,20 +365,22 @@ def time_candidate(architecture: str, dropout: float, batch_size: int, precision
     batches = tf.data.Dataset.from_tensors((pictures, labels)).repeat()
 
     def timed(calls: int) -> float:
-        """Seconds per step, from the end of the first call to the end of the last: the
-        set-up of ``fit`` itself is left out."""
+        """Seconds per step of the fastest call after the first (set-up, tracing and other
+        programs' bursts left out: the least disturbed call is the machine's speed)."""
         ends = []  # (index of the call's last batch, when it ended)
         clock = keras.callbacks.LambdaCallback(
             on_train_batch_end=lambda batch, logs: ends.append((batch, time.perf_counter())))
         model.fit(batches, steps_per_epoch=steps * calls, epochs=1, verbose=0, shuffle=False,
                   callbacks=[clock])
-        (first, started), (last, ended) = ends[0], ends[-1]
-        return (ended - started) / max(1, last - first)
+        return min((t1 - t0) / max(1, b1 - b0) for (b0, t0), (b1, t1) in zip(ends, ends[1:]))
 
-    timed(2)  # tracing and compiling
-    per_step = timed(2)
+    per_step = timed(2)  # the first call traces and compiles; the second is timed
     if beat and batch_size / per_step < beat / 2:
         return Trial(precision, jit_compile, steps, batch_size / per_step)
+    seconds = TRIAL_SECONDS if seconds is None else seconds
+    calls = max(3, round(seconds / (per_step * steps))) + 1
+    per_step = min(per_step, timed(calls))
+    return Trial(precision, jit_compile, steps, batch_size / per_step)
     seconds = TRIAL_SECONDS if seconds is None else seconds
     calls = max(2, round(seconds / (per_step * steps))) + 1
     per_step = timed(calls)
@@ -393,7 +397,7 @@ def tune_model(architecture: str, batch_size: int, dropout: float = 0.0,
     """Measure one model afresh (whatever the cache holds), cache the trials; (best, trials)."""
     wanted = Wanted(architecture, batch_size, dropout)
     started = time.perf_counter()
-    trials = measure_trials(wanted)
+    trials = measure_trials(wanted, thorough=True)
     best = best_trial(trials)
     note = save_to_cache(machine_key(), _record_trials(architecture, batch_size, trials,
                                                        replace_all=True)) if save else ""
