@@ -142,12 +142,12 @@ def test_another_tensorflow_or_a_damaged_cache_measures_again(private_home, meas
     chosen = tuning.choose(config, measure=refuse)
     assert (chosen.precision, chosen.jit_compile) == ("bfloat16", True)  # 1.8x: worth it
 
-    monkeypatch.setattr(tuning, "machine_key", lambda: "the same CPU | TensorFlow 9.9")
-    assert tuning.choose(config, measure=measure).source == "measured"
+    with monkeypatch.context() as patched:
+        patched.setattr(tuning, "machine_key", lambda: "the same CPU | TensorFlow 9.9")
+        assert tuning.choose(config, measure=measure).source == "measured"
+    assert tuning.choose(config, measure=refuse).source == "cached"  # both kept
 
     tuning.cache_path().write_text("{broken")
-    monkeypatch.undo()
-    monkeypatch.setenv(tuning.TUNE_ENV_VAR, "1")
     assert tuning.choose(config, measure=measure).source == "measured"
     assert json.loads(tuning.cache_path().read_text())["version"] == tuning.CACHE_VERSION
 
