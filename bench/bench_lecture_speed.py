@@ -18,57 +18,20 @@ from __future__ import annotations
 
 import os
 import statistics
-import time
 
 import numpy as np
 
+from bench.lecture_reference import lecture_script
 from training.core.datasets import load_dataset
 from training.learn.trainer import train
 from training.protocol.presets import preset_config
 
 ACCURACY_TOLERANCE = 0.003
+LECTURE_MODEL = {"lecture-dense": "dense", "lecture-cnn": "cnn"}
 CASES = (  # (preset, dataset as in the lecture, epochs, repeats, goal ratio)
     ("lecture-dense", "fashion_mnist", 5, 3, 0.6),
     ("lecture-cnn", "mnist", int(os.environ.get("BENCH_LECTURE_CNN_EPOCHS", "1")), 2, 0.9),
 )
-
-
-def lecture_script(preset: str, images: np.ndarray, labels: np.ndarray, test_images: np.ndarray,
-                   test_labels: np.ndarray, epochs: int, seed: int) -> tuple[float, float]:
-    """The lecture's notebook cells (Keras 3 spelling), timed around ``fit``.
-
-    The pictures are already float32 in [0, 1], as the lecture's ``/ 255`` makes them (float64
-    there: Keras would convert every batch; giving both sides the same float32 array is fairer).
-    """
-    import keras
-    from keras import layers
-
-    keras.utils.set_random_seed(seed)
-    if preset == "lecture-dense":
-        model = keras.Sequential([keras.Input((28, 28)), layers.Flatten(),
-                                  layers.Dense(128, activation="relu"),
-                                  layers.Dense(10, activation="softmax")])
-        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
-                      metrics=["accuracy"])
-        fit = dict(x=images, y=labels)  # batch_size: Keras's default 32, as in the lecture
-        test = dict(x=test_images, y=test_labels)
-    else:
-        model = keras.Sequential([keras.Input((28, 28, 1)),
-                                  layers.Conv2D(32, (3, 3), activation="relu"),
-                                  layers.Conv2D(64, (3, 3), activation="relu"),
-                                  layers.MaxPooling2D((4, 4)),
-                                  layers.Conv2D(64, (3, 3), activation="relu"),
-                                  layers.Flatten(),
-                                  layers.Dense(10, activation="softmax")])
-        model.compile(optimizer="rmsprop", loss="categorical_crossentropy",
-                      metrics=["accuracy"])
-        fit = dict(x=images[..., None], y=keras.utils.to_categorical(labels), batch_size=64)
-        test = dict(x=test_images[..., None], y=keras.utils.to_categorical(test_labels))
-    started = time.perf_counter()
-    model.fit(**fit, epochs=epochs, verbose=0)
-    seconds = time.perf_counter() - started
-    _, accuracy = model.evaluate(**test, batch_size=1000, verbose=0)
-    return seconds, float(accuracy)
 
 
 def ours(preset: str, data, epochs: int, seed: int) -> tuple[float, float]:
@@ -91,7 +54,7 @@ def run() -> dict:
         x_test = (data.x_test.astype(np.float32) / 255.0)
         plain, mine = [], []
         for seed in range(repeats):
-            plain.append(lecture_script(preset, x, data.y_train, x_test, data.y_test, epochs, seed))
+            plain.append(lecture_script(LECTURE_MODEL[preset], x, data.y_train, x_test, data.y_test, epochs, seed))
             mine.append(ours(preset, data, epochs, seed))
         plain_epoch = [s / epochs for s, _ in plain]
         our_epoch = [s / epochs for s, _ in mine]

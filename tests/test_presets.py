@@ -14,6 +14,7 @@ from training.protocol.config import ConfigError, TrainingConfig
 from training.protocol.presets import (
     NOT_IN_PRESETS,
     PRESETS,
+    REFERENCES,
     find_preset,
     preset_config,
     preset_values,
@@ -52,7 +53,8 @@ def test_budget_presets_name_their_goals_and_differ_per_dataset_where_needed():
     for name in ("quick", "thorough"):
         budgets = PRESETS[name].budgets
         assert set(budgets) == set(DATASETS)
-        assert all(seconds > 0 and 0.9 <= goal < 1 for seconds, goal in budgets.values())
+        assert all(b.ratio > 0 and 0.9 <= b.goal < 1 and b.reference in REFERENCES
+                   for b in budgets.values())
     assert preset_values("lecture-cnn", "mnist")["precision"] == "auto"
     assert preset_values("lecture-dense", "fashion_mnist")["batch_size"] == 32
 
