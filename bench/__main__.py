@@ -21,12 +21,16 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def main(argv: list[str]) -> int:
+    from training.core.cpu import cpu_line
+
     names = argv or list(SUITES)
     RESULTS.mkdir(exist_ok=True)
     for name in names:
         module = importlib.import_module(f"bench.bench_{name}")
-        print(f"== {name} ==", flush=True)
+        print(f"== {name} == {cpu_line()}", flush=True)  # a speed holds only on its CPU
         result = module.run()
+        if isinstance(result, dict):
+            result.setdefault("cpu", cpu_line())
         (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=1))
     return 0
 

@@ -63,7 +63,6 @@ def run() -> dict:
     repeats = int(os.environ.get("BENCH_BUDGET_REPEATS", "2"))
     names = os.environ.get("BENCH_BUDGET_PRESETS", "quick,thorough").split(",")
     datasets = os.environ.get("BENCH_BUDGET_DATASETS", "mnist,fashion_mnist").split(",")
-    print(cpu_line(), flush=True)
     results = {"cpu": cpu_line()}
     with tempfile.TemporaryDirectory() as folder:
         for name in names:
