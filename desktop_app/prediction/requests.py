@@ -3,10 +3,11 @@
 The inference, numbers, explainer and picture-loader jobs compute them in their threads
 (prediction/inference_worker.py, explain_worker.py, picture_loader.py), the conversion child
 job makes ``Conversion``s loadable (prediction/conversion.py), and the controller and the
-window pass them around. They live apart from the code that computes them so that the controller and
-the window import them without numpy, Pillow or LiteRT: the window's first frame needs none of
-those, and the job threads import them on their first request (``jobs.latest.made_in_thread``).
-Arrays and QImages travel in them; their types are only named here.
+window pass them around. They live apart from the code that computes them so that the
+controller and the window import them without numpy, Pillow or LiteRT: the window's first
+frame needs none of those, and each job's thread imports them on its first request
+(``jobs.latest.made_in_thread``). Arrays and QImages travel in them; their types are only
+named here.
 """
 
 from __future__ import annotations
