@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 import sys
 from pathlib import Path
 
@@ -46,6 +45,8 @@ def missing_xcb_libraries() -> list[str]:
     plugin = Path(PySide6.__file__).parent / "Qt" / "plugins" / "platforms" / "libqxcb.so"
     if not plugin.exists():
         return []
+    import subprocess  # only here: the window itself starts no process before its first frame
+
     try:
         linked = subprocess.run(["ldd", str(plugin)], capture_output=True, text=True,
                                 timeout=10).stdout

@@ -16,6 +16,7 @@ from desktop_app.main_window import MainWindow
 # the docks' panels and the child processes' protocol (imported when the docks are built).
 NOT_IN_THE_FIRST_FRAME = (
     "numpy", "PIL", "ai_edge_litert", "matplotlib", "tensorflow", "keras", "importlib.metadata",
+    "subprocess",
     "training.runtime", "training.protocol.messages", "desktop_app.jobs.child",
     "desktop_app.prediction.inference_worker", "desktop_app.prediction.explain_worker",
     "desktop_app.prediction.picture_loader", "desktop_app.prediction.conversion",
@@ -29,6 +30,8 @@ import json, sys
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 app = QApplication([])
+from desktop_app.app import configure_process
+configure_process()
 from desktop_app.main_window import MainWindow
 from desktop_app.settings import AppSettings
 window = MainWindow(AppSettings(QSettings(sys.argv[1], QSettings.Format.IniFormat)))
