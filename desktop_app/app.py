@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 import sys
 from pathlib import Path
 
@@ -46,6 +45,8 @@ def missing_xcb_libraries() -> list[str]:
     plugin = Path(PySide6.__file__).parent / "Qt" / "plugins" / "platforms" / "libqxcb.so"
     if not plugin.exists():
         return []
+    import subprocess  # only here: the window itself starts no process before its first frame
+
     try:
         linked = subprocess.run(["ldd", str(plugin)], capture_output=True, text=True,
                                 timeout=10).stdout
@@ -71,8 +72,15 @@ def configure_process() -> None:
     """Hand the GIL between threads every 1 ms instead of 5: the GUI thread waits at most that
     long whenever a worker thread (chart drawing, reading a child's output) runs Python. With
     the default, a GUI repaint that re-enters Python many times could wait 5 ms each time
-    (measured: event-loop p99 37 ms while a chart was drawn, 7-10 ms with 1 ms)."""
+    (measured: event-loop p99 37 ms while a chart was drawn, 7-10 ms with 1 ms).
+
+    And one OpenBLAS thread (unless the user chose otherwise): the window's numpy works on small
+    arrays (a picture, a 28x28 input, a model's features), where BLAS threads gain nothing.
+    OpenBLAS starts its threads when numpy is imported, on the way to the first answer, and
+    they spin there beside the loading model (numpy's import: ~0.14 s, ~0.08 s with one
+    thread). Child processes inherit it; TensorFlow runs on its own threads."""
     sys.setswitchinterval(0.001)
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,15 +15,12 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QComboBox, QLabel, QMainWindow
 
-from desktop_app.jobs.latest import LatestJob
 from desktop_app.jobs.registry import JobRegistry
-from desktop_app.prediction.picture_loader import load_picture
 from desktop_app.prediction.prediction_controller import PredictionController
 from desktop_app.settings import AppSettings
 from desktop_app.texts import BLANK, LOADING
 from desktop_app.views.canvas_widget import DrawingCanvas
 from desktop_app.views.model_input_view import ModelInputView
-from desktop_app.views.sample_browser import SampleBrowser
 from desktop_app.window.actions import ActionsMixin
 from desktop_app.window.answers import AnswersMixin
 from desktop_app.window.docks import DocksMixin
@@ -36,7 +33,7 @@ from training.core.datasets import DATASETS
 
 log = logging.getLogger(__name__)
 
-FIRST_FRAME_MS = 50  # delay between showing the window and starting the model loading
+BUILT_AT_LATEST_MS = 3000  # the chart and the docks' panels, if the model load has not settled
 
 
 def resource_path(*parts: str) -> Path:
@@ -68,12 +65,9 @@ class MainWindow(AnswersMixin, PicturesMixin, ModelsMixin, TeachExportMixin, Doc
 
         self.controller = PredictionController(self._grab_picture, self.settings, self, self.jobs)
         self._connect_controller()
-        self._fill_view_docks()
         self.saliency_action.setChecked(self.settings.show_saliency())
         self._start_picture_loader()
         self.dataset_selector.currentIndexChanged.connect(self._dataset_chosen)
-        self.samples.sampleChosen.connect(lambda image, label: self._show_new_sample(image))
-        self.samples.dataFolderChosen.connect(self._data_folder_chosen)
         self._pinned = None  # another model's answer shown for the picture, until the user draws
         self._pin_request = 0
         self._trained_answers = None  # the model just trained answers in its thread (on demand)
@@ -83,7 +77,7 @@ class MainWindow(AnswersMixin, PicturesMixin, ModelsMixin, TeachExportMixin, Doc
         self.statusBar().addPermanentWidget(self.model_status)
         self.model_status.setText(LOADING)
         self._restore_geometry()
-        self._background_started = False   # scheduled after the first frame
+        self._started = False           # the model load and the rest, from the first show
         self._background_done = False
         self._reported_problems: set[str] = set()
         self._report_settings_problems()
@@ -91,10 +85,12 @@ class MainWindow(AnswersMixin, PicturesMixin, ModelsMixin, TeachExportMixin, Doc
     def _make_widgets(self) -> None:
         self.canvas = DrawingCanvas(brush_size=self.settings.brush_size(),
                                     pen_style=self.settings.pen_style())
-        # The matplotlib parts (probability chart, training panel) are built right after the
-        # first frame: importing matplotlib alone takes ~0.4 s, the window should not wait.
+        # The first frame shows the canvas, the answer's place and the docks' tabs; the chart
+        # and the docks' panels are built after it (_start_background_work), with their
+        # imports (numpy, matplotlib's process, the views' own modules).
         self.chart = None
         self.training_panel = None
+        self.samples = self.personal = self.layers_view = self.compare_view = None
         self._last_probabilities = None
         self._last_number = None  # several digits read side by side (see _show_number)
         self._last_input = None   # the 28x28 of the last answer (a number shows its digits')
@@ -109,7 +105,6 @@ class MainWindow(AnswersMixin, PicturesMixin, ModelsMixin, TeachExportMixin, Doc
         self.dataset_selector.setObjectName("datasetSelector")
         for key, info in DATASETS.items():
             self.dataset_selector.addItem(info.title, key)
-        self.samples = SampleBrowser(self.jobs)
         self.model_status = QLabel()
         self.model_name = QLabel(LOADING)  # always the model in use, nothing else
         self.model_name.setObjectName("modelName")
@@ -133,32 +128,38 @@ class MainWindow(AnswersMixin, PicturesMixin, ModelsMixin, TeachExportMixin, Doc
         self.controller.explained.connect(self._show_saliency)
         self.controller.numberRead.connect(self._show_number)
 
-    def _start_picture_loader(self) -> None:
-        # Pictures are decoded in their own thread: a huge or hostile file never blocks drawing.
-        self._pictures = LatestJob("picture-loader", load_picture, self.jobs, parent=self)
-        self._pictures.done.connect(self._picture_done)
-
     def showEvent(self, event) -> None:
         super().showEvent(event)
-        if not self._background_started:
-            # Let the first frame paint before worker threads start: importing TensorFlow holds
-            # the GIL for seconds and would otherwise delay the window itself.
-            self._background_started = True
-            QTimer.singleShot(FIRST_FRAME_MS, self._start_background_work)
+        self._start()
+
+    def _start(self) -> None:
+        """On the first show, the model starts loading in its thread (numpy, LiteRT, the model
+        files: a few hundred ms) while the first frame paints. The chart and the docks' panels
+        are built once the prediction has settled (the model loaded and a drawing made
+        meanwhile answered, or the load failed, or it waits for a conversion): building them
+        needs the GIL the loading needs."""
+        if self._started:
+            return
+        self._started = True
+        self.controller.settled.connect(self._prediction_settled,
+                                        Qt.ConnectionType.SingleShotConnection)
+        self.controller.start()
+        QTimer.singleShot(BUILT_AT_LATEST_MS, self._start_background_work)  # a load that hangs
+
+    def _prediction_settled(self) -> None:
+        QTimer.singleShot(0, self._start_background_work)  # after the answer is painted
 
     def _start_background_work(self) -> None:
         if self._closing or self._background_done:
             return
         self._background_done = True
-        self.controller.start()  # the model loads in its thread while matplotlib imports here
-        self.samples.show_dataset(self.controller.dataset, self.settings.data_dir() or None)
         self._build_chart()
-        self._build_training_panel()
+        self._fill_docks()
         self._report_settings_problems()  # the panel and the models read settings too
 
     def ensure_ready(self) -> None:
         """Build what is normally built after the first frame now (scripts, tests)."""
-        self._background_started = True
+        self._start()
         self._start_background_work()
 
     def closeEvent(self, event) -> None:
@@ -186,12 +187,8 @@ class MainWindow(AnswersMixin, PicturesMixin, ModelsMixin, TeachExportMixin, Doc
         ok = self.jobs.close_all(timeout_ms / 1000)
         if self.training_panel is not None:
             ok = self.training_panel.shutdown(timeout_ms) and ok
-        ok = self.samples.shutdown(timeout_ms) and ok
-        if self._teach_dialog is not None:
-            ok = self._teach_dialog.shutdown(timeout_ms) and ok
-        ok = self.layers_view.shutdown(timeout_ms) and ok
-        ok = self.compare_view.shutdown(timeout_ms) and ok
-        ok = self.controller.shutdown(timeout_ms) and ok
-        if self._exporter is not None:
-            ok = self._exporter.shutdown(timeout_ms) and ok
+        for part in (self.samples, self._teach_dialog, self.layers_view, self.compare_view,
+                     self.controller, self._exporter):
+            if part is not None:
+                ok = part.shutdown(timeout_ms) and ok
         return ok

@@ -193,8 +193,10 @@ def test_settings_are_restored_and_a_vanished_model_falls_back(qtbot, app_settin
     first.brush.setValue(31)
     first.black_pen_action.trigger()
     first.dataset_selector.setCurrentIndex(first.dataset_selector.findData("fashion_mnist"))
-    first.ensure_ready()  # every dock built: the minimum size is final
-    first.resize(first.minimumSizeHint().width(), 650)  # the offscreen screen is small
+    first.ensure_ready()  # every dock built
+    # A size both windows take whatever their layout's state: the offscreen screen is 800 px
+    # wide, and the window's minimum follows its panels as they are laid out.
+    first.resize(max(first.minimumSizeHint().width(), 790), 650)
     size = first.size()
     app_settings.set_model_path("mnist", str(tmp_path / "gone.keras"))
     first.close()

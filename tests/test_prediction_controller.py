@@ -15,16 +15,16 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QObject, Signal
 
-from desktop_app.prediction.inference_worker import (
+from desktop_app.prediction.inference_worker import model_info
+from desktop_app.prediction.prediction_controller import PredictionController
+from desktop_app.prediction.requests import (
     Classification,
     ClassifyRequest,
     LoadFailed,
     LoadRequest,
     ModelLoaded,
     NeedsConversion,
-    model_info,
 )
-from desktop_app.prediction.prediction_controller import PredictionController
 
 TIMEOUT = 5_000
 

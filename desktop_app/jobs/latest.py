@@ -14,9 +14,10 @@ number, a saliency map, the layer view, the models side by side, a chart) off th
   burst of changes costs one computation, never a backlog), and, optionally, a minimum
   interval between starts, a rest after the last change, and a maximum share of a core.
 
-Results reach the GUI thread as ``done(result)``, queued. Keys let several kinds of requests
-share one thread without superseding one another (e.g. one per chart, or a model load beside
-the classification): a request only makes the older ones *of its key* stale.
+Results reach the GUI thread as ``done(result)``, queued; ``idle()`` follows a computation
+after which nothing is in flight or waits. Keys let several kinds of requests share one thread
+without superseding one another (e.g. one per chart, or a model load beside the
+classification): a request only makes the older ones *of its key* stale.
 """
 
 from __future__ import annotations
@@ -45,6 +46,21 @@ class Pace:
     interval_s: float = 0.0   # at least this long between two starts of a key
     rest_s: float = 0.0       # ... and not before its requests have paused this long
     max_share: float = 1.0    # after d seconds of work, the key waits d * (1 / share - 1)
+
+
+def made_in_thread(make: Callable[[], Callable[[Any], Any]]) -> Callable[[Any], Any]:
+    """A job's ``compute`` whose worker is made by ``make()`` in the job's thread, on the
+    job's first request: the worker's imports (numpy, LiteRT, …) and set-up then never hold
+    up the GUI thread, which makes the job before the window's first frame."""
+    compute = None
+
+    def run(request: Any) -> Any:
+        nonlocal compute
+        if compute is None:
+            compute = make()
+        return compute(request)
+
+    return run
 
 
 @dataclass(frozen=True)
@@ -87,6 +103,7 @@ class LatestJob(QObject):
     never one cancelled."""
 
     done = Signal(object)
+    idle = Signal()        # a computation ended and nothing else is in flight or waits
     _run = Signal(object)  # _Run, to the runner's thread
 
     def __init__(self, name: str, compute: Callable[[Any], Any],
@@ -222,3 +239,5 @@ class LatestJob(QObject):
             self._delivered[ran.key] = ran.generation
             self.done.emit(ran.result)
         self._try_start()
+        if not self.is_busy():
+            self.idle.emit()

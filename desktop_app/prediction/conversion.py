@@ -11,13 +11,13 @@ conversion cache, or ``failed(conversion, message)``.
 from __future__ import annotations
 
 import collections
-from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
 from desktop_app.jobs.child import ChildJob
 from desktop_app.jobs.registry import JobRegistry
+from desktop_app.prediction.requests import Conversion
 from training.protocol.messages import ConvertResult
 
 
@@ -28,17 +28,6 @@ def conversion_cache_path(keras_sha256: str, layers: bool = False) -> Path:
     from training.core.paths import user_home
 
     return user_home() / "cache" / f"{keras_sha256[:24]}{'.layers' if layers else ''}.tflite"
-
-
-@dataclass(frozen=True)
-class Conversion:
-    """One ``.keras`` to convert, and who asked: a view by name ("layers", "compare"), or the
-    canvas's own model load (``asked_by`` "", ``load`` the LoadRequest to retry after it)."""
-
-    keras: str
-    layers: bool = False
-    asked_by: str = ""
-    load: object = None
 
 
 class ConversionWorker(QObject):

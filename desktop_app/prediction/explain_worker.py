@@ -12,39 +12,13 @@ the CPU while the GUI thread waits for the GIL.)
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 
-import numpy as np
-from PySide6.QtGui import QImage
-
+from desktop_app.prediction.requests import ExplainRequest, Saliency
 from desktop_app.prediction.saliency_overlay import canvas_overlay, to_qimage
 from training.runtime.explain import explain
 from training.runtime.model_cache import ModelCache
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class ExplainRequest:
-    seq: int
-    dataset: str
-    runnable: str            # the .tflite of the canvas's model
-    input: np.ndarray        # the 28x28 model input
-    placement: object        # where the picture lies in it
-    grey: np.ndarray         # the picture
-    label: int
-    changed_at: float        # when the drawing changed (perf_counter): the map's lag
-
-
-@dataclass(frozen=True)
-class Saliency:
-    seq: int
-    dataset: str
-    changed_at: float
-    label: int | None = None
-    saliency: np.ndarray | None = None   # 28x28
-    overlay: QImage | None = None        # over the picture
-    error: str | None = None
 
 
 class Explainer:

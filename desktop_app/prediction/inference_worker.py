@@ -3,21 +3,31 @@
 No TensorFlow here, nor anywhere in the window's process: every model is run from the ``.tflite``
 beside its ``.keras`` (LiteRT imports in ~0.1 s and runs a small CNN in a fraction of a
 millisecond). A ``.keras`` without an up-to-date ``.tflite`` comes back as NeedsConversion; the
-controller has it converted by a child process and asks again. Each request and result is a
-dataclass defined here.
+controller has it converted by a child process and asks again. The requests and results are
+the dataclasses of prediction/requests.py.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from desktop_app.prediction.conversion import conversion_cache_path
+from desktop_app.prediction.requests import (
+    Classification,
+    ClassifyRequest,
+    LoadFailed,
+    LoadRequest,
+    ModelInfo,
+    ModelLoaded,
+    NeedsConversion,
+    NumberReading,
+    NumberRequest,
+)
 from training.core.datasets import DATASETS, normalize_name
 from training.modelfile.sidecar import ModelLoadError
 from training.runtime.model_cache import ModelCache
@@ -30,25 +40,6 @@ log = logging.getLogger(__name__)
 NUMBER_SIDE = 280  # several digits are read on the picture reduced to about this many pixels
 NOT_A_NUMBER = ("This model's output is not a number (NaN or infinity): it cannot classify. "
                 "Load another model or go back to the shipped one.")
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    """A model as the UI describes it (no runtime objects): what ``modelReady`` carries and
-    ``PredictionController.model()`` returns."""
-
-    dataset: str
-    path: str
-    name: str
-    architecture: str
-    test_accuracy: float | None
-    class_names: list[str]
-    shipped: bool
-    metadata: dict                      # its sidecar
-    warnings: tuple[str, ...] = ()      # what is wrong with (part of) the sidecar
-    runnable: str = ""                  # the .tflite actually run (the other threads' too)
-    calibrated: bool = False            # a temperature was read for its answers
-    checks_ood: bool = False            # it has a "doesn't look like" check
 
 
 def model_info(path: Path, metadata: dict, dataset: str, shipped: bool) -> ModelInfo:
@@ -66,6 +57,7 @@ def up_to_date_tflite(keras_path: Path, metadata: dict) -> Path | None:
     """The ``.tflite`` that holds the same weights as ``keras_path``, or None when it has to be
     made. Beside the model, it is trusted when the sidecar (itself checked against the model's
     hash) records its hash; a conversion made by the app is found by the model's own hash."""
+    from desktop_app.prediction.conversion import conversion_cache_path
     from training.modelfile.sidecar import file_sha256, tflite_path
 
     beside = tflite_path(keras_path)
@@ -77,63 +69,6 @@ def up_to_date_tflite(keras_path: Path, metadata: dict) -> Path | None:
     except OSError:
         return None
     return cached if cached.is_file() and cached.stat().st_size > 0 else None
-
-
-@dataclass(frozen=True)
-class LoadRequest:
-    """Load a model: ``path`` a .keras/.tflite ("" = the shipped model of ``dataset``);
-    ``dataset`` the active one (used when the model does not say); ``token`` the user's choice
-    it answers (None for an automatic load)."""
-
-    path: str
-    dataset: str
-    user_choice: bool = False
-    token: int | None = None
-
-
-@dataclass(frozen=True)
-class ModelLoaded:
-    request: LoadRequest
-    info: ModelInfo
-
-
-@dataclass(frozen=True)
-class LoadFailed:
-    request: LoadRequest
-    message: str        # for the user
-
-
-@dataclass(frozen=True)
-class NeedsConversion:
-    request: LoadRequest
-    keras: str          # a .keras whose .tflite is still to be made
-
-
-@dataclass(frozen=True)
-class ClassifyRequest:
-    seq: int
-    dataset: str
-    grey: np.ndarray    # uint8 (H, W) picture
-
-
-@dataclass(frozen=True)
-class Classification:
-    """The answer for one drawing, as the window's resultReady carries it: a field the answer
-    has not come to is None (blank: nothing drawn; no ``probabilities``: no model yet, or an
-    ``error``)."""
-
-    seq: int
-    dataset: str
-    blank: bool = False
-    input: np.ndarray | None = None         # the 28x28 model input
-    placement: object = None                # where the picture lies in it
-    probabilities: np.ndarray | None = None
-    verdict: str | None = None              # "ok" | "unsure" | "reject" (with a check)
-    ood_score: float | None = None
-    number_candidate: bool = False          # may hold several digits: the NumberReader's
-    error: str | None = None
-    latency_ms: float | None = None         # set by the controller: since the first change
-    #                                         not yet sent
 
 
 def load_model(request: LoadRequest, models) -> tuple[ModelInfo, object]:
@@ -268,22 +203,6 @@ def _may_be_a_number(request: ClassifyRequest, model_input: np.ndarray) -> bool:
     several digits (< 1 ms): a single digit costs nearly nothing."""
     return normalize_name(request.dataset) == "mnist" and bool(
         may_hold_several(model_input, request.grey))
-
-
-@dataclass(frozen=True)
-class NumberRequest:
-    seq: int
-    dataset: str
-    grey: np.ndarray                 # the picture
-    runnable: str                    # the .tflite of the canvas's model
-    temperature: float | None = None
-
-
-@dataclass(frozen=True)
-class NumberReading:
-    seq: int
-    dataset: str
-    number: numbers.NumberReading | None  # see _read_number; None: not several digits
 
 
 class NumberReader:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from training.core.datasets import DATASETS
 
 if TYPE_CHECKING:  # the description only: the inference's imports stay out of this module
-    from desktop_app.prediction.inference_worker import ModelInfo
+    from desktop_app.prediction.requests import ModelInfo
 
 IN_USE = "in_use"
 SHIPPED = "shipped"

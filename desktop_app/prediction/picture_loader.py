@@ -10,34 +10,13 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
 
 import numpy as np
 
+from desktop_app.prediction.requests import PictureFailed, PictureFile, PictureLoaded, PicturePixels
 from training.runtime.preprocess import PictureError, open_picture, to_grey
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class PictureFile:
-    path: str
-
-
-@dataclass(frozen=True)
-class PicturePixels:
-    rgba: np.ndarray     # (H, W, 4) uint8: pixels pasted or dropped as image data
-
-
-@dataclass(frozen=True)
-class PictureLoaded:
-    grey: np.ndarray     # uint8 (H, W)
-    name: str            # the file's name ("" for pixels)
-
-
-@dataclass(frozen=True)
-class PictureFailed:
-    message: str         # for the user
 
 
 def load_picture(request: PictureFile | PicturePixels) -> PictureLoaded | PictureFailed:

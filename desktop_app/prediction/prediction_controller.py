@@ -18,29 +18,31 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
-import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
-from PySide6.QtGui import QImage
 
-from desktop_app.jobs.latest import LatestJob, Pace
+from desktop_app.jobs.latest import LatestJob, Pace, made_in_thread
 from desktop_app.jobs.registry import JobRegistry
-from desktop_app.prediction.conversion import Conversion, ConversionWorker
-from desktop_app.prediction.explain_worker import Explainer, ExplainRequest, Saliency
-from desktop_app.prediction.inference_worker import (
+from desktop_app.prediction.requests import (
     Classification,
     ClassifyRequest,
-    Inference,
+    Conversion,
+    ExplainRequest,
     LoadFailed,
     LoadRequest,
     ModelInfo,
     ModelLoaded,
     NeedsConversion,
-    NumberReader,
     NumberReading,
     NumberRequest,
+    Saliency,
 )
 from training.core.datasets import DATASETS
+
+if TYPE_CHECKING:
+    import numpy as np
+    from PySide6.QtGui import QImage
 
 NUMBERS = Pace(interval_s=0.1,  # number readings start at most 10 times a second: the reading
                #                  is mostly Python, and its GIL share would slow the UI thread
@@ -53,6 +55,32 @@ EXPLAINS = Pace(interval_s=0.05,  # saliency maps start at most 20 times a secon
 #                                   live answer
 CLASSIFY = "classify"          # the inference job's key of the drawing's answer
 CHOICE = "user choice"         # ... of the user's newest model choice (an older one is stale)
+
+
+# Each job's worker is made in the job's thread, on its first request: numpy, Pillow, LiteRT and
+# the preprocessing load there while the window paints its first frame.
+def _inference():
+    from desktop_app.prediction.inference_worker import Inference
+
+    return Inference().compute
+
+
+def _number_reader():
+    from desktop_app.prediction.inference_worker import NumberReader
+
+    return NumberReader().compute
+
+
+def _explainer():
+    from desktop_app.prediction.explain_worker import Explainer
+
+    return Explainer().compute
+
+
+def _conversion_worker(jobs: JobRegistry):
+    from desktop_app.prediction.conversion import ConversionWorker
+
+    return ConversionWorker(jobs=jobs)
 
 
 @dataclass(frozen=True)
@@ -79,9 +107,10 @@ class PredictionController(QObject):
     explained = Signal(object)       # an Explanation of the newest drawing, while explaining
     conversionDone = Signal(object)       # a convert()'s Conversion: its .tflite is cached now
     conversionFailed = Signal(object, str)  # a convert()'s Conversion, a message for the user
+    settled = Signal()               # a load or an answer ended, and no other waits
 
     def __init__(self, grab_picture, settings, parent=None, jobs: JobRegistry | None = None,
-                 inference=None, converter_factory=ConversionWorker):
+                 inference=None, converter_factory=_conversion_worker):
         """``grab_picture()`` returns the current uint8 grey picture, or None when empty.
         ``jobs``: the window's registry (a private one when built alone); ``inference``: what
         computes loads and answers (an ``Inference``; tests pass a fake with its ``compute``)."""
@@ -99,16 +128,17 @@ class PredictionController(QObject):
         self._make_converter = converter_factory
         self._converter = None  # made on first use; its child job is the window's too
         self.jobs = jobs if jobs is not None else JobRegistry()
-        self._inference = LatestJob("inference", (inference or Inference()).compute, self.jobs,
-                                    parent=self)
+        compute = made_in_thread(_inference) if inference is None else inference.compute
+        self._inference = LatestJob("inference", compute, self.jobs, parent=self)
         self._inference.done.connect(self._on_inference)
+        self._inference.idle.connect(self.settled)
         # Whole numbers and saliency ("where it looks"): after each answer, newest first.
-        self._numbers = LatestJob("numbers", NumberReader().compute,
+        self._numbers = LatestJob("numbers", made_in_thread(_number_reader),
                                   self.jobs, NUMBERS, parent=self)
         self._numbers.done.connect(self._on_number_read)
         self._explaining = False
         self._explainable: ExplainRequest | None = None  # the newest classified drawing
-        self._explains = LatestJob("explainer", Explainer().compute,
+        self._explains = LatestJob("explainer", made_in_thread(_explainer),
                                    self.jobs, EXPLAINS, parent=self)
         self._explains.done.connect(self._on_explained)
 

@@ -7,14 +7,21 @@ smooth, anti-aliased and round; only the dirty rectangle is repainted. Each stro
 picture, clear or paste is one undo step (snapshots of the image: QImage copies are cheap and
 exact). The pen colours are a display choice: the model input is computed from ink contrast, so
 white-on-black and black-on-white give the same prediction.
+
+The canvas is part of the window's first frame; numpy (~0.15 s to import) is not: each function
+that turns pixels into arrays imports it, and the prediction's thread has loaded it by then.
 """
 
 from __future__ import annotations
 
-import numpy as np
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import QPointF, QRect, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPainterPath, QPen, QPixmap, QTabletEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
+
+if TYPE_CHECKING:
+    import numpy as np
 
 IMAGE_SIDE = 560           # pixels of the picture: 20x the model's 28x28 (grey, 0.3 MB)
 REFERENCE_SIDE = 392       # brush sizes are in pixels of a canvas shown this large
@@ -29,6 +36,8 @@ PEN_COLOURS = {            # pen style -> (ink, paper)
 
 def qimage_to_array(image: QImage, fmt: QImage.Format) -> np.ndarray:
     """A copy of ``image`` as uint8 pixels: (H, W) for Grayscale8, (H, W, 4) for RGBA8888."""
+    import numpy as np
+
     converted = image.convertToFormat(fmt)
     width, height, stride = converted.width(), converted.height(), converted.bytesPerLine()
     channels = 1 if fmt == QImage.Format.Format_Grayscale8 else 4
@@ -166,6 +175,8 @@ class DrawingCanvas(QWidget):
         The margins take the picture's own border colour, so its background looks continuous
         and the model sees the same paper all around.
         """
+        import numpy as np
+
         grey = np.ascontiguousarray(grey, dtype=np.uint8)
         height, width = grey.shape
         source = QImage(grey.data, width, height, width, QImage.Format.Format_Grayscale8).copy()
@@ -325,6 +336,8 @@ class DrawingCanvas(QWidget):
     def fill_at(self, point: QPointF) -> bool:
         """Fill the paper-coloured area around ``point`` (image coordinates) with ink; an
         area open to the canvas edge is filled too (the user asked for it). One undo step."""
+        import numpy as np
+
         grey = self.grey_array().astype(np.int16)
         paper = self._paper.value()
         x, y = int(point.x()), int(point.y())
@@ -385,7 +398,8 @@ def flood_region(open_mask: np.ndarray, seed: tuple[int, int]) -> np.ndarray:
 
     Found on a grid FILL_GRID times coarser (strokes are wider than the grid, so no gap
     opens), then refined on the full grid."""
-    # Imported here: only this function of the canvas needs it.
+    import numpy as np
+
     from training.runtime.components import label
 
     h, w = open_mask.shape

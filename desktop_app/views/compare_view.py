@@ -33,16 +33,15 @@ from PySide6.QtWidgets import (
 
 from desktop_app.jobs.latest import LatestJob, Pace
 from desktop_app.jobs.registry import JobRegistry
-from desktop_app.prediction.conversion import Conversion
-from desktop_app.prediction.inference_worker import (
+from desktop_app.prediction.inference_worker import load_model, load_reply
+from desktop_app.prediction.model_choices import file_size_text, in_use_choice, standard_choices
+from desktop_app.prediction.requests import (
+    Conversion,
     LoadFailed,
     LoadRequest,
     ModelInfo,
     NeedsConversion,
-    load_model,
-    load_reply,
 )
-from desktop_app.prediction.model_choices import file_size_text, in_use_choice, standard_choices
 from desktop_app.views.follow_input import FollowsModelInput
 from training.core.datasets import DATASETS
 from training.runtime.calibration import apply_temperature

@@ -36,9 +36,10 @@ from PySide6.QtWidgets import (
 
 from desktop_app.jobs.latest import LatestJob, Pace
 from desktop_app.jobs.registry import JobRegistry
-from desktop_app.prediction.conversion import Conversion, conversion_cache_path
-from desktop_app.prediction.inference_worker import ConversionNeeded, ModelInfo
+from desktop_app.prediction.conversion import conversion_cache_path
+from desktop_app.prediction.inference_worker import ConversionNeeded
 from desktop_app.prediction.model_choices import IN_USE, standard_choices
+from desktop_app.prediction.requests import Conversion, ModelInfo
 from desktop_app.views.follow_input import FollowsModelInput
 from training.core.datasets import DATASETS
 from training.modelfile.sidecar import ModelLoadError

@@ -1,11 +1,18 @@
-"""ModelInputView: the 28x28 picture the model actually sees, magnified with hard pixel edges."""
+"""ModelInputView: the 28x28 picture the model actually sees, magnified with hard pixel edges.
+
+Part of the window's first frame, empty: numpy is imported by the functions that get arrays
+(the prediction's thread has loaded it by then)."""
 
 from __future__ import annotations
 
-import numpy as np
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import QRect, QSize, Qt
 from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtWidgets import QWidget
+
+if TYPE_CHECKING:
+    import numpy as np
 
 DIGIT_GAP = 3       # model pixels between two digits of a number
 GAP_SHADE = 0.25    # grey: the gap is not ink, but not the black of a digit's picture either
@@ -31,12 +38,16 @@ class ModelInputView(QWidget):
 
     def set_array(self, array: np.ndarray | None) -> None:
         """A (28, 28) float array in [0, 1], or None for "nothing yet"."""
+        import numpy as np
+
         self._array = None if array is None else np.asarray(array, np.float32)
         self._show(self._array)
 
     def set_digits(self, arrays: list) -> None:
         """A number: each digit's (28, 28) input, side by side with a gap, as the reader gave
         them to the model one by one (``array()`` stays the whole drawing's input)."""
+        import numpy as np
+
         gap = np.full((28, DIGIT_GAP), GAP_SHADE, np.float32)
         parts = []
         for array in arrays:
@@ -47,6 +58,8 @@ class ModelInputView(QWidget):
         if array is None:
             self._image = None
         else:
+            import numpy as np
+
             pixels = np.ascontiguousarray(np.clip(array * 255, 0, 255).astype(np.uint8))
             height, width = pixels.shape
             self._image = QImage(pixels.data, width, height, width,

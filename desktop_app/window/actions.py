@@ -4,8 +4,6 @@ and Keyboard shortcuts boxes."""
 
 from __future__ import annotations
 
-from importlib import metadata as package_metadata
-
 from PySide6 import __version__ as pyside_version
 from PySide6.QtCore import QSize, Qt, qVersion
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
@@ -192,6 +190,8 @@ class ActionsMixin:
             self.canvas.set_overlay(None)
 
     def show_about(self) -> None:
+        from importlib import metadata as package_metadata
+
         def version(name: str) -> str:
             try:
                 return package_metadata.version(name)

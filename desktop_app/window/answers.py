@@ -6,12 +6,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from desktop_app.jobs.latest import LatestJob
-from desktop_app.prediction.inference_worker import Classification, NumberReading
 from desktop_app.prediction.prediction_controller import Explanation
+from desktop_app.prediction.requests import Classification, NumberReading
 from desktop_app.texts import (
     BLANK,
     CANNOT_CLASSIFY,
@@ -21,9 +20,12 @@ from desktop_app.texts import (
     number_text,
     pinned_tip,
 )
-from desktop_app.window.trained_answer import TrainedAnswer, TrainedAnswerer, TrainedAnswerRequest
 from training.core.datasets import DATASETS
-from training.runtime.answer_check import AnswerCheck
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from desktop_app.window.trained_answer import TrainedAnswer
 
 
 class AnswersMixin:
@@ -53,6 +55,7 @@ class AnswersMixin:
         result = self.training_panel.last_result() if self.training_panel else None
         if result is None or not result.path:
             return None
+        from desktop_app.window.trained_answer import TrainedAnswerer, TrainedAnswerRequest
         from training.modelfile.sidecar import tflite_path
 
         if self._trained_answers is None:  # most sessions never ask: made on first use
@@ -122,6 +125,8 @@ class AnswersMixin:
         # without one (no check loaded) gets the cut of a model without calibration.
         verdict = reply.verdict if pinned is None else pinned["verdict"]
         if verdict is None:
+            from training.runtime.answer_check import AnswerCheck  # loaded with the model
+
             verdict = AnswerCheck().verdict(probabilities, None)
         text, tip = answer_text(probabilities, names, verdict, self.controller.dataset)
         self.prediction_label.setText(text)

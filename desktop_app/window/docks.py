@@ -13,6 +13,12 @@ from PySide6.QtWidgets import QDockWidget, QLabel
 log = logging.getLogger("desktop_app.main_window")
 
 
+def on_screen(dock: QDockWidget) -> bool:
+    """The dock can be seen: shown, and its tab raised (a tabbed dock behind another stays
+    "visible" to Qt)."""
+    return dock.isVisible() and not dock.visibleRegion().isEmpty()
+
+
 class DocksMixin:
     """MainWindow's ``*_dock`` attributes and the panels in them."""
 
@@ -24,36 +30,54 @@ class DocksMixin:
         self._build_model_actions()
 
     def _add_docks(self) -> None:
-        self.samples_dock = QDockWidget("Test samples", self)
-        self.samples_dock.setObjectName("samplesDock")
-        self.samples_dock.setWidget(self.samples)
-        self.training_dock = QDockWidget("Training", self)
-        self.training_dock.setObjectName("trainingDock")
-        self.training_dock.setWidget(QLabel("…"))
-        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.samples_dock)
-        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.training_dock)
-        from desktop_app.views.personal_samples import PersonalSamplesPanel
+        # The docks are made empty, with their names and places (the saved layout restores
+        # them); their panels are built after the first frame (_fill_docks).
+        docks = (("samples_dock", "Test samples", "samplesDock"),
+                 ("training_dock", "Training", "trainingDock"),
+                 ("personal_dock", "My samples", "personalSamples"),
+                 ("layers_dock", "What each layer sees", "layersView"),
+                 ("compare_dock", "Models side by side", "compareView"))
+        made = []
+        for attribute, title, name in docks:
+            dock = QDockWidget(title, self)
+            dock.setObjectName(name)
+            dock.setWidget(QLabel("…"))
+            self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+            setattr(self, attribute, dock)
+            made.append(dock)
+        for first, second in zip(made, made[1:]):
+            self.tabifyDockWidget(first, second)
+        self.samples_dock.raise_()
 
-        self.personal = PersonalSamplesPanel(self.settings.dataset())
+    def _fill_docks(self) -> None:
+        """The docks' panels, built after the first frame: each imports its own modules."""
+        from desktop_app.views.compare_view import CompareView
+        from desktop_app.views.layers_view import LayersView
+        from desktop_app.views.personal_samples import PersonalSamplesPanel
+        from desktop_app.views.sample_browser import SampleBrowser
+
+        dataset = self.controller.dataset
+        self.samples = SampleBrowser(self.jobs)
+        self.samples.sampleChosen.connect(lambda image, label: self._show_new_sample(image))
+        self.samples.dataFolderChosen.connect(self._data_folder_chosen)
+        self.samples_dock.setWidget(self.samples)
+        self.samples.show_dataset(dataset, self.settings.data_dir() or None)
+        self.personal = PersonalSamplesPanel(dataset)
         self.personal.sampleChosen.connect(self._show_new_sample)
         self.personal.message.connect(self.show_info)
-        self.personal_dock = QDockWidget("My samples", self)
-        self.personal_dock.setObjectName("personalSamples")
         self.personal_dock.setWidget(self.personal)
-        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.personal_dock)
-        # "What each layer sees" and "Models side by side" (issue #10): their content needs the
-        # controller, made after the docks (_fill_view_docks); they compute only when shown.
-        self.layers_dock = QDockWidget("What each layer sees", self)
-        self.layers_dock.setObjectName("layersView")
-        self.compare_dock = QDockWidget("Models side by side", self)
-        self.compare_dock.setObjectName("compareView")
-        for dock in (self.layers_dock, self.compare_dock):
-            self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
-        self.tabifyDockWidget(self.samples_dock, self.training_dock)
-        self.tabifyDockWidget(self.training_dock, self.personal_dock)
-        self.tabifyDockWidget(self.personal_dock, self.layers_dock)
-        self.tabifyDockWidget(self.layers_dock, self.compare_dock)
-        self.samples_dock.raise_()
+        # "What each layer sees" and "Models side by side" (issue #10) compute only when shown.
+        self.layers_view = LayersView(self.controller, self.jobs)
+        self.layers_dock.setWidget(self.layers_view)
+        self.compare_view = CompareView(self.controller, self.settings, self.jobs)
+        self.compare_dock.setWidget(self.compare_view)
+        for dock, view in ((self.layers_dock, self.layers_view),
+                           (self.compare_dock, self.compare_view)):
+            dock.visibilityChanged.connect(view.set_shown)
+            view.set_shown(on_screen(dock))
+        self._build_training_panel()
+        if not self.canvas.is_empty():
+            self.controller.picture_changed()  # the views follow the drawing made meanwhile
 
     def _build_dock_actions(self) -> None:
         # Ctrl+1 / Ctrl+2 show and raise their dock (a dock's own toggle action would hide one
@@ -100,17 +124,6 @@ class DocksMixin:
         self.model_menu.addSeparator()
         self.model_menu.addAction(self.export_action)
 
-    def _fill_view_docks(self) -> None:
-        from desktop_app.views.compare_view import CompareView
-        from desktop_app.views.layers_view import LayersView
-
-        self.layers_view = LayersView(self.controller, self.jobs)
-        self.layers_dock.setWidget(self.layers_view)
-        self.compare_view = CompareView(self.controller, self.settings, self.jobs)
-        self.compare_dock.setWidget(self.compare_view)
-        self.layers_dock.visibilityChanged.connect(self.layers_view.set_shown)
-        self.compare_dock.visibilityChanged.connect(self.compare_view.set_shown)
-
     def _build_training_panel(self) -> None:
         try:
             from desktop_app.learning.training_panel import TrainingPanel
@@ -133,6 +146,7 @@ class DocksMixin:
         # Its model summary is made when the user first looks at the panel (a tab raised).
         self.training_dock.visibilityChanged.connect(
             lambda visible: visible and QTimer.singleShot(0, self.training_panel.first_shown))
+        QTimer.singleShot(0, self.training_panel.first_shown)  # already in view
 
     def _data_folder_chosen(self, folder: str) -> None:
         """The data folder picked in the samples dock is the app's data folder setting."""

@@ -127,8 +127,8 @@ class LayoutMixin:
             self.show_message("Draw something first, then type its class to keep it as a "
                               "sample.")
             return
-        if label >= len(DATASETS[self.controller.dataset].class_names):
-            return
+        if label >= len(DATASETS[self.controller.dataset].class_names) or self.personal is None:
+            return  # not a class, or the first frame is only just out
         if self.personal.add(label, self.canvas.grey_array()) is not None:
             self.canvas.clear()
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QFileDialog
 
-from desktop_app.prediction.inference_worker import ModelInfo
+from desktop_app.prediction.requests import ModelInfo
 from desktop_app.texts import LOADING, model_status_text
 from training.core.datasets import DATASETS
 
@@ -43,7 +43,9 @@ class ModelsMixin:
         self.controller.load_model_file(path)
 
     def model_ready(self) -> bool:
-        return self.controller.model() is not None
+        """The model answers, and the window around it is whole (its chart and docks are
+        built once the model has loaded)."""
+        return self._background_done and self.controller.model() is not None
 
     def _show_model(self, info: ModelInfo) -> None:
         self.model_status.setText(model_status_text(info.name, info.dataset, info.test_accuracy))
@@ -130,15 +132,17 @@ class ModelsMixin:
 
     def _dataset_changed(self, dataset: str) -> None:
         self._select_dataset_in_combo(dataset)
-        if self.training_panel is not None:
+        if self.training_panel is not None:  # the docks' panels follow once built
             self.training_panel.set_dataset(dataset)
-        self.personal.set_dataset(dataset)
+        if self.personal is not None:
+            self.personal.set_dataset(dataset)
+        if self.samples is not None:
+            self.samples.show_dataset(dataset, self.settings.data_dir() or None)
         self._fill_this_is(dataset)
         info = self.controller.model(dataset)
         self._set_class_names(info.class_names if info else list(DATASETS[dataset].class_names))
         if info is None:
             self.model_status.setText(LOADING)
-        self.samples.show_dataset(dataset, self.settings.data_dir() or None)
 
     def _set_class_names(self, names: list[str]) -> None:
         if self.chart is not None and names != self.chart.class_names():

@@ -4,13 +4,14 @@ dataset sample in the user's pen colours, and Save drawing as PNG (atomically)."
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
-import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication, QImage
 from PySide6.QtWidgets import QFileDialog
 
-from desktop_app.prediction.picture_loader import (
+from desktop_app.jobs.latest import LatestJob, made_in_thread
+from desktop_app.prediction.requests import (
     PictureFailed,
     PictureFile,
     PictureLoaded,
@@ -19,12 +20,27 @@ from desktop_app.prediction.picture_loader import (
 from desktop_app.views.canvas_widget import qimage_to_array
 from training.core.atomic import WriteError, atomic_path
 
+if TYPE_CHECKING:
+    import numpy as np
+
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff *.webp);;All files (*)"
 MAX_PASTE_SIDE = 2048  # pasted pixels are scaled down to this before leaving the GUI thread
 
 
+def _picture_loader():
+    from desktop_app.prediction.picture_loader import load_picture
+
+    return load_picture
+
+
 class PicturesMixin:
     """MainWindow's pictures (its canvas, and the picture loader's thread and requests)."""
+
+    def _start_picture_loader(self) -> None:
+        # Pictures are decoded in their own thread: a huge or hostile file never blocks drawing.
+        self._pictures = LatestJob("picture-loader", made_in_thread(_picture_loader), self.jobs,
+                                   parent=self)
+        self._pictures.done.connect(self._picture_done)
 
     def _grab_picture(self) -> np.ndarray | None:
         return None if self.canvas.is_empty() else self.canvas.grey_array()

@@ -10,7 +10,6 @@ from pathlib import Path
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from desktop_app.texts import exported_text, lite_only_text
-from training.runtime.samples import taught_before
 
 
 class TeachExportMixin:
@@ -21,7 +20,7 @@ class TeachExportMixin:
         of its dataset, in a child process, in a dialog that ends with Keep or Discard."""
         info = self.controller.model()
         dataset = self.controller.dataset
-        if info is None:
+        if info is None or self.personal is None:
             self.show_message("Wait for the model to load, then teach it.")
             return
         if not str(info.path).lower().endswith(".keras"):
@@ -39,6 +38,8 @@ class TeachExportMixin:
             dialog.show()
             dialog.raise_()
             return
+        from training.runtime.samples import taught_before
+
         path, name = info.path, info.name
         history = taught_before((info.metadata or {}).get("lineage"),
                                 self.personal.store.samples())

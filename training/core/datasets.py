@@ -9,7 +9,8 @@ Sources, in order:
 
 The IDX files are parsed here with numpy and validated, so a truncated or corrupt file gives one clear
 :class:`DatasetError` naming the file, never a bare gzip/numpy traceback. No TensorFlow import here
-unless the download fallback is reached.
+unless the download fallback is reached, and numpy only where arrays are read: the window's
+first frame needs the datasets' names (``DATASETS``), not numpy.
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ import os
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from training.core.atomic import atomic_path, remove_stale_temps
+
+if TYPE_CHECKING:
+    import numpy as np
 
 DATA_ENV_VAR = "DRAW_CLASSIFY_DATA"
 # Where keras.datasets downloads from; overridable for mirrors (and for the tests' local server).
@@ -106,6 +109,8 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None,
     reads the test split alone (the training arrays are then empty): a sixth of the work, for
     the window, which only ever shows test pictures.
     """
+    import numpy as np
+
     info = dataset_info(name)
     tried: list[str] = []
 
@@ -170,6 +175,8 @@ def _find_idx_files(folder: Path) -> dict[str, tuple[Path, Path]] | None:
 
 def read_idx(path: str | os.PathLike) -> np.ndarray:
     """Parse one IDX file of unsigned bytes (gzipped or plain) into an array, validating the header."""
+    import numpy as np
+
     path = Path(path)
     try:
         raw = path.read_bytes()
@@ -211,6 +218,8 @@ def _read_split(images_path: Path, labels_path: Path) -> tuple[np.ndarray, np.nd
 
 
 def _read_mnist_npz(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    import numpy as np
+
     try:
         with np.load(path, allow_pickle=False) as f:
             arrays = {"train": (f["x_train"], f["y_train"]), "test": (f["x_test"], f["y_test"])}
@@ -269,6 +278,8 @@ def download_to_keras_cache(info: DatasetInfo, progress=None) -> Path:
 
 
 def _make_dataset(info: DatasetInfo, arrays, source: str, test_only: bool = False) -> Dataset:
+    import numpy as np
+
     (x_train, y_train), (x_test, y_test) = arrays["train"], arrays["test"]
     for split, images in (("training", x_train), ("test", x_test)):
         if test_only and split == "training":

@@ -34,6 +34,7 @@ import numpy as np
 from PIL import Image
 
 from training.runtime.components import label_runs, row_runs
+from training.runtime.paper import median
 from training.runtime.preprocess import (
     TINY_MARK,
     BlankPictureError,
@@ -213,8 +214,9 @@ def _coarse_ink(picture) -> np.ndarray:
         small = grey[:h, :w].astype(np.float32).reshape(h // k, k, w // k, k).mean(axis=(1, 3))
         small /= max(float(grey.max()), 1.0)   # uint16 and friends: about [0, 1] too
     border = np.concatenate([small[0], small[-1], small[:, 0], small[:, -1]])
-    departure = np.abs(small - np.median(border))
+    departure = np.abs(small - median(border))
     return departure if departure.max() > 0.1 else np.zeros_like(departure)
+
 
 
 # -- segmentation
@@ -402,7 +404,7 @@ def _stroke_width(mask: np.ndarray) -> float:
     for m in (mask, mask.T):
         runs = row_runs(m)
         lengths = runs.ends - runs.starts
-        widths.append(float(np.median(lengths)) if lengths.size else 1.0)
+        widths.append(float(median(lengths)) if lengths.size else 1.0)
     return max(1.0, min(widths))
 
 

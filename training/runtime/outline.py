@@ -30,6 +30,7 @@ from __future__ import annotations
 import numpy as np
 
 from training.runtime.components import label
+from training.runtime.paper import median
 
 GRID = 128            # connectivity is computed on a grid at most this many cells a side
 INK_LEVEL = 0.05      # above this fraction of the peak is ink (dark fabric is ink, not a hole)
@@ -72,7 +73,7 @@ def fill_enclosed(ink: np.ndarray) -> np.ndarray:
     # element: a cavity cell is further than `radius` from any ink, so it cannot cross a stroke).
     fill = _dilate(cavity, radius + 1)
     full = np.repeat(np.repeat(fill, g, axis=0), g, axis=1)[:h, :w]
-    level = FILL_SHADE * float(np.median(ink[mask]))
+    level = FILL_SHADE * float(median(ink[mask]))
     np.maximum(out, np.where(full, np.float32(level), np.float32(0)), out=out)
     return out
 
