@@ -78,9 +78,11 @@ def configure_process() -> None:
     arrays (a picture, a 28x28 input, a model's features), where BLAS threads gain nothing.
     OpenBLAS starts its threads when numpy is imported, on the way to the first answer, and
     they spin there beside the loading model (numpy's import: ~0.14 s, ~0.08 s with one
-    thread). Child processes inherit it; TensorFlow runs on its own threads."""
+    thread). Child processes do not inherit it (jobs/child.py: child_environment)."""
     sys.setswitchinterval(0.001)
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    if "OPENBLAS_NUM_THREADS" not in os.environ:
+        os.environ["OPENBLAS_NUM_THREADS"] = "1"
+        os.environ["DRAW_CLASSIFY_WINDOW_BLAS"] = "1"  # = jobs/child.py's WINDOW_BLAS_MARK
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -111,3 +111,21 @@ def test_the_docks_built_later_follow_what_happened_before(qtbot, app_settings):
     assert window.chart.class_names()[0] == "T-shirt/top"
     window.show_dock(window.layers_dock)
     qtbot.waitUntil(lambda: bool(window.layers_view.panels), timeout=TIMEOUT)
+
+
+def test_one_blas_thread_is_the_windows_choice_and_children_get_the_users(monkeypatch):
+    from desktop_app.app import configure_process
+    from desktop_app.jobs.child import child_environment
+
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    monkeypatch.delenv("DRAW_CLASSIFY_WINDOW_BLAS", raising=False)
+    monkeypatch.setattr("sys.setswitchinterval", lambda interval: None)
+    configure_process()
+    assert os.environ["OPENBLAS_NUM_THREADS"] == "1"  # the window's own numpy
+    env = child_environment()
+    assert "OPENBLAS_NUM_THREADS" not in env and "DRAW_CLASSIFY_WINDOW_BLAS" not in env
+
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "3")  # the user's choice: everyone keeps it
+    monkeypatch.delenv("DRAW_CLASSIFY_WINDOW_BLAS")
+    configure_process()
+    assert child_environment()["OPENBLAS_NUM_THREADS"] == "3"

@@ -40,12 +40,17 @@ CHILD_NICENESS = 10
 PROJECT_ROOT = Path(__file__).resolve().parents[2]  # holds training/: the child runs the same code
 
 UNAFFECTED = "The model in use and your drawing are unaffected."
+# Set beside OPENBLAS_NUM_THREADS=1 when the window chose it (desktop_app/app.py): children
+# (training, teaching: numpy on large arrays) get the user's own setting back.
+WINDOW_BLAS_MARK = "DRAW_CLASSIFY_WINDOW_BLAS"
 
 
 def child_environment() -> dict:
     """The window's environment (data folder, caches, user home, download mirror), TensorFlow's
     start-up logging silenced, and this checkout's ``training`` package first on the path."""
     env = dict(os.environ)
+    if env.pop(WINDOW_BLAS_MARK, None):  # one BLAS thread is the window's choice, not theirs
+        env.pop("OPENBLAS_NUM_THREADS", None)
     env["TF_CPP_MIN_LOG_LEVEL"] = "3"
     env["PYTHONUNBUFFERED"] = "1"
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT),
