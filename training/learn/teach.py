@@ -260,27 +260,32 @@ def _teach_head(head, pictures, y, k, base_predicted, reporter, progress, settin
     return cv, cv_seconds, time.perf_counter() - final_started
 
 
-# Work, in pictures through the base, for the whole run's time left (measured here, 2-core EPYC:
-# a picture ~0.3-0.6 ms through the XLA-compiled base, a teaching step ~5 ms, saving the model
-# and fitting and writing its check ~10 s).
-STEP_UNITS = 10
-FINISH_UNITS = 20_000
+# Work, in pictures through the base, for the whole run's time left. Measured here (2-core EPYC,
+# shared, load 4.5): a picture 1.9 ms through the XLA-compiled base, a teaching step 5.2 ms (2.7
+# pictures), saving the model and fitting and writing its check 23 s (12,000 pictures).
+STEP_UNITS = 3
+FINISH_UNITS = 12_000
 
 
 class _Clock:
     """Seconds left for the whole run: its work counted in units (a picture through the base
-    is one), the pace measured as it goes."""
+    is one), the pace measured as it goes, from the end of the first batch on (the first one
+    also compiles the base: 5-8 s here, which once made the first estimate 550 s)."""
 
     def __init__(self, total: float):
-        self.total, self.done, self.started = float(total), 0.0, time.perf_counter()
+        self.total, self.done = float(total), 0.0
+        self.first: tuple[float, float] | None = None  # (units, time) at the first batch's end
 
     def add(self, units: float) -> None:
         self.done = min(self.total, self.done + units)
+        if self.first is None:
+            self.first = (self.done, time.perf_counter())
 
     def seconds_left(self) -> float | None:
-        if self.done <= 0:
+        if self.first is None or self.done <= self.first[0]:
             return None
-        return (time.perf_counter() - self.started) / self.done * (self.total - self.done)
+        pace = (time.perf_counter() - self.first[1]) / (self.done - self.first[0])
+        return pace * (self.total - self.done)
 
 
 def _head_model(model) -> HeadModel:
