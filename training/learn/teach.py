@@ -312,8 +312,7 @@ class _Pictures:
         self.examples = _fit_examples(info.name, len(data.x_test))
         extra = (0 if self.examples is None else len(self.examples.drawn)
                  + len(self.examples.drawn_held) + len(self.examples.junk))
-        self.pool_size = len(x) * copies_for(len(x))
-        self.count = len(data.x_test) + len(pick) + len(x) + self.pool_size + extra
+        self.count = len(data.x_test) + len(pick) + len(x) * copies_for(len(x)) + extra
 
     def read(self, on_step) -> None:
         def on_batch(count):
@@ -321,14 +320,20 @@ class _Pictures:
 
         taps = self.head.taps
         self.test = taps(self.data.x_test, on_batch)
-        self.samples = taps(self.x, on_batch)
-        pool, self.pool_source = augmented(self.x, self.digits, self.seed)
-        self.pool = taps(pool, on_batch)
         self.replay = taps(self.replay_x, on_batch)
-        self.ood = {}
-        if self.examples is not None:
-            for name in ("drawn", "drawn_held", "junk"):
-                self.ood[name] = taps(getattr(self.examples, name), on_batch)
+        # The small sets in one go (the base runs on batches of 1,000: fewer padded ones).
+        pool, self.pool_source = augmented(self.x, self.digits, self.seed)
+        names = ("drawn", "drawn_held", "junk") if self.examples is not None else ()
+        parts = [pool] + [np.asarray(getattr(self.examples, name), np.float32).reshape(
+            -1, 28, 28, 1) for name in names]
+        together = taps(np.concatenate(parts), on_batch)
+        ends = np.cumsum([len(part) for part in parts])
+        self.pool = {key: value[:ends[0]] for key, value in together.items()}
+        self.ood = {name: {key: value[start:end] for key, value in together.items()}
+                    for name, start, end in zip(names, ends[:-1], ends[1:])}
+        # The pool's first copy of each sample is the sample itself (augmented()).
+        first = np.flatnonzero(np.r_[True, self.pool_source[1:] != self.pool_source[:-1]])
+        self.samples = {key: value[first] for key, value in self.pool.items()}
 
 
 def _fit_examples(dataset: str, test_images: int):

@@ -110,9 +110,9 @@ class HeadModel:
 
 
 def augmented(images: np.ndarray, digits: bool, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(float (m, 28, 28, 1) augmented copies, index of the sample each copy comes from): the
-    pool every teaching step draws its personal pictures from. The first copy of each sample
-    is the sample itself."""
+    """(float (m, 28, 28, 1) augmented copies, index of the sample each copy comes from, in
+    order): the pool every teaching step draws its personal pictures from. The first copy of
+    each sample is the sample itself."""
     import tensorflow as tf
 
     from training.learn.augment import augment_batch, to_float
