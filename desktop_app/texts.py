@@ -81,16 +81,21 @@ def training_progress_text(event: dict) -> str:
             f"accuracy {percent(event.get('accuracy'), 1)}")
 
 
-TEACH_PHASES = {"cross_validation": "measuring on held-out samples", "final": "teaching"}
+TEACH_PHASES = {"reading": "reading the pictures", "cross_validation": "measuring on held-out samples",
+                "final": "teaching", "saving": "saving and checking the taught model"}
 
 
 def teach_progress_text(event: dict) -> str:
-    """A teaching step event on the bar: "Teaching: step %v of %m · 12 s left"."""
+    """A teaching event on the bar, which is the whole run: "Teaching: step 40 of 200 · 12 s
+    left" (the seconds left are the whole run's)."""
     phase = TEACH_PHASES.get(event.get("phase"), "teaching")
     fold = f" {event['fold']}" if event.get("fold") else ""
+    steps = (f": step {event['step']} of {event['steps']}"
+             if event.get("phase") in ("cross_validation", "final") and event.get("steps")
+             else "")
     eta = event.get("eta_seconds")
     left = f" · {eta:.0f} s left" if finite(eta) else ""
-    return f"{phase.capitalize()}{fold}: step %v of %m{left}"
+    return f"{phase.capitalize()}{fold}{steps}{left}"
 
 
 # ------------------------------------------------------------------------------ status bar

@@ -63,7 +63,8 @@ TEACH_STEPS = 100_000  # a teaching run a test means to stop (or close) while it
 
 def record_teaching(folder: Path, data_dir: Path) -> Path:
     """Run the real ``teach`` child once on two samples of "3" (what the window tests store),
-    stop it after three steps, and keep its lines in ``folder/teach-mnist-stopped``."""
+    stop it once it teaches (its first lines are the pictures being read), and keep its lines
+    in ``folder/teach-mnist-stopped``."""
     import numpy as np
 
     from training.runtime.samples import SampleStore
@@ -89,7 +90,9 @@ def record_teaching(folder: Path, data_dir: Path) -> Path:
     lines = []
     for line in child.stdout:
         lines.append(line)
-        if line.startswith('{"event": "batch"') and len(lines) > 4 and child.stdin:
+        teaching = (line.startswith('{"event": "batch"')
+                    and json.loads(line).get("phase") == "final")  # past reading the pictures
+        if teaching and len(lines) > 4 and child.stdin:
             child.stdin.write("stop\n")
             child.stdin.close()
             child.stdin = None

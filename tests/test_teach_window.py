@@ -81,6 +81,28 @@ def test_discard_removes_the_taught_model_and_keeps_the_one_in_use(qtbot, teach_
     assert win.controller.model().shipped
 
 
+def test_the_bar_is_the_whole_run_and_says_the_seconds_left(qtbot):
+    """The child's ``done`` of ``work`` fill the bar (reading the pictures and saving are part
+    of the run, not only the teaching steps), and its text gives the whole run's time left."""
+    from desktop_app.learning.teach_dialog import TeachDialog
+    from training.protocol.messages import TeachBatch
+
+    dialog = TeachDialog()
+    qtbot.addWidget(dialog)
+
+    def batch(phase, step, done, eta):
+        return TeachBatch(phase=phase, fold=None, step=step, steps=200, batch=step, epoch=1,
+                          epochs=1, loss=None, accuracy=None, eta_seconds=eta, done=done,
+                          work=4000)
+
+    dialog._on_progress(batch("reading", 0, 1000, 30.4))
+    assert dialog.progress.value() == 250 and dialog.progress.maximum() == 1000
+    assert dialog.progress.format() == "Reading the pictures · 30 s left"
+    dialog._on_progress(batch("final", 40, 3000, 9.6))
+    assert dialog.progress.value() == 750
+    assert dialog.progress.format() == "Teaching: step 40 of 200 · 10 s left"
+
+
 def test_without_samples_it_says_how_to_make_some(qtbot, teach_window):
     win = teach_window
     win.findChild(type(win.teach_action), "teachModel").trigger()

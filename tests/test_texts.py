@@ -89,10 +89,18 @@ def test_training_progress_names_the_epoch_time_left_loss_and_accuracy():
 
 
 def test_teaching_progress_names_the_phase_the_fold_and_the_seconds_left():
-    assert texts.teach_progress_text({"phase": "final", "eta_seconds": 12.4}) == (
-        "Teaching: step %v of %m · 12 s left")
-    assert texts.teach_progress_text({"phase": "cross_validation", "fold": 3}) == (
-        "Measuring on held-out samples 3: step %v of %m")
+    assert texts.teach_progress_text({"phase": "final", "step": 40, "steps": 200,
+                                      "eta_seconds": 12.4}) == (
+        "Teaching: step 40 of 200 · 12 s left")
+    assert texts.teach_progress_text({"phase": "cross_validation", "fold": 3, "step": 5,
+                                      "steps": 9}) == (
+        "Measuring on held-out samples 3: step 5 of 9")
+    assert texts.teach_progress_text({"phase": "reading", "step": 0, "steps": 9,
+                                      "eta_seconds": 30.2}) == (
+        "Reading the pictures · 30 s left")
+    assert texts.teach_progress_text({"phase": "saving", "step": 9, "steps": 9,
+                                      "eta_seconds": 4}) == (
+        "Saving and checking the taught model · 4 s left")
 
 
 def test_a_download_shows_megabytes():

@@ -204,8 +204,13 @@ class TeachDialog(QDialog):
             self.progress.setFormat(f"Measuring the model {which} on "
                                     f"{message.samples:,} test pictures…")
         elif isinstance(message, TeachBatch):
-            self.progress.setMaximum(int(message.steps))
-            self.progress.setValue(int(message.step))
+            work, done = message.get("work"), message.get("done")
+            if isinstance(work, (int, float)) and isinstance(done, (int, float)) and work > 0:
+                self.progress.setRange(0, 1000)  # the whole run: reading, teaching, saving
+                self.progress.setValue(max(1, round(1000 * min(1.0, done / work))))
+            else:  # an older child: its teaching steps
+                self.progress.setMaximum(int(message.steps))
+                self.progress.setValue(int(message.step))
             self.progress.setFormat(teach_progress_text(message.to_dict()))
         elif isinstance(message, WarningMessage):
             text = message.message

@@ -99,10 +99,16 @@ def _print_progress(event: dict) -> None:
         print(f"teaching {event['samples']} samples {event['per_class']}: "
               f"{event['folds']} cross-validation folds x {event['cv_steps']} steps, then "
               f"{event['final_steps']} steps", file=sys.stderr)
-    elif kind == "batch" and (time.monotonic() - _last_print > 2 or event["step"] == event["steps"]):
+    elif kind == "batch" and (time.monotonic() - _last_print > 2 or event["phase"] == "saving"):
         _last_print = time.monotonic()
-        print(f"  step {event['step']}/{event['steps']} ({event['phase']}) loss "
-              f"{event['loss']:.4f}", file=sys.stderr)
+        eta = event.get("eta_seconds")
+        left = f", {eta:.0f} s left" if eta is not None else ""
+        if event["phase"] in ("reading", "saving"):
+            print(f"  {event['phase']}{left}", file=sys.stderr)
+        else:
+            loss = event.get("loss")
+            print(f"  step {event['step']}/{event['steps']} ({event['phase']}) loss "
+                  f"{'n/a' if loss is None else f'{loss:.4f}'}{left}", file=sys.stderr)
     elif kind == "fold_end":
         print(f"  fold {event['fold']}/{event['folds']}: {event['correct']}/{event['held_out']} "
               "held-out samples right", file=sys.stderr)
@@ -127,8 +133,9 @@ def _print_summary(result: dict) -> None:
     else:
         print(f"your samples: {before['samples_accuracy']:.0%} before; {cv['reason']}")
     seconds = result["seconds"]
-    print(f"time: {seconds['total']:.0f} s (teaching {seconds['train']:.0f} s, cross-validation "
-          f"{seconds['cross_validation']:.0f} s, evaluation {seconds['evaluate']:.0f} s)")
+    print(f"time: {seconds['total']:.0f} s (reading the pictures {seconds.get('read', 0):.0f} s, "
+          f"cross-validation {seconds['cross_validation']:.0f} s, teaching "
+          f"{seconds['train']:.0f} s, saving and checking {seconds.get('save_and_check', 0):.0f} s)")
 
 
 if __name__ == "__main__":

@@ -62,9 +62,12 @@ def held_out_split(metadata: dict, data):
 
 def calibrate_saved_model(model_path: str | os.PathLike, data_dir=None, with_ood: bool = True,
                           progress=None, loaded=None, data=None,
-                          max_ood_train: int | None = None) -> dict:
+                          max_ood_train: int | None = None, outputs=None) -> dict:
     """Fit, measure and store; returns {"temperature", "calibration", "ood"?, "path"}.
-    ``max_ood_train``: fit the OOD check on at most that many training pictures (faster)."""
+    ``max_ood_train``: fit the OOD check on at most that many training pictures (faster).
+    ``outputs``: what the model gives for the pictures used, when the caller has it already
+    (an object with ``probabilities(name, images)`` for "held" and "eval" and ``taps(name,
+    images)``, see ood_fit.build); else it is computed here."""
     from training.core.datasets import load_dataset
     from training.learn.saving import load_model
     from training.learn.trainer import predict_probabilities
@@ -80,8 +83,11 @@ def calibrate_saved_model(model_path: str | os.PathLike, data_dir=None, with_ood
     (x_train, y_train, x_held, y_held, held_name,
      x_eval, y_eval, eval_name) = held_out_split(loaded.metadata, data)
     progress({"event": "calibrate_begin", "held_out": held_name, "images": len(y_held)})
-    held_p = predict_probabilities(loaded.model, x_held)
-    eval_p = predict_probabilities(loaded.model, x_eval)
+    if outputs is not None:
+        held_p, eval_p = outputs.probabilities("held", x_held), outputs.probabilities("eval", x_eval)
+    else:
+        held_p = predict_probabilities(loaded.model, x_held)
+        eval_p = predict_probabilities(loaded.model, x_eval)
     block = calibration.calibrate(held_p, y_held, eval_p, y_eval, held_name, eval_name)
     changes = {"temperature": block["temperature"], "calibration": block}
     if with_ood:
@@ -90,7 +96,7 @@ def calibrate_saved_model(model_path: str | os.PathLike, data_dir=None, with_ood
                                  held_name, x_eval, y_eval, eval_name, eval_p,
                                  max_train=max_ood_train,
                                  label_smoothing=_label_smoothing(loaded.metadata),
-                                 dataset=dataset)
+                                 dataset=dataset, taps=outputs and outputs.taps)
     update_sidecar(loaded.path, changes)
     progress({"event": "calibrate_end", "temperature": block["temperature"],
               "ece_before": block["ece_before"], "ece_after": block["ece_after"]})
@@ -99,27 +105,30 @@ def calibrate_saved_model(model_path: str | os.PathLike, data_dir=None, with_ood
 
 def fit_ood(model, model_path, x_train, y_train, x_held, y_held, held_name, x_eval, y_eval,
             eval_name, eval_probabilities=None, max_train: int | None = None,
-            label_smoothing: float = 0.0, dataset: str | None = None) -> dict:
+            label_smoothing: float = 0.0, dataset: str | None = None, taps=None) -> dict:
     """Fit the out-of-distribution check, write its two files beside ``model_path`` and return
     the sidecar's ``ood`` block (with what it measured on the evaluation pictures).
 
     ``dataset`` given: the check is fitted on drawings of its classes and on junk too
     (``training.learn.drawn_sets.fit_examples``, about a minute more): fitted on the photos alone, it
-    refused 55-75 % of garment drawings (issue #20)."""
+    refused 55-75 % of garment drawings (issue #20). ``taps``: see ood_fit.build ("eval"
+    too); the training pictures it is given are then ``ood_train_pick``'s."""
     from training.learn.drawn_sets import fit_examples
     from training.learn.trainer import predict_probabilities
 
     if max_train is not None and len(x_train) > max_train:
-        pick = np.random.default_rng(0).choice(len(x_train), max_train, replace=False)
+        pick = ood_train_pick(len(x_train), max_train)
         x_train, y_train = x_train[pick], y_train[pick]
     examples = fit_examples(dataset) if dataset is not None else None
     detector, features_model, held_scores, drawn_scores = ood_fit.build(
-        model, x_train, y_train, x_held, label_smoothing=label_smoothing, examples=examples)
+        model, x_train, y_train, x_held, label_smoothing=label_smoothing, examples=examples,
+        taps=taps)
     limits = ood_fit.thresholds(held_scores, drawn_scores)
     if examples is not None:
         held_name += (f" + {len(examples.drawn_held):,} drawings; fitted with "
                       f"{len(examples.drawn):,} drawings and {len(examples.junk):,} junk pictures")
-    eval_scores = detector.score(ood_fit.compute_features(features_model, x_eval))
+    eval_scores = detector.score(taps("eval", x_eval) if taps is not None
+                                 else ood_fit.compute_features(features_model, x_eval))
     block = ood_fit.write_files(features_model, detector, model_path, limits, len(y_held),
                             held_name)
     if eval_probabilities is None:
@@ -136,6 +145,11 @@ def fit_ood(model, model_path, x_train, y_train, x_held, y_held, held_name, x_ev
                             if (~flagged).any() else None),
     }
     return block
+
+
+def ood_train_pick(count: int, max_train: int) -> np.ndarray:
+    """Which of ``count`` training pictures the check is fitted on, when at most ``max_train``."""
+    return np.random.default_rng(0).choice(count, max_train, replace=False)
 
 
 def add_ood_after_training(result, path: str | os.PathLike, data, progress=None,

@@ -224,22 +224,26 @@ def compute_features(features_model, images: np.ndarray, batch: int = 1000) -> d
 
 
 def build(model, x_train, y_train, x_held, seed: int = 0, label_smoothing: float = 0.0,
-          examples=None):
+          examples=None, taps=None):
     """(detector, features model, held-out scores, held-out drawings' scores or None):
     everything ``write_files`` needs. ``examples``: a ``drawn_sets.FitExamples`` (drawings
-    with their classes, held-out drawings, junk), or None for the photos alone."""
+    with their classes, held-out drawings, junk), or None for the photos alone. ``taps``:
+    ``taps(name, images)`` -> the taps of ``images`` ("train", "held", "drawn", "junk",
+    "drawn_held"), when the caller has them already (teaching: training.learn.teach_head)."""
     features_model, last = feature_model(model)
     kernel, bias = (np.asarray(w, np.float32) for w in last.get_weights())
-    train = compute_features(features_model, x_train)
-    held = compute_features(features_model, x_held)
+    if taps is None:
+        def taps(name, images):
+            return compute_features(features_model, images)
+    train = taps("train", x_train)
+    held = taps("held", x_held)
     extra = {}
     if examples is not None:
-        extra = {"drawn": compute_features(features_model, examples.drawn),
-                 "drawn_labels": examples.drawn_labels,
-                 "junk": compute_features(features_model, examples.junk)}
+        extra = {"drawn": taps("drawn", examples.drawn), "drawn_labels": examples.drawn_labels,
+                 "junk": taps("junk", examples.junk)}
     detector = fit_detector(train, y_train, held, kernel, bias, seed,
                             score_weights(label_smoothing), **extra)
-    drawn_held = (detector.score(compute_features(features_model, examples.drawn_held))
+    drawn_held = (detector.score(taps("drawn_held", examples.drawn_held))
                   if examples is not None else None)
     return detector, features_model, detector.score(held), drawn_held
 

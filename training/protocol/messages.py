@@ -164,7 +164,10 @@ class Batch(Message):
 
 @dataclass(frozen=True, kw_only=True)
 class TeachBatch(Message):
-    """A teaching step: ``phase`` cross_validation (with its ``fold``) or final (fold null)."""
+    """A teaching step: ``phase`` cross_validation (with its ``fold``) or final (fold null);
+    also the run's progress while it reads the pictures (``phase`` reading) and saves
+    (saving). ``step`` of ``steps`` count the teaching steps; ``done`` of ``work`` and
+    ``eta_seconds`` are the whole run's."""
 
     event: ClassVar[str] = "batch"
     phase: str
@@ -177,6 +180,8 @@ class TeachBatch(Message):
     loss: float | None
     accuracy: float | None
     eta_seconds: float | None
+    done: float = ABSENT
+    work: float = ABSENT
 
 
 @dataclass(frozen=True, kw_only=True)
