@@ -91,7 +91,8 @@ sys.meta_path.insert(0, _GATE)
 # the two workers end together on a tail of shorter tests instead of one waiting for the other.
 HEAVY_FILES = ("test_calibration.py", "test_strategy.py", "test_training_panel.py",
                "test_teach_window.py", "test_user_work_kept.py", "test_window_training.py",
-               "test_presets.py", "test_teach.py", "test_cli.py")
+               "test_presets.py", "test_teach.py", "test_cli.py", "test_tuning.py",
+               "test_export.py")
 
 
 def pytest_collection_modifyitems(config, items):
