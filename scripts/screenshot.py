@@ -63,14 +63,17 @@ def teach(app, window, out: str) -> None:
         wait(app, 0.2)
         window.findChild(QPushButton, "thisIs1").click()
     draw_stroke(window.canvas, flagged_one(shift=-10, flag=90))  # the one to read after
+    started = time.perf_counter()
     window.teach_action.trigger()
     dialog = window.teach_dialog()
     keep = dialog.findChild(QPushButton, "keepTaught")
     wait(app, 1.0)
     wait(app, until=lambda: not dialog.controller.is_running(), timeout=600)
+    seconds = time.perf_counter() - started  # from the menu to Keep enabled
     wait(app, 0.5)
     dialog.grab().save(out)
-    print(out, dialog.message.text(), dialog.results.text()[:300])
+    print(out, f"{seconds:.1f} s from the menu to the result;", dialog.message.text(),
+          dialog.results.text()[:300])
     keep.click()
     wait(app, until=lambda: "taught" in window.model_name.text(), timeout=60)
     wait(app, 1.0)
