@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
+from dataclasses import replace
 
 from training.cli.plumbing import JsonLines
 from training.core.cpu import cpu_line
@@ -68,13 +69,12 @@ def _tune(args, protocol: JsonLines | None) -> int:
     for architecture, batch_size in pairs:
         best, trials = tuning.tune_model(architecture, batch_size, save=args.save)
         _warn(say, best.note)
-        best = tuning.Speed(**{**best.to_dict(), "intra_threads": threads[0],
-                               "inter_threads": threads[1], "note": ""})
+        best = replace(best, intra_threads=threads[0], inter_threads=threads[1], note="")
         say(f"{architecture}, batch {batch_size}: {speed_text(best.to_dict())}; "
             f"{best.images_per_second:,.0f} pictures/s ({best.seconds:.1f} s to measure)")
         results.append({"architecture": architecture, "batch_size": batch_size,
                         "speed": best.to_dict(), "trials": [t.__dict__ for t in trials]})
-    result = TuneResult(cpu=cpu_line(), tensorflow=tuning.machine_key().split("TensorFlow ")[-1],
+    result = TuneResult(cpu=cpu_line(), tensorflow=tuning.tensorflow_version(),
                         threads={"intra": threads[0], "inter": threads[1], "measured": [
                             {"intra": i, "inter": j, "images_per_second": round(v, 1)}
                             for (i, j), v in measured.items()]},

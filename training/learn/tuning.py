@@ -28,6 +28,7 @@ import time
 
 import numpy as np
 from dataclasses import asdict, dataclass, field, replace
+from functools import partial
 from pathlib import Path
 
 from training.core.atomic import WriteError, write_text
@@ -117,16 +118,19 @@ def cache_path() -> Path:
     return user_home() / "cache" / CACHE_FILE
 
 
-def machine_key() -> str:
-    """The CPU and the TensorFlow version: what the measured speeds hold for."""
+def tensorflow_version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
     try:
-        tensorflow = version("tensorflow")
+        return version("tensorflow")
     except PackageNotFoundError:  # e.g. tensorflow-cpu or a nightly under another name
         import tensorflow as tf
-        tensorflow = tf.__version__
-    return f"{cpu_key()} | TensorFlow {tensorflow}"
+        return tf.__version__
+
+
+def machine_key() -> str:
+    """The CPU and the TensorFlow version: what the measured speeds hold for."""
+    return f"{cpu_key()} | TensorFlow {tensorflow_version()}"
 
 
 def model_key(architecture: str, batch_size: int) -> str:
@@ -220,7 +224,8 @@ def choose(config, distributed: bool = False, progress=None, measure=None) -> Sp
         return Speed(wanted.precision or "float32", False, 1, source="given" if
                      wanted.precision else "fallback", note="one batch per call under a "
                      "distribution strategy")
-    fallback = _fallback(wanted)
+    guess = _heuristic(wanted)  # the fallback, and where a search starts
+    fallback = Speed(*guess.setting(), source="fallback")
     if wanted.fixed():
         return replace(fallback, source="given")
     if not tuning_allowed():
@@ -231,10 +236,10 @@ def choose(config, distributed: bool = False, progress=None, measure=None) -> Sp
         trials = [t for t in cached_trials(cached_machine(key), wanted.architecture,
                                            wanted.batch_size) if wanted.allows(t)]
         source = "cached"
-        if not _complete(trials, wanted):
+        if guess.setting() not in {t.setting() for t in trials}:  # a search times it first
             progress({"event": "tuning", "architecture": wanted.architecture,
                       "batch_size": wanted.batch_size})
-            new = (measure or measure_trials)(wanted, progress)
+            new = (measure or partial(measure_trials, start=guess))(wanted, progress)
             trials = [t for t in [*trials, *new] if wanted.allows(t)]
             source = "measured"
             note = save_to_cache(key, _record_trials(wanted.architecture, wanted.batch_size,
@@ -265,15 +270,6 @@ def best_trial(trials: list[Trial]) -> Trial | None:
     return best
 
 
-def _complete(trials: list[Trial], wanted: Wanted) -> bool:
-    """Has the search already been run for what ``wanted`` leaves open? (The first trial is
-    the heuristic's choice: a search always times it, so its presence marks a finished one.)"""
-    if not trials:
-        return False
-    return _heuristic(wanted).setting() in {t.setting() for t in trials} and (
-        wanted.precision is not None or {t.precision for t in trials} >= {"float32"})
-
-
 def _heuristic(wanted: Wanted) -> Trial:
     """The choice without measuring: float32, XLA for nets without convolutions, batches per
     call from the multiply-adds (training/learn/trainer.py)."""
@@ -287,20 +283,16 @@ def _heuristic(wanted: Wanted) -> Trial:
     return Trial(precision, jit, steps, 0.0)
 
 
-def _fallback(wanted: Wanted) -> Speed:
-    guess = _heuristic(wanted)
-    return Speed(guess.precision, guess.jit_compile, guess.steps_per_execution,
-                 source="fallback")
-
-
 # ----------------------------------------------------------------------------- measuring
 
-def measure_trials(wanted: Wanted, progress=None, thorough: bool = False) -> list[Trial]:
+def measure_trials(wanted: Wanted, progress=None, thorough: bool = False,
+                   start: Trial | None = None) -> list[Trial]:
     """A coordinate search from the heuristic choice: XLA flipped, then bfloat16, then more or
     fewer batches per call; each candidate timed by ``time_candidate``. A training run's own
     search (not ``thorough``) leaves out XLA for nets with convolutions: compiling one takes
-    seconds, and it was 2-4x slower on every CPU measured (``tune`` still times it)."""
-    start = _heuristic(wanted)
+    seconds, and it was 2-4x slower on every CPU measured (``tune`` still times it).
+    ``start``: the heuristic's choice, when the caller has it already."""
+    start = start or _heuristic(wanted)
     trials: list[Trial] = []
 
     def run(precision: str, jit: bool, steps: int) -> Trial:
