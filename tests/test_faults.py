@@ -215,7 +215,7 @@ def test_a_settings_file_of_random_bytes(qtbot, tmp_path):
 # -- sidecars with each field mistyped ---------------------------------------------------------
 
 MISTYPED = {
-    "dataset": [3, "cifar10", None, ["mnist"]],
+    "dataset": [3, "CIFAR 10!", None, ["mnist"]],
     "class_names": ["0123456789", [1, 2, 3], ["a"] * 3, [""] * 10],
     "test_accuracy": ["0.99", 7, float("nan"), [0.9]],
     "test_loss": ["low", -1],

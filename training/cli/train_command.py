@@ -48,6 +48,7 @@ def add_parsers(sub, config_class=TrainingConfig) -> None:
                             + "; ".join(f"{p.name}: {p.description}" for p in PRESETS.values())
                             .replace("%", "%%"))  # argparse formats help with %
     add_config_options(train, config_class)  # one option per TrainingConfig field
+    _accept_folders(train)
     train.add_argument("--out", required=True, help="where to save the .keras model")
     train.add_argument("--ood", action=argparse.BooleanOptionalAction,
                        help="after saving, fit the check for pictures unlike the training data "
@@ -56,10 +57,24 @@ def add_parsers(sub, config_class=TrainingConfig) -> None:
     train.set_defaults(run=_train)
 
 
+def _accept_folders(train: argparse.ArgumentParser) -> None:
+    """``--dataset`` names a built-in dataset or a folder of one sub-folder per class."""
+    action = next(a for a in train._actions if a.dest == "dataset")
+    names = ", ".join(action.choices)
+    action.choices = None
+    action.metavar = "{" + names.replace(", ", ",") + "} or FOLDER"
+    action.help = (f"{names}, or a folder with one sub-folder of pictures per class (a "
+                   "classifier of your own classes, learned on the shipped digit model's "
+                   "features; see the README)")
+
+
 def _train(args, protocol: JsonLines | None) -> int:
     """fit -> save at once (``saved``) -> LiteRT twin -> evaluate -> temperature and OOD check
     -> ``result``. Everything after ``saved`` only adds to a model that is already kept: a
     window that ends this process then (its user pressed Start again) loses only the figures."""
+    if _is_folder(getattr(args, "dataset", None)):
+        return _train_classes(args, protocol)
+    _check_dataset(getattr(args, "dataset", None))
     from training.core.datasets import load_dataset
     from training.learn.trainer import evaluate, fit
 
@@ -110,6 +125,74 @@ def _train(args, protocol: JsonLines | None) -> int:
         print(f"test accuracy {_percent(result.test_accuracy)}, loss {result.test_loss:.4f}, "
               f"{result.train_seconds:.1f} s of training; saved {path}")
     return status
+
+
+def _is_folder(dataset) -> bool:
+    from training.core.datasets import DATASETS, normalize_name
+    from training.runtime.picture_folders import is_picture_folder
+
+    return (isinstance(dataset, str) and normalize_name(dataset) not in DATASETS
+            and is_picture_folder(dataset))
+
+
+def _check_dataset(dataset) -> None:
+    from training.core.datasets import DATASETS, normalize_name
+
+    if isinstance(dataset, str) and normalize_name(dataset) not in DATASETS:
+        raise CliError(f"--dataset {dataset}: not {' or '.join(DATASETS)}, and no folder of "
+                       f"that name (a folder with one sub-folder of pictures per class) exists.")
+
+
+def _train_classes(args, protocol: JsonLines | None) -> int:
+    """``--dataset FOLDER``: a classifier of the folder's classes, learned on the shipped
+    digit model's features (training/learn/own_classes.py). The training options of a built-in
+    dataset's run (architecture, epochs...) do not apply and are refused by name."""
+    from training.protocol.messages import ClassesResult, TeachResult
+    from training.runtime.picture_folders import FolderError, scan
+
+    try:
+        scan(args.dataset)  # its classes said wrong at once, before TensorFlow loads
+    except FolderError as exc:
+        raise CliError(str(exc)) from None
+    ignored = sorted({"preset", *(f.name for f in fields(TrainingConfig))}
+                     - {"dataset", "seed", "data_dir"} & set(vars(args)))
+    if ignored:
+        raise CliError("a folder of your own classes is learned one way (a new head on the "
+                       "shipped digit model's features); these options do not apply: "
+                       + ", ".join("--" + name.replace("_", "-") for name in ignored))
+    try:
+        target = check_writable_target(_keras_name(args.out))
+    except WriteError as exc:
+        raise CliError(f"cannot save the model there: {exc}") from None
+    stop = StopRequests(protocol)
+    with stop:
+        if protocol is not None:
+            stop.listen_on_stdin()
+        import_keras_quietly()
+        from training.cli.teach import _print_progress
+        from training.learn.own_classes import train_classes
+
+        try:
+            figures = train_classes(args.dataset, target, seed=getattr(args, "seed", 0),
+                                    progress=protocol or _print_progress, should_stop=stop)
+        except FolderError as exc:
+            raise CliError(str(exc)) from None
+    if figures["status"] == "stopped":
+        if protocol is not None:
+            protocol.write(TeachResult(status="stopped", seconds=figures["seconds"]))
+        else:
+            print("stopped: nothing was saved", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if protocol is not None:
+        protocol.write(ClassesResult(**figures))
+        return 0
+    cv = figures["cross_validation"]
+    held = (f"{cv['accuracy']:.1%} of {cv['held_out']} drawings right when held out "
+            f"({cv['folds']}-fold cross-validation)" if "accuracy" in cv else cv["reason"])
+    print(f"{len(figures['class_names'])} classes ({', '.join(figures['class_names'])}), "
+          f"{figures['samples']} drawings: {held}; {figures['seconds']['total']:.1f} s; "
+          f"saved {figures['path']}")
+    return 0
 
 
 def _keep(model, target: Path, metadata: dict) -> tuple[Path, str | None]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import re
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,8 @@ KERAS_ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
 DOWNLOAD_TIMEOUT = 30  # seconds without an answer before a download is given up
 IMAGE_SIDE = 28
 NUM_CLASSES = 10
+# A classifier of the user's own classes (training/runtime/picture_folders.py) has this many:
+MIN_CLASSES, MAX_CLASSES = 2, 36   # up to the letters A-Z and the digits
 
 MNIST_CLASS_NAMES = tuple(str(d) for d in range(10))
 FASHION_CLASS_NAMES = (
@@ -93,6 +96,13 @@ def dataset_info(name: str) -> DatasetInfo:
         raise ValueError(
             f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}"
         ) from None
+
+
+def is_classifier_name(name) -> bool:
+    """A name a classifier of the user's own classes may have (``shapes``, ``my_letters``):
+    lower-case letters, digits and "_", not a built-in dataset's."""
+    return (isinstance(name, str) and re.fullmatch(r"[a-z0-9_]{1,64}", name) is not None
+            and name not in DATASETS)
 
 
 def normalize_name(name: str) -> str:

@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from training.core.atomic import atomic_path, check_writable_target
+from training.core.datasets import MAX_CLASSES, MIN_CLASSES
 from training.modelfile.sidecar import (
+    check_class_count,
     ModelLoadError,
     check_model_file,
     file_sha256,
@@ -103,12 +105,14 @@ def load_model(path: str | os.PathLike) -> LoadedModel:
             ) from None
         raise ModelLoadError(f"{path.name}: cannot load the model ({first_line(text)}).") from None
 
-    _check_shapes(model, path)
+    classes = _check_shapes(model, path)
     metadata, warnings = read_metadata_checked(path)
+    check_class_count(classes, metadata, warnings, path.name)
     return LoadedModel(model=model, path=path, metadata=metadata, warnings=warnings)
 
 
-def _check_shapes(model, path: Path) -> None:
+def _check_shapes(model, path: Path) -> int:
+    """The number of classes, after checking the model maps one 28x28 picture to 2-36 scores."""
     try:
         in_shape = tuple(model.inputs[0].shape)[1:]
         out_shape = tuple(model.outputs[0].shape)[1:]
@@ -117,9 +121,11 @@ def _check_shapes(model, path: Path) -> None:
     if len(model.inputs) != 1 or in_shape not in ((28, 28), (28, 28, 1)):
         raise ModelLoadError(f"{path.name}: the model expects input {in_shape}, "
                              "but this app gives 28x28 grey pictures.")
-    if len(model.outputs) != 1 or out_shape != (10,):
+    if (len(model.outputs) != 1 or len(out_shape) != 1
+            or not MIN_CLASSES <= (out_shape[0] or 0) <= MAX_CLASSES):
         raise ModelLoadError(f"{path.name}: the model gives {out_shape} outputs; "
-                             "10 class scores are needed.")
+                             f"{MIN_CLASSES} to {MAX_CLASSES} class scores are needed.")
+    return int(out_shape[0])
 
 
 def _plain(value):

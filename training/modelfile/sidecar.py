@@ -20,7 +20,6 @@ from importlib import resources
 from pathlib import Path
 
 SHIPPED_MODELS = ("mnist", "fashion_mnist")
-NUM_CLASSES = 10
 MAX_SIDECAR_BYTES = 16 << 20  # a real sidecar is a few kB (history, confusion matrix)
 
 
@@ -117,16 +116,24 @@ def _short_text(value):
 
 
 def _dataset_name(value):
-    from training.core.datasets import DATASETS, normalize_name
+    """A built-in dataset, or a classifier of the user's own classes (issue #23)."""
+    from training.core.datasets import DATASETS, is_classifier_name, normalize_name
 
-    if not isinstance(value, str) or normalize_name(value) not in DATASETS:
+    if not isinstance(value, str):
+        raise TypeError
+    if normalize_name(value) in DATASETS:
+        return normalize_name(value)
+    if not is_classifier_name(value):
         raise ValueError
-    return normalize_name(value)
+    return value
 
 
 def _class_names(value):
-    if (not isinstance(value, list) or len(value) != NUM_CLASSES
-            or not all(isinstance(v, str) and 0 < len(v) <= 100 for v in value)):
+    from training.core.datasets import MAX_CLASSES, MIN_CLASSES
+
+    if (not isinstance(value, list) or not MIN_CLASSES <= len(value) <= MAX_CLASSES
+            or not all(isinstance(v, str) and 0 < len(v) <= 100 for v in value)
+            or len(set(value)) != len(value)):  # two classes of one name cannot be told apart
         raise TypeError
     return list(value)
 
@@ -141,8 +148,10 @@ def _history(value):
 
 
 def _confusion(value):
-    if (not isinstance(value, list) or len(value) != NUM_CLASSES
-            or not all(isinstance(r, list) and len(r) == NUM_CLASSES for r in value)):
+    from training.core.datasets import MAX_CLASSES, MIN_CLASSES
+
+    if (not isinstance(value, list) or not MIN_CLASSES <= len(value) <= MAX_CLASSES
+            or not all(isinstance(r, list) and len(r) == len(value) for r in value)):
         raise TypeError
     return [[_count(c) for c in row] for row in value]
 
@@ -203,6 +212,20 @@ def validate_metadata(info: dict, source: str = "the sidecar") -> tuple[dict, li
             warnings.append(f"{source}: field '{key}' has an unusable value "
                             f"({_preview(value)}); ignored.")
     return clean, warnings
+
+
+def check_class_count(classes: int, metadata: dict, warnings: list[str], name: str) -> None:
+    """A model's output count against its sidecar: class names (or a confusion matrix) of
+    another count are dropped with a warning; a model of other than 10 classes must name them
+    (only MNIST and Fashion-MNIST have names the app knows)."""
+    for key in ("class_names", "confusion"):
+        if key in metadata and len(metadata[key]) != classes:
+            found = len(metadata.pop(key))
+            warnings.append(f"{name}: the metadata's {key.replace('_', ' ')} are for {found} "
+                            f"classes but the model gives {classes}; ignored.")
+    if classes != 10 and "class_names" not in metadata:
+        raise ModelLoadError(f"{name}: the model gives {classes} class scores but its metadata "
+                             f"(the .json beside it) names no classes.")
 
 
 def _preview(value) -> str:

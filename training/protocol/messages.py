@@ -351,6 +351,26 @@ class TeachResult(Result):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ClassesResult(Result):
+    """A classifier of the user's own classes trained from a folder (``train --dataset
+    FOLDER``; a stop is a TeachResult with status stopped). ``cross_validation`` holds the
+    held-out ``accuracy``, ``confusion`` and ``temperature`` (or a ``reason`` there is none)."""
+
+    status: str
+    dataset: str
+    class_names: list
+    folder: str
+    samples: int
+    per_class: dict
+    cross_validation: dict
+    fit_accuracy: float
+    settings: dict
+    seed: int
+    seconds: dict
+    path: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class DownloadResult(Result):
     dataset: str
     source: str | None
@@ -391,7 +411,7 @@ class ConvertResult(Result):
 _TYPES: dict[str, tuple[type[Message], ...]] = {}
 for _type in (Download, WarningMessage, Error, Tuning, TrainBegin, TeachBatch, Batch, Epoch, Saved,
               EvaluateBegin, TrainEnd, CalibrateBegin, OodBegin, CalibrateEnd, TeachBegin,
-              FoldEnd, TeachEnd, Summary, TrainResult, TeachResult, DownloadResult,
+              FoldEnd, TeachEnd, Summary, TrainResult, ClassesResult, TeachResult, DownloadResult,
               DescribeResult, ExportResult, ConvertResult, TuneResult):
     _TYPES[_type.event] = _TYPES.get(_type.event, ()) + (_type,)
 MESSAGE_TYPES: tuple[type[Message], ...] = tuple(t for ts in _TYPES.values() for t in ts)

@@ -21,6 +21,7 @@ from typing import NamedTuple
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
+from training.core.datasets import MAX_CLASSES, MIN_CLASSES
 from training.modelfile.sidecar import (
     ModelLoadError,  # store imports Keras only inside its functions
 )
@@ -151,7 +152,8 @@ def _tensor(name: str, details: dict) -> Tensor:
 
 
 class LiteModel:
-    """A ``.tflite`` classifier: 28x28 float pictures in [0, 1] -> 10 probabilities (float32).
+    """A ``.tflite`` classifier: 28x28 float pictures in [0, 1] -> ``classes`` probabilities
+    (float32; 10 for MNIST and Fashion-MNIST, 2-36 for a classifier of the user's own classes).
 
     Every failure to load becomes a :class:`ModelLoadError` saying why; calls are serialised
     (:class:`LiteRunner`).
@@ -180,7 +182,7 @@ class LiteModel:
             x /= 255
         x = x.reshape(len(x), *self._picture_shape)
         if len(x) == 0:
-            return np.zeros((0, 10), np.float32)
+            return np.zeros((0, self.classes), np.float32)
         return self._probabilities(self._model.run(x)[0])
 
     def _probabilities(self, out: np.ndarray) -> np.ndarray:
@@ -202,10 +204,12 @@ class LiteModel:
         if in_shape[:1] not in ((1,), (-1,)) or in_shape[1:] not in ((28, 28), (28, 28, 1)):
             raise ModelLoadError(f"{name}: the model expects input {in_shape}, "
                                  "but this app gives 28x28 grey pictures.")
-        if len(out_shape) != 2 or out_shape[1] != 10 or gives.dtype != np.float32:
+        if (len(out_shape) != 2 or not MIN_CLASSES <= out_shape[1] <= MAX_CLASSES
+                or gives.dtype != np.float32):
             raise ModelLoadError(f"{name}: the model gives {out_shape[1:]} outputs; "
-                                 "10 class scores are needed.")
+                                 f"{MIN_CLASSES} to {MAX_CLASSES} class scores are needed.")
         self._picture_shape = in_shape[1:]         # (28, 28) or (28, 28, 1)
+        self.classes = int(out_shape[1])
 
 
 def read_model_file(path: Path) -> bytes:

@@ -1,0 +1,202 @@
+"""Classifiers of your own classes from a folder (issue #23, item 2): the folder's checks
+(training.runtime.picture_folders), ``python -m training train --dataset FOLDER`` and
+``predict`` on what it made (training.learn.own_classes).
+
+The drawings are letters drawn the way hands draw them (training.learn.drawn_sets, the "fit"
+family of pens and sizes to train on, the "eval" family, other seeds, to score on).
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.cli_runner import run_main
+from training.core.datasets import MAX_CLASSES
+from training.learn.drawn_sets import FAMILIES, letter_drawing
+from training.modelfile.sidecar import ModelLoadError, check_class_count
+from training.runtime.picture_folders import FolderError, classifier_name, read, scan
+
+ROOT = Path(__file__).resolve().parents[1]
+LETTERS = "AEHKM"
+
+
+def letters_folder(root: Path, per_class: int, family: str, seed: int) -> Path:
+    rng = np.random.default_rng(seed)
+    for letter in LETTERS:
+        folder = root / letter
+        folder.mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            Image.fromarray(letter_drawing(letter, rng, FAMILIES[family])).save(folder / f"{i}.png")
+    return root
+
+
+def cli(*args):
+    return subprocess.run([sys.executable, "-m", "training", *map(str, args)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
+# ----------------------------------------------------------------------------- the folder
+
+def test_a_folder_reads_as_sorted_classes_of_model_inputs(tmp_path):
+    folder = letters_folder(tmp_path / "My Letters", 2, "fit", 0)
+    (folder / ".trash").mkdir()                           # hidden: not a class
+    (folder / "A" / "notes.txt").write_text("not a picture")  # not a picture: not read
+    read_in = read(folder)
+    assert read_in.class_names == tuple(LETTERS)
+    assert read_in.name == "my_letters" == classifier_name(folder)
+    assert read_in.images.shape == (10, 28, 28) and read_in.images.dtype == np.uint8
+    assert read_in.labels.tolist() == [0, 0, 1, 1, 2, 2, 3, 3, 4, 4]
+    assert read_in.per_class() == dict.fromkeys(LETTERS, 2)
+    # the canvas's drawing layout: ink fitted in the middle 20x20, nothing at the border
+    assert read_in.images[:, :3].max() == 0 and read_in.images.max() > 200
+
+
+def test_a_folder_named_like_a_built_in_dataset_gets_another_name(tmp_path):
+    assert classifier_name(tmp_path / "MNIST") == "mnist_classes"
+
+
+@pytest.mark.parametrize("layout, expected", [
+    ({"only": 1}, "at least 2 classes"),
+    ({}, "no sub-folder"),
+    ({"a": 1, "b": 0}, "class 'b' (b/) holds no pictures"),
+])
+def test_folders_that_cannot_make_a_classifier_say_why(tmp_path, layout, expected):
+    png = letters_folder(tmp_path / "src", 1, "fit", 0) / "A" / "0.png"
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    for name, count in layout.items():
+        (folder / name).mkdir()
+        for i in range(count):
+            (folder / name / f"{i}.png").write_bytes(png.read_bytes())
+    with pytest.raises(FolderError, match=expected.replace("(", r"\(").replace(")", r"\)")):
+        scan(folder)
+
+
+def test_too_many_classes_are_refused_before_any_picture_is_read(tmp_path):
+    for i in range(MAX_CLASSES + 1):
+        (tmp_path / f"c{i}").mkdir()
+    with pytest.raises(FolderError, match=f"holds {MAX_CLASSES + 1} class folders"):
+        scan(tmp_path)
+
+
+def test_an_unreadable_or_blank_picture_is_named(tmp_path):
+    folder = letters_folder(tmp_path / "letters", 1, "fit", 0)
+    (folder / "E" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    with pytest.raises(FolderError, match="E/broken.png"):
+        read(folder)
+    (folder / "E" / "broken.png").unlink()
+    Image.new("L", (50, 50), 255).save(folder / "H" / "white.png")
+    with pytest.raises(FolderError, match="H/white.png is blank"):
+        read(folder)
+
+
+@pytest.mark.parametrize("case", ["one class", "an empty class", "10,000 classes", "no folder",
+                                  "other options"])
+def test_the_cli_says_one_line_and_exits_2(tmp_path, case):
+    """Before TensorFlow loads: a second or two, and the one line is the whole output."""
+    folder = letters_folder(tmp_path / "letters", 1, "fit", 0)
+    extra = []
+    if case == "one class":
+        for letter in LETTERS[1:]:
+            for png in (folder / letter).iterdir():
+                png.unlink()
+            (folder / letter).rmdir()
+    elif case == "an empty class":
+        (folder / "E" / "0.png").unlink()
+    elif case == "10,000 classes":
+        for i in range(10_000):
+            (folder / f"extra{i}").mkdir()
+    elif case == "no folder":
+        folder = tmp_path / "nowhere"
+    else:
+        extra = ["--epochs", "3", "--architecture", "wide_cnn"]
+    done = cli("train", "--dataset", folder, "--out", tmp_path / "m.keras", *extra)
+    assert done.returncode == 2, done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr
+    assert "Traceback" not in done.stderr
+    if case == "other options":
+        assert "--architecture, --epochs" in lines[0]
+    assert not (tmp_path / "m.keras").exists()
+
+
+# ----------------------------------------------------------------------------- the sidecar
+
+def test_class_names_must_match_the_models_outputs():
+    metadata = {"class_names": list("ABCDEFGHIJ"), "confusion": [[1] * 10] * 10}
+    warnings: list[str] = []
+    with pytest.raises(ModelLoadError, match="gives 5 class scores but .* names no classes"):
+        check_class_count(5, metadata, warnings, "letters.keras")
+    assert "class_names" not in metadata and len(warnings) == 2
+    # ten outputs without names: MNIST's or Fashion-MNIST's, named by the dataset
+    check_class_count(10, {}, [], "old.keras")
+
+
+# ----------------------------------------------------------------------------- training
+
+@pytest.mark.slow
+def test_a_folder_of_letters_becomes_a_classifier_that_predict_reads(tmp_path):
+    train = letters_folder(tmp_path / "letters", 8, "fit", 1)
+    held = letters_folder(tmp_path / "held", 6, "eval", 2)
+    out = tmp_path / "models" / "letters.keras"
+    done = run_main("train", "--dataset", train, "--out", out, "--progress", "json")
+    assert done.returncode == 0, done.stderr
+    events = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+    kinds = [e["event"] for e in events]
+    assert kinds[0] == "teach_begin" and kinds[-1] == "result"
+    assert kinds.count("fold_end") == 5
+    result = events[-1]
+    assert result["class_names"] == list(LETTERS) and result["samples"] == 40
+    cv = result["cross_validation"]
+    assert cv["accuracy"] >= 0.9 and np.array(cv["confusion"]).sum() == 40
+    assert cv["temperature"] >= 1.0
+    for suffix in (".keras", ".tflite", ".json"):
+        assert out.with_suffix(suffix).is_file()
+    sidecar = json.loads(out.with_suffix(".json").read_text())
+    assert sidecar["class_names"] == list(LETTERS) and sidecar["dataset"] == "letters"
+    assert sidecar["lineage"]["kind"] == "own_classes"
+
+    files = sorted(held.glob("*/*.png"))
+    said = run_main("predict", "--model", out, *files)
+    assert said.returncode == 0, said.stderr
+    answers = [json.loads(line) for line in said.stdout.splitlines() if line.strip()]
+    right = [a["class_name"] == Path(a["file"]).parent.name for a in answers]
+    assert len(answers) == 30 and np.mean(right) >= 0.9, answers
+    assert all(len(a["probabilities"]) == 5 for a in answers)
+
+
+@pytest.mark.slow
+def test_a_stop_stops_within_a_step_and_saves_nothing(tmp_path):
+    from training.learn.own_classes import ClassesSettings, train_classes
+
+    folder = letters_folder(tmp_path / "letters", 3, "fit", 1)
+    steps = []
+
+    def progress(event):
+        if event["event"] == "batch" and event["phase"] == "cross_validation":
+            steps.append(event["step"])
+
+    figures = train_classes(folder, tmp_path / "m.keras", progress=progress,
+                            should_stop=lambda: len(steps) >= 20,
+                            settings=ClassesSettings(cv_steps=100, steps=100))
+    assert figures["status"] == "stopped"
+    assert steps[-1] == 20  # the step that saw the request was the last
+    assert not list(tmp_path.glob("m.*"))
+
+
+@pytest.mark.slow
+def test_an_unreadable_picture_stops_the_cli_with_its_name(tmp_path):
+    folder = letters_folder(tmp_path / "letters", 2, "fit", 0)
+    (folder / "K" / "half.png").write_bytes(
+        (folder / "K" / "0.png").read_bytes()[:200])  # a download cut short
+    done = run_main("train", "--dataset", folder, "--out", tmp_path / "m.keras")
+    assert done.returncode == 2
+    assert "K/half.png" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "m.keras").exists()
+    assert os.listdir(tmp_path) == ["letters"]
