@@ -27,9 +27,10 @@ from desktop_app.window.docks import DocksMixin
 from desktop_app.window.layout import LayoutMixin
 from desktop_app.window.messages import ERROR_HOLD_S, MessagesMixin
 from desktop_app.window.models import ModelsMixin
+from desktop_app.window.classifiers import ClassifiersMixin
 from desktop_app.window.pictures import PicturesMixin
 from desktop_app.window.teach_export import TeachExportMixin
-from training.core.datasets import DATASETS
+from training.core.datasets import dataset_info
 
 log = logging.getLogger(__name__)
 
@@ -43,10 +44,11 @@ def resource_path(*parts: str) -> Path:
 
 
 def class_names(dataset: str) -> list[str]:
-    return list(DATASETS[dataset].class_names)
+    return list(dataset_info(dataset).class_names)
 
 
-class MainWindow(AnswersMixin, PicturesMixin, ModelsMixin, TeachExportMixin, DocksMixin,
+class MainWindow(AnswersMixin, PicturesMixin, ModelsMixin, ClassifiersMixin, TeachExportMixin,
+                 DocksMixin,
                  ActionsMixin, LayoutMixin, MessagesMixin, QMainWindow):
     """The app's window; the methods of each role are in its mixin (desktop_app/window/)."""
 
@@ -103,8 +105,7 @@ class MainWindow(AnswersMixin, PicturesMixin, ModelsMixin, TeachExportMixin, Doc
         self.model_input = ModelInputView()
         self.dataset_selector = QComboBox()
         self.dataset_selector.setObjectName("datasetSelector")
-        for key, info in DATASETS.items():
-            self.dataset_selector.addItem(info.title, key)
+        self._fill_dataset_selector()
         self.model_status = QLabel()
         self.model_name = QLabel(LOADING)  # always the model in use, nothing else
         self.model_name.setObjectName("modelName")
@@ -188,7 +189,7 @@ class MainWindow(AnswersMixin, PicturesMixin, ModelsMixin, TeachExportMixin, Doc
         if self.training_panel is not None:
             ok = self.training_panel.shutdown(timeout_ms) and ok
         for part in (self.samples, self._teach_dialog, self.layers_view, self.compare_view,
-                     self.controller, self._exporter):
+                     self.controller, self._exporter, self._classes):
             if part is not None:
                 ok = part.shutdown(timeout_ms) and ok
         return ok

@@ -16,7 +16,7 @@ import os
 
 from PySide6.QtCore import QByteArray, QSettings
 
-from training.core.datasets import DATASETS
+from training.core.datasets import DATASETS, known_dataset
 from training.core.paths import HOME_ENV_VAR, models_dir, user_home
 
 ORGANIZATION = "DrawClassify"
@@ -169,10 +169,16 @@ class AppSettings:
 
     # -- models and data
     def dataset(self) -> str:
-        return self._choice(self.DATASET, tuple(DATASETS), "mnist")
+        """MNIST, Fashion-MNIST or a classifier of the user's own classes that still exists."""
+        value = self._text(self.DATASET, "mnist")
+        if value in DATASETS or known_dataset(value):
+            return value
+        if self.DATASET not in self._problems:
+            self._reset(self.DATASET, f"unknown dataset or classifier {_preview(value)}")
+        return "mnist"
 
     def set_dataset(self, value: str) -> None:
-        if value in DATASETS:
+        if known_dataset(value):
             self._set(self.DATASET, value)
 
     def model_path(self, dataset: str) -> str:

@@ -9,7 +9,7 @@ import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from training.core.datasets import DATASETS
+from training.core.datasets import dataset_title
 
 if TYPE_CHECKING:  # for the annotation only
     from training.runtime.numbers import NumberReading
@@ -51,7 +51,7 @@ def answer_text(probabilities: Sequence[float], names: Sequence[str], verdict: s
     order = sorted(range(len(probabilities)), key=lambda i: probabilities[i], reverse=True)
     first = order[0]
     if verdict == "reject":
-        return (f"That doesn't look like {UNLIKE.get(dataset, 'anything')}",
+        return (f"That doesn't look like {UNLIKE.get(dataset, 'any of my classes')}",
                 f"The picture is unlike every picture the model learned from, so its answer "
                 f"({names[first]}, {probabilities[first]:.0%}) means little.")
     if verdict == "ok" or len(order) < 2:
@@ -101,7 +101,7 @@ def teach_progress_text(event: dict) -> str:
 # ------------------------------------------------------------------------------ status bar
 def model_status_text(name: str, dataset: str, accuracy: float | None) -> str:
     """The model in use, its dataset and its test accuracy when it was measured."""
-    text = f"{name} ({DATASETS[dataset].title}"
+    text = f"{name} ({dataset_title(dataset)}"
     return text + (f", {accuracy:.2%} on the test set)" if finite(accuracy) else ")")
 
 

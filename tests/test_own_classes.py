@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 
 from tests.cli_runner import run_main
-from training.core.datasets import MAX_CLASSES
+from training.core.classifiers import MAX_CLASSES
 from training.learn.drawn_sets import FAMILIES, letter_drawing
 from training.modelfile.sidecar import ModelLoadError, check_class_count
 from training.runtime.picture_folders import FolderError, classifier_name, read, scan

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 from desktop_app.learning.teach_controller import TeachController
 from desktop_app.texts import teach_progress_text
 from desktop_app.views.progress_bar import readable_progress_bar
-from training.core.datasets import DATASETS
+from training.core.datasets import dataset_title
 from training.protocol.messages import (
     EvaluateBegin,
     Message,
@@ -116,7 +116,7 @@ class TeachDialog(QDialog):
     def start(self, base_model: str, model_name: str, dataset: str, samples: int,
               data_dir: str = "") -> None:
         self.heading.setText(f"Teaching <b>{html.escape(model_name)}</b> your "
-                             f"{DATASETS[dataset].title} samples ({samples}). The model in use "
+                             f"{dataset_title(dataset)} samples ({samples}). The model in use "
                              "stays as it is until you keep the result.")
         self.results.clear()
         self.message.clear()

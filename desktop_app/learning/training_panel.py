@@ -692,7 +692,9 @@ class TrainingPanel(QWidget):
         metadata = metadata or {}
         if self._result is not None:
             return  # this session's trained model keeps its results and stays saveable
-        dataset = metadata.get("dataset") if metadata.get("dataset") in DATASETS else "mnist"
+        if metadata.get("dataset") not in DATASETS:
+            return  # a classifier of the user's own classes: its figures are in My samples
+        dataset = metadata["dataset"]
         class_names = metadata.get("class_names") or list(DATASETS[dataset].class_names)
         self._results_dataset = dataset
         self.charts.set_history(metadata.get("history") or {})

@@ -28,8 +28,8 @@ from desktop_app.prediction.requests import (
     NumberReading,
     NumberRequest,
 )
-from training.core.datasets import DATASETS, normalize_name
-from training.modelfile.sidecar import ModelLoadError
+from training.core.datasets import dataset_info, dataset_title, normalize_name
+from training.modelfile.sidecar import SHIPPED_MODELS, ModelLoadError
 from training.runtime.model_cache import ModelCache
 from training.runtime import numbers
 from training.runtime.numbers import Box, may_hold_several, read_number
@@ -44,8 +44,8 @@ NOT_A_NUMBER = ("This model's output is not a number (NaN or infinity): it canno
 
 def model_info(path: Path, metadata: dict, dataset: str, shipped: bool) -> ModelInfo:
     """Plain description of a model for the UI (no runtime objects)."""
-    names = metadata.get("class_names") or list(DATASETS[dataset].class_names)
-    title = DATASETS[dataset].title
+    names = metadata.get("class_names") or list(dataset_info(dataset).class_names)
+    title = dataset_title(dataset)
     name = metadata.get("display_name") or (f"Shipped {title} model" if shipped else path.stem)
     return ModelInfo(dataset=dataset, path=str(path), name=name,
                      architecture=metadata.get("architecture", "unknown architecture"),
@@ -78,12 +78,15 @@ def load_model(request: LoadRequest, models) -> tuple[ModelInfo, object]:
     from training.modelfile.sidecar import (
         check_model_file,
         read_metadata_checked,
+        default_model_path,
         shipped_model_path,
         tflite_path,
     )
 
-    shipped = not request.path
-    path = shipped_model_path(request.dataset) if shipped else Path(request.path).expanduser()
+    shipped = not request.path and request.dataset in SHIPPED_MODELS
+    path = (shipped_model_path(request.dataset) if shipped
+            else default_model_path(request.dataset) if not request.path  # a classifier's
+            else Path(request.path).expanduser())
     if not path.exists():
         raise ModelLoadError(f"{path}: no such file.")
     if path.is_dir():
@@ -105,8 +108,8 @@ def load_model(request: LoadRequest, models) -> tuple[ModelInfo, object]:
     requested = normalize_name(request.dataset)
     dataset = metadata.get("dataset") or requested
     if dataset != requested and not request.user_choice:
-        raise ModelLoadError(f"{path.name} is a {DATASETS[dataset].title} model, not a "
-                             f"{DATASETS[requested].title} one.")
+        raise ModelLoadError(f"{path.name} is a {dataset_title(dataset)} model, not a "
+                             f"{dataset_title(requested)} one.")
     info = replace(model_info(path, metadata, dataset, shipped), warnings=tuple(warnings),
                    runnable=str(runnable))
     return info, model

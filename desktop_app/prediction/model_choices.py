@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from training.core.datasets import DATASETS
+from training.core.datasets import DATASETS, dataset_title
 
 if TYPE_CHECKING:  # the description only: the inference's imports stay out of this module
     from desktop_app.prediction.requests import ModelInfo
@@ -33,7 +33,14 @@ def lecture_model_path(architecture: str, dataset: str) -> Path:
 
 def standard_choices(dataset: str) -> list[dict]:
     """The lecture's dense net, the lecture's CNN and the shipped model of ``dataset``, in the
-    order the compare view shows them by default."""
+    order the compare view shows them by default; a classifier of the user's own classes has
+    its newest model only."""
+    if dataset not in DATASETS:
+        from training.core.classifiers import find
+
+        classifier = find(dataset)
+        return [{"key": SHIPPED, "title": f"{dataset_title(dataset)} (newest trained)",
+                 "path": str(classifier.model_path)}] if classifier else []
     choices = [{"key": key, "title": title, "path": str(lecture_model_path(key, dataset))}
                for key, title in LECTURE_MODELS]
     choices.append({"key": SHIPPED, "title": f"Shipped {DATASETS[dataset].title} model",

@@ -38,7 +38,7 @@ from desktop_app.prediction.requests import (
     NumberRequest,
     Saliency,
 )
-from training.core.datasets import DATASETS
+from training.core.datasets import known_dataset
 
 if TYPE_CHECKING:
     import numpy as np
@@ -159,7 +159,7 @@ class PredictionController(QObject):
         self._ensure_model(self._dataset)
 
     def set_dataset(self, dataset: str) -> None:
-        if dataset == self._dataset or dataset not in DATASETS:
+        if dataset == self._dataset or not known_dataset(dataset):
             return
         self._dataset = dataset
         self._settings.set_dataset(dataset)

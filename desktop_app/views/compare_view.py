@@ -43,7 +43,7 @@ from desktop_app.prediction.requests import (
     NeedsConversion,
 )
 from desktop_app.views.follow_input import FollowsModelInput
-from training.core.datasets import DATASETS
+from training.core.datasets import dataset_info
 from training.runtime.calibration import apply_temperature
 from training.runtime.model_cache import ModelCache
 
@@ -304,7 +304,7 @@ class CompareView(FollowsModelInput, QWidget):
         self.status.setObjectName("compareStatus")
         self.status.setWordWrap(True)
         self._build_layout()
-        self.names.set_names(list(DATASETS[self._dataset].class_names))
+        self.names.set_names(self._class_names())
         self._fill_choices(defaults=True)
         controller.resultReady.connect(self._on_result)
         controller.modelReady.connect(self._on_model_ready)
@@ -521,10 +521,15 @@ class CompareView(FollowsModelInput, QWidget):
             self._fill_choices()  # "In use: …" follows the canvas's model
 
     @Slot(str)
+    def _class_names(self) -> list[str]:
+        """The canvas model's own (a classifier's model may predate a class added since)."""
+        info = self._controller.model(self._dataset)
+        return info.class_names if info else list(dataset_info(self._dataset).class_names)
+
     def _on_dataset_changed(self, dataset: str) -> None:
         self._dataset = dataset
         self._input = None
-        self.names.set_names(list(DATASETS[dataset].class_names))
+        self.names.set_names(self._class_names())
         self._fill_choices(defaults=True)  # what the user chose for this dataset, else defaults
         self._refresh()
 
@@ -555,7 +560,7 @@ class CompareView(FollowsModelInput, QWidget):
         return CompareRequest(self._input, ready) if ready else None
 
     def _on_compared(self, comparison: Comparison) -> None:
-        names = list(DATASETS[self._dataset].class_names)
+        names = self._class_names()
         for index, result in comparison.results.items():
             column = self.columns[index]
             if result["token"] != column.token:

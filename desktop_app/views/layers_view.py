@@ -41,7 +41,7 @@ from desktop_app.prediction.inference_worker import ConversionNeeded
 from desktop_app.prediction.model_choices import IN_USE, standard_choices
 from desktop_app.prediction.requests import Conversion, ModelInfo
 from desktop_app.views.follow_input import FollowsModelInput
-from training.core.datasets import DATASETS
+from training.core.datasets import dataset_info
 from training.modelfile.sidecar import ModelLoadError
 from training.runtime.activations import feature_mosaic, vector_levels
 from training.runtime.model_cache import ModelCache
@@ -63,11 +63,13 @@ def find_layers_model(request: dict) -> Path:
         file_sha256,
         layers_tflite_path,
         read_metadata,
-        shipped_model_path,
+        SHIPPED_MODELS,
+        default_model_path,
     )
 
-    shipped = not request.get("path")
-    path = shipped_model_path(request["dataset"]) if shipped else Path(request["path"])
+    shipped = not request.get("path") and request["dataset"] in SHIPPED_MODELS
+    path = (default_model_path(request["dataset"]) if not request.get("path")
+            else Path(request["path"]))
     keras = path if path.suffix.lower() == ".keras" else path.with_suffix(".keras")
     if not keras.is_file():
         raise ModelLoadError(f"{path.name} is a LiteRT file only: the layer view needs its "
@@ -460,7 +462,12 @@ class LayersView(FollowsModelInput, QWidget):
             self._show_nothing("Loading the model…")
             return None
         return LayersRequest(model["key"], model["path"], self._dataset, self._input,
-                             tuple(DATASETS[self._dataset].class_names))
+                             tuple(self._class_names()))
+
+    def _class_names(self) -> list[str]:
+        """The model's own (a classifier's model may predate a class added since)."""
+        info = self._controller.model(self._dataset)
+        return info.class_names if info else list(dataset_info(self._dataset).class_names)
 
     @Slot(object)
     def _on_computed(self, outputs: LayerOutputs) -> None:

@@ -19,13 +19,17 @@ from PySide6.QtWidgets import (
     QListView,
     QListWidget,
     QListWidgetItem,
+    QProgressBar,
     QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
 from desktop_app.views.fitting import ButtonGrid
 from training.core.atomic import WriteError
+from training.core.datasets import DATASETS
 from training.runtime.samples import Sample, SampleStore
 
 THUMB = 48
@@ -34,6 +38,8 @@ THUMB = 48
 class PersonalSamplesPanel(QWidget):
     sampleChosen = Signal(object)   # uint8 grey picture of the clicked sample
     message = Signal(str)           # for the status bar
+    trainRequested = Signal()       # a classifier of the user's own classes: Train pressed
+    stopRequested = Signal()        # ... and Stop, while it trains
 
     def __init__(self, dataset: str, parent=None):
         super().__init__(parent)
@@ -76,13 +82,43 @@ class PersonalSamplesPanel(QWidget):
                       "as a sample of that class, or use the “This is…” buttons.")
         hint.setWordWrap(True)
         hint.setStyleSheet("color: gray")
+        self.classes_box = self._build_classes_box()
         layout = QVBoxLayout(self)
         layout.addWidget(self.counts)
         layout.addWidget(self.list, 1)
         layout.addLayout(edit)
         layout.addWidget(files)
+        layout.addWidget(self.classes_box)
         layout.addWidget(hint)
+        self._training = False
         self.set_dataset(dataset)
+
+    def _build_classes_box(self) -> QWidget:
+        """A classifier of the user's own classes is trained here: Train (Stop while it runs),
+        its progress, then the held-out accuracy and the confusion matrix."""
+        box = QWidget(objectName="classesBox")
+        self.train_button = QPushButton("Train", objectName="trainClasses")
+        self.train_button.setToolTip("Learn these classes from your samples (a new head on the "
+                                     "digit model's features; seconds), then use it")
+        self.train_button.clicked.connect(self._train_clicked)
+        self.classes_progress = QProgressBar(objectName="classesProgress")
+        self.classes_progress.setTextVisible(True)
+        self.classes_progress.hide()
+        self.classes_result = QLabel(objectName="classesResult")
+        self.classes_result.setWordWrap(True)
+        self.confusion = QTableWidget(objectName="classesConfusion")
+        self.confusion.setToolTip("Held-out drawings: rows are what they are, columns what the "
+                                  "classifier answered")
+        self.confusion.hide()
+        row = QHBoxLayout()
+        row.addWidget(self.train_button)
+        row.addWidget(self.classes_progress, 1)
+        layout = QVBoxLayout(box)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(row)
+        layout.addWidget(self.classes_result)
+        layout.addWidget(self.confusion)
+        return box
 
     # -- public API
     @property
@@ -91,6 +127,9 @@ class PersonalSamplesPanel(QWidget):
 
     def set_dataset(self, dataset: str) -> None:
         self._store = SampleStore(dataset)
+        self.classes_box.setVisible(dataset not in DATASETS)
+        if not self._training:
+            self.show_classes_result(None)
         self._undo.clear()
         self.relabel_to.clear()
         for index, name in enumerate(self._store.info.class_names):
@@ -150,6 +189,64 @@ class PersonalSamplesPanel(QWidget):
         except WriteError as exc:
             self.message.emit(str(exc))
         self.refresh()
+
+    # -- a classifier of the user's own classes
+    def set_training(self, on: bool) -> None:
+        self._training = on
+        self.train_button.setText("Stop" if on else "Train")
+        self.classes_progress.setVisible(on)
+        if on:
+            self.classes_progress.setRange(0, 0)  # busy until the child says how much
+            self.classes_progress.setFormat("Starting…")
+            self.classes_result.setText("")
+
+    def show_classes_progress(self, done: int, total: int, text: str) -> None:
+        self.classes_progress.setRange(0, max(1, total))
+        self.classes_progress.setValue(min(done, total))
+        self.classes_progress.setFormat(text)
+
+    def show_classes_result(self, figures: dict | None, note: str = "") -> None:
+        """The held-out figures of the classifier's model (a run's result or its sidecar's
+        lineage); None: nothing trained yet."""
+        self.confusion.hide()
+        if not figures:
+            self.classes_result.setText(note or "Not trained yet: keep a few drawings of each "
+                                        "class (ten is good), then press Train.")
+            return
+        cv = figures.get("cross_validation") or {}
+        names = list(figures.get("class_names") or self._store.info.class_names)
+        if isinstance(cv.get("accuracy"), float):
+            text = (f"<b>{cv['accuracy']:.0%}</b> of {cv.get('held_out')} drawings right when "
+                    f"held out ({cv.get('folds')}-fold cross-validation)")
+        else:
+            text = f"Trained; {cv.get('reason') or 'no held-out figure'}"
+        seconds = (figures.get("seconds") or {}).get("total")
+        if isinstance(seconds, (int, float)):
+            text += f" · trained in {seconds:.0f} s"
+        self.classes_result.setText(text + (f"<br>{note}" if note else ""))
+        matrix = cv.get("confusion") or figures.get("confusion")
+        if isinstance(matrix, list) and len(matrix) == len(names):
+            self._show_confusion(names, matrix)
+
+    def _show_confusion(self, names: list[str], matrix: list) -> None:
+        self.confusion.clear()
+        self.confusion.setRowCount(len(names))
+        self.confusion.setColumnCount(len(names))
+        self.confusion.setHorizontalHeaderLabels(names)
+        self.confusion.setVerticalHeaderLabels(names)
+        for i, row in enumerate(matrix):
+            for j, count in enumerate(row):
+                item = QTableWidgetItem(str(count) if count else "·")
+                item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+                if count and i != j:
+                    item.setBackground(Qt.GlobalColor.yellow)
+                self.confusion.setItem(i, j, item)
+        self.confusion.resizeColumnsToContents()
+        self.confusion.setMaximumHeight(24 * (len(names) + 2))
+        self.confusion.show()
+
+    def _train_clicked(self) -> None:
+        (self.stopRequested if self._training else self.trainRequested).emit()
 
     # -- internals
     def _selected(self) -> list[Sample]:

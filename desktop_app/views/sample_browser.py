@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from desktop_app.jobs.latest import LatestJob
 from desktop_app.jobs.registry import JobRegistry
+from training.core.datasets import DATASETS
 
 GRID = 5
 THUMB = 48  # pixels: five across fit a narrow dock with their labels (Fashion's too)
@@ -120,6 +121,14 @@ class SampleBrowser(QWidget):
             self._data_dir = data_dir
         if dataset in self._cache:
             self._fill()
+            return
+        if dataset not in DATASETS:  # a classifier of the user's own classes
+            self._hint.setText("Your own classifier has no official test pictures: its "
+                               "drawings are in My samples, and Train measures it on them "
+                               "(cross-validation).")
+            self._hint.show()
+            self._show_fixes(False)
+            self._set_grid_visible(False)
             return
         self._hint.setText("Loading test images…")
         self._hint.show()

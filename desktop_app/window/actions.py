@@ -10,7 +10,7 @@ from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QLabel, QMessageBox, QSlider, QSpinBox, QToolBar
 
 from desktop_app.settings import AppSettings
-from training.core.datasets import DATASETS
+from training.core.datasets import dataset_info
 
 SALIENCY_TIP = ("Where it looks (S): orange strokes pushed the model towards its answer, blue "
                 "ones against it (occlusion: what erasing each part of the ink changes)")
@@ -166,7 +166,7 @@ class ActionsMixin:
                              .replace("\0", "&"), " or ".join(dict.fromkeys(keys))))
         rows.append(("Draw / erase", "left / right mouse button"))
         # The class keys are read by the canvas itself, not by actions: listed here by hand.
-        last = len(DATASETS[self.controller.dataset].class_names) - 1
+        last = len(dataset_info(self.controller.dataset).class_names) - 1
         rows.append(("Keep the drawing as a sample of class N (My samples)",
                      f"0–{last} on the canvas"))
         table = "".join(f"<tr><td>{name}</td><td>&nbsp;&nbsp;<b>{keys}</b></td></tr>"

@@ -20,7 +20,7 @@ from desktop_app.texts import (
     number_text,
     pinned_tip,
 )
-from training.core.datasets import DATASETS
+from training.core.datasets import dataset_info
 
 if TYPE_CHECKING:
     import numpy as np
@@ -119,7 +119,7 @@ class AnswersMixin:
             return
         info = self.controller.model()
         names = (pinned["names"] if pinned else (info.class_names if info else None)
-                 or list(DATASETS[self.controller.dataset].class_names))
+                 or list(dataset_info(self.controller.dataset).class_names))
         # The worker's verdict: calibrated probabilities and the out-of-distribution check
         # (training.runtime.answer_check.AnswerCheck); a pinned answer has its own. A reply
         # without one (no check loaded) gets the cut of a model without calibration.

@@ -25,6 +25,7 @@ class DocksMixin:
     def _build_docks(self) -> None:
         self._add_docks()
         self.canvas.classKeyPressed.connect(self.store_sample)
+        self._check_classifier(self.settings.dataset())  # a class folder made by hand counts
         self._fill_this_is(self.settings.dataset())
         self._build_dock_actions()
         self._build_model_actions()
@@ -65,6 +66,9 @@ class DocksMixin:
         self.personal = PersonalSamplesPanel(dataset)
         self.personal.sampleChosen.connect(self._show_new_sample)
         self.personal.message.connect(self.show_info)
+        self.personal.trainRequested.connect(self.train_classes)
+        self.personal.stopRequested.connect(
+            lambda: self._classes is not None and self._classes.request_stop())
         self.personal_dock.setWidget(self.personal)
         # "What each layer sees" and "Models side by side" (issue #10) compute only when shown.
         self.layers_view = LayersView(self.controller, self.jobs)
@@ -76,6 +80,7 @@ class DocksMixin:
             dock.visibilityChanged.connect(view.set_shown)
             view.set_shown(on_screen(dock))
         self._build_training_panel()
+        self._show_classifier_figures(dataset)
         if not self.canvas.is_empty():
             self.controller.picture_changed()  # the views follow the drawing made meanwhile
 
@@ -121,6 +126,8 @@ class DocksMixin:
                                       "a JSON describing its input, for a phone or a web page")
         self.export_action.triggered.connect(self.export_model)
         self.addAction(self.export_action)
+        self.model_menu.addSeparator()
+        self._build_classifier_actions()
         self.model_menu.addSeparator()
         self.model_menu.addAction(self.export_action)
 

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 
 from desktop_app.settings import AppSettings
 from desktop_app.views.fitting import ButtonGrid, OneLineText
-from training.core.datasets import DATASETS
+from training.core.datasets import dataset_info
 
 CANVAS_MINIMUM = 340  # pixels: at 1024×700 the docks give way before the canvas
 
@@ -98,7 +98,7 @@ class LayoutMixin:
     def _build_chart(self) -> None:
         from desktop_app.views.probability_chart import ProbabilityChart
 
-        self.chart = ProbabilityChart(list(DATASETS[self.controller.dataset].class_names))
+        self.chart = ProbabilityChart(list(dataset_info(self.controller.dataset).class_names))
         self._right_column.replaceWidget(self._chart_placeholder, self.chart)
         self._chart_placeholder.deleteLater()
         if self._last_number is not None:
@@ -109,7 +109,7 @@ class LayoutMixin:
 
     def _fill_this_is(self, dataset: str) -> None:
         buttons = []
-        for index, name in enumerate(DATASETS[dataset].class_names):
+        for index, name in enumerate(dataset_info(dataset).class_names):
             button = QPushButton(name)  # the whole name: the grid makes room for it
             button.setObjectName(f"thisIs{index}")
             button.setToolTip(f"This is {name} (key {index} on the canvas): keep the drawing "
@@ -127,7 +127,7 @@ class LayoutMixin:
             self.show_message("Draw something first, then type its class to keep it as a "
                               "sample.")
             return
-        if label >= len(DATASETS[self.controller.dataset].class_names) or self.personal is None:
+        if label >= len(dataset_info(self.controller.dataset).class_names) or self.personal is None:
             return  # not a class, or the first frame is only just out
         if self.personal.add(label, self.canvas.grey_array()) is not None:
             self.canvas.clear()

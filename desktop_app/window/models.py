@@ -7,11 +7,12 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog
 
 from desktop_app.prediction.requests import ModelInfo
 from desktop_app.texts import LOADING, model_status_text
-from training.core.datasets import DATASETS
+from training.core.datasets import dataset_info, dataset_title
 
 if TYPE_CHECKING:  # the training panel is imported when its dock is first built
     from desktop_app.learning.training_panel import TrainedModel
@@ -102,6 +103,23 @@ class ModelsMixin:
         if self.controller.model() is None and not self.controller.is_loading():
             self.model_status.setText("No model")
 
+    def _fill_dataset_selector(self) -> None:
+        """MNIST, Fashion-MNIST, then the user's classifiers (Model ▸ New classifier…)."""
+        from training.core.datasets import DATASETS, all_datasets
+
+        current = self.dataset_selector.currentData()
+        self.dataset_selector.blockSignals(True)
+        self.dataset_selector.clear()
+        for info in all_datasets():
+            self.dataset_selector.addItem(info.title, info.name)
+            if info.name not in DATASETS:
+                self.dataset_selector.setItemData(
+                    self.dataset_selector.count() - 1,
+                    f"Your classifier: {', '.join(info.class_names)}",
+                    Qt.ItemDataRole.ToolTipRole)
+        self.dataset_selector.setCurrentIndex(max(0, self.dataset_selector.findData(current)))
+        self.dataset_selector.blockSignals(False)
+
     def _select_dataset_in_combo(self, dataset: str) -> None:
         index = self.dataset_selector.findData(dataset)
         if index >= 0 and index != self.dataset_selector.currentIndex():
@@ -112,14 +130,14 @@ class ModelsMixin:
     def _dataset_chosen(self, index: int) -> None:
         dataset = self.dataset_selector.itemData(index)
         if dataset != self.controller.dataset and not self._keep_trained_model(
-                f"switch to {DATASETS[dataset].title}"):
+                f"switch to {dataset_title(dataset)}"):
             self._select_dataset_in_combo(self.controller.dataset)  # cancelled: stay
             return
         self.controller.set_dataset(dataset)
 
     def _dataset_chosen_in_form(self, dataset: str) -> None:
         if dataset != self.controller.dataset and not self._keep_trained_model(
-                f"switch to {DATASETS[dataset].title}"):
+                f"switch to {dataset_title(dataset)}"):
             self.training_panel.set_dataset(self.controller.dataset)
             return
         self.controller.set_dataset(dataset)
@@ -131,6 +149,7 @@ class ModelsMixin:
         return panel is None or panel.keep_or_discard(action)
 
     def _dataset_changed(self, dataset: str) -> None:
+        self._check_classifier(dataset)
         self._select_dataset_in_combo(dataset)
         if self.training_panel is not None:  # the docks' panels follow once built
             self.training_panel.set_dataset(dataset)
@@ -140,9 +159,10 @@ class ModelsMixin:
             self.samples.show_dataset(dataset, self.settings.data_dir() or None)
         self._fill_this_is(dataset)
         info = self.controller.model(dataset)
-        self._set_class_names(info.class_names if info else list(DATASETS[dataset].class_names))
+        self._set_class_names(info.class_names if info else list(dataset_info(dataset).class_names))
         if info is None:
             self.model_status.setText(LOADING)
+        self._show_classifier_figures(dataset)
 
     def _set_class_names(self, names: list[str]) -> None:
         if self.chart is not None and names != self.chart.class_names():

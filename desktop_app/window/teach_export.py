@@ -10,6 +10,7 @@ from pathlib import Path
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from desktop_app.texts import exported_text, lite_only_text
+from training.core.datasets import DATASETS
 
 
 class TeachExportMixin:
@@ -20,6 +21,10 @@ class TeachExportMixin:
         of its dataset, in a child process, in a dialog that ends with Keep or Discard."""
         info = self.controller.model()
         dataset = self.controller.dataset
+        if dataset not in DATASETS and self.personal is not None:
+            self.show_dock(self.personal_dock)  # a classifier of the user's own: Train it
+            self.train_classes()
+            return
         if info is None or self.personal is None:
             self.show_message("Wait for the model to load, then teach it.")
             return

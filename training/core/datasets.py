@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from training.core.atomic import atomic_path, remove_stale_temps
+from training.core.classifiers import find
 
 if TYPE_CHECKING:
     import numpy as np
@@ -35,8 +36,6 @@ KERAS_ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
 DOWNLOAD_TIMEOUT = 30  # seconds without an answer before a download is given up
 IMAGE_SIDE = 28
 NUM_CLASSES = 10
-# A classifier of the user's own classes (training/runtime/picture_folders.py) has this many:
-MIN_CLASSES, MAX_CLASSES = 2, 36   # up to the letters A-Z and the digits
 
 MNIST_CLASS_NAMES = tuple(str(d) for d in range(10))
 FASHION_CLASS_NAMES = (
@@ -90,12 +89,39 @@ class Dataset:
 
 
 def dataset_info(name: str) -> DatasetInfo:
+    """MNIST, Fashion-MNIST, or a classifier of the user's own classes (training.core.classifiers)."""
+    key = normalize_name(name)
+    if key in DATASETS:
+        return DATASETS[key]
+    classifier = find(key) if is_classifier_name(key) else None
+    if classifier is None:
+        raise ValueError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)} "
+                         "or a classifier of your own")
+    return DatasetInfo(classifier.name, classifier.title, classifier.class_names, ())
+
+
+def dataset_title(name: str) -> str:
+    """What people read: "MNIST", "Fashion-MNIST", a classifier's own title; else the name."""
     try:
-        return DATASETS[normalize_name(name)]
-    except KeyError:
-        raise ValueError(
-            f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}"
-        ) from None
+        return dataset_info(name).title
+    except ValueError:
+        return str(name)
+
+
+def all_datasets() -> list[DatasetInfo]:
+    """The built-in datasets, then the user's classifiers by name (for the dataset list)."""
+    from training.core.classifiers import all_classifiers
+
+    return list(DATASETS.values()) + [
+        DatasetInfo(c.name, c.title, c.class_names, ()) for c in all_classifiers()]
+
+
+def known_dataset(name) -> bool:
+    """A built-in dataset's name, or a classifier's that exists."""
+    try:
+        return isinstance(name, str) and bool(dataset_info(name))
+    except ValueError:
+        return False
 
 
 def is_classifier_name(name) -> bool:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from training.core.atomic import atomic_path, check_writable_target
-from training.core.datasets import MAX_CLASSES, MIN_CLASSES
+from training.core.classifiers import MAX_CLASSES, MIN_CLASSES
 from training.modelfile.sidecar import (
     check_class_count,
     ModelLoadError,

@@ -39,6 +39,22 @@ def shipped_model_path(name: str) -> Path:
     return Path(str(resources.files("resources") / "models" / f"{name}.keras"))
 
 
+def default_model_path(dataset: str) -> Path:
+    """The model a dataset starts with: the shipped one of MNIST / Fashion-MNIST, the newest
+    trained model of a classifier of the user's own classes."""
+    from training.core.classifiers import find
+
+    if dataset in SHIPPED_MODELS:
+        return shipped_model_path(dataset)
+    classifier = find(dataset)
+    if classifier is None:
+        raise ModelLoadError(f"there is no dataset or classifier named '{dataset}'.")
+    if not classifier.model_path.is_file():
+        raise ModelLoadError(f"{classifier.title} has no model yet: draw a few examples of each "
+                             "class, keep them in My samples, then press Train there.")
+    return classifier.model_path
+
+
 def resolve_model_path(name_or_path: str | os.PathLike) -> Path:
     """A shipped model name ("mnist", "fashion_mnist") or a path."""
     text = str(name_or_path)
@@ -129,7 +145,7 @@ def _dataset_name(value):
 
 
 def _class_names(value):
-    from training.core.datasets import MAX_CLASSES, MIN_CLASSES
+    from training.core.classifiers import MAX_CLASSES, MIN_CLASSES
 
     if (not isinstance(value, list) or not MIN_CLASSES <= len(value) <= MAX_CLASSES
             or not all(isinstance(v, str) and 0 < len(v) <= 100 for v in value)
@@ -148,7 +164,7 @@ def _history(value):
 
 
 def _confusion(value):
-    from training.core.datasets import MAX_CLASSES, MIN_CLASSES
+    from training.core.classifiers import MAX_CLASSES, MIN_CLASSES
 
     if (not isinstance(value, list) or not MIN_CLASSES <= len(value) <= MAX_CLASSES
             or not all(isinstance(r, list) and len(r) == len(value) for r in value)):

@@ -21,7 +21,7 @@ from typing import NamedTuple
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
-from training.core.datasets import MAX_CLASSES, MIN_CLASSES
+from training.core.classifiers import MAX_CLASSES, MIN_CLASSES
 from training.modelfile.sidecar import (
     ModelLoadError,  # store imports Keras only inside its functions
 )

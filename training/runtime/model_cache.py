@@ -27,11 +27,17 @@ class ModelCache:
         self._models: OrderedDict[str, object] = OrderedDict()
 
     def get(self, path: str | os.PathLike):
-        """The model of ``path``, loaded on first use (ModelLoadError says why it cannot be)."""
-        key = str(path)
+        """The model of ``path``, loaded on first use (ModelLoadError says why it cannot be).
+        A file written again since (a classifier retrained into the same file) is loaded
+        again: the key holds its size and time of change."""
+        try:
+            stat = os.stat(path)
+            key = f"{path}|{stat.st_size}|{stat.st_mtime_ns}"
+        except OSError:
+            key = str(path)
         model = self._models.pop(key, None)
         if model is None:
-            model = self._make(key)
+            model = self._make(str(path))
             while len(self._models) >= self._size:
                 self._models.popitem(last=False)  # the one used longest ago
         self._models[key] = model

@@ -20,14 +20,13 @@ numpy + Pillow only: the window reads sample folders with this too.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from training.core.datasets import MAX_CLASSES, MIN_CLASSES
+from training.core.classifiers import MAX_CLASSES, MIN_CLASSES, slug
 from training.runtime.paper import BlankPictureError
 from training.runtime.preprocess import PictureError, open_picture, to_model_input
 
@@ -68,9 +67,7 @@ def is_picture_folder(value: str | os.PathLike) -> bool:
 def classifier_name(folder: str | os.PathLike) -> str:
     """A folder's name as a dataset name: lower case, letters, digits and "_" (``My Shapes`` ->
     ``my_shapes``); never "mnist" or "fashion_mnist", which name the built-in datasets."""
-    path = Path(folder).expanduser().resolve()
-    slug = re.sub(r"[^a-z0-9]+", "_", path.name.lower()).strip("_") or "classes"
-    return f"{slug}_classes" if slug in ("mnist", "fashion_mnist") else slug
+    return slug(Path(folder).expanduser().resolve().name)
 
 
 def scan(folder: str | os.PathLike) -> list[ClassFolder]:

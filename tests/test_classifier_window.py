@@ -1,0 +1,124 @@
+"""Your own classes through the real window (issue #23, item 1): Model ▸ New classifier…, the
+drawings kept with the "This is…" buttons into ``<home>/samples/<classifier>/<class>/``, My
+samples ▸ Train (a real training child), the held-out figures and confusion matrix, the canvas
+switched to the new model and reading new drawings, and all of it there again after a restart —
+with a class folder added by hand reported and kept."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import TIMEOUT, line, open_window, stroke
+from PIL import Image
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QApplication, QDialogButtonBox, QLabel, QLineEdit, QPushButton
+
+
+def bar(qtbot, canvas, k):
+    stroke(qtbot, canvas, line((190 + 6 * k, 70 + 3 * k), (200 - 4 * k, 320)))
+
+
+def cross(qtbot, canvas, k):
+    stroke(qtbot, canvas, line((110 + 5 * k, 100), (290, 300 - 6 * k)))
+    stroke(qtbot, canvas, line((290 - 4 * k, 100), (110, 300)))
+
+
+def box(qtbot, canvas, k):
+    a, b = 110 + 5 * k, 290 - 3 * k
+    stroke(qtbot, canvas, line((a, a), (b, a)) + line((b, a), (b, b)) + line((b, b), (a, b))
+           + line((a, b), (a, a)))
+
+
+SHAPES = {"bar": bar, "box": box, "cross": cross}   # the classes, in their sorted order
+
+
+def fill_new_classifier_dialog(title: str, classes: str, outcome: list) -> None:
+    """Type into the modal dialog once it is open, press Create, and note what it said."""
+    def act():
+        dialog = QApplication.activeModalWidget()
+        if dialog is None:
+            QTimer.singleShot(50, act)
+            return
+        dialog.findChild(QLineEdit, "classifierName").setText(title)
+        dialog.findChild(QLineEdit, "classifierClasses").setText(classes)
+        create = dialog.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Ok)
+        create.click()
+        error = dialog.findChild(QLabel, "classifierError").text()
+        outcome.append(error)
+        if error:  # refused: the dialog stays open with the message; cancel it
+            dialog.reject()
+    QTimer.singleShot(0, act)
+
+
+def new_classifier(win, title, classes) -> str:
+    outcome: list[str] = []
+    fill_new_classifier_dialog(title, classes, outcome)
+    win.findChild(type(win.new_classifier_action), "newClassifier").trigger()
+    return outcome[0] if outcome else "no dialog"
+
+
+def keep(qtbot, win, label: int, draw, k: int) -> None:
+    draw(qtbot, win.canvas, k)
+    qtbot.mouseClick(win.findChild(QPushButton, f"thisIs{label}"), Qt.MouseButton.LeftButton)
+    assert win.canvas.is_empty()
+
+
+@pytest.mark.slow
+def test_a_classifier_of_my_own_shapes_is_made_trained_used_and_kept(qtbot, app_settings,
+                                                                     private_home, caplog):
+    win = open_window(qtbot, app_settings)
+    win.ensure_ready()
+    refused = new_classifier(win, "Shapes", "only one")   # said in the dialog, nothing made
+    assert "1 class name given" in refused and win.dataset_selector.count() == 2
+    assert new_classifier(win, "Shapes", "box, bar, cross") == ""
+    assert win.dataset_selector.currentData() == "shapes"
+    assert win.dataset_selector.currentText() == "Shapes"
+    names = [win.findChild(QPushButton, f"thisIs{i}").text() for i in range(3)]
+    assert names == list(SHAPES) and win.findChild(QPushButton, "thisIs3") is None
+    train = win.findChild(QPushButton, "trainClasses")
+    assert train.isVisible()
+
+    qtbot.mouseClick(train, Qt.MouseButton.LeftButton)   # nothing kept yet: said, not started
+    assert "Keep at least one drawing of bar, box, cross" in win.statusBar().currentMessage()
+    assert not win._classes_training()
+
+    for label, draw in enumerate(SHAPES.values()):
+        for k in range(4):
+            keep(qtbot, win, label, draw, k)
+    samples = private_home / "samples" / "shapes"
+    assert {p.name: len(list(p.glob("*.png"))) for p in samples.iterdir()} == dict.fromkeys(
+        SHAPES, 4)
+
+    qtbot.mouseClick(train, Qt.MouseButton.LeftButton)
+    result = win.findChild(QLabel, "classesResult")
+    qtbot.waitUntil(lambda: "held out" in result.text() or "error" in result.text().lower()
+                    or (not win._classes_training() and result.text() != ""), timeout=180_000)
+    assert "held out" in result.text(), result.text()
+    assert win.findChild(type(win.personal.confusion), "classesConfusion").isVisible()
+    model = private_home / "classifiers" / "shapes" / "model.keras"
+    assert model.is_file() and model.with_suffix(".tflite").is_file()
+
+    # The canvas now answers with the classifier: a new cross is read as a cross.
+    qtbot.waitUntil(lambda: win.controller.model() is not None
+                    and win.controller.model().class_names == list(SHAPES), timeout=TIMEOUT)
+    cross(qtbot, win.canvas, 6)
+    qtbot.waitUntil(lambda: win.prediction_label.text().startswith("cross"), timeout=TIMEOUT)
+    assert win.chart.class_names() == list(SHAPES)
+    win.close()
+
+    # By hand, a class folder is added with one drawing: the restart reports it, keeps all.
+    (samples / "ring").mkdir()
+    Image.fromarray(np.pad(np.full((20, 20), 255, np.uint8), 4)).save(samples / "ring" / "a.png")
+    caplog.set_level("INFO")
+    again = open_window(qtbot, app_settings)
+    again.ensure_ready()
+    assert "Shapes: new class folder(s) found: ring" in caplog.text
+    assert again.dataset_selector.currentData() == "shapes"
+    qtbot.waitUntil(lambda: "held out" in again.findChild(QLabel, "classesResult").text(),
+                    timeout=TIMEOUT)
+    assert [again.findChild(QPushButton, f"thisIs{i}").text() for i in range(4)] == [
+        "bar", "box", "cross", "ring"]
+    assert {p.name: len(list(p.glob("*.png"))) for p in samples.iterdir()} == {
+        **dict.fromkeys(SHAPES, 4), "ring": 1}
+    cross(qtbot, again.canvas, 2)
+    qtbot.waitUntil(lambda: again.prediction_label.text().startswith("cross"), timeout=TIMEOUT)
