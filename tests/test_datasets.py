@@ -5,6 +5,7 @@ import pytest
 from conftest import idx_bytes, write_idx_dataset
 
 from training.core.datasets import (
+    dataset_info,
     FASHION_CLASS_NAMES,
     DatasetError,
     load_dataset,
@@ -134,5 +135,7 @@ def test_wrong_image_size_is_refused(tmp_path):
 
 def test_unknown_dataset_name():
     assert normalize_name("Fashion-MNIST") == "fashion_mnist"
-    with pytest.raises(ValueError, match="unknown dataset"):
+    with pytest.raises(DatasetError, match="cifar10 is not MNIST or Fashion-MNIST"):
         load_dataset("cifar10")
+    with pytest.raises(ValueError, match="unknown dataset"):
+        dataset_info("cifar10")

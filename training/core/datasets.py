@@ -147,6 +147,10 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None,
     """
     import numpy as np
 
+    if normalize_name(name) not in DATASETS:  # a classifier of the user's own, or a typo
+        raise DatasetError(f"{name} is not MNIST or Fashion-MNIST: a classifier of your own "
+                           "classes has no official training and test sets (it is trained "
+                           "and measured on its drawings: train --dataset FOLDER).")
     info = dataset_info(name)
     tried: list[str] = []
 

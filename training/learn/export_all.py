@@ -34,7 +34,7 @@ from training.core.atomic import (
     _temp_file,
     check_writable_target,
 )
-from training.core.datasets import DATASETS, normalize_name
+from training.core.datasets import DATASETS, dataset_title, is_classifier_name, normalize_name
 
 FORMAT = "draw-classify-export/1"
 SUFFIXES = (".keras", ".tflite", ".onnx", ".json")
@@ -50,7 +50,8 @@ def export_all(model: str | os.PathLike, out_dir: str | os.PathLike, name: str |
 
     loaded = load_model(model)
     dataset = normalize_name(dataset or loaded.dataset or "")
-    if dataset not in DATASETS:
+    own_classes = is_classifier_name(dataset) and bool(loaded.metadata.get("class_names"))
+    if dataset not in DATASETS and not own_classes:
         raise ModelLoadError(f"{loaded.path.name} has no metadata naming its dataset; "
                              "pass --dataset mnist or --dataset fashion_mnist")
     out_dir = Path(out_dir).expanduser()
@@ -142,12 +143,16 @@ def describe(loaded, dataset: str, stem: str, onnx_io: dict, hashes: dict) -> di
     """The JSON beside the exported files: everything needed to feed the model right."""
     meta = loaded.metadata
     names = list(meta.get("class_names") or DATASETS[dataset].class_names)
+    steps = _preprocessing()
+    preprocessing = steps.get(dataset) or {  # a classifier of drawings: the digits' layout
+        **steps["mnist"], "summary": "drawings, made as MNIST's digits: " + steps["mnist"][
+            "summary"].split(": ", 1)[1]}
     shape = [None, *[int(d) for d in tuple(loaded.model.inputs[0].shape)[1:]]]
     temperature = meta.get("temperature")
     return {
         "format": FORMAT,
         "name": stem,
-        "display_name": meta.get("display_name") or f"{DATASETS[dataset].title} classifier",
+        "display_name": meta.get("display_name") or f"{dataset_title(dataset)} classifier",
         "dataset": dataset,
         "class_names": names,
         "architecture": meta.get("architecture"),
@@ -170,7 +175,7 @@ def describe(loaded, dataset: str, stem: str, onnx_io: dict, hashes: dict) -> di
             "range": [0.0, 1.0],
             "polarity": "ink bright (1.0) on a black background (0.0): invert a dark-on-light "
                         "picture",
-            "preprocessing": _preprocessing()[dataset],
+            "preprocessing": preprocessing,
         },
         "output": {
             "shape": [None, len(names)],
