@@ -156,8 +156,9 @@ def test_a_folder_of_letters_becomes_a_classifier_that_predict_reads(tmp_path):
     cv = result["cross_validation"]
     assert cv["accuracy"] >= 0.9 and np.array(cv["confusion"]).sum() == 40
     assert cv["temperature"] >= 1.0
-    for suffix in (".keras", ".tflite", ".json"):
+    for suffix in (".keras", ".tflite", ".json", ".ood.tflite", ".ood.npz"):
         assert out.with_suffix(suffix).is_file()
+    assert result["check"]["junk_rejected"] >= 0.8  # scribbles, digits, other letters
     sidecar = json.loads(out.with_suffix(".json").read_text())
     assert sidecar["class_names"] == list(LETTERS) and sidecar["dataset"] == "letters"
     assert sidecar["lineage"]["kind"] == "own_classes"
@@ -169,6 +170,22 @@ def test_a_folder_of_letters_becomes_a_classifier_that_predict_reads(tmp_path):
     right = [a["class_name"] == Path(a["file"]).parent.name for a in answers]
     assert len(answers) == 30 and np.mean(right) >= 0.9, answers
     assert all(len(a["probabilities"]) == 5 for a in answers)
+    assert sum(a["verdict"] == "not_in_domain" for a in answers) <= 1
+
+    # "none of my classes": scribbles and digits drawn by hand are refused
+    from training.learn.drawn_sets import pictures
+    from training.learn.ood_sets import scribbles
+
+    junk_folder = tmp_path / "junk"
+    junk_folder.mkdir()
+    rng = np.random.default_rng(5)
+    junk = [p for _, p in scribbles(10, rng)] + [
+        p for _, _, p in pictures("digits", 10, seed=77, family="eval")]
+    for i, picture in enumerate(junk):
+        Image.fromarray(picture).save(junk_folder / f"{i}.png")
+    said = run_main("predict", "--model", out, *sorted(junk_folder.glob("*.png")))
+    verdicts = [json.loads(line)["verdict"] for line in said.stdout.splitlines() if line.strip()]
+    assert len(verdicts) == 20 and verdicts.count("not_in_domain") >= 16, verdicts
 
 
 @pytest.mark.slow

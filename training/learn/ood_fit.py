@@ -10,6 +10,7 @@ import os
 import numpy as np
 
 from training.core.atomic import write_bytes
+from training.core.classifiers import MAX_CLASSES, MIN_CLASSES
 from training.learn.export import export_tflite, float32_version
 from training.modelfile.sidecar import features_path, file_sha256, stats_path
 from training.runtime.answer_check import SCORES, Detector, junk_taps
@@ -80,7 +81,7 @@ def score_weights(label_smoothing: float = 0.0) -> np.ndarray:
 def fit_detector(train: dict, train_labels: np.ndarray, held_out: dict, kernel: np.ndarray,
                  bias: np.ndarray, seed: int = 0, weights: np.ndarray | None = None,
                  drawn: dict | None = None, drawn_labels: np.ndarray | None = None,
-                 junk: dict | None = None) -> Detector:
+                 junk: dict | None = None, centroids: int = CENTROIDS) -> Detector:
     """Statistics from the training pictures' features, normalisation from the held-out ones.
 
     ``drawn``: features of pictures drawn the way users draw them (``training.learn.drawn_sets``),
@@ -104,7 +105,7 @@ def fit_detector(train: dict, train_labels: np.ndarray, held_out: dict, kernel: 
     early_means, early_precision = (_gaussian(joined("early"), labels, components)
                                     if train.get("early") is not None else (None, None))
     penult_means, penult_precision = _gaussian(joined("penult"), labels, components)
-    centroids = _kmeans(np.asarray(train["flat"], np.float32), seed)
+    centroids = _kmeans(np.asarray(train["flat"], np.float32), seed, centroids)
     if drawn is not None:
         centroids = np.concatenate([centroids, _kmeans(np.asarray(drawn["flat"], np.float32),
                                                        seed, DRAWN_CENTROIDS)])
@@ -126,14 +127,19 @@ def fit_detector(train: dict, train_labels: np.ndarray, held_out: dict, kernel: 
         detector.scale = np.ones(5, np.float32)
         base = detector.weights if detector.weights is not None else np.ones(4, np.float32)
         detector.weights = np.append(base, JUNK_WEIGHT).astype(np.float32)
-    raw = detector.raw_scores(held_out)
+    normalise_on(detector, detector.raw_scores(held_out))
+    # what the saved file will hold (float16 centroids): the thresholds are set on exactly that
+    detector.centroids = detector.centroids.astype(np.float16).astype(np.float32)
+    return detector
+
+
+def normalise_on(detector: Detector, raw: np.ndarray) -> None:
+    """Each score's unit: its median and 99th percentile on held-out pictures (``raw``: their
+    raw scores, (n, 4 or 5))."""
     centre = np.median(raw, axis=0)
     scale = np.quantile(raw, SCALE_QUANTILE, axis=0) - centre
     detector.centre = centre.astype(np.float32)
     detector.scale = np.where(scale > 1e-9, scale, 1.0).astype(np.float32)
-    # what the saved file will hold (float16 centroids): the thresholds are set on exactly that
-    detector.centroids = detector.centroids.astype(np.float16).astype(np.float32)
-    return detector
 
 
 def thresholds(held_out_scores: np.ndarray, drawn_scores: np.ndarray | None = None) -> dict:
@@ -182,15 +188,15 @@ def feature_model(model):
     """A Keras model giving the three taps of ``model`` (float32): ``early`` (the first two
     pooling layers', else the first convolution's, per-channel mean and max; absent without
     convolutions), ``flat`` (the Flatten layer's output, else the input's pixels) and
-    ``penult`` (the input of the last layer, a Dense of 10 units)."""
+    ``penult`` (the input of the last layer, a Dense of one unit per class)."""
     import keras
     from keras import layers as kl
 
 
     runner = float32_version(model)
     last = runner.layers[-1]
-    if type(last).__name__ != "Dense" or int(last.units) != 10:
-        raise ValueError("the model's last layer is not a Dense layer of 10 classes")
+    if type(last).__name__ != "Dense" or not MIN_CLASSES <= int(last.units) <= MAX_CLASSES:
+        raise ValueError("the model's last layer is not a Dense layer of its classes")
     # The first two pooling layers' outputs (or the first convolution's): with batch norm
     # (vgg_cnn) the first pooling alone separated letters from digits less well (MNIST 69 %
     # rejected by this score alone, Fashion-MNIST 58 %) than the first two (74 %, 85 %).

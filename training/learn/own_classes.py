@@ -92,14 +92,19 @@ def _train(folder, out_path: Path, base_model, progress, should_stop, seed, sett
     clock = _Clock(progress, should_stop, total_steps)
     head_model = HeadModel(loaded.model)
     pool, source = augmented(pictures.images, digits=True, seed=seed)
+    checked, junk = _check_pictures(pictures, seed)
     clock.phase("reading")
-    features = head_model.taps(pool)["flat"]
+    taps = _split(head_model.taps(np.concatenate([pool, checked, junk])),
+                  (len(pool), len(checked), len(junk)))
+    pool_taps, checked_taps, junk_taps = taps
+    features = pool_taps["flat"]
     pool_labels = pictures.labels[source]
     originals = np.flatnonzero(np.r_[True, source[1:] != source[:-1]])  # each first copy
     read_seconds = time.perf_counter() - started
 
+    check = _Check(pool_taps, pool_labels, junk_taps, originals, seed)
     cv = _cross_validate(features, source, pool_labels, originals, pictures, k, settings, seed,
-                         clock, progress)
+                         clock, progress, check)
     train_started = time.perf_counter()
     head = _fit_head(features, pool_labels, classes, settings.steps, settings, seed,
                      clock.stepper("final", None))
@@ -118,13 +123,14 @@ def _train(folder, out_path: Path, base_model, progress, should_stop, seed, sett
                     "train": round(train_seconds, 2)},
     }
     figures["path"] = str(_save(model, out_path, loaded, pictures, figures))
+    figures["check"] = check.write(model, head, Path(figures["path"]), checked_taps, progress)
     figures["seconds"]["total"] = round(time.perf_counter() - started, 2)
     progress({"event": "teach_end", "status": "finished", "path": figures["path"]})
     return figures
 
 
 def _cross_validate(features, source, pool_labels, originals, pictures: PictureFolder, k: int,
-                    settings, seed, clock, progress) -> dict:
+                    settings, seed, clock, progress, check) -> dict:
     """k folds of drawings: a head trained on the others' copies, scored on the held-out
     drawings themselves. The out-of-fold answers give the accuracy, the confusion matrix and
     the temperature. The temperature only ever softens: label smoothing already keeps a clear
@@ -144,6 +150,7 @@ def _cross_validate(features, source, pool_labels, originals, pictures: PictureF
         head = _fit_head(features[mine], pool_labels[mine], classes, settings.cv_steps,
                          settings, seed + fold + 1, clock.stepper("cross_validation", fold + 1))
         out_of_fold[held] = _predict(head, features[originals][held])
+        check.held_out(head, ~held[source], held)
         correct = int(np.sum(out_of_fold[held].argmax(1) == labels[held]))
         progress({"event": "fold_end", "fold": fold + 1, "folds": k,
                   "held_out": int(held.sum()), "correct": correct})
@@ -157,6 +164,114 @@ def _cross_validate(features, source, pool_labels, originals, pictures: PictureF
               temperature=max(1.0, fit_temperature(out_of_fold, labels)),
               seconds=time.perf_counter() - started)
     return cv
+
+
+CHECK_COPIES = 1000        # other augmented copies of the drawings: where the check's limits sit
+JUNK_EACH = 300            # scribbles, digits and letters not among the classes, 100 noise
+
+
+def _check_pictures(pictures: PictureFolder, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(other augmented copies of the drawings, junk): the "none of my classes" check is
+    fitted to accept the first and refuse the second. Junk is what a user may draw that is not
+    a class: scribbles, digits and letters (those that are not among the classes), noise."""
+    from training.learn.drawn_sets import pictures as drawn_pictures
+    from training.learn.ood_sets import model_inputs, noise, scribbles
+
+    copies, _ = augmented(pictures.images, digits=True, seed=seed + 7919)
+    rng = np.random.default_rng(seed)
+    copies = copies[rng.permutation(len(copies))[:CHECK_COPIES]]
+    own = {name.lower() for name in pictures.class_names}
+    items = list(scribbles(JUNK_EACH, rng)) + list(noise(JUNK_EACH // 3, rng))
+    for kind in ("digits", "letters"):
+        items += [(version, picture) for _, version, picture
+                  in drawn_pictures(kind, JUNK_EACH, seed, "fit")
+                  if version.split(":")[1].lower() not in own]
+    junk, _, _ = model_inputs(items, DRAWING_STYLE)
+    return copies, junk[..., None]
+
+
+def _split(taps: dict, sizes: tuple[int, ...]) -> list[dict]:
+    bounds = np.cumsum((0, *sizes))
+    return [{k: v[a:b] for k, v in taps.items()} for a, b in zip(bounds, bounds[1:])]
+
+
+OWN_CENTROIDS = 200        # k-means centroids of a classifier's drawings' features
+WEIGHTS = np.array([1.0, 1.0, 0.0, 1.0], np.float32)  # early, penult, energy, centroid
+
+
+class _Check:
+    """The classifier's "That doesn't look like any of my classes" check, as every model of
+    the app has one (fitted by training.learn.ood_fit, scored in the window by
+    training.runtime.answer_check). The base's taps of every picture are the whole model's
+    (the base is shared); only the penultimate one comes from the new head.
+
+    Its units and limits come from drawings the check has not seen: in each cross-validation
+    fold a check is fitted without the held-out drawings and scores them. Augmented copies of
+    the same drawings are too alike to stand for a new drawing: set on them, the limit refused
+    a quarter of the letters drawn with other pens (while refusing every scribble and digit)."""
+
+    def __init__(self, pool_taps: dict, pool_labels, junk_taps: dict, originals, seed: int):
+        self.pool, self.labels, self.junk = pool_taps, pool_labels, junk_taps
+        self.originals, self.seed = originals, seed
+        self.held_raw = np.full((len(originals), 5), np.nan)
+
+    def held_out(self, head, mine: np.ndarray, held: np.ndarray) -> None:
+        """A fold: the check fitted on the copies of the other drawings (``mine``) scores the
+        held-out drawings (``held``, over the drawings)."""
+        detector = self._fit(head, {k: v[mine] for k, v in self.pool.items()}, self.labels[mine])
+        taps = {k: v[self.originals][held] for k, v in self.pool.items()}
+        self.held_raw[held] = detector.raw_scores(_with_head(head, taps))
+
+    def _fit(self, head, taps: dict, labels):
+        from training.learn import ood_fit
+
+        kernel, bias = (np.asarray(w, np.float32) for w in head.layers[-1].get_weights())
+        mine = _with_head(head, taps)
+        return ood_fit.fit_detector(mine, labels, mine, kernel, bias, self.seed,
+                                    WEIGHTS, junk=_with_head(head, self.junk),
+                                    centroids=OWN_CENTROIDS)
+
+    def write(self, model, head, path: Path, checked_taps: dict, progress) -> dict | None:
+        """Fit the final check, write its files beside the model and its block in the sidecar;
+        a failure costs only the check (a warning)."""
+        from training.learn import ood_fit
+        from training.learn.confidence import update_sidecar
+
+        try:
+            detector = self._fit(head, self.pool, self.labels)
+            checked = detector.raw_scores(_with_head(head, checked_taps))
+            held = self.held_raw[~np.isnan(self.held_raw).any(axis=1)]
+            ood_fit.normalise_on(detector, held if len(held) >= 10 else checked)
+            scores = detector.normalise(held if len(held) else checked).sum(axis=1)
+            limits = ood_fit.thresholds(scores, detector.normalise(checked).sum(axis=1))
+            features_model, _ = ood_fit.feature_model(model)
+            block = ood_fit.write_files(features_model, detector, path, limits, len(scores),
+                                        "your drawings, each held out by cross-validation")
+            junk = detector.score(_with_head(head, self.junk))
+            block["measured"] = {"on": "the junk it was fitted on", "images": len(junk),
+                                 "rejected": float(np.mean(junk > limits["reject_above"]))}
+            update_sidecar(path, {"ood": block})
+        except Exception as exc:  # noqa: BLE001 - the classifier stands without it
+            progress({"event": "warning", "message": "the check for drawings of none of the "
+                      f"classes could not be made ({type(exc).__name__}: {exc}); the "
+                      "classifier answers without it"})
+            return None
+        return {"reject_above": limits["reject_above"], "junk_rejected": float(
+            block["measured"]["rejected"])}
+
+
+def _with_head(head, taps: dict) -> dict:
+    """The whole model's taps from the base's: the penultimate one through the new head."""
+    penult = np.asarray(keras_upto_last(head, taps["flat"]), np.float32)
+    return {"early": taps["early"], "flat": taps["flat"], "penult": penult}
+
+
+def keras_upto_last(head, features: np.ndarray):
+    """The input of the head's last layer (its Dense 128 output) for ``features``."""
+    out = features
+    for layer in head.layers[:-1]:
+        out = layer(out, training=False)
+    return out
 
 
 def _new_head(width: int, classes: int, settings):
@@ -210,10 +325,15 @@ def _whole_model(base, head, name: str):
 
     layers = list(base.layers)
     flatten = next(i for i, layer in enumerate(layers) if type(layer).__name__ == "Flatten")
-    for layer in layers[:flatten + 1]:
+    joined = keras.Sequential([keras.Input((28, 28, 1)), *layers[:flatten + 1], *head.layers],
+                              name=f"{name}_classifier")
+    # Layers of their own (the base's are also the base model's): one graph each, so that
+    # the answer check can tap them (training.learn.ood_fit.feature_model).
+    model = keras.models.clone_model(joined)
+    model.set_weights(joined.get_weights())
+    for layer in model.layers[:flatten + 1]:
         layer.trainable = False
-    return keras.Sequential([keras.Input((28, 28, 1)), *layers[:flatten + 1], *head.layers],
-                            name=f"{name}_classifier")
+    return model
 
 
 def _save(model, out_path: Path, loaded, pictures: PictureFolder, figures: dict) -> Path:

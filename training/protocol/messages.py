@@ -368,6 +368,7 @@ class ClassesResult(Result):
     seed: int
     seconds: dict
     path: str
+    check: dict | None = ABSENT   # the "none of my classes" check: its limit, junk refused
 
 
 @dataclass(frozen=True, kw_only=True)

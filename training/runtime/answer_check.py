@@ -92,7 +92,10 @@ class Detector:
         return out
 
     def normalised(self, features: dict) -> np.ndarray:
-        raw = self.raw_scores(features)
+        return self.normalise(self.raw_scores(features))
+
+    def normalise(self, raw: np.ndarray) -> np.ndarray:
+        """Raw scores (n, 4 or 5) in their units, weighted: ``score`` is their sum."""
         parts = np.maximum((raw - self.centre) / self.scale, 0.0)
         if self.early_means is None:
             parts[:, 0] = 0.0
