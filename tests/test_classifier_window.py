@@ -104,6 +104,11 @@ def test_a_classifier_of_my_own_shapes_is_made_trained_used_and_kept(qtbot, app_
     cross(qtbot, win.canvas, 6)
     qtbot.waitUntil(lambda: win.prediction_label.text().startswith("cross"), timeout=TIMEOUT)
     assert win.chart.class_names() == list(SHAPES)
+    win.canvas.clear()   # a scribble is none of them
+    stroke(qtbot, win.canvas, [(60, 300), (120, 80), (150, 330), (200, 60), (230, 340),
+                               (280, 90), (320, 310), (340, 150)])
+    qtbot.waitUntil(lambda: win.prediction_label.text().startswith(
+        "That doesn't look like any of my classes"), timeout=TIMEOUT)
     win.close()
 
     # By hand, a class folder is added with one drawing: the restart reports it, keeps all.

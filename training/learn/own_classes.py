@@ -243,7 +243,7 @@ class _Check:
             held = self.held_raw[~np.isnan(self.held_raw).any(axis=1)]
             ood_fit.normalise_on(detector, held if len(held) >= 10 else checked)
             scores = detector.normalise(held if len(held) else checked).sum(axis=1)
-            limits = ood_fit.thresholds(scores, detector.normalise(checked).sum(axis=1))
+            limits = _limits(scores)
             features_model, _ = ood_fit.feature_model(model)
             block = ood_fit.write_files(features_model, detector, path, limits, len(scores),
                                         "your drawings, each held out by cross-validation")
@@ -258,6 +258,23 @@ class _Check:
             return None
         return {"reject_above": limits["reject_above"], "junk_rejected": float(
             block["measured"]["rejected"])}
+
+
+REJECT_Z, UNSURE_Z = 2.576, 2.054   # the normal's 99.5th and 98th percentiles
+
+
+def _limits(scores: np.ndarray) -> dict:
+    """Limits that refuse about 0.5 % of new drawings ("unsure" 2 %), from a few dozen held-out
+    scores: the upper end of a prediction interval of log(1 + score), taken as normal. With
+    twelve drawings the 99.5th percentile of the scores is their largest, and a new drawing
+    often lies beyond it (a new cross was refused in the window, seen drawn through it)."""
+    logs = np.log1p(np.maximum(np.asarray(scores, np.float64), 0.0))
+    n = len(logs)
+    spread = logs.std(ddof=1) * np.sqrt(1 + 1 / n) if n > 1 else 1.0
+    reject = float(np.expm1(logs.mean() + REJECT_Z * spread))
+    unsure = float(np.expm1(logs.mean() + UNSURE_Z * spread))
+    reject = max(reject, float(scores.max()))  # never below a drawing of the user's own
+    return {"reject_above": reject, "unsure_above": min(unsure, reject)}
 
 
 def _with_head(head, taps: dict) -> dict:
