@@ -245,3 +245,58 @@ class ChildJob(QObject):
         else:
             self.failed.emit(failure)
         self.ended.emit()
+
+
+class OneChild(QObject):
+    """A controller of one child at a time (teaching, training a classifier): starts it, relays
+    its messages, and says when it has ended. Subclasses decide what a result or a failure
+    means (``_on_finished``, ``_on_failed``)."""
+
+    stateChanged = Signal(bool)   # True when a run starts, False when it has ended
+    progress = Signal(object)     # the child's messages before its result
+    finished = Signal(object)     # the Result
+    failed = Signal(str)          # a message for the user (a stop is one too)
+
+    def __init__(self, jobs: JobRegistry | None = None, parent=None):
+        super().__init__(parent)
+        self.jobs = jobs if jobs is not None else JobRegistry()  # the window gives its own
+        self._job: ChildJob | None = None
+
+    def is_running(self) -> bool:
+        return self._job is not None
+
+    def request_stop(self) -> None:
+        if self._job is not None:
+            self._job.request_stop()
+
+    def _start_child(self, command: str, args: list, what: str) -> None:
+        self._job = job = ChildJob(command, args, what, self)
+        job.message.connect(self.progress)
+        job.finished.connect(self._on_finished)
+        job.failed.connect(self._on_failed)
+        job.ended.connect(self._on_ended)
+        job.start(self.jobs)
+        self.stateChanged.emit(True)
+
+    def _stop_child(self, timeout_ms: int) -> bool:
+        """End the child (terminate, kill after 1 s); True when it has ended."""
+        job = self._job
+        if job is None:
+            return True
+        job.stop()
+        return job.wait(timeout_ms / 1000)
+
+    def _stopped_by_user(self) -> bool:
+        return self._job is not None and self._job.stop_requested()
+
+    def _on_finished(self, result) -> None:
+        self.finished.emit(result)
+
+    def _on_failed(self, message: str) -> None:
+        self.failed.emit(message)
+
+    def _on_ended(self) -> None:
+        if self._job is not None:
+            self._job.deleteLater()
+        self._job = None
+        self.stateChanged.emit(False)

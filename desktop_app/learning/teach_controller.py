@@ -15,9 +15,7 @@ import datetime as _dt
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Signal
-
-from desktop_app.jobs.child import ChildJob
+from desktop_app.jobs.child import OneChild
 from desktop_app.jobs.registry import JobRegistry
 from training.core.paths import models_dir
 from training.modelfile.sidecar import sidecar_path, tflite_path
@@ -48,24 +46,15 @@ def remove_model_files(path: str | Path) -> None:
             file.unlink()
 
 
-class TeachController(QObject):
-    """One teaching child at a time; its result is a candidate until kept or discarded."""
-
-    stateChanged = Signal(bool)   # True when a run starts, False when it has ended
-    progress = Signal(object)     # the child's messages (TeachBegin, TeachBatch, FoldEnd, ...)
-    finished = Signal(object)     # the TeachResult: figures and path of the taught model
-    failed = Signal(str)          # a message for the user (a stop is a message too)
+class TeachController(OneChild):
+    """One teaching child at a time; its result (``finished``: the TeachResult) is a candidate
+    until kept or discarded."""
 
     def __init__(self, parent=None, jobs: JobRegistry | None = None):
-        super().__init__(parent)
-        self.jobs = jobs if jobs is not None else JobRegistry()  # the window gives its own
-        self._job: ChildJob | None = None
+        super().__init__(jobs, parent)
         self._out: Path | None = None
         self._candidate: TeachResult | None = None
         self.extra_args: list[str] = []   # more CLI options (e.g. --steps) for every run
-
-    def is_running(self) -> bool:
-        return self._job is not None
 
     def candidate(self) -> TeachResult | None:
         """The last run's result while the user has neither kept nor discarded it."""
@@ -83,18 +72,7 @@ class TeachController(QObject):
             args += ["--data-dir", data_dir]
         if samples:
             args += ["--samples", samples]
-        args += self.extra_args
-        self._job = job = ChildJob("teach", args, "teaching", self)
-        job.message.connect(self.progress)
-        job.finished.connect(self._on_finished)
-        job.failed.connect(self._on_failed)
-        job.ended.connect(self._on_ended)
-        job.start(self.jobs)
-        self.stateChanged.emit(True)
-
-    def request_stop(self) -> None:
-        if self._job is not None:
-            self._job.request_stop()
+        self._start_child("teach", args + self.extra_args, "teaching")
 
     def keep(self) -> str | None:
         """The user keeps the candidate: its path (it is no longer removed)."""
@@ -108,13 +86,10 @@ class TeachController(QObject):
 
     def shutdown(self, timeout_ms: int = 1000) -> bool:
         """End the child (terminate, kill after 1 s); an unkept model goes."""
-        job = self._job
-        ok = True
-        if job is not None:
-            job.stop()
-            ok = job.wait(timeout_ms / 1000)
+        running = self.is_running()
+        ok = self._stop_child(timeout_ms)
         self.discard()
-        if job is not None and self._out is not None:
+        if running and self._out is not None:
             remove_model_files(self._out)  # cut short: whatever it saved is no one's model
         return ok
 
@@ -129,12 +104,5 @@ class TeachController(QObject):
     def _on_failed(self, message: str) -> None:
         if self._out is not None:
             remove_model_files(self._out)
-        stopped = self._job is not None and self._job.stop_requested()
-        self.failed.emit("Teaching stopped; the model in use is unchanged." if stopped
-                         else message)
-
-    def _on_ended(self) -> None:
-        if self._job is not None:
-            self._job.deleteLater()
-        self._job = None
-        self.stateChanged.emit(False)
+        self.failed.emit("Teaching stopped; the model in use is unchanged."
+                         if self._stopped_by_user() else message)
