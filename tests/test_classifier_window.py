@@ -127,3 +127,47 @@ def test_a_classifier_of_my_own_shapes_is_made_trained_used_and_kept(qtbot, app_
         **dict.fromkeys(SHAPES, 4), "ring": 1}
     cross(qtbot, again.canvas, 2)
     qtbot.waitUntil(lambda: again.prediction_label.text().startswith("cross"), timeout=TIMEOUT)
+
+
+def shapes_window(qtbot, app_settings):
+    """A window on a classifier of three shapes, four drawings of each already kept."""
+    from training.core.classifiers import create
+
+    classifier = create("Shapes", ", ".join(SHAPES))
+    app_settings.set_dataset(classifier.name)
+    from desktop_app.main_window import MainWindow
+
+    win = MainWindow(settings=app_settings)
+    qtbot.addWidget(win)
+    win.show()
+    win.ensure_ready()
+    for label, draw in enumerate(SHAPES.values()):
+        for k in range(4):
+            keep(qtbot, win, label, draw, k)
+    return win, classifier
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("how", ["stop", "close"])
+def test_stopping_or_closing_mid_training_leaves_no_model_and_no_child(qtbot, app_settings,
+                                                                       how):
+    from conftest import child_pids
+
+    win, classifier = shapes_window(qtbot, app_settings)
+    train = win.findChild(QPushButton, "trainClasses")
+    qtbot.mouseClick(train, Qt.MouseButton.LeftButton)
+    progress = win.personal.classes_progress
+    qtbot.waitUntil(lambda: progress.maximum() > 1 and progress.value() >= 1, timeout=120_000)
+    assert train.text() == "Stop"
+    if how == "stop":
+        qtbot.mouseClick(train, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: not win._classes_training(), timeout=TIMEOUT)
+        assert "Training stopped; the classifier's model is unchanged." in (
+            win.personal.classes_result.text())
+        assert train.text() == "Train"
+        win.close()
+    else:
+        win.close()   # the child is ended with the window
+    qtbot.waitUntil(lambda: not child_pids(), timeout=TIMEOUT)
+    assert not classifier.model_path.exists()
+    assert sorted(p.name for p in classifier.folder.iterdir()) == ["classifier.json"]

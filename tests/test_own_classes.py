@@ -217,3 +217,62 @@ def test_an_unreadable_picture_stops_the_cli_with_its_name(tmp_path):
     assert "K/half.png" in done.stderr and "Traceback" not in done.stderr
     assert not (tmp_path / "m.keras").exists()
     assert os.listdir(tmp_path) == ["letters"]
+
+
+# ----------------------------------------------------------------------------- the registry
+
+def test_class_names_are_parsed_sorted_and_checked():
+    from training.core.classifiers import ClassifierError, parse_class_names
+
+    assert parse_class_names("star, heart,house ;cat") == ("cat", "heart", "house", "star")
+    assert parse_class_names("A-Z")[:3] == ("A", "B", "C") and len(parse_class_names("A–Z")) == 26
+    assert parse_class_names("0-9, x") == tuple("0123456789") + ("x",)
+    for text, said in (("cat", "1 class name given"), ("a, b, A", "A, a is given twice"),
+                       ("a, b/c", "cannot name a class"), ("a, .hidden", "cannot name"),
+                       (", ".join(f"c{i}" for i in range(37)), "37 class names given"),
+                       ("a, " + "x" * 41, "too long")):
+        with pytest.raises(ClassifierError, match=said):
+            parse_class_names(text)
+
+
+def test_a_classifier_is_made_found_and_never_made_twice(private_home):
+    from training.core.classifiers import ClassifierError, all_classifiers, create, find
+    from training.core.datasets import all_datasets, dataset_info, known_dataset
+
+    made = create("My Shapes", "star, heart")
+    assert made.name == "my_shapes" and made.class_names == ("heart", "star")
+    assert sorted(p.name for p in made.samples.iterdir()) == ["heart", "star"]
+    assert find("my_shapes") == made and all_classifiers() == [made]
+    assert dataset_info("my_shapes").class_names == ("heart", "star")
+    assert known_dataset("my_shapes") and not known_dataset("nothing")
+    assert [d.name for d in all_datasets()] == ["mnist", "fashion_mnist", "my_shapes"]
+    with pytest.raises(ClassifierError, match="exists already"):
+        create("my shapes", "a, b")
+    assert create("MNIST", "a, b").name == "mnist_classes"  # never a built-in's name
+
+
+@pytest.mark.parametrize("stored", ['{"class_names": "ab"}', "[1, 2]", "not json", "",
+                                    '{"class_names": ["a", "a"]}', '{"class_names": [1, 2]}'])
+def test_a_damaged_definition_is_left_out_not_fatal(private_home, stored):
+    from training.core.classifiers import all_classifiers, classifiers_dir, create, find
+
+    create("Good", "a, b")
+    bad = classifiers_dir() / "bad"
+    bad.mkdir()
+    (bad / "classifier.json").write_text(stored)
+    assert find("bad") is None
+    assert [c.name for c in all_classifiers()] == ["good"]
+
+
+def test_folders_edited_by_hand_are_reconciled_and_nothing_is_lost(private_home):
+    from training.core.classifiers import create, find, reconcile
+
+    made = create("Shapes", "star, heart, house")
+    (made.samples / "moon").mkdir()
+    (made.samples / "moon" / "a.png").write_bytes(b"png")
+    (made.samples / "house").rmdir()
+    now, changes = reconcile(made)
+    assert now.class_names == ("heart", "house", "moon", "star") == find("shapes").class_names
+    assert any("moon" in c for c in changes) and any("house" in c for c in changes)
+    assert (made.samples / "house").is_dir() and (made.samples / "moon" / "a.png").is_file()
+    assert reconcile(now) == (now, [])  # nothing more to say
