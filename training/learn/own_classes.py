@@ -370,13 +370,24 @@ def _save(model, out_path: Path, loaded, pictures: PictureFolder, figures: dict)
         "dataset": pictures.name, "class_names": list(pictures.class_names),
         "architecture": f"{loaded.metadata.get('architecture') or loaded.model.name} base + "
                         "own head",
-        "display_name": f"{pictures.folder.name} · {classes} classes, "
+        "display_name": f"{_title(pictures)} · {classes} classes, "
                         f"{figures['samples']} drawings",
         "status": "finished", "input_style": DRAWING_STYLE, "lineage": lineage,
     }
     if "confusion" in cv:
         metadata.update(confusion=cv["confusion"], temperature=cv["temperature"])
     return save_model(model, out_path, metadata)
+
+
+def _title(pictures: PictureFolder) -> str:
+    """The classifier's own title when the folder is its drawings' (the window's), else the
+    folder's name."""
+    from training.core.classifiers import find
+
+    classifier = find(pictures.name)
+    if classifier is not None and classifier.samples.resolve() == pictures.folder.resolve():
+        return classifier.title
+    return pictures.folder.name
 
 
 class _Clock:
