@@ -11,6 +11,7 @@ import pytest
 from conftest import TIMEOUT, line, open_window, stroke
 from PIL import Image
 from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QApplication, QDialogButtonBox, QLabel, QLineEdit, QPushButton
 
 
@@ -109,6 +110,23 @@ def test_a_classifier_of_my_own_shapes_is_made_trained_used_and_kept(qtbot, app_
                                (280, 90), (320, 310), (340, 150)])
     qtbot.waitUntil(lambda: win.prediction_label.text().startswith(
         "That doesn't look like any of my classes"), timeout=TIMEOUT)
+
+    # Every view runs it: where it looks, each layer, side by side.
+    win.canvas.clear()
+    box(qtbot, win.canvas, 5)
+    win.findChild(QAction, "showSaliency").trigger()
+    qtbot.waitUntil(lambda: win.canvas.overlay() is not None, timeout=TIMEOUT)
+    win.findChild(QAction, "showLayers").trigger()
+    shown = lambda: [p for p in win.layers_view.panels if p.isVisible()]  # noqa: E731
+    qtbot.waitUntil(lambda: len(shown()) >= 5 and all(
+        (p.data or {}).get("peak", 0) > 0 for p in shown()), timeout=120_000)
+    assert int(np.argmax(shown()[-1].data["levels"])) == 1  # the last layer says: box
+    win.findChild(QAction, "showCompare").trigger()
+    column = win.compare_view.columns[0]
+    qtbot.waitUntil(lambda: column.probabilities is not None, timeout=TIMEOUT)
+    assert column.choice.currentText() == "Shapes (newest trained)"
+    assert win.compare_view.names.names == list(SHAPES)
+    assert int(np.argmax(column.probabilities)) == 1  # box
     win.close()
 
     # By hand, a class folder is added with one drawing: the restart reports it, keeps all.

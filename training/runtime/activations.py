@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from training.core.classifiers import MAX_CLASSES, MIN_CLASSES
 from training.modelfile.sidecar import ModelLoadError
 from training.runtime.lite import LiteRunner
 
@@ -87,9 +88,10 @@ class LayerModel:
         if not layers:
             raise ModelLoadError(f"{self.path.name}: the model has no outputs.")
         self.layers = sorted(layers, key=lambda layer: layer.index)
-        if self.layers[-1].shape != (10,):
-            raise ModelLoadError(f"{self.path.name}: its last output is "
-                                 f"{self.layers[-1].shape}, not 10 class scores.")
+        last = self.layers[-1].shape
+        if len(last) != 1 or not MIN_CLASSES <= last[0] <= MAX_CLASSES:
+            raise ModelLoadError(f"{self.path.name}: its last output is {last}, not "
+                                 f"{MIN_CLASSES} to {MAX_CLASSES} class scores.")
         position = {output.name: k for k, output in enumerate(outputs)}
         self._order = [position[layer.output] for layer in self.layers]
 
