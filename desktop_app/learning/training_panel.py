@@ -677,6 +677,11 @@ class TrainingPanel(QWidget):
 
     def set_dataset(self, dataset: str) -> None:
         """The window's dataset is the form's: follow it (without echoing it back)."""
+        if dataset not in DATASETS:
+            self._show_message("A classifier of your own classes is trained in My samples "
+                               "(its Train button); here you train MNIST or Fashion-MNIST "
+                               "models.")
+            return
         index = self.dataset.findData(dataset)
         if index >= 0 and index != self.dataset.currentIndex():
             self.dataset.blockSignals(True)
