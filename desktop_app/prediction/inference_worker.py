@@ -13,6 +13,7 @@ import logging
 import math
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
@@ -31,9 +32,11 @@ from desktop_app.prediction.requests import (
 from training.core.datasets import dataset_info, dataset_title, normalize_name
 from training.modelfile.sidecar import SHIPPED_MODELS, ModelLoadError
 from training.runtime.model_cache import ModelCache
-from training.runtime import numbers
-from training.runtime.numbers import Box, may_hold_several, read_number
+from training.runtime.precheck import may_hold_several
 from training.runtime.preprocess import BlankPictureError, place_model_input
+
+if TYPE_CHECKING:
+    from training.runtime import numbers
 
 log = logging.getLogger(__name__)
 
@@ -237,14 +240,15 @@ def _read_number(grey: np.ndarray, model,
     if factor > 1:  # a reduced copy: 2.5x faster, about as accurate (bench_numbers' numbers
         #           read at 280 px: 99.3 / 96.7 / 94.0 % exact for 2 / 4 / 6 digits)
         grey = np.asarray(Image.fromarray(grey).reduce(factor))
+    from training.runtime import numbers  # here: a single digit's answer never waits for it
     from training.runtime.calibration import calibrated_predictions
 
-    reading = read_number(grey, calibrated_predictions(model.predict_batch, temperature))
+    reading = numbers.read_number(grey, calibrated_predictions(model.predict_batch, temperature))
     digits = reading.digits
     if len(digits) < 2 or not all(math.isfinite(p) for d in digits for p in d.probabilities):
         return None
     return numbers.NumberReading([
-        replace(d, box=Box(*(v * factor for v in d.box)),
+        replace(d, box=numbers.Box(*(v * factor for v in d.box)),
                 model_input=np.asarray(d.model_input, np.float32)) for d in digits])
 
 
