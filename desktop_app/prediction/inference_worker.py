@@ -113,8 +113,8 @@ def load_model(request: LoadRequest, models) -> tuple[ModelInfo, object]:
     if dataset != requested and not request.user_choice:
         raise ModelLoadError(f"{path.name} is a {dataset_title(dataset)} model, not a "
                              f"{dataset_title(requested)} one.")
-    info = replace(model_info(path, metadata, dataset, shipped), warnings=tuple(warnings),
-                   runnable=str(runnable))
+    info = model_info(path, metadata, dataset, shipped)._replace(
+        warnings=tuple(warnings), runnable=str(runnable))
     return info, model
 
 
@@ -148,8 +148,8 @@ class Inference:
         info, model = load_model(request, self._models)
         check = _answer_check(info)
         self._active[info.dataset] = (model, check)
-        return ModelLoaded(request, replace(info, calibrated=check.temperature is not None,
-                                            checks_ood=bool(check.checks_ood)))
+        return ModelLoaded(request, info._replace(calibrated=check.temperature is not None,
+                                                  checks_ood=bool(check.checks_ood)))
 
     def classify(self, request: ClassifyRequest) -> Classification:
         reply = {"seq": request.seq, "dataset": request.dataset}

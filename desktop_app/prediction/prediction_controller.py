@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from PySide6.QtCore import QObject, Signal, Slot
 
@@ -83,8 +82,7 @@ def _conversion_worker(jobs: JobRegistry):
     return ConversionWorker(jobs=jobs)
 
 
-@dataclass(frozen=True)
-class Explanation:
+class Explanation(NamedTuple):
     """The saliency of the newest drawing, as ``explained`` carries it; ``overlay`` None when
     there is nothing to explain (blank, an error, no model yet)."""
 
@@ -253,8 +251,8 @@ class PredictionController(QObject):
         if answer.dataset != self._dataset:
             return  # only a stale answer could be: never delivered
         if started is not None:
-            self.resultReady.emit(replace(
-                answer, latency_ms=(time.perf_counter() - started) * 1000))
+            self.resultReady.emit(answer._replace(
+                latency_ms=(time.perf_counter() - started) * 1000))
         else:
             self.resultReady.emit(answer)
         self._classified_for_explaining(answer, picture, started)
