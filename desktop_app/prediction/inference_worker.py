@@ -29,6 +29,7 @@ from desktop_app.prediction.requests import (
     NumberReading,
     NumberRequest,
 )
+from training.core import ahead
 from training.core.datasets import dataset_info, dataset_title, normalize_name
 from training.modelfile.sidecar import SHIPPED_MODELS, ModelLoadError
 from training.runtime.model_cache import ModelCache
@@ -141,7 +142,10 @@ class Inference:
 
     def compute(self, request):
         if isinstance(request, LoadRequest):
-            return load_reply(request, lambda: self.load(request))
+            try:
+                return load_reply(request, lambda: self.load(request))
+            finally:
+                ahead.end()  # what load_ahead read was for the first load: no more
         return self.classify(request)
 
     def load(self, request: LoadRequest) -> ModelLoaded:

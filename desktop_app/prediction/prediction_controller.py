@@ -64,6 +64,15 @@ def _inference():
     return Inference().compute
 
 
+def _load_ahead(request) -> None:
+    """The first model load's hashing and reading start in a thread of their own, to overlap
+    _inference's imports (prediction/load_ahead.py)."""
+    if isinstance(request, LoadRequest):
+        from desktop_app.prediction import load_ahead
+
+        load_ahead.start(request)
+
+
 def _number_reader():
     from desktop_app.prediction.inference_worker import NumberReader
 
@@ -126,7 +135,8 @@ class PredictionController(QObject):
         self._make_converter = converter_factory
         self._converter = None  # made on first use; its child job is the window's too
         self.jobs = jobs if jobs is not None else JobRegistry()
-        compute = made_in_thread(_inference) if inference is None else inference.compute
+        compute = (made_in_thread(_inference, _load_ahead) if inference is None
+                   else inference.compute)
         self._inference = LatestJob("inference", compute, self.jobs, parent=self)
         self._inference.done.connect(self._on_inference)
         self._inference.idle.connect(self.settled)

@@ -127,7 +127,7 @@ class Detector:
         except Exception as exc:  # noqa: BLE001 - a zip or pickle error from a damaged file
             raise ValueError(f"{Path(path).name} is damaged ({type(exc).__name__})") from None
         try:
-            detector = cls(**{k: v.astype(np.float32) for k, v in arrays.items()})
+            detector = cls(**{k: v.astype(np.float32, copy=False) for k, v in arrays.items()})
         except TypeError:
             raise ValueError(f"{Path(path).name} lacks some statistics") from None
         detector._check()
@@ -237,7 +237,9 @@ def load_checked(keras_path: str | os.PathLike, block: dict | None):
         if (file_sha256(lite) != block["features_sha256"]
                 or file_sha256(stats) != block["stats_sha256"]):
             return None
-        return FeatureRunner(lite), Detector.from_file(stats)
+        from training.core import ahead  # the window's first load may have read it already
+
+        return FeatureRunner(lite), ahead.take("ood-stats", stats, Detector.from_file)
     except (OSError, ValueError, KeyError, ModelLoadError):
         return None
 
