@@ -5,6 +5,7 @@ before it loads the model. Hashing the model and its answer check's files (~9 MB
 shipped MNIST model) and unzipping the check's statistics mostly release the GIL: done
 meanwhile on the other core, they leave the load little to do (in a launch's timeline here the
 answer check took 7 ms of the first load instead of 42, the sidecar's check 5 ms less). The
+check's LiteRT interpreter is made here too, once the statistics are read. The
 load takes the results through training.core.ahead (or does the work itself, if a file changed
 or this failed): what it checks and how are unchanged. This module imports no numpy: it starts
 before numpy is there.
@@ -60,6 +61,8 @@ def _hash_and_read(request) -> None:
     features, stats = keras.with_name(block["features_file"]), keras.with_name(block["stats_file"])
     if (compute_ahead("sha256", features, sha256_now) == block["features_sha256"]
             and compute_ahead("sha256", stats, sha256_now) == block["stats_sha256"]):
-        from training.runtime.answer_check import Detector  # numpy: once the other thread has it
+        # (numpy: once the other thread has imported it)
+        from training.runtime.answer_check import Detector, FeatureRunner
 
         compute_ahead("ood-stats", stats, Detector.from_file)
+        compute_ahead("ood-features", features, FeatureRunner)

@@ -237,9 +237,10 @@ def load_checked(keras_path: str | os.PathLike, block: dict | None):
         if (file_sha256(lite) != block["features_sha256"]
                 or file_sha256(stats) != block["stats_sha256"]):
             return None
-        from training.core import ahead  # the window's first load may have read it already
+        from training.core import ahead  # the window's first load may have read them already
 
-        return FeatureRunner(lite), ahead.take("ood-stats", stats, Detector.from_file)
+        return (ahead.take("ood-features", lite, FeatureRunner),
+                ahead.take("ood-stats", stats, Detector.from_file))
     except (OSError, ValueError, KeyError, ModelLoadError):
         return None
 
