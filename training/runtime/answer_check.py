@@ -162,7 +162,9 @@ def mahalanobis(x: np.ndarray, means: np.ndarray, precision: np.ndarray) -> np.n
     projected = x @ precision                           # (n, d)
     own = np.einsum("nd,nd->n", projected, x)           # x P x
     cross = projected @ means.T.astype(np.float64)      # x P m_k
-    mean_terms = np.einsum("kd,de,ke->k", means, precision, means)  # m_k P m_k
+    # m_k P m_k, by BLAS: einsum's loop over three operands took ~1 ms of every answer (and
+    # more at the first), and summed in float32 it was 10x less accurate
+    mean_terms = ((means @ precision) * means).sum(axis=1)
     return (own[:, None] - 2 * cross + mean_terms[None, :]).min(axis=1)
 
 
