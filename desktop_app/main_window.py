@@ -38,9 +38,9 @@ BUILT_AT_LATEST_MS = 3000  # the chart and the docks' panels, if the model load 
 
 
 def resource_path(*parts: str) -> Path:
-    from importlib import resources
+    from training.core.paths import shipped_resources
 
-    return Path(str(resources.files("resources").joinpath(*parts)))
+    return shipped_resources().joinpath(*parts)
 
 
 def class_names(dataset: str) -> list[str]:

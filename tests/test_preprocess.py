@@ -218,3 +218,22 @@ def test_fashion_pictures_keep_their_texture_through_preprocessing(shared_data, 
                                              for p in shown])).argmax(1)
     raw_accuracy, prepared_accuracy = np.mean(raw == labels), np.mean(prepared == labels)
     assert prepared_accuracy >= raw_accuracy - 0.01, (raw_accuracy, prepared_accuracy)
+
+
+@pytest.mark.parametrize("paper", [0, 255])
+def test_a_stroke_run_off_the_canvas_edge_is_still_a_clean_drawing(paper):
+    """A stroke begun above the canvas crosses its border: the picture keeps the clean
+    drawing's fast path (the grey is the ink) and gets the input the paper model gives it."""
+    from training.runtime import paper as paper_model
+    from training.runtime.preprocess import to_grey
+
+    image = Image.new("L", (560, 560), paper)
+    ImageDraw.Draw(image).line([(310, -40), (300, 420)], fill=255 - paper, width=28)
+    grey = to_grey(np.asarray(image))
+    ink = paper_model._clean_drawing_ink(grey)
+    assert ink is not None
+    modelled = paper_model._checked_ink(paper_model._photo_ink(grey, True))
+    assert np.abs(ink - modelled).max() < 0.05
+    assert np.abs(to_model_input(image, "mnist")
+                  - to_model_input(Image.fromarray((modelled * 255).astype(np.uint8)),
+                                   "mnist")).max() < 0.02

@@ -16,7 +16,7 @@ from desktop_app.main_window import MainWindow
 # the docks' panels and the child processes' protocol (imported when the docks are built).
 NOT_IN_THE_FIRST_FRAME = (
     "numpy", "PIL", "ai_edge_litert", "matplotlib", "tensorflow", "keras", "importlib.metadata",
-    "subprocess",
+    "importlib.resources", "subprocess",
     "training.runtime", "training.protocol.messages", "desktop_app.jobs.child",
     "desktop_app.prediction.inference_worker", "desktop_app.prediction.explain_worker",
     "desktop_app.prediction.picture_loader", "desktop_app.prediction.conversion",
@@ -62,6 +62,8 @@ while not (answers and window.model_ready()) and time.time() < end:
     app.processEvents(); time.sleep(0.005)
 answer, modules = answers[0]
 print(json.dumps({"label": int(answer.probabilities.argmax()), "modules": modules,
+                  "checked": answer.ood_score is not None and answer.verdict is not None,
+                  "calibrated": window.controller.model().calibrated,
                   "built": [getattr(window, name) is not None for name in (
                       "chart", "samples", "personal", "layers_view", "compare_view",
                       "training_panel")]}))
@@ -88,12 +90,16 @@ def test_the_first_frame_imports_only_what_it_shows(tmp_path):
 
 
 def test_a_stroke_drawn_at_once_is_answered_without_extra_imports(tmp_path):
-    """Drawn before the model is ready, the stroke is answered once it is; the way there
-    imports neither numpy.ma (np.median's first call does) nor TensorFlow; the rest of the
-    window is built after."""
+    """Drawn before the model is ready, the stroke is answered once it is, calibrated and
+    checked ("doesn't look like") like any other answer; the way there imports neither
+    numpy.ma (np.median's first call does), nor the number reader (a single digit only needs
+    its pre-check), nor importlib.resources (~8 ms: the shipped files are found from their
+    package), nor TensorFlow; the rest of the window is built after."""
     session = _run(FIRST_ANSWER, tmp_path)
     assert session["label"] == 1
-    assert _loaded(session["modules"], ("numpy.ma", "tensorflow", "keras")) == []
+    assert session["checked"] and session["calibrated"]
+    assert _loaded(session["modules"], ("numpy.ma", "tensorflow", "keras", "importlib.resources",
+                                        "training.runtime.numbers")) == []
     assert all(session["built"])
 
 

@@ -48,15 +48,19 @@ class Pace:
     max_share: float = 1.0    # after d seconds of work, the key waits d * (1 / share - 1)
 
 
-def made_in_thread(make: Callable[[], Callable[[Any], Any]]) -> Callable[[Any], Any]:
+def made_in_thread(make: Callable[[], Callable[[Any], Any]],
+                   before: Callable[[Any], None] | None = None) -> Callable[[Any], Any]:
     """A job's ``compute`` whose worker is made by ``make()`` in the job's thread, on the
     job's first request: the worker's imports (numpy, LiteRT, …) and set-up then never hold
-    up the GUI thread, which makes the job before the window's first frame."""
+    up the GUI thread, which makes the job before the window's first frame. ``before(request)``
+    sees that first request before ``make()`` runs: it may start work that overlaps it."""
     compute = None
 
     def run(request: Any) -> Any:
         nonlocal compute
         if compute is None:
+            if before is not None:
+                before(request)
             compute = make()
         return compute(request)
 

@@ -13,6 +13,7 @@ import logging
 import math
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
@@ -28,12 +29,15 @@ from desktop_app.prediction.requests import (
     NumberReading,
     NumberRequest,
 )
+from training.core import ahead
 from training.core.datasets import dataset_info, dataset_title, normalize_name
 from training.modelfile.sidecar import SHIPPED_MODELS, ModelLoadError
 from training.runtime.model_cache import ModelCache
-from training.runtime import numbers
-from training.runtime.numbers import Box, may_hold_several, read_number
+from training.runtime.precheck import may_hold_several
 from training.runtime.preprocess import BlankPictureError, place_model_input
+
+if TYPE_CHECKING:
+    from training.runtime import numbers
 
 log = logging.getLogger(__name__)
 
@@ -110,8 +114,8 @@ def load_model(request: LoadRequest, models) -> tuple[ModelInfo, object]:
     if dataset != requested and not request.user_choice:
         raise ModelLoadError(f"{path.name} is a {dataset_title(dataset)} model, not a "
                              f"{dataset_title(requested)} one.")
-    info = replace(model_info(path, metadata, dataset, shipped), warnings=tuple(warnings),
-                   runnable=str(runnable))
+    info = model_info(path, metadata, dataset, shipped)._replace(
+        warnings=tuple(warnings), runnable=str(runnable))
     return info, model
 
 
@@ -138,15 +142,18 @@ class Inference:
 
     def compute(self, request):
         if isinstance(request, LoadRequest):
-            return load_reply(request, lambda: self.load(request))
+            try:
+                return load_reply(request, lambda: self.load(request))
+            finally:
+                ahead.end()  # what load_ahead read was for the first load: no more
         return self.classify(request)
 
     def load(self, request: LoadRequest) -> ModelLoaded:
         info, model = load_model(request, self._models)
         check = _answer_check(info)
         self._active[info.dataset] = (model, check)
-        return ModelLoaded(request, replace(info, calibrated=check.temperature is not None,
-                                            checks_ood=bool(check.checks_ood)))
+        return ModelLoaded(request, info._replace(calibrated=check.temperature is not None,
+                                                  checks_ood=bool(check.checks_ood)))
 
     def classify(self, request: ClassifyRequest) -> Classification:
         reply = {"seq": request.seq, "dataset": request.dataset}
@@ -237,14 +244,15 @@ def _read_number(grey: np.ndarray, model,
     if factor > 1:  # a reduced copy: 2.5x faster, about as accurate (bench_numbers' numbers
         #           read at 280 px: 99.3 / 96.7 / 94.0 % exact for 2 / 4 / 6 digits)
         grey = np.asarray(Image.fromarray(grey).reduce(factor))
+    from training.runtime import numbers  # here: a single digit's answer never waits for it
     from training.runtime.calibration import calibrated_predictions
 
-    reading = read_number(grey, calibrated_predictions(model.predict_batch, temperature))
+    reading = numbers.read_number(grey, calibrated_predictions(model.predict_batch, temperature))
     digits = reading.digits
     if len(digits) < 2 or not all(math.isfinite(p) for d in digits for p in d.probabilities):
         return None
     return numbers.NumberReading([
-        replace(d, box=Box(*(v * factor for v in d.box)),
+        replace(d, box=numbers.Box(*(v * factor for v in d.box)),
                 model_input=np.asarray(d.model_input, np.float32)) for d in digits])
 
 

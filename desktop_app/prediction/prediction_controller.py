@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from PySide6.QtCore import QObject, Signal, Slot
 
@@ -65,6 +64,15 @@ def _inference():
     return Inference().compute
 
 
+def _load_ahead(request) -> None:
+    """The first model load's hashing and reading start in a thread of their own, to overlap
+    _inference's imports (prediction/load_ahead.py)."""
+    if isinstance(request, LoadRequest):
+        from desktop_app.prediction import load_ahead
+
+        load_ahead.start(request)
+
+
 def _number_reader():
     from desktop_app.prediction.inference_worker import NumberReader
 
@@ -83,8 +91,7 @@ def _conversion_worker(jobs: JobRegistry):
     return ConversionWorker(jobs=jobs)
 
 
-@dataclass(frozen=True)
-class Explanation:
+class Explanation(NamedTuple):
     """The saliency of the newest drawing, as ``explained`` carries it; ``overlay`` None when
     there is nothing to explain (blank, an error, no model yet)."""
 
@@ -128,7 +135,8 @@ class PredictionController(QObject):
         self._make_converter = converter_factory
         self._converter = None  # made on first use; its child job is the window's too
         self.jobs = jobs if jobs is not None else JobRegistry()
-        compute = made_in_thread(_inference) if inference is None else inference.compute
+        compute = (made_in_thread(_inference, _load_ahead) if inference is None
+                   else inference.compute)
         self._inference = LatestJob("inference", compute, self.jobs, parent=self)
         self._inference.done.connect(self._on_inference)
         self._inference.idle.connect(self.settled)
@@ -253,8 +261,8 @@ class PredictionController(QObject):
         if answer.dataset != self._dataset:
             return  # only a stale answer could be: never delivered
         if started is not None:
-            self.resultReady.emit(replace(
-                answer, latency_ms=(time.perf_counter() - started) * 1000))
+            self.resultReady.emit(answer._replace(
+                latency_ms=(time.perf_counter() - started) * 1000))
         else:
             self.resultReady.emit(answer)
         self._classified_for_explaining(answer, picture, started)

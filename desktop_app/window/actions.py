@@ -7,7 +7,7 @@ from __future__ import annotations
 from PySide6 import __version__ as pyside_version
 from PySide6.QtCore import QSize, Qt, qVersion
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import QLabel, QMessageBox, QSlider, QSpinBox, QToolBar
+from PySide6.QtWidgets import QLabel, QSlider, QSpinBox, QToolBar
 
 from desktop_app.settings import AppSettings
 from training.core.datasets import dataset_info
@@ -171,6 +171,8 @@ class ActionsMixin:
                      f"0–{last} on the canvas"))
         table = "".join(f"<tr><td>{name}</td><td>&nbsp;&nbsp;<b>{keys}</b></td></tr>"
                         for name, keys in sorted(set(rows)))
+        from PySide6.QtWidgets import QMessageBox  # (dialogs: not in the first frame)
+
         QMessageBox.information(self, "Keyboard shortcuts", f"<table>{table}</table>")
 
     def _set_brush(self, size: int) -> None:
@@ -197,6 +199,8 @@ class ActionsMixin:
                 return package_metadata.version(name)
             except package_metadata.PackageNotFoundError:
                 return "not installed"
+
+        from PySide6.QtWidgets import QMessageBox
 
         QMessageBox.about(self, "About Draw & Classify", (
             "<h3>Draw & Classify</h3>"

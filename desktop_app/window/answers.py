@@ -4,7 +4,6 @@ trained pinned to one of its misclassified test pictures until the user draws.""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -92,7 +91,7 @@ class AnswersMixin:
         if pinned is not None and not reply.blank:
             if pinned["probabilities"] is None:
                 return  # the answer of the model just trained follows from its thread
-            reply = replace(reply, probabilities=pinned["probabilities"])
+            reply = reply._replace(probabilities=pinned["probabilities"])
         probabilities = reply.probabilities
         # Several digits side by side: their reading follows from its own thread (numberRead).
         # Meanwhile a number on display stays, so the chart does not flicker between modes

@@ -8,7 +8,6 @@ import os
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFileDialog
 
 from desktop_app.prediction.requests import ModelInfo
 from desktop_app.texts import LOADING, model_status_text
@@ -26,6 +25,8 @@ class ModelsMixin:
 
         if not self._keep_trained_model("load another model"):
             return
+        from PySide6.QtWidgets import QFileDialog  # (dialogs: not in the first frame)
+
         path, _ = QFileDialog.getOpenFileName(self, "Load model", self.settings.models_folder(),
                                               MODEL_FILTER)
         if not path:

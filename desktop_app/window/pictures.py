@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication, QImage
-from PySide6.QtWidgets import QFileDialog
 
 from desktop_app.jobs.latest import LatestJob, made_in_thread
 from desktop_app.prediction.requests import (
@@ -84,6 +83,8 @@ class PicturesMixin:
             self.show_info(f"Opened {result.name}")
 
     def choose_image(self) -> None:
+        from PySide6.QtWidgets import QFileDialog  # (dialogs: not in the first frame)
+
         path, _ = QFileDialog.getOpenFileName(self, "Open image", "", IMAGE_FILTER)
         if path:
             self.open_image(path)
@@ -98,6 +99,8 @@ class PicturesMixin:
             self.show_message("The clipboard holds no picture to paste.")
 
     def save_drawing(self) -> None:
+        from PySide6.QtWidgets import QFileDialog
+
         path, _ = QFileDialog.getSaveFileName(self, "Save drawing as PNG", "drawing.png",
                                               "PNG image (*.png)")
         if path:

@@ -7,8 +7,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from PySide6.QtWidgets import QFileDialog, QMessageBox
-
 from desktop_app.texts import exported_text, lite_only_text
 from training.core.datasets import DATASETS
 
@@ -49,6 +47,8 @@ class TeachExportMixin:
         history = taught_before((info.metadata or {}).get("lineage"),
                                 self.personal.store.samples())
         if history is not None:
+            from PySide6.QtWidgets import QMessageBox  # (dialogs: not in the first frame)
+
             if history.nothing_new and QMessageBox.question(
                     self, "Teach it again?",
                     f"{name} was already taught these {count} samples ({history.when}); "
@@ -85,6 +85,8 @@ class TeachExportMixin:
         if self._export_refused():
             return
         start = self.settings.export_folder() or os.path.expanduser("~")
+        from PySide6.QtWidgets import QFileDialog
+
         folder = QFileDialog.getExistingDirectory(self, "Export the model into a folder", start)
         if folder:
             self.settings.set_export_folder(folder)

@@ -16,7 +16,6 @@ import json
 import math
 import os
 import zipfile
-from importlib import resources
 from pathlib import Path
 
 SHIPPED_MODELS = ("mnist", "fashion_mnist")
@@ -36,7 +35,9 @@ def shipped_model_path(name: str) -> Path:
     """Path of a model shipped in ``resources/models`` (found through the installed package)."""
     if name not in SHIPPED_MODELS:
         raise ModelLoadError(f"no shipped model named {name!r}; shipped: {', '.join(SHIPPED_MODELS)}")
-    return Path(str(resources.files("resources") / "models" / f"{name}.keras"))
+    from training.core.paths import shipped_resources
+
+    return shipped_resources() / "models" / f"{name}.keras"
 
 
 def default_model_path(dataset: str) -> Path:
@@ -250,6 +251,12 @@ def _preview(value) -> str:
 
 
 def file_sha256(path: Path) -> str:
+    from training.core import ahead  # the window's first load may have hashed it already
+
+    return ahead.take("sha256", path, sha256_now)
+
+
+def sha256_now(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
