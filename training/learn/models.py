@@ -149,13 +149,39 @@ def wide_cnn(dropout: float = 0.3, l2: float = 0.0, dtype=None) -> "keras.Model"
 
 
 def mid_cnn(dropout: float = 0.1, l2: float = 0.0, dtype=None) -> "keras.Model":
-    """Ours, for accuracy per second of training (the Quick preset on Fashion-MNIST): Conv 16 ->
+    """Ours, for accuracy per second of training (the Quick preset on Fashion-MNIST until
+    strided_cnn, which does as well in half the time on a CPU without bfloat16): Conv 16 ->
     Conv 64 (each 3x3 + MaxPool 2) -> Flatten -> Dense 128 -> Dense 10. 412,266 parameters,
     ~2.3 M multiply-adds per image. Few channels at full resolution (where a CPU step spends
     its time moving activations), many at 14x14, and a big dense layer that learns fast:
     91.5 % on Fashion-MNIST after 3 epochs (compact_cnn: 90.6 % after 4, in more time).
     """
     return _conv_net("mid_cnn", (16, 64), 128, dropout, l2, dtype)
+
+
+def strided_cnn(dropout: float = 0.1, l2: float = 0.0, dtype=None) -> "keras.Model":
+    """Ours, for accuracy per second of training on Fashion-MNIST (the Quick preset there):
+    Conv 32 4x4 stride 2 -> MaxPool 2 -> Conv 48 3x3 -> Flatten -> Dense 128 -> Dense 10.
+    316,890 parameters, ~1.1 M multiply-adds per image (mid_cnn: 2.3 M). Nothing runs at full
+    resolution: the strided first convolution reads the 28x28 picture straight into 14x14
+    maps. On the 2-core EPYC (float32, no BF16) it trains about 2.3x as many pictures per CPU
+    second as mid_cnn, for as much accuracy per epoch: Fashion-MNIST 91.48 / 91.33 % after 4
+    epochs (seeds 0 / 1, one-cycle 5e-3, no dropout), mid_cnn 91.37 % after 3. With Conv 64
+    second it was 20 % slower for the same accuracy (91.37 / 91.34 %).
+    """
+    import keras
+    from keras import layers
+
+    reg = keras.regularizers.L2(l2) if l2 else None
+    model = keras.Sequential(name="strided_cnn")
+    model.add(keras.Input(INPUT_SHAPE))
+    model.add(layers.Conv2D(32, 4, strides=2, padding="same", activation="relu",
+                            kernel_regularizer=reg, dtype=dtype))
+    model.add(layers.MaxPooling2D(2, dtype=dtype))
+    model.add(layers.Conv2D(48, 3, padding="same", activation="relu", kernel_regularizer=reg,
+                            dtype=dtype))
+    _add_head(model, 128, dropout, reg, dtype)
+    return model
 
 
 def vgg_cnn(dropout: float = 0.3, l2: float = 0.0, dtype=None) -> "keras.Model":
@@ -170,7 +196,7 @@ def vgg_cnn(dropout: float = 0.3, l2: float = 0.0, dtype=None) -> "keras.Model":
 # The builder behind each name of training/protocol/config.py's ARCHITECTURES.
 BUILDERS: dict[str, Callable[..., "keras.Model"]] = {
     "lecture_dense": lecture_dense, "lecture_cnn": lecture_cnn, "compact_cnn": compact_cnn,
-    "mid_cnn": mid_cnn, "wide_cnn": wide_cnn, "vgg_cnn": vgg_cnn,
+    "mid_cnn": mid_cnn, "strided_cnn": strided_cnn, "wide_cnn": wide_cnn, "vgg_cnn": vgg_cnn,
 }
 
 
