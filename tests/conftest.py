@@ -89,7 +89,8 @@ sys.meta_path.insert(0, _GATE)
 
 # Files whose tests train for 10-70 s each (mostly in child processes): started first, so that
 # the two workers end together on a tail of shorter tests instead of one waiting for the other.
-HEAVY_FILES = ("test_calibration.py", "test_strategy.py", "test_training_panel.py",
+HEAVY_FILES = ("test_classifier_window.py", "test_own_classes.py",
+               "test_calibration.py", "test_strategy.py", "test_training_panel.py",
                "test_teach_window.py", "test_user_work_kept.py", "test_window_training.py",
                "test_presets.py", "test_teach.py", "test_cli.py", "test_tuning.py",
                "test_export.py")
