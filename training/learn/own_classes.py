@@ -173,21 +173,59 @@ JUNK_EACH = 300            # scribbles, digits and letters not among the classes
 def _check_pictures(pictures: PictureFolder, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(other augmented copies of the drawings, junk): the "none of my classes" check is
     fitted to accept the first and refuse the second. Junk is what a user may draw that is not
-    a class: scribbles, digits and letters (those that are not among the classes), noise."""
-    from training.learn.drawn_sets import pictures as drawn_pictures
-    from training.learn.ood_sets import model_inputs, noise, scribbles
-
+    a class: scribbles, noise, and the digits and letters that are not among the classes."""
     copies, _ = augmented(pictures.images, digits=True, seed=seed + 7919)
     rng = np.random.default_rng(seed)
     copies = copies[rng.permutation(len(copies))[:CHECK_COPIES]]
+    junk, tags = _junk_pool()
     own = {name.lower() for name in pictures.class_names}
+    keep = np.array([tag.split(":")[-1].lower() not in own for tag in tags], bool)
+    return copies, junk[keep][..., None].astype(np.float32) / 255.0
+
+
+JUNK_FILE = "own_classes_junk-1.npz"   # a new version of the junk: a new name
+
+
+def _junk_pool() -> tuple[np.ndarray, list[str]]:
+    """The junk pictures as model inputs (uint8) with their tags ("scribble", "digit:7",
+    "letter:A" ...). Drawing them costs ~10 s here (560-pixel pictures, anti-aliased), so a
+    copy made by ``python -m training.learn.own_classes`` is shipped (resources/ood_fit/), and
+    without it they are drawn once and kept in the app's cache folder."""
+    from training.core.paths import user_home
+
+    for path in (_shipped_junk_path(), user_home() / "cache" / JUNK_FILE):
+        try:
+            with np.load(path, allow_pickle=False) as stored:
+                return stored["inputs"], [str(t) for t in stored["tags"]]
+        except (OSError, ValueError, KeyError):
+            continue
+    return _write_junk(user_home() / "cache" / JUNK_FILE)
+
+
+def _shipped_junk_path() -> Path:
+    import resources
+
+    return Path(resources.__file__).parent / "ood_fit" / JUNK_FILE
+
+
+def _write_junk(path: Path) -> tuple[np.ndarray, list[str]]:
+    from training.core.atomic import WriteError, write_with
+    from training.learn.drawn_sets import pictures as drawn_pictures
+    from training.learn.ood_sets import model_inputs, noise, scribbles
+
+    rng = np.random.default_rng(0)
     items = list(scribbles(JUNK_EACH, rng)) + list(noise(JUNK_EACH // 3, rng))
     for kind in ("digits", "letters"):
         items += [(version, picture) for _, version, picture
-                  in drawn_pictures(kind, JUNK_EACH, seed, "fit")
-                  if version.split(":")[1].lower() not in own]
-    junk, _, _ = model_inputs(items, DRAWING_STYLE)
-    return copies, junk[..., None]
+                  in drawn_pictures(kind, JUNK_EACH, 0, "fit")]
+    inputs, tags, _ = model_inputs(items, DRAWING_STYLE)
+    inputs = np.round(inputs * 255).astype(np.uint8)
+    try:
+        write_with(path, lambda tmp: np.savez_compressed(tmp, inputs=inputs,
+                                                         tags=np.array(tags)), ".npz")
+    except WriteError:
+        pass  # made again next time
+    return inputs, tags
 
 
 def _split(taps: dict, sizes: tuple[int, ...]) -> list[dict]:
@@ -417,3 +455,8 @@ class _Clock:
                        "eta_seconds": left})
         if self.should_stop():
             raise Stopped
+
+
+if __name__ == "__main__":  # the shipped junk (see _junk_pool)
+    _write_junk(_shipped_junk_path())
+    print(f"wrote {_shipped_junk_path()}")
