@@ -166,7 +166,7 @@ class ActionsMixin:
                              .replace("\0", "&"), " or ".join(dict.fromkeys(keys))))
         rows.append(("Draw / erase", "left / right mouse button"))
         # The class keys are read by the canvas itself, not by actions: listed here by hand.
-        last = len(dataset_info(self.controller.dataset).class_names) - 1
+        last = min(9, len(dataset_info(self.controller.dataset).class_names) - 1)  # keys 0-9
         rows.append(("Keep the drawing as a sample of class N (My samples)",
                      f"0–{last} on the canvas"))
         table = "".join(f"<tr><td>{name}</td><td>&nbsp;&nbsp;<b>{keys}</b></td></tr>"

@@ -112,8 +112,8 @@ class LayoutMixin:
         for index, name in enumerate(dataset_info(dataset).class_names):
             button = QPushButton(name)  # the whole name: the grid makes room for it
             button.setObjectName(f"thisIs{index}")
-            button.setToolTip(f"This is {name} (key {index} on the canvas): keep the drawing "
-                              "as a personal sample")
+            key = f" (key {index} on the canvas)" if index <= 9 else ""  # keys 0-9 only
+            button.setToolTip(f"This is {name}{key}: keep the drawing as a personal sample")
             button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
             button.clicked.connect(lambda _=False, i=index: self.store_sample(i))
             buttons.append(button)
