@@ -189,3 +189,30 @@ def test_stopping_or_closing_mid_training_leaves_no_model_and_no_child(qtbot, ap
     qtbot.waitUntil(lambda: not child_pids(), timeout=TIMEOUT)
     assert not classifier.model_path.exists()
     assert sorted(p.name for p in classifier.folder.iterdir()) == ["classifier.json"]
+
+
+def test_a_classifier_of_the_letters_a_to_z_opens_with_26_buttons_and_no_model_yet(
+        qtbot, app_settings):
+    """No training here (no TensorFlow): the classes, the buttons, the keys and the message
+    of a classifier that has no model yet."""
+    from training.core.classifiers import create
+
+    classifier = create("Letters", "A-Z")
+    app_settings.set_dataset(classifier.name)
+    from desktop_app.main_window import MainWindow
+
+    win = MainWindow(settings=app_settings)
+    qtbot.addWidget(win)
+    win.show()
+    win.ensure_ready()
+    buttons = [win.findChild(QPushButton, f"thisIs{i}") for i in range(26)]
+    assert [b.text() for b in buttons] == [chr(c) for c in range(ord("A"), ord("Z") + 1)]
+    assert "key" not in buttons[10].toolTip() and "key 9" in buttons[9].toolTip()
+    qtbot.waitUntil(lambda: "has no model yet" in win.statusBar().currentMessage(),
+                    timeout=TIMEOUT)
+    assert win.findChild(QPushButton, "trainClasses").isVisible()
+    stroke(qtbot, win.canvas, line((100, 300), (200, 80)) + line((200, 80), (300, 300)))
+    win.canvas.setFocus()
+    qtbot.keyClick(win.canvas, Qt.Key.Key_2)   # C: kept in its folder
+    assert len(list((classifier.samples / "C").glob("*.png"))) == 1
+    win.close()
