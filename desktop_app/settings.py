@@ -16,7 +16,7 @@ import os
 
 from PySide6.QtCore import QByteArray, QSettings
 
-from training.core.datasets import DATASETS, known_dataset
+from training.core.datasets import known_dataset
 from training.core.paths import HOME_ENV_VAR, models_dir, user_home
 
 ORGANIZATION = "DrawClassify"
@@ -171,7 +171,7 @@ class AppSettings:
     def dataset(self) -> str:
         """MNIST, Fashion-MNIST or a classifier of the user's own classes that still exists."""
         value = self._text(self.DATASET, "mnist")
-        if value in DATASETS or known_dataset(value):
+        if known_dataset(value):
             return value
         if self.DATASET not in self._problems:
             self._reset(self.DATASET, f"unknown dataset or classifier {_preview(value)}")

@@ -43,7 +43,6 @@ from desktop_app.prediction.requests import (
     NeedsConversion,
 )
 from desktop_app.views.follow_input import FollowsModelInput
-from training.core.datasets import dataset_info
 from training.runtime.calibration import apply_temperature
 from training.runtime.model_cache import ModelCache
 
@@ -521,11 +520,6 @@ class CompareView(FollowsModelInput, QWidget):
             self._fill_choices()  # "In use: …" follows the canvas's model
 
     @Slot(str)
-    def _class_names(self) -> list[str]:
-        """The canvas model's own (a classifier's model may predate a class added since)."""
-        info = self._controller.model(self._dataset)
-        return info.class_names if info else list(dataset_info(self._dataset).class_names)
-
     def _on_dataset_changed(self, dataset: str) -> None:
         self._dataset = dataset
         self._input = None

@@ -41,7 +41,6 @@ from desktop_app.prediction.inference_worker import ConversionNeeded
 from desktop_app.prediction.model_choices import IN_USE, standard_choices
 from desktop_app.prediction.requests import Conversion, ModelInfo
 from desktop_app.views.follow_input import FollowsModelInput
-from training.core.datasets import dataset_info
 from training.modelfile.sidecar import ModelLoadError
 from training.runtime.activations import feature_mosaic, vector_levels
 from training.runtime.model_cache import ModelCache
@@ -463,11 +462,6 @@ class LayersView(FollowsModelInput, QWidget):
             return None
         return LayersRequest(model["key"], model["path"], self._dataset, self._input,
                              tuple(self._class_names()))
-
-    def _class_names(self) -> list[str]:
-        """The model's own (a classifier's model may predate a class added since)."""
-        info = self._controller.model(self._dataset)
-        return info.class_names if info else list(dataset_info(self._dataset).class_names)
 
     @Slot(object)
     def _on_computed(self, outputs: LayerOutputs) -> None:

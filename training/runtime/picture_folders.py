@@ -27,11 +27,12 @@ from pathlib import Path
 import numpy as np
 
 from training.core.classifiers import MAX_CLASSES, MIN_CLASSES, slug
+from training.runtime import samples
 from training.runtime.paper import BlankPictureError
 from training.runtime.preprocess import PictureError, open_picture, to_model_input
 
 MAX_PICTURES = 20_000      # more is a dataset to train with `train --dataset` on IDX files
-PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+PICTURE_SUFFIXES = (*samples.PICTURE_SUFFIXES, ".tif", ".tiff")  # a user's folder: TIFF too
 DRAWING_STYLE = "drawing"  # the preprocessing a folder's pictures get: the digits' layout
 
 
