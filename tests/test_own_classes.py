@@ -276,3 +276,15 @@ def test_folders_edited_by_hand_are_reconciled_and_nothing_is_lost(private_home)
     assert any("moon" in c for c in changes) and any("house" in c for c in changes)
     assert (made.samples / "house").is_dir() and (made.samples / "moon" / "a.png").is_file()
     assert reconcile(now) == (now, [])  # nothing more to say
+
+
+def test_a_classifier_that_cannot_be_written_says_so_and_leaves_nothing(tmp_path, monkeypatch):
+    from training.core.atomic import WriteError
+    from training.core.classifiers import all_classifiers, create
+
+    blocker = tmp_path / "home-is-a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("DRAW_CLASSIFY_HOME", str(blocker))
+    with pytest.raises(WriteError):
+        create("Shapes", "star, heart")
+    assert all_classifiers() == [] and blocker.read_text() == "not a folder"
