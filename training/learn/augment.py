@@ -46,7 +46,10 @@ def make_train_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int,
         digits = augment_for == "mnist"
 
         def augment(batch, batch_labels):
-            return augment_batch(batch, generator, digits), batch_labels
+            recentre = (0.0, 0.0)
+            if digits:
+                batch, recentre = add_variant_strokes(batch, batch_labels, generator)
+            return augment_batch(batch, generator, digits, recentre), batch_labels
 
         ds = ds.map(augment, num_parallel_calls=1)  # the generator is stateful: keep one caller
     return ds.prefetch(tf.data.AUTOTUNE)
@@ -56,8 +59,10 @@ def make_eval_dataset(x: np.ndarray, y: np.ndarray, batch_size: int = 1000) -> t
     return tf.data.Dataset.from_tensor_slices((to_float(x), y.astype(np.int32))).batch(batch_size)
 
 
-def augment_batch(batch: tf.Tensor, generator: tf.random.Generator, digits: bool) -> tf.Tensor:
-    """Random warp of a (b, 28, 28, 1) float batch; for digits also a random stroke width."""
+def augment_batch(batch: tf.Tensor, generator: tf.random.Generator, digits: bool,
+                  recentre=(0.0, 0.0)) -> tf.Tensor:
+    """Random warp of a (b, 28, 28, 1) float batch; for digits also a random stroke width.
+    ``recentre``: per-image (dx, dy) pixels the content is moved by before the random shift."""
     params = DIGIT_WARP if digits else FASHION_WARP
     n = tf.shape(batch)[0]
 
@@ -67,8 +72,8 @@ def augment_batch(batch: tf.Tensor, generator: tf.random.Generator, digits: bool
     angle = uniform(-1.0, 1.0) * math.radians(params["rotation_deg"])
     scale = uniform(*params["scale"])
     shear = uniform(-params["shear"], params["shear"])
-    shift_x = uniform(-params["shift"], params["shift"])
-    shift_y = uniform(-params["shift"], params["shift"])
+    shift_x = uniform(-params["shift"], params["shift"]) + recentre[0]
+    shift_y = uniform(-params["shift"], params["shift"]) + recentre[1]
     # The transform maps output pixel (x, y) to the input pixel it samples, about the centre.
     cos, sin = tf.cos(angle) / scale, tf.sin(angle) / scale
     a0, a1 = cos, -sin + shear * cos
@@ -91,3 +96,99 @@ def augment_batch(batch: tf.Tensor, generator: tf.random.Generator, digits: bool
     thinner = -tf.nn.max_pool2d(-warped, 3, 1, "SAME")
     target = tf.where(amount > 0, thicker, thinner)
     return warped + tf.abs(amount) * (target - warped)
+
+
+# --- Hands MNIST rarely shows (issue #23) --------------------------------------------------------
+# Share of MNIST's 1s given a flag (of those, BASE_RATE also a base) and of its 7s crossed.
+FLAG_RATE, BASE_RATE, CROSS_RATE = 0.35, 0.4, 0.3
+FLAG_LENGTH = (0.15, 0.5)     # fraction of the digit's height
+FLAG_ANGLE = (0.0, 50.0)      # degrees below horizontal, pointing left
+FLAT_FLAG = 0.28              # longest flag drawn level without a base: longer, it is a 7's bar
+BASE_HALF = (0.12, 0.3)       # each side of the stem's foot, fraction of the height
+CROSS_HALF = (0.15, 0.32)     # each side of the 7's stem
+CROSS_AT = (0.42, 0.62)       # how far down the 7 the bar crosses
+INK = 0.3                     # a pixel this bright is part of the digit
+
+
+def add_variant_strokes(batch: tf.Tensor, labels: tf.Tensor, generator: tf.random.Generator):
+    """Draws a flag (and sometimes a base) on some 1s and a bar across some 7s of a (b, 28, 28, 1)
+    batch; returns it and the (dx, dy) that puts each picture's centre of mass back where it was
+    (MNIST and the canvas centre digits by mass)."""
+    images = batch[..., 0]
+    n = tf.shape(images)[0]
+    grid = tf.range(SIDE, dtype=tf.float32)
+
+    def uniform(low, high):
+        return generator.uniform([n], low, high)
+
+    rows = tf.cast(tf.reduce_max(images, axis=2) > INK, tf.int32)          # (b, 28)
+    top = tf.cast(tf.argmax(rows, axis=1), tf.float32)
+    bottom = SIDE - 1 - tf.cast(tf.argmax(tf.reverse(rows, [1]), axis=1), tf.float32)
+    height = tf.maximum(bottom - top + 1.0, 4.0)
+
+    def x_at(y):  # ink-weighted column of the row at height y (float, rounded to a row)
+        row = tf.gather(images, tf.cast(tf.clip_by_value(tf.round(y), 0, SIDE - 1), tf.int32),
+                        axis=1, batch_dims=1)
+        return tf.reduce_sum(row * grid, 1) / tf.maximum(tf.reduce_sum(row, 1), 1e-3)
+
+    def ink_width(y):
+        row = tf.gather(images, tf.cast(tf.clip_by_value(tf.round(y), 0, SIDE - 1), tf.int32),
+                        axis=1, batch_dims=1)
+        return tf.reduce_sum(row, 1)
+
+    # The pen: a 1's stroke width is its ink over its height; a 7's, its stem's row width.
+    one_pen = tf.reduce_sum(images, [1, 2]) / height
+    cross_y = top + uniform(*CROSS_AT) * height
+    seven_pen = ink_width(cross_y) * 0.8
+    radius = tf.clip_by_value(tf.where(tf.equal(labels, 7), seven_pen, one_pen) / 2.0, 0.9, 2.2)
+
+    chance = generator.uniform([n])
+    is_one, is_seven = tf.equal(labels, 1), tf.equal(labels, 7)
+    flagged = is_one & (chance < FLAG_RATE)
+    based = flagged & (generator.uniform([n]) < BASE_RATE)
+    crossed = is_seven & (chance < CROSS_RATE)
+
+    # Flag: from the top of the stem, down and to the left; without a base, the flatter the
+    # flag the shorter (a long level flag over a leaning stem is how a 7 looks).
+    top_x = x_at(top)
+    steepness = uniform(0.0, 1.0)
+    angle = (FLAG_ANGLE[0] + steepness * (FLAG_ANGLE[1] - FLAG_ANGLE[0])) * (math.pi / 180.0)
+    longest = tf.where(based, FLAG_LENGTH[1],
+                       FLAT_FLAG + steepness * (FLAG_LENGTH[1] - FLAT_FLAG))
+    length = (FLAG_LENGTH[0] + uniform(0.0, 1.0) * (longest - FLAG_LENGTH[0])) * height
+    flag = (top_x, top + 0.5, top_x - length * tf.cos(angle), top + 0.5 + length * tf.sin(angle))
+    # Base: across the foot of the stem.
+    foot_x, foot_y = x_at(bottom), bottom - 0.5
+    base = (foot_x - uniform(*BASE_HALF) * height, foot_y,
+            foot_x + uniform(*BASE_HALF) * height, foot_y)
+    # Cross: through the 7's stem, nearly level.
+    stem_x = x_at(cross_y)
+    tilt = uniform(-0.06, 0.06) * height
+    cross = (stem_x - uniform(*CROSS_HALF) * height, cross_y - tilt,
+             stem_x + uniform(*CROSS_HALF) * height, cross_y + tilt)
+
+    strokes = tf.zeros_like(images)
+    for segment, chosen in ((flag, flagged), (base, based), (cross, crossed)):
+        ink = _segment_ink(segment, radius, grid)
+        strokes = tf.maximum(strokes, ink * tf.cast(chosen, tf.float32)[:, None, None])
+    drawn = tf.maximum(images, strokes)
+    recentre = [centre - moved for centre, moved in zip(_centre_of_mass(images, grid),
+                                                        _centre_of_mass(drawn, grid))]
+    return drawn[..., None], recentre
+
+
+def _segment_ink(segment, radius, grid):
+    """(b, 28, 28) anti-aliased ink of a round pen of ``radius`` along segment (x0, y0, x1, y1)."""
+    x0, y0, x1, y1 = (v[:, None, None] for v in segment)
+    px, py = grid[None, None, :], grid[None, :, None]
+    dx, dy = x1 - x0, y1 - y0
+    t = tf.clip_by_value(((px - x0) * dx + (py - y0) * dy) / tf.maximum(dx * dx + dy * dy, 1e-6),
+                         0.0, 1.0)
+    distance = tf.sqrt(tf.square(px - x0 - t * dx) + tf.square(py - y0 - t * dy))
+    return tf.clip_by_value(radius[:, None, None] + 0.5 - distance, 0.0, 1.0)
+
+
+def _centre_of_mass(images, grid):
+    mass = tf.maximum(tf.reduce_sum(images, [1, 2]), 1e-3)
+    return (tf.reduce_sum(images * grid[None, None, :], [1, 2]) / mass,
+            tf.reduce_sum(images * grid[None, :, None], [1, 2]) / mass)
