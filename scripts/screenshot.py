@@ -5,7 +5,8 @@
              --teach=DIALOG.png (store ten flagged "1"s as samples, teach, save the dialog too),
              --views (show "What each layer sees" on the right, "Models side by side" below),
              --confidence=PANEL.png (with --training: hold out 10 % for calibration, then save
-             the training panel showing the reliability diagram)
+             the training panel showing the reliability diagram),
+             --saliency=WINDOW.png (a closed-top 4 with "Where it looks" on, the window saved)
 """
 
 import sys
@@ -48,9 +49,12 @@ def seven(scale=1.0):
     return [(int(x * scale), int(y * scale)) for x, y in top + down]
 
 
-def flagged_one(shift=0, flag=40):
-    """A "1" written the European way: a flag up to the top, then straight down."""
-    flag_part = [(200 + shift - flag + i * flag // 10, 115 - i * 3) for i in range(11)]
+def flagged_one(shift=0, flag=40, drop=30):
+    """A "1" written the European way: a flag up to the top, then straight down. The shipped
+    model reads flags up to about a third of the stem untaught; a long level one (flag ~140,
+    drop ~15) is the hand it reads as "7", and the one teaching is shown on."""
+    flag_part = [(200 + shift - flag + i * flag // 10, 85 + drop - i * drop // 10)
+                 for i in range(11)]
     down = [(200 + shift - i * 2, 85 + i * 12) for i in range(22)]
     return flag_part + down
 
@@ -59,10 +63,10 @@ def teach(app, window, out: str) -> None:
     from PySide6.QtWidgets import QPushButton
 
     for k in range(10):
-        draw_stroke(window.canvas, flagged_one(shift=6 * k - 30, flag=80 + 4 * k))
+        draw_stroke(window.canvas, flagged_one(shift=6 * k - 30, flag=130 + 4 * k, drop=15))
         wait(app, 0.2)
         window.findChild(QPushButton, "thisIs1").click()
-    draw_stroke(window.canvas, flagged_one(shift=-10, flag=90))  # the one to read after
+    draw_stroke(window.canvas, flagged_one(shift=-10, flag=140, drop=15))  # read after
     started = time.perf_counter()
     window.teach_action.trigger()
     dialog = window.teach_dialog()
@@ -76,6 +80,28 @@ def teach(app, window, out: str) -> None:
           dialog.results.text()[:300])
     keep.click()
     wait(app, until=lambda: "taught" in window.model_name.text(), timeout=60)
+    wait(app, 1.0)
+
+
+def saliency(app, window, out: str) -> None:
+    from PySide6.QtGui import QAction
+
+    action = window.findChild(QAction, "showSaliency")
+    maps = []
+    window.controller.explained.connect(maps.append)
+    window.canvas.clear()
+    action.trigger()
+    draw_stroke(window.canvas, [(110 + i * 12, 80 - i) for i in range(11)]
+                + [(230, 70 + i * 13) for i in range(21)])
+    draw_stroke(window.canvas, [(110, 80 + i * 15) for i in range(11)]
+                + [(110 + i * 13, 230) for i in range(13)])
+    wait(app, until=lambda: bool(maps), timeout=60)
+    wait(app, 1.5)
+    window.grab().save(out)
+    print(out, window.prediction_label.text())
+    action.trigger()
+    window.canvas.clear()
+    draw_stroke(window.canvas, seven())
     wait(app, 1.0)
 
 
@@ -117,7 +143,7 @@ def main(out: str) -> None:
             wait(app, 1.0)
     if "--views" in sys.argv:
         window.canvas.clear()  # a "1" with a flag: the models do not all agree
-        draw_stroke(window.canvas, flagged_one(shift=10, flag=70))
+        draw_stroke(window.canvas, flagged_one(shift=10, flag=90))
         window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, window.compare_dock)
         window.show_dock(window.compare_dock)
         window.show_dock(window.layers_dock)
@@ -139,6 +165,10 @@ def main(out: str) -> None:
         print(layers_out)
         combo.setCurrentIndex(0)
         wait(app, 1.0)
+    saliency_shot = next((a.split("=", 1)[1] for a in sys.argv
+                          if a.startswith("--saliency=")), None)
+    if saliency_shot:
+        saliency(app, window, saliency_shot)
     teach_shot = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--teach=")), None)
     if teach_shot:
         teach(app, window, teach_shot)
