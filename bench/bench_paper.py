@@ -197,7 +197,11 @@ def preprocess_at(commit: str):
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # dataclasses look their module up while the class is made
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except ImportError:  # its imports moved since (the packages of issue #21): no comparison
+        del sys.modules[name]
+        return None
     return module
 
 
