@@ -26,7 +26,12 @@ import numpy as np
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from bench.bench_own_classes import REFERENCE_SIDE, Hand, digit_strokes  # noqa: E402
+from bench.bench_own_classes import (  # noqa: E402
+    REFERENCE_SIDE,
+    Hand,
+    digit_strokes,
+    open_window,
+)
 
 COUNT = int(os.environ.get("BENCH_HANDS_COUNT", "60"))
 PENS = (12, 18, 24, 30)     # brush sizes, px (18: the default)
@@ -109,24 +114,11 @@ def readings(model: Path, pictures: list[np.ndarray]):
 
 
 def run() -> dict:
-    from PySide6.QtCore import QSettings
-    from PySide6.QtWidgets import QApplication
-
     from training.modelfile.sidecar import shipped_model_path
 
     home = tempfile.mkdtemp(prefix="bench-hands-")
     os.environ["DRAW_CLASSIFY_HOME"] = home
-    from desktop_app.main_window import MainWindow
-    from desktop_app.settings import AppSettings
-
-    app = QApplication.instance() or QApplication([])
-    settings = AppSettings(QSettings(os.path.join(home, "settings.ini"),
-                                     QSettings.Format.IniFormat))
-    settings.set_dataset("mnist")
-    win = MainWindow(settings=settings)
-    win.resize(1280, 800)
-    win.show()
-    win.ensure_ready()
+    app, win = open_window(home, "mnist")
     hand = Hand(win)
     rng = np.random.default_rng(2312)
 

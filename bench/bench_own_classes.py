@@ -120,6 +120,25 @@ class Hand:
         return grey
 
 
+def open_window(home: str, dataset: str):
+    """(app, the real main window) on the private ``home``, showing ``dataset``, model loaded."""
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    from desktop_app.main_window import MainWindow
+    from desktop_app.settings import AppSettings
+
+    app = QApplication.instance() or QApplication([])
+    settings = AppSettings(QSettings(os.path.join(home, "settings.ini"),
+                                     QSettings.Format.IniFormat))
+    settings.set_dataset(dataset)
+    win = MainWindow(settings=settings)
+    win.resize(1280, 800)
+    win.show()
+    win.ensure_ready()
+    return app, win
+
+
 def wait(app, predicate, seconds: float) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -156,24 +175,14 @@ def answers(model_path: Path, dataset: str, pictures: list[np.ndarray]):
 
 
 def run() -> dict:
-    from PySide6.QtCore import QSettings
-    from PySide6.QtWidgets import QApplication, QPushButton
+    from PySide6.QtWidgets import QPushButton
 
     home = tempfile.mkdtemp(prefix="bench-own-")
     os.environ["DRAW_CLASSIFY_HOME"] = home
-    from desktop_app.main_window import MainWindow
-    from desktop_app.settings import AppSettings
     from training.core.classifiers import create
 
-    app = QApplication.instance() or QApplication([])
     classifier = create("Letters", ", ".join(LETTERS))
-    settings = AppSettings(QSettings(os.path.join(home, "settings.ini"),
-                                     QSettings.Format.IniFormat))
-    settings.set_dataset(classifier.name)
-    win = MainWindow(settings=settings)
-    win.resize(1280, 800)
-    win.show()
-    win.ensure_ready()
+    app, win = open_window(home, classifier.name)
     hand = Hand(win)
     rng = np.random.default_rng(2026)
 

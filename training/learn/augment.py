@@ -121,25 +121,16 @@ def add_variant_strokes(batch: tf.Tensor, labels: tf.Tensor, generator: tf.rando
     def uniform(low, high):
         return generator.uniform([n], low, high)
 
-    rows = tf.cast(tf.reduce_max(images, axis=2) > INK, tf.int32)          # (b, 28)
-    top = tf.cast(tf.argmax(rows, axis=1), tf.float32)
-    bottom = SIDE - 1 - tf.cast(tf.argmax(tf.reverse(rows, [1]), axis=1), tf.float32)
-    height = tf.maximum(bottom - top + 1.0, 4.0)
+    top, bottom, height = _extent(images)
 
-    def x_at(y):  # ink-weighted column of the row at height y (float, rounded to a row)
-        row = tf.gather(images, tf.cast(tf.clip_by_value(tf.round(y), 0, SIDE - 1), tf.int32),
-                        axis=1, batch_dims=1)
+    def x_at(y):  # ink-weighted column of the row at height y
+        row = _row(images, y)
         return tf.reduce_sum(row * grid, 1) / tf.maximum(tf.reduce_sum(row, 1), 1e-3)
-
-    def ink_width(y):
-        row = tf.gather(images, tf.cast(tf.clip_by_value(tf.round(y), 0, SIDE - 1), tf.int32),
-                        axis=1, batch_dims=1)
-        return tf.reduce_sum(row, 1)
 
     # The pen: a 1's stroke width is its ink over its height; a 7's, its stem's row width.
     one_pen = tf.reduce_sum(images, [1, 2]) / height
     cross_y = top + uniform(*CROSS_AT) * height
-    seven_pen = ink_width(cross_y) * 0.8
+    seven_pen = tf.reduce_sum(_row(images, cross_y), 1) * 0.8
     radius = tf.clip_by_value(tf.where(tf.equal(labels, 7), seven_pen, one_pen) / 2.0, 0.9, 2.2)
 
     chance = generator.uniform([n])
@@ -175,6 +166,20 @@ def add_variant_strokes(batch: tf.Tensor, labels: tf.Tensor, generator: tf.rando
     recentre = [centre - moved for centre, moved in zip(_centre_of_mass(images, grid),
                                                         _centre_of_mass(drawn, grid))]
     return drawn[..., None], recentre
+
+
+def _extent(images):
+    """(top row, bottom row, height) of each picture's ink, as floats."""
+    rows = tf.cast(tf.reduce_max(images, axis=2) > INK, tf.int32)          # (b, 28)
+    top = tf.cast(tf.argmax(rows, axis=1), tf.float32)
+    bottom = SIDE - 1 - tf.cast(tf.argmax(tf.reverse(rows, [1]), axis=1), tf.float32)
+    return top, bottom, tf.maximum(bottom - top + 1.0, 4.0)
+
+
+def _row(images, y):
+    """(b, 28): each picture's row at height y (rounded, kept inside the picture)."""
+    index = tf.cast(tf.clip_by_value(tf.round(y), 0, SIDE - 1), tf.int32)
+    return tf.gather(images, index, axis=1, batch_dims=1)
 
 
 def _segment_ink(segment, radius, grid):
