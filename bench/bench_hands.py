@@ -16,8 +16,8 @@ separated .keras paths with a .tflite beside them; default the shipped MNIST mod
 from __future__ import annotations
 
 import json
-import math
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -29,81 +29,36 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 from bench.bench_own_classes import (  # noqa: E402
     REFERENCE_SIDE,
     Hand,
+    template_strokes,
     digit_strokes,
     open_window,
 )
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+import make_flagged_ones as flagged  # noqa: E402
+
 COUNT = int(os.environ.get("BENCH_HANDS_COUNT", "60"))
 PENS = (12, 18, 24, 30)     # brush sizes, px (18: the default)
-
-
-def _stroke(points) -> np.ndarray:
-    return np.asarray(points, np.float64)
-
-
-def style_strokes(style: str, rng: np.random.Generator) -> list[np.ndarray]:
-    """One drawing of ``style`` in canvas coordinates (REFERENCE_SIDE square), before the hand's
-    wobble. The 1s' flag lengths and angles are make_flagged_ones.py's styles A-D."""
-    height = rng.uniform(0.5, 0.8) * REFERENCE_SIDE
-    cx = REFERENCE_SIDE / 2 + rng.uniform(-0.12, 0.12) * REFERENCE_SIDE
-    cy = REFERENCE_SIDE / 2 + rng.uniform(-0.08, 0.08) * REFERENCE_SIDE
-    top, bottom = cy - height / 2, cy + height / 2
-    if style.startswith("one"):
-        flag, angle, slant, base = {
-            "one_plain": ((0, 0), (0, 0), (-4, 8), False),
-            "one_flag": ((0.28, 0.42), (15, 35), (-3, 6), False),          # A
-            "one_flag_base": ((0.32, 0.48), (8, 30), (-4, 8), True),       # B
-            "one_slanted": ((0.28, 0.42), (12, 32), (12, 22), False),      # C
-            "one_short_flat": ((0.18, 0.28), (3, 20), (-6, 4), False),     # D
-            "one_hook": ((0.12, 0.2), (40, 65), (-4, 8), False),
-        }[style]
-        lean = math.tan(math.radians(rng.uniform(*slant))) * height / 2
-        head, foot = (cx + lean, top), (cx - lean, bottom)
-        strokes = []
-        if flag[1]:
-            length, a = rng.uniform(*flag) * height, math.radians(rng.uniform(*angle))
-            start = (head[0] - length * math.cos(a), head[1] + length * math.sin(a))
-            strokes.append(_stroke([start, head, foot]))
-        else:
-            strokes.append(_stroke([head, foot]))
-        if base:
-            half = rng.uniform(0.2, 0.32) * height
-            strokes.append(_stroke([(foot[0] - half, bottom), (foot[0] + half, bottom)]))
-        return strokes
-    if style.startswith("seven"):
-        width = rng.uniform(0.5, 0.7) * height
-        left, right = cx - width / 2, cx + width / 2
-        end = left + rng.uniform(0.15, 0.45) * width
-        strokes = [_stroke([(left, top), (right, top), (end, bottom)])]
-        if style == "seven_crossed":
-            t = rng.uniform(0.45, 0.6)
-            x = right + t * (end - right)
-            half = rng.uniform(0.18, 0.3) * height
-            strokes.append(_stroke([(x - half, top + t * height), (x + half, top + t * height)]))
-        return strokes
-    if style.startswith("four"):
-        width = rng.uniform(0.6, 0.8) * height
-        x = lambda u: cx + (u - 0.5) * width  # noqa: E731
-        y = lambda v: top + v * height  # noqa: E731
-        if style == "four_open":
-            return [_stroke([(x(0.1), y(0)), (x(0.05), y(0.6)), (x(0.95), y(0.6))]),
-                    _stroke([(x(0.75), y(0.05)), (x(0.75), y(1))])]
-        return [_stroke([(x(0.7), y(0)), (x(0), y(0.68)), (x(1), y(0.68))]),
-                _stroke([(x(0.72), y(0.3)), (x(0.72), y(1))])]
-    raise ValueError(style)
-
-
-STYLES = {"one_flag": 1, "one_flag_base": 1, "one_slanted": 1, "one_short_flat": 1,
-          "one_hook": 1, "one_plain": 1, "seven_crossed": 7, "seven": 7, "four_open": 4,
-          "four_closed": 4}
+# make_flagged_ones' styles (A-D: flags the shipped model learned; E: a flag as long as a 7's
+# bar, which it did not), then the 4s: drawn_sets' closed and open-top shapes.
+STYLES = {name: flagged.STYLES[name].digit for name in
+          ("A", "B", "C", "D", "E", "one_hook", "one_plain", "seven", "seven_crossed")}
+FOURS = {"four_closed": 0, "four_open": 1}
+STYLES.update(dict.fromkeys(FOURS, 4))
 
 
 def hand_drawn(style: str, rng: np.random.Generator) -> list[np.ndarray]:
-    """The style's strokes as a hand moves the mouse: densified, wobbling (drawn_sets)."""
-    from training.learn.drawn_sets import hand_path
+    """One drawing of ``style`` as a hand moves the mouse, in canvas coordinates: the 1s and
+    7s are scripts/make_flagged_ones.py's pen paths (its styles), the 4s drawn_sets' shapes;
+    densified and wobbling (drawn_sets.hand_path)."""
+    from training.learn.drawn_sets import DIGIT_ASPECT, DIGIT_SHAPES, hand_path
 
-    return [hand_path(points, rng, False, REFERENCE_SIDE * 0.6, 1.0)
-            for points in style_strokes(style, rng)]
+    if style in FOURS:
+        shape = DIGIT_SHAPES[4][FOURS[style]]
+        return template_strokes(shape, rng.uniform(*DIGIT_ASPECT[4]), rng, 1.0)
+    scale = REFERENCE_SIDE / flagged.SIDE
+    return [hand_path(np.asarray(path) * scale, rng, False, REFERENCE_SIDE * 0.6, 1.0)
+            for path in flagged.strokes(style, rng)]
 
 
 def readings(model: Path, pictures: list[np.ndarray]):

@@ -46,7 +46,7 @@ def letter_strokes(letter: str, rng: np.random.Generator, hand: float) -> list[n
     pen would move: placed, sized, slanted, tilted, wobbling (``hand``: how shaky)."""
     from training.learn.ood_sets import STROKE_LETTERS
 
-    return _strokes(STROKE_LETTERS[letter], rng.uniform(0.7, 1.1), rng, hand)
+    return template_strokes(STROKE_LETTERS[letter], rng.uniform(0.7, 1.1), rng, hand)
 
 
 def digit_strokes(digit: int, rng: np.random.Generator) -> list[np.ndarray]:
@@ -54,7 +54,8 @@ def digit_strokes(digit: int, rng: np.random.Generator) -> list[np.ndarray]:
 
     variants = DIGIT_SHAPES[digit]
     strokes = variants[int(rng.integers(len(variants)))]
-    return _strokes(strokes, rng.uniform(*DIGIT_ASPECT.get(digit, OTHER_ASPECT)), rng, 1.0)
+    aspect = rng.uniform(*DIGIT_ASPECT.get(digit, OTHER_ASPECT))
+    return template_strokes(strokes, aspect, rng, 1.0)
 
 
 def scribble_strokes(rng: np.random.Generator) -> list[np.ndarray]:
@@ -67,7 +68,7 @@ def scribble_strokes(rng: np.random.Generator) -> list[np.ndarray]:
     return out
 
 
-def _strokes(template, aspect: float, rng, hand: float) -> list[np.ndarray]:
+def template_strokes(template, aspect: float, rng, hand: float) -> list[np.ndarray]:
     from training.learn.drawn_sets import hand_path
 
     side = REFERENCE_SIDE

@@ -71,15 +71,22 @@ CONTROL_STYLES = ("seven", "seven_crossed", "one_plain", "one_hook")
 
 def draw(style: str | Style, rng: np.random.Generator) -> np.ndarray:
     """One 560x560 uint8 drawing, white ink on black."""
+    drawn = strokes(style, rng)
+    width = rng.uniform(*PEN)
+    return _render(drawn, width)
+
+
+def strokes(style: str | Style, rng: np.random.Generator) -> list[list[tuple[float, float]]]:
+    """One drawing's pen paths, in pixels of the 560x560 picture (bench/bench_hands.py draws
+    them with the mouse on the canvas)."""
     spec = STYLES[style] if isinstance(style, str) else style
     height = rng.uniform(0.45, 0.8) * SIDE
     cx = SIDE / 2 + rng.uniform(-0.12, 0.12) * SIDE
     top = SIDE / 2 - height / 2 + rng.uniform(-0.1, 0.1) * SIDE
     lean = math.tan(math.radians(rng.uniform(*spec.slant)))
-    strokes = _seven(spec, rng, cx, top, height, lean) if spec.digit == 7 else \
-        _one(spec, rng, cx, top, height, lean)
-    width = rng.uniform(*PEN)
-    return _render(strokes, width)
+    if spec.digit == 7:
+        return _seven(spec, rng, cx, top, height, lean)
+    return _one(spec, rng, cx, top, height, lean)
 
 
 def _one(spec: Style, rng, cx, top, height, lean) -> list[list[tuple[float, float]]]:
