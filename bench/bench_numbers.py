@@ -174,7 +174,8 @@ def single_digit_agreement(images: np.ndarray, model) -> dict:
     """How many of ``images`` (official 28x28 digits), drawn as pictures, ``read_number`` reads
     as exactly one digit with the single-digit path's label; and how many the window would show
     as a number (``may_hold_several`` and two or more digits found). ``model``: a LiteModel."""
-    from training.runtime.numbers import may_hold_several, read_number
+    from training.runtime.numbers import read_number
+    from training.runtime.precheck import may_hold_several
     from training.runtime.preprocess import to_model_input
 
     differ, shown_as_number, checked, examples = 0, 0, 0, []

@@ -213,7 +213,7 @@ def test_the_pre_check_sees_digits_the_layout_left_out():
     """The single-digit layout keeps the main mark: "42" drawn with a pen's width between the
     digits becomes a lone "2" in the 28x28 input, so the pre-check also looks at the picture.
     One digit, even with a stray dot, does not pass it."""
-    from training.runtime.numbers import may_hold_several
+    from training.runtime.precheck import may_hold_several
 
     picture = hand_number("42", spacing=0.35, height=220)
     model_input = to_model_input(picture, "mnist")

@@ -35,7 +35,7 @@ from PIL import Image
 
 from training.runtime.components import label_runs, row_runs
 from training.runtime.paper import median
-from training.runtime.precheck import INK_LEVEL, may_hold_several  # noqa: F401 - its old home
+from training.runtime.precheck import INK_LEVEL
 from training.runtime.preprocess import (
     TINY_MARK,
     BlankPictureError,
@@ -168,9 +168,6 @@ def read_number(picture, predict_batch: PredictBatch, dataset: str = "mnist") ->
                   math.ceil(b.y1 * sy))
         digits.append(DigitReading(int(np.argmax(p)), [float(v) for v in p], box, x))
     return NumberReading(digits)
-
-
-
 
 
 # -- segmentation
