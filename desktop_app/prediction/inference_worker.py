@@ -30,6 +30,7 @@ from desktop_app.prediction.requests import (
     NumberRequest,
 )
 from training.core import ahead
+from training.core.classifiers import find, model_name
 from training.core.datasets import dataset_info, dataset_title, normalize_name
 from training.modelfile.sidecar import SHIPPED_MODELS, ModelLoadError
 from training.runtime.model_cache import ModelCache
@@ -51,6 +52,11 @@ def model_info(path: Path, metadata: dict, dataset: str, shipped: bool) -> Model
     names = metadata.get("class_names") or list(dataset_info(dataset).class_names)
     title = dataset_title(dataset)
     name = metadata.get("display_name") or (f"Shipped {title} model" if shipped else path.stem)
+    classifier = find(dataset)
+    lineage = metadata.get("lineage") if isinstance(metadata.get("lineage"), dict) else {}
+    if (classifier is not None and lineage.get("samples")
+            and Path(path).resolve() == classifier.model_path.resolve()):
+        name = model_name(title, len(names), lineage["samples"])  # its title now (renamed?)
     return ModelInfo(dataset=dataset, path=str(path), name=name,
                      architecture=metadata.get("architecture", "unknown architecture"),
                      test_accuracy=metadata.get("test_accuracy"), class_names=list(names),

@@ -5,6 +5,7 @@ MNIST and Fashion-MNIST wherever a dataset is chosen (``datasets.dataset_info`` 
     <home>/classifiers/<name>/classifier.json   {"name", "title", "class_names", "created_at"}
     <home>/classifiers/<name>/model.keras       the newest trained model (+ .tflite, .json)
     <home>/samples/<name>/<class>/*.png         its drawings (Keras's folder layout)
+    <home>/deleted/<name>-<UTC time>/           a deleted classifier: both folders, as they were
 
 Classes are kept in sorted order, the order Keras and ``train --dataset FOLDER`` give a folder's
 classes, so a class has one number everywhere. The drawings' folder is the truth: a class folder
@@ -26,6 +27,7 @@ from training.core.paths import samples_dir, user_home
 MIN_CLASSES, MAX_CLASSES = 2, 36    # up to the letters A-Z and the digits
 MAX_CLASS_NAME = 40
 BUILT_IN = ("mnist", "fashion_mnist")  # training.core.datasets.DATASETS' names (no import cycle)
+BUILT_IN_TITLES = ("MNIST", "Fashion-MNIST")  # ... and their titles
 FORMAT = "draw-classify-classifier/1"
 
 
@@ -50,6 +52,11 @@ class Classifier:
     @property
     def samples(self) -> Path:
         return samples_dir(self.name)
+
+
+def drawing_count(classifier: Classifier) -> int:
+    """How many drawings the classifier's classes hold."""
+    return sum(1 for _ in classifier.samples.glob("*/*.png"))
 
 
 def classifiers_dir() -> Path:
@@ -118,6 +125,71 @@ def save(classifier: Classifier) -> None:
               "class_names": list(classifier.class_names),
               "saved_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
     write_text(classifier.folder / "classifier.json", json.dumps(record, indent=1))
+
+
+def model_name(title: str, classes: int, drawings) -> str:
+    """How a classifier's trained model is named: the trainer writes it in the sidecar, and the
+    window makes it again from the current title (a renamed classifier's model follows)."""
+    return f"{title} · {classes} classes, {drawings} drawings"
+
+
+def rename(classifier: Classifier, title: str) -> Classifier:
+    """The classifier with a new title (what the dataset list and its model show). Its name,
+    the folders' name, stays: nothing moves, its model and drawings stay where they are."""
+    title = title.strip()[:80]
+    if not title:
+        raise ClassifierError("Give the classifier a name: an empty one cannot be shown in the "
+                              "dataset list.")
+    taken = [c.title for c in all_classifiers() if c.name != classifier.name]
+    if title.casefold() in {t.casefold() for t in (*taken, *BUILT_IN_TITLES)}:
+        raise ClassifierError(f"'{title}' is already in the dataset list; choose another name.")
+    renamed = Classifier(classifier.name, title, load(classifier.name).class_names)
+    save(renamed)
+    return renamed
+
+
+def delete(classifier: Classifier) -> Path:
+    """Move the classifier's folder and its drawings' folder into
+    ``<home>/deleted/<name>-<UTC time>/classifiers/<name>`` and ``.../samples/<name>`` (the
+    home's own layout: moving them back restores it) and return that folder. Nothing is
+    removed for good. A folder that cannot be moved raises WriteError, with everything put
+    back where it was."""
+    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    target = user_home() / "deleted" / f"{classifier.name}-{stamp}"
+    for n in range(2, 100):    # two deletions in one second (a classifier made again)
+        if not target.exists():
+            break
+        target = target.with_name(f"{classifier.name}-{stamp}-{n}")
+    moves = [(source, target / source.parent.name / source.name)
+             for source in (classifier.folder, classifier.samples) if source.exists()]
+    deleted_existed = target.parent.exists()   # <home>/deleted, to leave as it was
+    done: list[tuple[Path, Path]] = []
+    for source, destination in moves:
+        try:
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            # A rename, not a copy: one step that either happens or not (shutil.move would
+            # copy across drives and could stop half way).
+            source.rename(destination)
+        except OSError as exc:
+            for moved, where in reversed(done):   # put back what had moved
+                where.rename(moved)
+            _remove_empty(target if deleted_existed else target.parent)
+            raise WriteError(f"{classifier.title} cannot be deleted: {source} cannot be moved "
+                             f"to {target} ({exc.strerror or exc}). Nothing was changed.") from None
+        done.append((source, destination))
+    return target
+
+
+def _remove_empty(folder: Path) -> None:
+    """Remove ``folder`` and the empty folders in it (what a failed delete made)."""
+    if folder.is_dir():
+        for inner in folder.iterdir():
+            if inner.is_dir():
+                _remove_empty(inner)
+        try:
+            folder.rmdir()
+        except OSError:
+            pass   # not empty: something was left there; keep it
 
 
 def find(name: str) -> Classifier | None:

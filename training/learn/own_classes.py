@@ -27,6 +27,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np
 
+from training.core.classifiers import model_name
 from training.learn.teach import Stopped, folds_for
 from training.learn.teach_head import HeadModel, augmented
 from training.runtime.picture_folders import DRAWING_STYLE, PictureFolder, read
@@ -408,8 +409,7 @@ def _save(model, out_path: Path, loaded, pictures: PictureFolder, figures: dict)
         "dataset": pictures.name, "class_names": list(pictures.class_names),
         "architecture": f"{loaded.metadata.get('architecture') or loaded.model.name} base + "
                         "own head",
-        "display_name": f"{_title(pictures)} · {classes} classes, "
-                        f"{figures['samples']} drawings",
+        "display_name": model_name(_title(pictures), classes, figures["samples"]),
         "status": "finished", "input_style": DRAWING_STYLE, "lineage": lineage,
     }
     if "confusion" in cv:
