@@ -16,9 +16,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QPointF, QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QPointF, QRect, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPainterPath, QPen, QPixmap, QTabletEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
+
+from desktop_app.views.class_keys import key_class
 
 if TYPE_CHECKING:
     import numpy as np
@@ -56,7 +58,7 @@ class DrawingCanvas(QWidget):
     imageDropped = Signal(QImage)    # image data was dropped (e.g. from a browser)
     dropRefused = Signal(str)        # a message: what was dropped cannot be used
     userEdited = Signal()            # the user drew, erased, filled or cleared (not a picture)
-    classKeyPressed = Signal(int)    # a digit key typed on the canvas: "this is class N"
+    classKeyPressed = Signal(int)    # a class key typed on the canvas: "this is class N"
 
     def __init__(self, parent=None, brush_size: int = 18, pen_style: str = "white_on_black"):
         super().__init__(parent)
@@ -78,6 +80,7 @@ class DrawingCanvas(QWidget):
         self._stroke: list[QPointF] | None = None
         self._stroke_erases = False
         self._has_content = False
+        self.class_count = 10      # the dataset's classes: letter keys beyond (class_keys.py)
         self._overlay: QImage | None = None  # e.g. the saliency heat map, over the picture
 
     # -- geometry
@@ -358,11 +361,27 @@ class DrawingCanvas(QWidget):
         self.changed.emit()
         return True
 
+    def _class_of(self, event) -> int | None:
+        """The class a key typed on the canvas keeps the drawing as: a digit always (as for
+        MNIST), a letter only when the dataset has that class; never with Ctrl, Alt… (their
+        shortcuts stay theirs)."""
+        label = key_class(event.key())
+        if label is None or event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier:
+            return None
+        return label if label < 10 or label < self.class_count else None
+
+    def event(self, event) -> bool:
+        # A letter that is a class key here wins over a one-letter shortcut (E: eraser, F:
+        # fill, S: where it looks) while the canvas has the focus: it is what the hint says.
+        if event.type() == QEvent.Type.ShortcutOverride and self._class_of(event) is not None:
+            event.accept()
+            return True
+        return super().event(event)
+
     def keyPressEvent(self, event) -> None:
-        key = event.key()
-        if (Qt.Key.Key_0 <= key <= Qt.Key.Key_9
-                and not event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier):
-            self.classKeyPressed.emit(int(key) - int(Qt.Key.Key_0))
+        label = self._class_of(event)
+        if label is not None:
+            self.classKeyPressed.emit(label)
             event.accept()
             return
         super().keyPressEvent(event)

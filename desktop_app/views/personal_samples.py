@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop_app.views.class_keys import class_key, keys_text
 from desktop_app.views.fitting import ButtonGrid
 from training.core.atomic import WriteError
 from training.core.datasets import DATASETS
@@ -78,10 +79,9 @@ class PersonalSamplesPanel(QWidget):
         files.setObjectName("sampleButtons")
         files.set_buttons([self.delete_button, self.undo_button, self.import_button,
                            self.export_button])
-        hint = QLabel("With the canvas focused, type a class key (0–9) to store the drawing "
-                      "as a sample of that class, or use the “This is…” buttons.")
-        hint.setWordWrap(True)
-        hint.setStyleSheet("color: gray")
+        self.hint = QLabel(objectName="classKeysHint")  # its keys: set_dataset
+        self.hint.setWordWrap(True)
+        self.hint.setStyleSheet("color: gray")
         self.classes_box = self._build_classes_box()
         layout = QVBoxLayout(self)
         layout.addWidget(self.counts)
@@ -89,7 +89,7 @@ class PersonalSamplesPanel(QWidget):
         layout.addLayout(edit)
         layout.addWidget(files)
         layout.addWidget(self.classes_box)
-        layout.addWidget(hint)
+        layout.addWidget(self.hint)
         self._training = False
         self.set_dataset(dataset)
 
@@ -132,8 +132,15 @@ class PersonalSamplesPanel(QWidget):
             self.show_classes_result(None)
         self._undo.clear()
         self.relabel_to.clear()
-        for index, name in enumerate(self._store.info.class_names):
+        names = self._store.info.class_names
+        for index, name in enumerate(names):
             self.relabel_to.addItem(f"{index}: {name}")
+        self.hint.setText(
+            f"With the canvas focused, type a class key ({keys_text(len(names))}) to store the "
+            "drawing as a sample of that class, or use the “This is…” buttons.")
+        if len(names) > 10:  # which letter is which class is not obvious: say each
+            self.hint.setText(self.hint.text() + " Keys: " + ", ".join(
+                f"{class_key(i)} {name}" for i, name in enumerate(names)) + ".")
         self.refresh()
 
     def add(self, label: int, grey: np.ndarray) -> Sample | None:

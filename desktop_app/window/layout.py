@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.settings import AppSettings
+from desktop_app.views.class_keys import class_key
 from desktop_app.views.fitting import ButtonGrid, OneLineText
 from training.core.datasets import dataset_info
 
@@ -108,12 +109,15 @@ class LayoutMixin:
             self.chart.set_probabilities(self._last_probabilities)
 
     def _fill_this_is(self, dataset: str) -> None:
+        """The dataset's "This is…" buttons, and its class keys on the canvas."""
+        names = dataset_info(dataset).class_names
+        self.canvas.class_count = len(names)
         buttons = []
-        for index, name in enumerate(dataset_info(dataset).class_names):
+        for index, name in enumerate(names):
             button = QPushButton(name)  # the whole name: the grid makes room for it
             button.setObjectName(f"thisIs{index}")
-            key = f" (key {index} on the canvas)" if index <= 9 else ""  # keys 0-9 only
-            button.setToolTip(f"This is {name}{key}: keep the drawing as a personal sample")
+            button.setToolTip(f"This is {name} (key {class_key(index)} on the canvas): keep the "
+                              "drawing as a personal sample")
             button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
             button.clicked.connect(lambda _=False, i=index: self.store_sample(i))
             buttons.append(button)
