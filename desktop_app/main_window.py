@@ -76,6 +76,7 @@ class MainWindow(AnswersMixin, PicturesMixin, ModelsMixin, ClassifiersMixin, Tea
         self.canvas.userEdited.connect(self._unpin)
 
         self._select_dataset_in_combo(self.settings.dataset())
+        self._update_classifier_actions()
         self.statusBar().addPermanentWidget(self.model_status)
         self.model_status.setText(LOADING)
         self._restore_geometry()

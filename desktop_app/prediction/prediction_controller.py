@@ -178,6 +178,13 @@ class PredictionController(QObject):
             self._ensure_model(dataset)
         self.picture_changed()  # an answer for the other dataset in flight is stale now
 
+    def forget(self, dataset: str) -> None:
+        """A deleted classifier: its model is neither kept nor remembered (one made again
+        under the same name starts with none)."""
+        self._models.pop(dataset, None)
+        self._skip_remembered.discard(dataset)
+        self._settings.set_model_path(dataset, "")
+
     def load_model_file(self, path: str) -> None:
         """The user chose a model file (or "Use this model"): it becomes the active model, and
         its dataset the active dataset, once it has loaded."""

@@ -152,6 +152,7 @@ class ModelsMixin:
     def _dataset_changed(self, dataset: str) -> None:
         self._check_classifier(dataset)
         self._select_dataset_in_combo(dataset)
+        self._update_classifier_actions()
         if self.training_panel is not None:  # the docks' panels follow once built
             self.training_panel.set_dataset(dataset)
         if self.personal is not None:
