@@ -279,3 +279,13 @@ def test_each_class_has_one_key():
     assert key_class(Qt.Key.Key_Space) is None
     assert [keys_text(n) for n in (3, 10, 11, 12, 36)] == [
         "0–2", "0–9", "0–9 and A", "0–9 and A–B", "0–9 and A–Z"]
+
+
+def test_a_classifier_made_again_and_deleted_again_keeps_both_deleted_copies(private_home):
+    from training.core.classifiers import delete
+
+    first = delete(shapes_with_drawings(1))
+    second = delete(shapes_with_drawings(2))   # the same name, in the same second perhaps
+    assert first != second and first.parent == second.parent == private_home / "deleted"
+    assert [len(list(d.glob("samples/shapes/*/*.png"))) for d in (first, second)] == [3, 6]
+    assert not (private_home / "classifiers" / "shapes").exists()
