@@ -289,3 +289,29 @@ def test_a_classifier_made_again_and_deleted_again_keeps_both_deleted_copies(pri
     assert first != second and first.parent == second.parent == private_home / "deleted"
     assert [len(list(d.glob("samples/shapes/*/*.png"))) for d in (first, second)] == [3, 6]
     assert not (private_home / "classifiers" / "shapes").exists()
+
+
+def test_the_model_in_use_shows_the_new_title_after_a_rename(qtbot, app_settings, monkeypatch):
+    """A classifier's trained model (here the shipped digit model put in its place: LiteRT
+    runs it, no training needed) is named with the classifier's title: renamed, it follows."""
+    import json
+    import shutil
+
+    classifier = create("Digits", "0-9")
+    models = Path(__file__).resolve().parent.parent / "resources" / "models"
+    for suffix in (".keras", ".tflite", ".layers.tflite", ".ood.npz", ".ood.tflite"):
+        shutil.copy(models / f"mnist{suffix}", classifier.folder / f"model{suffix}")
+    sidecar = json.loads((models / "mnist.json").read_text(encoding="utf-8"))
+    sidecar.update(dataset="digits", display_name="Digits · 10 classes, 20 drawings",
+                   lineage={"kind": "own_classes", "samples": 20}, model_file="model.keras")
+    (classifier.folder / "model.json").write_text(json.dumps(sidecar), encoding="utf-8")
+    win = open_on(qtbot, app_settings, classifier)
+    qtbot.waitUntil(lambda: win.controller.model() is not None, timeout=TIMEOUT)
+    assert win.model_name.text() == "Digits · 10 classes, 20 drawings"
+
+    answer_rename(monkeypatch, "My digits")
+    action(win, "renameClassifier").trigger()
+    qtbot.waitUntil(lambda: win.model_name.text() == "My digits · 10 classes, 20 drawings",
+                    timeout=TIMEOUT)
+    assert "(My digits, " in win.model_status.text()
+    win.close()
