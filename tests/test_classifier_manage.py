@@ -46,6 +46,23 @@ def shapes_with_drawings(count_each: int = 2):
     return classifier
 
 
+def with_a_model(classifier):
+    """The shipped digit model put in place of a trained one of the classifier's (LiteRT runs
+    it: no training needed), named as the trainer names it."""
+    import json
+    import shutil
+
+    models = Path(__file__).resolve().parent.parent / "resources" / "models"
+    for suffix in (".keras", ".tflite", ".layers.tflite", ".ood.npz", ".ood.tflite"):
+        shutil.copy(models / f"mnist{suffix}", classifier.folder / f"model{suffix}")
+    sidecar = json.loads((models / "mnist.json").read_text(encoding="utf-8"))
+    sidecar.update(dataset=classifier.name, display_name=f"{classifier.title} · 10 classes, "
+                   "20 drawings", lineage={"kind": "own_classes", "samples": 20},
+                   model_file="model.keras")
+    (classifier.folder / "model.json").write_text(json.dumps(sidecar), encoding="utf-8")
+    return classifier
+
+
 def action(win, name: str) -> QAction:
     return win.findChild(QAction, name)
 
@@ -292,19 +309,9 @@ def test_a_classifier_made_again_and_deleted_again_keeps_both_deleted_copies(pri
 
 
 def test_the_model_in_use_shows_the_new_title_after_a_rename(qtbot, app_settings, monkeypatch):
-    """A classifier's trained model (here the shipped digit model put in its place: LiteRT
-    runs it, no training needed) is named with the classifier's title: renamed, it follows."""
-    import json
-    import shutil
-
-    classifier = create("Digits", "0-9")
-    models = Path(__file__).resolve().parent.parent / "resources" / "models"
-    for suffix in (".keras", ".tflite", ".layers.tflite", ".ood.npz", ".ood.tflite"):
-        shutil.copy(models / f"mnist{suffix}", classifier.folder / f"model{suffix}")
-    sidecar = json.loads((models / "mnist.json").read_text(encoding="utf-8"))
-    sidecar.update(dataset="digits", display_name="Digits · 10 classes, 20 drawings",
-                   lineage={"kind": "own_classes", "samples": 20}, model_file="model.keras")
-    (classifier.folder / "model.json").write_text(json.dumps(sidecar), encoding="utf-8")
+    """A classifier's trained model is named with the classifier's title: renamed, it
+    follows."""
+    classifier = with_a_model(create("Digits", "0-9"))
     win = open_on(qtbot, app_settings, classifier)
     qtbot.waitUntil(lambda: win.controller.model() is not None, timeout=TIMEOUT)
     assert win.model_name.text() == "Digits · 10 classes, 20 drawings"
@@ -314,4 +321,25 @@ def test_the_model_in_use_shows_the_new_title_after_a_rename(qtbot, app_settings
     qtbot.waitUntil(lambda: win.model_name.text() == "My digits · 10 classes, 20 drawings",
                     timeout=TIMEOUT)
     assert "(My digits, " in win.model_status.text()
+    win.close()
+
+
+def test_a_classifier_made_again_after_a_delete_has_not_the_deleted_ones_model(
+        qtbot, app_settings, private_home, monkeypatch):
+    classifier = with_a_model(create("Digits", "0-9"))
+    win = open_on(qtbot, app_settings, classifier)
+    qtbot.waitUntil(lambda: win.controller.model() is not None, timeout=TIMEOUT)
+    asked = answer_delete(monkeypatch, QMessageBox.StandardButton.Yes)
+    action(win, "deleteClassifier").trigger()
+    assert "and its trained model" in asked[0]["text"]
+    assert [p.name for p in private_home.glob("deleted/*/classifiers/digits/model.keras")] == [
+        "model.keras"]
+    qtbot.waitUntil(lambda: win.model_name.text().startswith("Shipped MNIST"), timeout=TIMEOUT)
+
+    create("Digits", "0-9")   # made again: no model of its own yet
+    win._fill_dataset_selector()
+    win.dataset_selector.setCurrentIndex(win.dataset_selector.findData("digits"))
+    qtbot.waitUntil(lambda: "has no model yet" in win.statusBar().currentMessage(),
+                    timeout=TIMEOUT)
+    assert win.controller.model() is None
     win.close()
