@@ -343,3 +343,20 @@ def test_a_classifier_made_again_after_a_delete_has_not_the_deleted_ones_model(
                     timeout=TIMEOUT)
     assert win.controller.model() is None
     win.close()
+
+
+def test_a_new_classifier_of_twelve_classes_names_its_keys(qtbot, app_settings, monkeypatch):
+    from conftest import open_window
+    from test_classifier_window import new_classifier
+
+    win = open_window(qtbot, app_settings)
+    win.ensure_ready()
+    said = []
+    monkeypatch.setattr(win, "show_info", said.append)
+    assert new_classifier(win, "Twelve", TWELVE) == ""
+    assert "keep it with its key (0–9 and A–B)" in said[-1]
+    shown = []
+    monkeypatch.setattr(QMessageBox, "information", lambda *a: shown.append(a[2]))
+    win.shortcuts_action.trigger()
+    assert "0–9 and A–B on the canvas" in shown[0]
+    win.close()
