@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QInputDialog, QLabel, QMessageBox, QPushButton
 
 from training.core.classifiers import create, find
 
-TWELVE = "a-l"   # twelve classes a … l: the 11th, "k", has key A; the 12th, "l", key B
+TWELVE = "ant, bee, cat, dog, eel, fox, gnu, hen, ibis, jay, kiwi, lynx"  # kiwi: key A, lynx: B
 
 
 def open_on(qtbot, app_settings, classifier):
@@ -233,10 +233,10 @@ def test_letter_keys_keep_a_drawing_as_the_classes_after_the_tenth(qtbot, app_se
     classifier = create("Twelve", TWELVE)
     win = open_on(qtbot, app_settings, classifier)
     canvas = win.canvas
-    assert win.findChild(QPushButton, "thisIs10").toolTip().startswith("This is k (key A ")
+    assert win.findChild(QPushButton, "thisIs10").toolTip().startswith("This is kiwi (key A ")
     assert "key B" in win.findChild(QPushButton, "thisIs11").toolTip()
     hint = win.personal.findChild(QLabel, "classKeysHint").text()
-    assert "(0–9 and A–B)" in hint and "A k, B l" in hint
+    assert "(0–9 and A–B)" in hint and "A kiwi, B lynx" in hint
 
     def kept(name: str) -> int:
         return len(list((classifier.samples / name).glob("*.png")))
@@ -244,29 +244,31 @@ def test_letter_keys_keep_a_drawing_as_the_classes_after_the_tenth(qtbot, app_se
     stroke(qtbot, canvas, line((100, 300), (200, 80)))
     canvas.setFocus()
     QTest.keyClick(canvas, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
-    assert kept("k") == 0 and not canvas.is_empty()   # Ctrl+A is not a class key
+    assert kept("kiwi") == 0 and not canvas.is_empty()   # Ctrl+A is not a class key
     QTest.keyClick(canvas, Qt.Key.Key_C)
     assert not canvas.is_empty()   # C would be a 13th class: none here
     QTest.keyClick(canvas, Qt.Key.Key_A)
-    assert kept("k") == 1 and canvas.is_empty()
+    assert kept("kiwi") == 1 and canvas.is_empty()
     stroke(qtbot, canvas, line((120, 300), (220, 90)))
     QTest.keyClick(canvas, Qt.Key.Key_B)
-    assert kept("l") == 1 and canvas.is_empty()
+    assert kept("lynx") == 1 and canvas.is_empty()
     stroke(qtbot, canvas, line((120, 300), (220, 90)))
     QTest.keyClick(canvas, Qt.Key.Key_1)   # the digits as before
-    assert kept("b") == 1
+    assert kept("bee") == 1
     win.close()
 
 
 def test_a_letter_that_is_a_class_key_wins_over_its_one_letter_shortcut(qtbot, app_settings):
-    """E is the eraser's shortcut; on a classifier of 15 classes or more, E on the canvas keeps
-    the drawing as the 15th class (the hint says so) and the eraser stays off."""
+    """E is the eraser's shortcut; on a classifier of the letters A–Z, E on the canvas keeps
+    the drawing as an E (each letter is its own key, the hint says so) and the eraser stays
+    off."""
     classifier = create("Letters", "A-Z")
     win = open_on(qtbot, app_settings, classifier)
     stroke(qtbot, win.canvas, line((100, 300), (200, 80)))
     win.canvas.setFocus()
     QTest.keyClick(win.canvas, Qt.Key.Key_E)
-    assert len(list((classifier.samples / "O").glob("*.png"))) == 1
+    assert len(list((classifier.samples / "E").glob("*.png"))) == 1
+    assert "(A–Z)" in win.personal.findChild(QLabel, "classKeysHint").text()
     assert not win.findChild(QAction, "eraserTool").isChecked()
     win.close()
 
@@ -289,13 +291,21 @@ def test_on_mnist_letters_keep_nothing_and_the_eraser_keeps_its_key(qtbot, app_s
 
 
 def test_each_class_has_one_key():
-    from desktop_app.views.class_keys import class_key, key_class, keys_text
+    from desktop_app.views.class_keys import KEYS, class_keys, key_class, keys_text
 
-    assert [class_key(i) for i in (0, 9, 10, 11, 35, 36)] == ["0", "9", "A", "B", "Z", ""]
-    assert all(key_class(getattr(Qt.Key, f"Key_{class_key(i)}")) == i for i in range(36))
-    assert key_class(Qt.Key.Key_Space) is None
-    assert [keys_text(n) for n in (3, 10, 11, 12, 36)] == [
+    in_order = class_keys([f"class {i}" for i in range(36)])
+    assert in_order == KEYS and in_order[10] == "A"
+    assert all(key_class(getattr(Qt.Key, f"Key_{k}"), in_order) == i
+               for i, k in enumerate(in_order))
+    assert key_class(Qt.Key.Key_Space, in_order) is None
+    assert key_class(Qt.Key.Key_C, KEYS[:12]) is None        # no 13th class
+    own = class_keys(["x", "o", "7"])                          # names that are keys: their own
+    assert own == "XO7" and key_class(Qt.Key.Key_O, own) == 1
+    assert class_keys(["a", "A"]) == "01"                      # the same key twice: in order
+    assert [keys_text(KEYS[:n]) for n in (3, 10, 11, 12, 36)] == [
         "0–2", "0–9", "0–9 and A", "0–9 and A–B", "0–9 and A–Z"]
+    assert keys_text(class_keys("ABCDEFGHIJKLMNOPQRSTUVWXYZ")) == "A–Z"
+    assert keys_text("XO7") == "7 and X, O"
 
 
 def test_a_classifier_made_again_and_deleted_again_keeps_both_deleted_copies(private_home):

@@ -20,7 +20,7 @@ from PySide6.QtCore import QEvent, QPointF, QRect, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPainterPath, QPen, QPixmap, QTabletEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from desktop_app.views.class_keys import key_class
+from desktop_app.views.class_keys import KEYS, key_class
 
 if TYPE_CHECKING:
     import numpy as np
@@ -80,7 +80,7 @@ class DrawingCanvas(QWidget):
         self._stroke: list[QPointF] | None = None
         self._stroke_erases = False
         self._has_content = False
-        self.class_count = 10      # the dataset's classes: letter keys beyond (class_keys.py)
+        self.class_keys = KEYS[:10]  # each class's key (class_keys.py): the dataset's
         self._overlay: QImage | None = None  # e.g. the saliency heat map, over the picture
 
     # -- geometry
@@ -362,13 +362,11 @@ class DrawingCanvas(QWidget):
         return True
 
     def _class_of(self, event) -> int | None:
-        """The class a key typed on the canvas keeps the drawing as: a digit always (as for
-        MNIST), a letter only when the dataset has that class; never with Ctrl, Alt… (their
-        shortcuts stay theirs)."""
-        label = key_class(event.key())
-        if label is None or event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier:
+        """The class a key typed on the canvas keeps the drawing as, if it is a class's key;
+        never with Ctrl, Alt… (their shortcuts stay theirs)."""
+        if event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier:
             return None
-        return label if label < 10 or label < self.class_count else None
+        return key_class(event.key(), self.class_keys)
 
     def event(self, event) -> bool:
         # A letter that is a class key here wins over a one-letter shortcut (E: eraser, F:

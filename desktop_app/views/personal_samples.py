@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_app.views.class_keys import class_key, keys_text
+from desktop_app.views.class_keys import KEYS, class_keys, keys_text
 from desktop_app.views.fitting import ButtonGrid
 from training.core.atomic import WriteError
 from training.core.datasets import DATASETS
@@ -135,12 +135,13 @@ class PersonalSamplesPanel(QWidget):
         names = self._store.info.class_names
         for index, name in enumerate(names):
             self.relabel_to.addItem(f"{index}: {name}")
+        keys = class_keys(names)
         self.hint.setText(
-            f"With the canvas focused, type a class key ({keys_text(len(names))}) to store the "
+            f"With the canvas focused, type a class key ({keys_text(keys)}) to store the "
             "drawing as a sample of that class, or use the “This is…” buttons.")
-        if len(names) > 10:  # which letter is which class is not obvious: say each
+        if len(names) > 10 and keys == KEYS[:len(names)]:  # which letter is which: say each
             self.hint.setText(self.hint.text() + " Keys: " + ", ".join(
-                f"{class_key(i)} {name}" for i, name in enumerate(names)) + ".")
+                f"{key} {name}" for key, name in zip(keys, names)) + ".")
         self.refresh()
 
     def add(self, label: int, grey: np.ndarray) -> Sample | None:

@@ -10,7 +10,7 @@ from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QLabel, QSlider, QSpinBox, QToolBar
 
 from desktop_app.settings import AppSettings
-from desktop_app.views.class_keys import keys_text
+from desktop_app.views.class_keys import class_keys, keys_text
 from training.core.datasets import dataset_info
 
 SALIENCY_TIP = ("Where it looks (S): orange strokes pushed the model towards its answer, blue "
@@ -167,9 +167,9 @@ class ActionsMixin:
                              .replace("\0", "&"), " or ".join(dict.fromkeys(keys))))
         rows.append(("Draw / erase", "left / right mouse button"))
         # The class keys are read by the canvas itself, not by actions: listed here by hand.
-        count = len(dataset_info(self.controller.dataset).class_names)
+        keys = class_keys(dataset_info(self.controller.dataset).class_names)
         rows.append(("Keep the drawing as a sample of class N (My samples)",
-                     f"{keys_text(count)} on the canvas"))
+                     f"{keys_text(keys)} on the canvas"))
         table = "".join(f"<tr><td>{name}</td><td>&nbsp;&nbsp;<b>{keys}</b></td></tr>"
                         for name, keys in sorted(set(rows)))
         from PySide6.QtWidgets import QMessageBox  # (dialogs: not in the first frame)

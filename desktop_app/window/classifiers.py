@@ -9,7 +9,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import QDialog
 
 from desktop_app.texts import teach_progress_text
-from desktop_app.views.class_keys import keys_text
+from desktop_app.views.class_keys import class_keys, keys_text
 from training.core.atomic import WriteError
 from training.core.classifiers import (
     ClassifierError,
@@ -74,7 +74,7 @@ class ClassifiersMixin:
         self._fill_dataset_selector()
         self.controller.set_dataset(classifier.name)
         self.show_dock(self.personal_dock)
-        keys = keys_text(len(classifier.class_names))
+        keys = keys_text(class_keys(classifier.class_names))
         self.show_info(f"{classifier.title}: draw each class and keep it with its key ({keys}) "
                        "or its “This is…” button; about ten of each, then press Train in "
                        "My samples.")

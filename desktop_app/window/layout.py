@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.settings import AppSettings
-from desktop_app.views.class_keys import class_key
+from desktop_app.views.class_keys import class_keys
 from desktop_app.views.fitting import ButtonGrid, OneLineText
 from training.core.datasets import dataset_info
 
@@ -111,12 +111,12 @@ class LayoutMixin:
     def _fill_this_is(self, dataset: str) -> None:
         """The dataset's "This is…" buttons, and its class keys on the canvas."""
         names = dataset_info(dataset).class_names
-        self.canvas.class_count = len(names)
+        self.canvas.class_keys = keys = class_keys(names)
         buttons = []
         for index, name in enumerate(names):
             button = QPushButton(name)  # the whole name: the grid makes room for it
             button.setObjectName(f"thisIs{index}")
-            button.setToolTip(f"This is {name} (key {class_key(index)} on the canvas): keep the "
+            button.setToolTip(f"This is {name} (key {keys[index]} on the canvas): keep the "
                               "drawing as a personal sample")
             button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
             button.clicked.connect(lambda _=False, i=index: self.store_sample(i))
