@@ -33,6 +33,7 @@ class AppSettings:
     BRUSH_SIZE = "canvas/brushSize"
     PEN_STYLE = "canvas/penStyle"
     SHOW_SALIENCY = "canvas/showSaliency"    # "on" | "off": the "where it looks" overlay
+    FINE_TUNE_CLASSES = "classes/fineTune"   # "on" | "off": My samples' Train fine-tunes
     DATASET = "model/dataset"
     MODEL_PATH = "model/path/{dataset}"      # last loaded model file per dataset
     DATA_DIR = "data/folder"
@@ -166,6 +167,12 @@ class AppSettings:
 
     def set_show_saliency(self, on: bool) -> None:
         self._set(self.SHOW_SALIENCY, "on" if on else "off")
+
+    def fine_tune_classes(self) -> bool:
+        return self._choice(self.FINE_TUNE_CLASSES, ("on", "off"), "off") == "on"
+
+    def set_fine_tune_classes(self, on: bool) -> None:
+        self._set(self.FINE_TUNE_CLASSES, "on" if on else "off")
 
     # -- models and data
     def dataset(self) -> str:

@@ -171,12 +171,20 @@ def test_stopping_or_closing_mid_training_leaves_no_model_and_no_child(qtbot, ap
                                                                        how):
     from conftest import child_pids
 
+    from PySide6.QtWidgets import QCheckBox
+
     win, classifier = shapes_window(qtbot, app_settings)
     train = win.findChild(QPushButton, "trainClasses")
+    fine_tune = win.findChild(QCheckBox, "fineTuneClasses")
+    if how == "stop":   # this run fine-tunes the base too: its steps say so; the choice is kept
+        qtbot.mouseClick(fine_tune, Qt.MouseButton.LeftButton)
+        assert fine_tune.isChecked() and app_settings.fine_tune_classes()
     qtbot.mouseClick(train, Qt.MouseButton.LeftButton)
     progress = win.personal.classes_progress
     qtbot.waitUntil(lambda: progress.maximum() > 1 and progress.value() >= 1, timeout=120_000)
-    assert train.text() == "Stop"
+    assert train.text() == "Stop" and not fine_tune.isEnabled()
+    # 4 folds of 300 head steps, 600 for the final head, 200 fine-tuning steps after each
+    assert progress.maximum() == (2800 if how == "stop" else 1800)
     if how == "stop":
         qtbot.mouseClick(train, Qt.MouseButton.LeftButton)
         qtbot.waitUntil(lambda: not win._classes_training(), timeout=TIMEOUT)

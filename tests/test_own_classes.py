@@ -97,7 +97,8 @@ def test_an_unreadable_or_blank_picture_is_named(tmp_path):
 
 
 @pytest.mark.parametrize("case", ["one class", "an empty class", "10,000 classes", "no folder",
-                                  "other options"])
+                                  "other options", "fine-tune out of range",
+                                  "fine-tune of a built-in dataset"])
 def test_the_cli_says_one_line_and_exits_2(tmp_path, case):
     """Before TensorFlow loads: a second or two, and the one line is the whole output."""
     folder = letters_folder(tmp_path / "letters", 1, "fit", 0)
@@ -114,6 +115,10 @@ def test_the_cli_says_one_line_and_exits_2(tmp_path, case):
             (folder / f"extra{i}").mkdir()
     elif case == "no folder":
         folder = tmp_path / "nowhere"
+    elif case == "fine-tune out of range":
+        extra = ["--fine-tune", "-5"]
+    elif case == "fine-tune of a built-in dataset":
+        folder, extra = "mnist", ["--fine-tune", "100"]
     else:
         extra = ["--epochs", "3", "--architecture", "wide_cnn"]
     done = cli("train", "--dataset", folder, "--out", tmp_path / "m.keras", *extra)
@@ -123,6 +128,8 @@ def test_the_cli_says_one_line_and_exits_2(tmp_path, case):
     assert "Traceback" not in done.stderr
     if case == "other options":
         assert "--architecture, --epochs" in lines[0]
+    if case.startswith("fine-tune"):
+        assert "--fine-tune" in lines[0]
     assert not (tmp_path / "m.keras").exists()
 
 
@@ -186,6 +193,57 @@ def test_a_folder_of_letters_becomes_a_classifier_that_predict_reads(tmp_path):
     said = run_main("predict", "--model", out, *sorted(junk_folder.glob("*.png")))
     verdicts = [json.loads(line)["verdict"] for line in said.stdout.splitlines() if line.strip()]
     assert len(verdicts) == 20 and verdicts.count("not_in_domain") >= 16, verdicts
+
+
+@pytest.mark.slow
+def test_a_fine_tune_trains_the_bases_last_stage_and_the_check_sees_through_it(tmp_path):
+    """``--fine-tune``: after the head, the base's last convolutions learn the drawings too
+    (the layers below and every batch norm stay the shipped model's), in every fold as in the
+    final model; the "none of my classes" check is fitted on what the tuned base sees, so it
+    still accepts new drawings of the classes and refuses scribbles and digits."""
+    import keras
+
+    from training.learn.saving import load_model
+
+    train = letters_folder(tmp_path / "letters", 6, "fit", 1)
+    held = letters_folder(tmp_path / "held", 6, "eval", 2)
+    out = tmp_path / "letters.keras"
+    done = run_main("train", "--dataset", train, "--out", out, "--fine-tune", "60",
+                    "--progress", "json")
+    assert done.returncode == 0, done.stderr
+    events = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+    begin, result = events[0], events[-1]
+    assert begin["steps"] == begin["folds"] * (begin["cv_steps"] + 60) + begin["final_steps"]
+    steps = [e["step"] for e in events if e["event"] == "batch" and e["step"]]
+    assert steps[-1] == begin["steps"]
+    assert result["cross_validation"]["fine_tune_steps"] == 60
+    assert "fine-tuned" in json.loads(out.with_suffix(".json").read_text())["architecture"]
+
+    base, tuned = load_model("mnist").model, keras.models.load_model(out, compile=False)
+    kinds = [type(layer).__name__ for layer in base.layers]
+    last_stage = [i for i, kind in enumerate(kinds) if kind == "MaxPooling2D"][-2] + 1
+    for i, (a, b) in enumerate(zip(base.layers[:kinds.index("Flatten")], tuned.layers)):
+        same = all(np.array_equal(x, y) for x, y in zip(a.get_weights(), b.get_weights()))
+        changes = kinds[i] == "Conv2D" and i >= last_stage
+        assert same != changes, (i, kinds[i])
+
+    # the check's centroids lie among the drawings' features as the tuned base sees them
+    from training.runtime.answer_check import Detector, centroid_distance
+
+    centroids = Detector.from_file(out.with_suffix(".ood.npz")).centroids
+    drawings = read(train).images[..., None].astype(np.float32) / 255.0
+
+    def distance(model) -> float:
+        flat = keras.Model(model.inputs, model.layers[kinds.index("Flatten")].output)
+        return float(centroid_distance(np.asarray(flat(drawings)), centroids).mean())
+
+    assert distance(tuned) < distance(base)
+
+    said = run_main("predict", "--model", out, *sorted(held.glob("*/*.png")))
+    answers = [json.loads(line) for line in said.stdout.splitlines() if line.strip()]
+    assert np.mean([a["class_name"] == Path(a["file"]).parent.name for a in answers]) >= 0.9
+    assert sum(a["verdict"] == "not_in_domain" for a in answers) <= 1, answers
+    assert result["check"]["junk_rejected"] >= 0.8
 
 
 @pytest.mark.slow

@@ -13,14 +13,18 @@ from desktop_app.jobs.child import OneChild
 from training.core.classifiers import Classifier
 from training.protocol.messages import ClassesResult
 
+FINE_TUNE_STEPS = 200   # "Fine-tune the base too": train --fine-tune's steps
+
 
 class ClassesTrainer(OneChild):
     """One training child at a time; ``finished`` carries its ClassesResult."""
 
-    def start(self, classifier: Classifier) -> None:
+    def start(self, classifier: Classifier, fine_tune: bool = False) -> None:
+        """Train the classifier's model; ``fine_tune``: its base's last convolutions too."""
         if not self.is_running():
+            tune = ["--fine-tune", str(FINE_TUNE_STEPS)] if fine_tune else []
             self._start_child("train", ["--dataset", classifier.samples, "--out",
-                                        classifier.model_path, "--progress", "json"],
+                                        classifier.model_path, *tune, "--progress", "json"],
                               "training the classifier")
 
     def shutdown(self, timeout_ms: int = 1000) -> bool:

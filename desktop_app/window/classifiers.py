@@ -189,7 +189,7 @@ class ClassifiersMixin:
                               "ten of each class is good): draw it, then press its key or its "
                               "“This is…” button.")
             return
-        self._classes_trainer().start(classifier)
+        self._classes_trainer().start(classifier, self.personal.fine_tune.isChecked())
 
     def _classes_trainer(self):
         if self._classes is None:

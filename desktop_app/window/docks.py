@@ -67,6 +67,8 @@ class DocksMixin:
         self.personal.sampleChosen.connect(self._show_new_sample)
         self.personal.message.connect(self.show_info)
         self.personal.trainRequested.connect(self.train_classes)
+        self.personal.fine_tune.setChecked(self.settings.fine_tune_classes())
+        self.personal.fine_tune.toggled.connect(self.settings.set_fine_tune_classes)
         self.personal.stopRequested.connect(
             lambda: self._classes is not None and self._classes.request_stop())
         self.personal_dock.setWidget(self.personal)

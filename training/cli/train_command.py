@@ -35,6 +35,7 @@ from training.protocol.presets import PRESETS, preset_values
 from training.protocol.wire import json_safe
 
 GALLERY_LIMIT = 60          # misclassified test indices reported in the result event
+MAX_FINE_TUNE_STEPS = 2000  # train --fine-tune: a short fine-tune, not a training run
 
 
 def add_parsers(sub, config_class=TrainingConfig) -> None:
@@ -49,6 +50,10 @@ def add_parsers(sub, config_class=TrainingConfig) -> None:
                             .replace("%", "%%"))  # argparse formats help with %
     add_config_options(train, config_class)  # one option per TrainingConfig field
     _accept_folders(train)
+    train.add_argument("--fine-tune", type=int, metavar="STEPS",
+                       help="a folder of your own classes only: after the new head, train the "
+                            "base's last stage of convolutions too, STEPS steps (200: 4-5x the "
+                            "time; 0 to 2000)")
     train.add_argument("--out", required=True, help="where to save the .keras model")
     train.add_argument("--ood", action=argparse.BooleanOptionalAction,
                        help="after saving, fit the check for pictures unlike the training data "
@@ -75,6 +80,9 @@ def _train(args, protocol: JsonLines | None) -> int:
     if _is_folder(getattr(args, "dataset", None)):
         return _train_classes(args, protocol)
     _check_dataset(getattr(args, "dataset", None))
+    if hasattr(args, "fine_tune"):
+        raise CliError("--fine-tune is for a folder of your own classes (--dataset FOLDER); a "
+                       "built-in dataset's model is trained whole.")
     from training.core.datasets import load_dataset
     from training.learn.trainer import evaluate, fit
 
@@ -160,6 +168,10 @@ def _train_classes(args, protocol: JsonLines | None) -> int:
         raise CliError("a folder of your own classes is learned one way (a new head on the "
                        "shipped digit model's features); these options do not apply: "
                        + ", ".join("--" + name.replace("_", "-") for name in ignored))
+    tune = getattr(args, "fine_tune", 0)
+    if not 0 <= tune <= MAX_FINE_TUNE_STEPS:
+        raise CliError(f"--fine-tune {tune}: give 0 to {MAX_FINE_TUNE_STEPS} steps (200 is "
+                       "the window's choice).")
     try:
         target = check_writable_target(_keras_name(args.out))
     except WriteError as exc:
@@ -170,11 +182,12 @@ def _train_classes(args, protocol: JsonLines | None) -> int:
             stop.listen_on_stdin()
         import_keras_quietly()
         from training.cli.teach import _print_progress
-        from training.learn.own_classes import train_classes
+        from training.learn.own_classes import ClassesSettings, train_classes
 
         try:
             figures = train_classes(args.dataset, target, seed=getattr(args, "seed", 0),
-                                    progress=protocol or _print_progress, should_stop=stop)
+                                    progress=protocol or _print_progress, should_stop=stop,
+                                    settings=ClassesSettings(fine_tune_steps=tune))
         except FolderError as exc:
             raise CliError(str(exc)) from None
     if figures["status"] == "stopped":
@@ -189,8 +202,9 @@ def _train_classes(args, protocol: JsonLines | None) -> int:
     cv = figures["cross_validation"]
     held = (f"{cv['accuracy']:.1%} of {cv['held_out']} drawings right when held out "
             f"({cv['folds']}-fold cross-validation)" if "accuracy" in cv else cv["reason"])
+    tuned = f", base fine-tuned {tune} steps" if tune else ""
     print(f"{len(figures['class_names'])} classes ({', '.join(figures['class_names'])}), "
-          f"{figures['samples']} drawings: {held}; {figures['seconds']['total']:.1f} s; "
+          f"{figures['samples']} drawings: {held}{tuned}; {figures['seconds']['total']:.1f} s; "
           f"saved {figures['path']}")
     return 0
 
