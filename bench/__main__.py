@@ -17,7 +17,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 SUITES = ("predictor", "lite", "gui_latency", "lecture_speed", "budget", "gui_training", "memory", "paper",
           "fashion_drawings", "numbers", "teach", "explain", "calibration", "ood_drawings",
-          "own_classes", "hands")
+          "own_classes", "hands", "fine_tune")
 RESULTS = Path(__file__).resolve().parent / "results"
 
 

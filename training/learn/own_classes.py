@@ -15,8 +15,9 @@ it runs the digit model.
 Optionally (``fine_tune_steps``; ``train --fine-tune``, My samples' "Fine-tune the base too")
 the base's last stage of convolutions is then trained a few hundred steps on the copies, in
 every fold as in the final model, and the check is fitted on what the tuned base sees. On ten
-drawn clothes of each kind (docs/benchmarks.md) it read 94.7 % of new drawings right instead
-of 93.7 %, in 4.6x the time, and refused 8 % of them instead of 4 %: an option, not the way.
+drawn clothes of each kind (bench/bench_fine_tune.py, docs/benchmarks.md) new drawings read
+93.7 -> 94.7 % right in one run, 94.3 -> 94.0 % in another, in 4.2-4.6x the time, and the check
+refused a few more of them (3.7 -> 4.7 %, 4 -> 8 %): an option, not the way.
 """
 
 from __future__ import annotations
