@@ -269,6 +269,7 @@ def test_a_letter_that_is_a_class_key_wins_over_its_one_letter_shortcut(qtbot, a
     QTest.keyClick(win.canvas, Qt.Key.Key_E)
     assert len(list((classifier.samples / "E").glob("*.png"))) == 1
     assert "(A–Z)" in win.personal.findChild(QLabel, "classKeysHint").text()
+    assert "E is a class key here" in win.canvas_caption.text()   # not "E: eraser"
     assert not win.findChild(QAction, "eraserTool").isChecked()
     win.close()
 
@@ -285,6 +286,7 @@ def test_on_mnist_letters_keep_nothing_and_the_eraser_keeps_its_key(qtbot, app_s
     assert not win.canvas.is_empty() and not list(private_home.glob("samples/mnist/*/*.png"))
     QTest.keyClick(win.canvas, Qt.Key.Key_E)
     assert win.findChild(QAction, "eraserTool").isChecked()
+    assert "E: eraser" in win.canvas_caption.text()
     QTest.keyClick(win.canvas, Qt.Key.Key_7)
     assert len(list(private_home.glob("samples/mnist/7/*.png"))) == 1
     win.close()

@@ -67,10 +67,7 @@ class LayoutMixin:
         frame_layout.setContentsMargins(0, 0, 0, 0)
         frame_layout.addWidget(self.canvas)
         self.canvas.setMinimumSize(CANVAS_MINIMUM, CANVAS_MINIMUM)
-        caption = QLabel("<b>What the model sees:</b> your picture as a 28×28 input, made "
-                         "like the training images.<br><br><span style='color: gray'>Left "
-                         "button draws, right button erases (E: eraser). Drop, paste or open "
-                         "(Ctrl+O) a picture to classify it.</span>")
+        self.canvas_caption = caption = QLabel()  # its text: _fill_this_is (the E key's use)
         caption.setWordWrap(True)
         caption.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         eye = QHBoxLayout()
@@ -112,6 +109,11 @@ class LayoutMixin:
         """The dataset's "This is…" buttons, and its class keys on the canvas."""
         names = dataset_info(dataset).class_names
         self.canvas.class_keys = keys = class_keys(names)
+        eraser = "E: eraser" if "E" not in keys else "E is a class key here: the toolbar's Eraser"
+        self.canvas_caption.setText(
+            "<b>What the model sees:</b> your picture as a 28×28 input, made like the training "
+            "images.<br><br><span style='color: gray'>Left button draws, right button erases "
+            f"({eraser}). Drop, paste or open (Ctrl+O) a picture to classify it.</span>")
         buttons = []
         for index, name in enumerate(names):
             button = QPushButton(name)  # the whole name: the grid makes room for it
