@@ -218,6 +218,7 @@ def test_a_classifier_of_the_letters_a_to_z_opens_with_26_buttons_and_no_model_y
     assert "key K" in buttons[10].toolTip() and "key J" in buttons[9].toolTip()  # its own
     qtbot.waitUntil(lambda: "has no model yet" in win.statusBar().currentMessage(),
                     timeout=TIMEOUT)
+    assert win.model_name.text() == "No model"   # not "Loading model…" for ever
     assert win.findChild(QPushButton, "trainClasses").isVisible()
     stroke(qtbot, win.canvas, line((100, 300), (200, 80)) + line((200, 80), (300, 300)))
     win.canvas.setFocus()

@@ -103,6 +103,7 @@ class ModelsMixin:
         self.show_message(message)
         if self.controller.model() is None and not self.controller.is_loading():
             self.model_status.setText("No model")
+            self.model_name.setText("No model")  # not "Loading model…" for ever
 
     def _fill_dataset_selector(self) -> None:
         """MNIST, Fashion-MNIST, then the user's classifiers (Model ▸ New classifier…)."""
