@@ -107,7 +107,8 @@ def _train(folder, out_path: Path, base_model, progress, should_stop, seed, sett
     pool_labels = pictures.labels[source]
     originals = np.flatnonzero(np.r_[True, source[1:] != source[:-1]])  # each first copy
     fitter = _Fitter(loaded.model, pictures.name, {"pool": pool, "checked": checked,
-                                                   "junk": junk}, pool_labels, settings, clock)
+                                                   "junk": junk}, pool_labels, classes,
+                     settings, clock)
     read_seconds = time.perf_counter() - started
 
     check = _Check(fitter, originals, seed)
@@ -362,9 +363,8 @@ class _Fitter:
     early tap, the first two poolings, does not change), and batch norm keeps the statistics
     it learned on MNIST."""
 
-    def __init__(self, base, name: str, pictures: dict, labels, settings, clock):
-        self.base, self.name, self.labels = base, name, labels
-        self.classes = int(labels.max()) + 1
+    def __init__(self, base, name: str, pictures: dict, labels, classes: int, settings, clock):
+        self.base, self.name, self.labels, self.classes = base, name, labels, classes
         self.settings, self.clock = settings, clock
         names = list(pictures)
         parts = [pictures[n] for n in names]
