@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 from conftest import TIMEOUT, line, stroke
 from PIL import Image
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QInputDialog, QLabel, QMessageBox, QPushButton
+from PySide6.QtWidgets import QApplication, QInputDialog, QLabel, QMessageBox, QPushButton
 
 from training.core.classifiers import create, find
 
@@ -78,15 +78,21 @@ def answer_rename(monkeypatch, title: str, ok: bool = True) -> list:
     return asked
 
 
-def answer_delete(monkeypatch, button) -> list:
-    """QMessageBox.question answered with ``button``; what it was asked is recorded."""
+def answer_delete(button: str) -> list:
+    """The delete question, once open, answered by clicking its ``button`` ("Delete" or
+    "Cancel"); what it asked and its default button are recorded."""
     asked = []
 
-    def question(parent, title, text, buttons, default=QMessageBox.StandardButton.NoButton):
-        asked.append({"text": text, "buttons": buttons, "default": default})
-        return button
+    def answer():
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QMessageBox):
+            QTimer.singleShot(20, answer)
+            return
+        asked.append({"text": box.text(), "default": box.defaultButton().text(),
+                      "name": box.objectName()})
+        next(b for b in box.buttons() if b.text().replace("&", "") == button).click()
 
-    monkeypatch.setattr(QMessageBox, "question", question)
+    QTimer.singleShot(0, answer)
     return asked
 
 
@@ -171,10 +177,11 @@ def test_delete_moves_both_folders_aside_and_goes_back_to_mnist(
         qtbot, app_settings, private_home, monkeypatch):
     classifier = shapes_with_drawings(2)
     win = open_on(qtbot, app_settings, classifier)
-    asked = answer_delete(monkeypatch, QMessageBox.StandardButton.Yes)
+    asked = answer_delete("Delete")
     action(win, "deleteClassifier").trigger()
 
-    assert len(asked) == 1 and asked[0]["default"] == QMessageBox.StandardButton.Cancel
+    assert len(asked) == 1 and asked[0]["default"] == "Cancel"
+    assert asked[0]["name"] == "deleteClassifierQuestion"
     assert "Shapes" in asked[0]["text"] and "6 drawings" in asked[0]["text"]
     assert not (private_home / "classifiers" / "shapes").exists()
     assert not (private_home / "samples" / "shapes").exists()
@@ -195,7 +202,7 @@ def test_delete_cancelled_moves_nothing(qtbot, app_settings, private_home, monke
     classifier = shapes_with_drawings()
     win = open_on(qtbot, app_settings, classifier)
     before = folders(private_home)
-    answer_delete(monkeypatch, QMessageBox.StandardButton.Cancel)
+    answer_delete("Cancel")
     action(win, "deleteClassifier").trigger()
     assert folders(private_home) == before and before["deleted"] is None
     assert win.dataset_selector.currentData() == "shapes"
@@ -218,7 +225,7 @@ def test_a_delete_that_cannot_move_a_folder_says_so_and_changes_nothing(
         return rename(self, target)
 
     monkeypatch.setattr(Path, "rename", refuse_samples)
-    answer_delete(monkeypatch, QMessageBox.StandardButton.Yes)
+    answer_delete("Delete")
     action(win, "deleteClassifier").trigger()
     message = win.statusBar().currentMessage()
     assert "Shapes cannot be deleted" in message and "Permission denied" in message
@@ -341,7 +348,7 @@ def test_a_classifier_made_again_after_a_delete_has_not_the_deleted_ones_model(
     classifier = with_a_model(create("Digits", "0-9"))
     win = open_on(qtbot, app_settings, classifier)
     qtbot.waitUntil(lambda: win.controller.model() is not None, timeout=TIMEOUT)
-    asked = answer_delete(monkeypatch, QMessageBox.StandardButton.Yes)
+    asked = answer_delete("Delete")
     action(win, "deleteClassifier").trigger()
     assert "and its trained model" in asked[0]["text"]
     assert [p.name for p in private_home.glob("deleted/*/classifiers/digits/model.keras")] == [

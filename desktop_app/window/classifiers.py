@@ -118,15 +118,17 @@ class ClassifiersMixin:
 
         drawings = drawing_count(classifier)
         model = " and its trained model" if classifier.model_path.is_file() else ""
-        answer = QMessageBox.question(
-            self, "Delete classifier",
+        question = QMessageBox(
+            QMessageBox.Icon.Warning, "Delete classifier",
             f"Delete the classifier “{classifier.title}”: its {len(classifier.class_names)} "
             f"classes, the {drawings} drawing{'s' if drawings != 1 else ''} they hold{model}?\n\n"
             "They are moved to the “deleted” folder of your data, from where they can be put "
-            "back by hand.",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
-            QMessageBox.StandardButton.Cancel)
-        if answer != QMessageBox.StandardButton.Yes:
+            "back by hand.", QMessageBox.StandardButton.Cancel, self)
+        question.setObjectName("deleteClassifierQuestion")
+        confirm = question.addButton("Delete", QMessageBox.ButtonRole.DestructiveRole)
+        question.setDefaultButton(QMessageBox.StandardButton.Cancel)  # Enter deletes nothing
+        question.exec()
+        if question.clickedButton() is not confirm:
             return
         try:
             where = delete(classifier)
