@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 from conftest import TIMEOUT, line, stroke
 from PIL import Image
 from PySide6.QtCore import Qt, QTimer
@@ -378,4 +379,21 @@ def test_a_new_classifier_of_twelve_classes_names_its_keys(qtbot, app_settings, 
     monkeypatch.setattr(QMessageBox, "information", lambda *a: shown.append(a[2]))
     win.shortcuts_action.trigger()
     assert "0–9 and A–B on the canvas" in shown[0]
+    win.close()
+
+
+@pytest.mark.parametrize("stored", [7, "maybe", b"\xff\xfe"])
+def test_an_unusable_fine_tune_choice_opens_unchecked_and_is_reported(qtbot, app_settings,
+                                                                      stored):
+    """My samples' "Fine-tune the base too" as stored by hand or by an older version: the
+    window opens with it off, says the value was unusable, and keeps the user's next choice."""
+    from PySide6.QtWidgets import QCheckBox
+
+    app_settings._s.setValue(app_settings.FINE_TUNE_CLASSES, stored)
+    win = open_on(qtbot, app_settings, create("Shapes", "star, heart, house"))
+    fine_tune = win.findChild(QCheckBox, "fineTuneClasses")
+    assert not fine_tune.isChecked()
+    assert app_settings.FINE_TUNE_CLASSES in app_settings.problems()
+    qtbot.mouseClick(fine_tune, Qt.MouseButton.LeftButton)
+    assert app_settings.fine_tune_classes()
     win.close()
