@@ -55,14 +55,11 @@ def new_drawings() -> tuple[np.ndarray, np.ndarray]:
 
 
 def read_as_the_window(model_path: Path, x: np.ndarray, y: np.ndarray) -> dict:
-    from training.modelfile.sidecar import read_metadata
-    from training.runtime.answer_check import AnswerCheck
-    from training.runtime.lite import LiteModel
+    from bench.bench_own_classes import answers_of_inputs
 
-    probabilities = LiteModel(model_path.with_suffix(".tflite")).predict_batch(x)
-    verdicts = np.array(AnswerCheck.for_model(model_path, read_metadata(model_path))
-                        .verdicts(probabilities, x)).astype(str)
-    return {"right": float(np.mean(probabilities.argmax(1) == y)),
+    predicted, verdicts = answers_of_inputs(model_path, x)
+    verdicts = verdicts.astype(str)
+    return {"right": float(np.mean(predicted == y)),
             "refused": float(np.mean(verdicts == "reject")),
             "not_sure": float(np.mean(verdicts == "unsure"))}
 

@@ -163,15 +163,20 @@ def quick_mnist_seconds(folder: str) -> float:
 
 def answers(model_path: Path, dataset: str, pictures: list[np.ndarray]):
     """(predicted classes, verdicts) as the window gives them (training.runtime)."""
+    from training.runtime.preprocess import to_model_input
+
+    x = np.stack([to_model_input(p, dataset) for p in pictures]).astype(np.float32)
+    return answers_of_inputs(model_path, x)
+
+
+def answers_of_inputs(model_path: Path, x: np.ndarray):
+    """(predicted classes, verdicts) of model inputs ``x``, as the window gives them."""
     from training.modelfile.sidecar import read_metadata
     from training.runtime.answer_check import AnswerCheck
     from training.runtime.lite import LiteModel
-    from training.runtime.preprocess import to_model_input
 
-    lite = LiteModel(model_path.with_suffix(".tflite"))
+    probabilities = LiteModel(model_path.with_suffix(".tflite")).predict_batch(x)
     check = AnswerCheck.for_model(model_path, read_metadata(model_path))
-    x = np.stack([to_model_input(p, dataset) for p in pictures]).astype(np.float32)
-    probabilities = lite.predict_batch(x)
     return probabilities.argmax(1), np.array(check.verdicts(probabilities, x))
 
 
