@@ -98,6 +98,33 @@ def teach_progress_text(event: dict) -> str:
     return f"{phase.capitalize()}{fold}{steps}{left}"
 
 
+def spoken_duration(seconds: float) -> str:
+    """A time in words, as precise as an estimate deserves: "40 s", "4 min 50 s", "1 h 12 min"."""
+    seconds = max(1, round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 600:
+        return f"{seconds // 60} min {seconds % 60 // 10 * 10} s".replace(" 0 s", "")
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+
+
+def estimate_text(estimate, epochs: int) -> str:
+    """The training panel's line on how long a run's training will take on this CPU
+    (``estimate``: a training.core.speed_cache.Estimate, or None when nothing was measured)."""
+    if estimate is None:
+        return ("Time on this CPU: not measured yet for this model. Its first run measures "
+                "the speed here for a few seconds, then shows the time left.")
+    source = ("as its last run here" if estimate.basis == "run"
+              else "from its speed test here; a run adds a little")
+    return (f"About {spoken_duration(estimate.seconds)} of training on this CPU: {epochs} "
+            f"epoch{'s' if epochs != 1 else ''} at {estimate.images_per_second:,.0f} pictures "
+            f"a second, {source}.")
+
+
 # ------------------------------------------------------------------------------ status bar
 def model_status_text(name: str, dataset: str, accuracy: float | None) -> str:
     """The model in use, its dataset and its test accuracy when it was measured."""

@@ -9,6 +9,8 @@ import pytest
 
 from cli_runner import run_main
 from training.core.cpu import cpu_key
+from training.core import speed_cache
+from training.core.speed_cache import estimate
 from training.learn import tuning
 from training.learn.tuning import Speed, Trial, Wanted
 from training.protocol.config import TrainingConfig
@@ -57,7 +59,7 @@ def test_threads_default_unless_another_choice_is_clearly_faster():
                                      '{"trials": [{"precision": 3}, "x", {}]}}, "threads": '
                                      '{"intra": "many"}}}}'])
 def test_a_damaged_cache_reads_as_empty_and_never_raises(private_home, content):
-    path = tuning.cache_path()
+    path = speed_cache.cache_path()
     path.parent.mkdir(parents=True)
     path.write_text(content)
     machine = tuning.cached_machine("k")
@@ -88,7 +90,7 @@ def test_a_first_run_measures_and_caches_and_the_next_reuses_it(private_home, me
     first = tuning.choose(config, progress=events.append)
     assert first.source == "measured" and first.images_per_second > 0
     assert [e["event"] for e in events] == ["tuning"]
-    cache = json.loads(tuning.cache_path().read_text())
+    cache = json.loads(speed_cache.cache_path().read_text())
     (key, machine), = cache["machines"].items()
     assert cpu_key() in key and "TensorFlow " in key
     assert len(machine["models"]["lecture_dense/32"]["trials"]) >= 3  # a search, not a guess
@@ -109,7 +111,7 @@ def test_every_setting_given_is_used_as_given_without_measuring(private_home, me
     speed = tuning.choose(config, measure=refuse)
     assert (speed.precision, speed.jit_compile, speed.steps_per_execution, speed.source) == (
         "bfloat16", True, 3, "given")
-    assert not tuning.cache_path().exists()
+    assert not speed_cache.cache_path().exists()
 
 
 @pytest.mark.slow
@@ -122,7 +124,7 @@ def test_a_benchmark_that_cannot_run_falls_back_to_float32_and_caches_nothing(
     assert speed.precision == "float32" and speed.source == "fallback"
     assert "out of memory" in speed.note
     assert speed.steps_per_execution >= 1
-    assert not tuning.cache_path().exists()
+    assert not speed_cache.cache_path().exists()
 
 
 @pytest.mark.slow
@@ -147,9 +149,9 @@ def test_another_tensorflow_or_a_damaged_cache_measures_again(private_home, meas
         assert tuning.choose(config, measure=measure).source == "measured"
     assert tuning.choose(config, measure=refuse).source == "cached"  # both kept
 
-    tuning.cache_path().write_text("{broken")
+    speed_cache.cache_path().write_text("{broken")
     assert tuning.choose(config, measure=measure).source == "measured"
-    assert json.loads(tuning.cache_path().read_text())["version"] == tuning.CACHE_VERSION
+    assert json.loads(speed_cache.cache_path().read_text())["version"] == speed_cache.CACHE_VERSION
 
 
 @pytest.mark.slow
@@ -179,6 +181,12 @@ def test_training_reports_the_settings_it_measured_then_reuses_them(tiny_data, m
     assert any(isinstance(m, Tuning) for m in first)
     assert begin.speed["source"] == "measured"
     assert begin.steps_per_execution == begin.speed["steps_per_execution"]
+    # What the whole run trained at is kept too: the panel's estimate of the next run's time
+    fit = next(iter(tuning.cached_machine(tuning.machine_key())["models"].values()))["fit"]
+    assert fit[begin.speed["precision"]]["pictures"] == begin.train_samples  # one epoch
+    guess = estimate("lecture_dense", 32, "auto", False, begin.train_samples)
+    assert guess.basis == "run" and guess.seconds == pytest.approx(
+        fit[begin.speed["precision"]]["seconds"], rel=0.01)
     second = run("b.keras")
     assert not any(isinstance(m, Tuning) for m in second)
     assert next(m for m in second if isinstance(m, TrainBegin)).speed["source"] == "cached"
@@ -193,7 +201,7 @@ def test_the_tune_command_measures_a_model_and_keeps_it(private_home, measuring)
     assert isinstance(message, TuneResult)
     (model,) = message.models
     assert model["speed"]["source"] == "measured" and len(model["trials"]) >= 3
-    assert "lecture_dense/32" in json.dumps(json.loads(tuning.cache_path().read_text()))
+    assert "lecture_dense/32" in json.dumps(json.loads(speed_cache.cache_path().read_text()))
     assert tuning.choose(TrainingConfig(**DENSE), measure=refuse).source == "cached"
 
 

@@ -34,7 +34,7 @@ from desktop_app.figures.figure_renderer import FigureRenderer
 from desktop_app.learning.config_form import ConfigForm
 from desktop_app.learning.training_controller import FinishedRun, TrainingController
 from desktop_app.settings import AppSettings
-from desktop_app.texts import download_text, training_progress_text
+from desktop_app.texts import download_text, estimate_text, training_progress_text
 from desktop_app.texts import finite as _finite
 from desktop_app.texts import number as _number
 from desktop_app.texts import percent as _percent
@@ -44,7 +44,8 @@ from desktop_app.views.reliability_view import describe_ood
 from desktop_app.views.results_view import ResultsView
 from desktop_app.views.training_charts import TrainingCharts
 from training.core.atomic import WriteError
-from training.core.datasets import DATA_ENV_VAR, DATASETS
+from training.core.datasets import DATA_ENV_VAR, DATASETS, OFFICIAL_TRAINING_PICTURES
+from training.core.speed_cache import estimate
 from training.protocol.config import ConfigError, TrainingConfig
 from training.protocol.messages import (
     ABSENT,
@@ -154,6 +155,10 @@ class TrainingPanel(QWidget):
         self.data_folder = self.form.widgets["data_dir"]
         self.browse = QPushButton("Browse…", objectName="browseDataFolder")
 
+        # How long the form's run would train on this CPU, from what was measured here
+        self.estimate = QLabel(objectName="trainingEstimate")
+        self.estimate.setWordWrap(True)
+        self.estimate.setStyleSheet("color: palette(placeholder-text);")
         self.summary = QPlainTextEdit(SUMMARY_PENDING, objectName="modelSummary")
         self.summary.setReadOnly(True)
         self.summary.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
@@ -247,6 +252,7 @@ class TrainingPanel(QWidget):
         form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         form.addRow("Preset", self.preset)
+        form.addRow(self.estimate)
         for name, label, widget in self.form.rows():
             if isinstance(widget, QComboBox):
                 widget.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
@@ -295,6 +301,19 @@ class TrainingPanel(QWidget):
         config.pop("data_dir", None)  # the data folder has its own setting
         self._settings.set_training_config(config)
         self.preset.setCurrentText(self._matching_preset(config))
+        self._update_estimate()
+
+    def _update_estimate(self) -> None:
+        """The time the form's run would train here (read once the panel is seen: the cache's
+        key costs a look at the installed TensorFlow, not worth it at launch)."""
+        if not self._shown:
+            return
+        config = self.config()
+        pictures = (OFFICIAL_TRAINING_PICTURES
+                    - round(OFFICIAL_TRAINING_PICTURES * config.validation_split)) * config.epochs
+        self.estimate.setText(estimate_text(
+            estimate(config.architecture, config.batch_size, config.precision, config.augment,
+                     pictures), config.epochs))
 
     def _matching_preset(self, config: dict) -> str:
         for name, values in presets(config["dataset"]).items():
@@ -340,6 +359,7 @@ class TrainingPanel(QWidget):
         if not self._shown and self.isVisible() and not self.visibleRegion().isEmpty():
             self._shown = True
             self._request_summary()
+            self._update_estimate()
 
     def _summary_args(self) -> tuple[str, float]:
         return self.architecture.currentData(), self.dropout.value()
@@ -456,6 +476,7 @@ class TrainingPanel(QWidget):
             self.progress.setValue(1 if done else 0)
             self.progress.setFormat("Not training" if not done else
                                     "Stopped" if self._result.status == "stopped" else "Finished")
+            self._update_estimate()  # the run kept what it trained at
             if self._shown and not self.summary_ready():
                 self._request_summary()
         self._update_buttons()

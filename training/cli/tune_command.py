@@ -45,6 +45,7 @@ def add_parsers(sub) -> None:
 
 def _tune(args, protocol: JsonLines | None) -> int:
     from training.cli.plumbing import import_keras_quietly
+    from training.core import speed_cache
     from training.learn import tuning
 
     pairs = _models(args)
@@ -74,7 +75,7 @@ def _tune(args, protocol: JsonLines | None) -> int:
             f"{best.images_per_second:,.0f} pictures/s ({best.seconds:.1f} s to measure)")
         results.append({"architecture": architecture, "batch_size": batch_size,
                         "speed": best.to_dict(), "trials": [t.__dict__ for t in trials]})
-    result = TuneResult(cpu=cpu_line(), tensorflow=tuning.tensorflow_version(),
+    result = TuneResult(cpu=cpu_line(), tensorflow=speed_cache.tensorflow_version(),
                         threads={"intra": threads[0], "inter": threads[1], "measured": [
                             {"intra": i, "inter": j, "images_per_second": round(v, 1)}
                             for (i, j), v in measured.items()]},
@@ -82,7 +83,7 @@ def _tune(args, protocol: JsonLines | None) -> int:
     if protocol is not None:
         protocol.write(result)
     elif args.save:
-        say(f"kept in {tuning.cache_path()}")
+        say(f"kept in {speed_cache.cache_path()}")
     return 0
 
 

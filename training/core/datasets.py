@@ -69,6 +69,9 @@ DATASETS = {
 }
 
 
+OFFICIAL_TRAINING_PICTURES = 60_000  # both datasets' official training sets (estimates only)
+
+
 class DatasetError(Exception):
     """The dataset could not be found or read; the message says where we looked and what to do."""
 

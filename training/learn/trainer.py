@@ -171,6 +171,8 @@ def fit(config: TrainingConfig, progress: ProgressFn | None = None,
                           shuffle=False, callbacks=callbacks)
     train_seconds = time.perf_counter() - started
     status = "stopped" if reporter.stopped else "finished"
+    if status == "finished" and strategy is None:
+        _remember_speed(config, speed, len(x_train) * config.epochs, train_seconds)
     if strategy is not None:
         model = distribute.plain_copy(model)
 
@@ -196,6 +198,18 @@ def _chosen_speed(config: TrainingConfig, strategy, threads: tuple[int, int],
 
     return replace(tuning.choose(config, strategy is not None, progress),
                    intra_threads=threads[0], inter_threads=threads[1])
+
+
+def _remember_speed(config: TrainingConfig, speed, pictures: int, seconds: float) -> None:
+    """Keep what this whole run trained at: the panel's estimate of the next run's time (kept
+    with DRAW_CLASSIFY_TUNE=0 too: a record, not a measurement; a cache that cannot be written
+    costs only that estimate, not worth a warning)."""
+    from training.core import speed_cache
+
+    if seconds > 0:
+        speed_cache.save_to_cache(speed_cache.machine_key(), speed_cache.record_fit(
+            config.architecture, config.batch_size, speed.precision, config.augment, pictures,
+            seconds))
 
 
 def _strategy(config: TrainingConfig, progress: ProgressFn):

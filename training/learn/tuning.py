@@ -22,25 +22,21 @@ scripts), the run falls back to float32 and the estimates of ``trainer.auto_*``.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 
 import numpy as np
 from dataclasses import asdict, dataclass, field, replace
 from functools import partial
-from pathlib import Path
 
-from training.core.atomic import WriteError, write_text
-from training.core.cpu import cpu_info, cpu_key, usable_cores
-from training.core.paths import user_home
+from training.core.cpu import cpu_info, usable_cores
+from training.core.speed_cache import (
+    BFLOAT16_GAIN, Trial, best_trial, cached_machine, cached_threads,
+    cached_trials, machine_key, record_trials, save_to_cache)
 from training.protocol.messages import speed_text
 
 TUNE_ENV_VAR = "DRAW_CLASSIFY_TUNE"      # "0": never measure, use the fallback
-CACHE_FILE = "tuning.json"
-CACHE_VERSION = 1
 TRIAL_SECONDS = 0.3     # timed training per candidate, after its warm-up
-BFLOAT16_GAIN = 1.15    # bfloat16 is chosen only when at least this much faster
 OTHER_GAIN = 1.03       # any other change of setting: at least this much faster (noise)
 MAX_STEPS_PER_CALL = 128
 CALL_SECONDS = 0.05     # estimate: one training call's length (progress, Ctrl+C react per call)
@@ -48,19 +44,6 @@ CALL_SECONDS = 0.05     # estimate: one training call's length (progress, Ctrl+C
 # forward pass) for sizing calls: this 2-core CPU does 100-200 G in practice; assuming less keeps
 # calls short on slower machines, at the cost of a little more overhead on faster ones.
 ASSUMED_MACS_PER_SECOND = 40e9
-
-
-@dataclass(frozen=True)
-class Trial:
-    """One candidate's measured speed (images per second of training, warm)."""
-
-    precision: str
-    jit_compile: bool
-    steps_per_execution: int
-    images_per_second: float
-
-    def setting(self) -> tuple:
-        return self.precision, self.jit_compile, self.steps_per_execution
 
 
 @dataclass(frozen=True)
@@ -112,102 +95,6 @@ class Wanted:
             (self.precision, self.jit_compile, self.steps_per_execution), trial.setting()))
 
 
-# ----------------------------------------------------------------------------- the cache
-
-def cache_path() -> Path:
-    return user_home() / "cache" / CACHE_FILE
-
-
-def tensorflow_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("tensorflow")
-    except PackageNotFoundError:  # e.g. tensorflow-cpu or a nightly under another name
-        import tensorflow as tf
-        return tf.__version__
-
-
-def machine_key() -> str:
-    """The CPU and the TensorFlow version: what the measured speeds hold for."""
-    return f"{cpu_key()} | TensorFlow {tensorflow_version()}"
-
-
-def model_key(architecture: str, batch_size: int) -> str:
-    return f"{architecture}/{batch_size}"
-
-
-def read_cache(path: Path | None = None) -> dict:
-    """The whole cache file, or an empty one when it is missing or unreadable."""
-    path = path or cache_path()
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {"version": CACHE_VERSION, "machines": {}}
-    if (not isinstance(data, dict) or data.get("version") != CACHE_VERSION
-            or not isinstance(data.get("machines"), dict)):
-        return {"version": CACHE_VERSION, "machines": {}}
-    return data
-
-
-def cached_machine(key: str, path: Path | None = None) -> dict:
-    machine = read_cache(path)["machines"].get(key)
-    return machine if isinstance(machine, dict) else {}
-
-
-def cached_trials(machine: dict, architecture: str, batch_size: int) -> list[Trial]:
-    entry = (machine.get("models") or {}).get(model_key(architecture, batch_size)) or {}
-    trials = []
-    for item in entry.get("trials", []) if isinstance(entry, dict) else []:
-        try:
-            trials.append(Trial(str(item["precision"]), bool(item["jit_compile"]),
-                                int(item["steps_per_execution"]),
-                                float(item["images_per_second"])))
-        except (KeyError, TypeError, ValueError):
-            continue  # one damaged entry: measured again
-    return [t for t in trials if t.precision in ("float32", "bfloat16")
-            and t.steps_per_execution >= 1 and t.images_per_second > 0]
-
-
-def cached_threads(machine: dict) -> tuple[int, int]:
-    threads = machine.get("threads") or {}
-    try:
-        return max(0, int(threads.get("intra", 0))), max(0, int(threads.get("inter", 0)))
-    except (AttributeError, TypeError, ValueError):
-        return 0, 0
-
-
-def save_to_cache(key: str, update, path: Path | None = None) -> str:
-    """Read, change (``update(machine_dict)``), write atomically; "" or why it failed."""
-    path = path or cache_path()
-    data = read_cache(path)
-    machine = data["machines"].get(key)
-    if not isinstance(machine, dict):
-        machine = data["machines"][key] = {}
-    update(machine)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_text(path, json.dumps(data, indent=1, sort_keys=True))
-    except (OSError, WriteError) as exc:
-        return f"the measured settings could not be kept for the next run ({exc})"
-    return ""
-
-
-def _record_trials(architecture: str, batch_size: int, trials: list[Trial],
-                   replace_all: bool = False):
-    def update(machine: dict) -> None:
-        models = machine.setdefault("models", {})
-        if not isinstance(models, dict):
-            models = machine["models"] = {}
-        known = {} if replace_all else {
-            t.setting(): t for t in cached_trials(machine, architecture, batch_size)}
-        known.update({t.setting(): t for t in trials})
-        models[model_key(architecture, batch_size)] = {
-            "trials": [asdict(t) for t in known.values()],
-            "measured": time.strftime("%Y-%m-%d %H:%M:%S")}
-    return update
-
-
 # ----------------------------------------------------------------------------- choosing
 
 def tuning_allowed() -> bool:
@@ -242,7 +129,7 @@ def choose(config, distributed: bool = False, progress=None, measure=None) -> Sp
             new = (measure or partial(measure_trials, start=guess))(wanted, progress)
             trials = [t for t in [*trials, *new] if wanted.allows(t)]
             source = "measured"
-            note = save_to_cache(key, _record_trials(wanted.architecture, wanted.batch_size,
+            note = save_to_cache(key, record_trials(wanted.architecture, wanted.batch_size,
                                                      new))
             if note:
                 progress({"event": "warning", "message": note})
@@ -254,20 +141,6 @@ def choose(config, distributed: bool = False, progress=None, measure=None) -> Sp
     return Speed(best.precision, best.jit_compile, best.steps_per_execution,
                  source=source, images_per_second=round(best.images_per_second, 1),
                  seconds=round(time.perf_counter() - started, 2))
-
-
-def best_trial(trials: list[Trial]) -> Trial | None:
-    """The fastest, except that float32 wins unless bfloat16 is clearly faster."""
-    if not trials:
-        return None
-    best = max(trials, key=lambda t: t.images_per_second)
-    if best.precision == "bfloat16":
-        plain = [t for t in trials if t.precision == "float32"]
-        if plain:
-            best32 = max(plain, key=lambda t: t.images_per_second)
-            if best.images_per_second < BFLOAT16_GAIN * best32.images_per_second:
-                return best32
-    return best
 
 
 def _heuristic(wanted: Wanted) -> Trial:
@@ -391,7 +264,7 @@ def tune_model(architecture: str, batch_size: int, dropout: float = 0.0,
     started = time.perf_counter()
     trials = measure_trials(wanted, thorough=True)
     best = best_trial(trials)
-    note = save_to_cache(machine_key(), _record_trials(architecture, batch_size, trials,
+    note = save_to_cache(machine_key(), record_trials(architecture, batch_size, trials,
                                                        replace_all=True)) if save else ""
     return Speed(best.precision, best.jit_compile, best.steps_per_execution,
                  source="measured", images_per_second=round(best.images_per_second, 1),
