@@ -29,7 +29,8 @@ from pathlib import Path
 
 from training.core.cpu import cpu_line
 from training.protocol.messages import TrainBegin, TrainResult, Tuning, decode, speed_text
-from training.protocol.presets import PRESETS, REFERENCES
+from training.core.speed_cache import run_estimate
+from training.protocol.presets import PRESETS, REFERENCES, preset_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -45,7 +46,9 @@ def reference_run(reference: str, seed: int) -> tuple[float, float]:
 
 
 def preset_run(preset: str, dataset: str, seed: int, folder: str) -> tuple[float, float, dict]:
-    """(fit seconds, test accuracy, the speed settings) of the preset through the CLI."""
+    """(fit seconds, test accuracy, the speed settings) of the preset through the CLI; the
+    settings also hold what the training panel would have said the run takes (``estimate``)."""
+    before = run_estimate(preset_config(preset, dataset))
     done = subprocess.run([sys.executable, "-m", "training", "train", "--preset", preset,
                            "--dataset", dataset, "--seed", str(seed), "--no-ood",
                            "--progress", "json", "--out", os.path.join(folder, "m.keras")],
@@ -55,8 +58,17 @@ def preset_run(preset: str, dataset: str, seed: int, folder: str) -> tuple[float
     if done.returncode != 0 or result is None:
         raise RuntimeError(f"{preset}/{dataset} failed: {done.stderr[-500:]}")
     begin = next(m for m in messages if isinstance(m, TrainBegin))
-    speed = dict(begin.speed or {}, tuned_now=any(isinstance(m, Tuning) for m in messages))
+    speed = dict(begin.speed or {}, tuned_now=any(isinstance(m, Tuning) for m in messages),
+                 estimate=before and {"seconds": round(before.seconds, 1), "basis": before.basis})
     return result.train_seconds, result.test_accuracy, speed
+
+
+def _estimate_text(speed: dict, seconds: float) -> str:
+    guess = speed.get("estimate")
+    if not guess:
+        return "the panel had no estimate"
+    return (f"the panel said {guess['seconds']:.0f} s ({guess['basis']}), "
+            f"{guess['seconds'] / seconds - 1:+.0%}")
 
 
 def run() -> dict:
@@ -82,7 +94,8 @@ def _one(name: str, dataset: str, budget, repeats: int, folder: str) -> dict:
         print(f"  {name}/{dataset} seed {seed}: lecture {lecture[-1][0]:.1f} s "
               f"({lecture[-1][1]:.2%}), ours {ours[-1][0]:.1f} s ({ours[-1][1]:.2%}), load "
               f"{os.getloadavg()[0]:.1f}; {speed_text(speed)}"
-              f"{' (measured in this run)' if speed['tuned_now'] else ''}", flush=True)
+              f"{' (measured in this run)' if speed['tuned_now'] else ''}; "
+              f"{_estimate_text(speed, ours[-1][0])}", flush=True)
     ratio = statistics.median(s for s, _ in ours) / statistics.median(s for s, _ in lecture)
     accuracy = statistics.median(a for _, a in ours)
     met = ratio <= budget.ratio and accuracy >= budget.goal

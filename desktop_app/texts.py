@@ -119,7 +119,7 @@ def estimate_text(estimate, epochs: int) -> str:
         return ("Time on this CPU: not measured yet for this model. Its first run measures "
                 "the speed here for a few seconds, then shows the time left.")
     source = ("as its last run here" if estimate.basis == "run"
-              else "from its speed test here; a run adds a little")
+              else "from a short speed test here; its first run will tell better")
     return (f"About {spoken_duration(estimate.seconds)} of training on this CPU: {epochs} "
             f"epoch{'s' if epochs != 1 else ''} at {estimate.images_per_second:,.0f} pictures "
             f"a second, {source}.")

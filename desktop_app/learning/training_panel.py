@@ -44,8 +44,8 @@ from desktop_app.views.reliability_view import describe_ood
 from desktop_app.views.results_view import ResultsView
 from desktop_app.views.training_charts import TrainingCharts
 from training.core.atomic import WriteError
-from training.core.datasets import DATA_ENV_VAR, DATASETS, OFFICIAL_TRAINING_PICTURES
-from training.core.speed_cache import estimate
+from training.core.datasets import DATA_ENV_VAR, DATASETS
+from training.core.speed_cache import run_estimate
 from training.protocol.config import ConfigError, TrainingConfig
 from training.protocol.messages import (
     ABSENT,
@@ -309,11 +309,7 @@ class TrainingPanel(QWidget):
         if not self._shown:
             return
         config = self.config()
-        pictures = (OFFICIAL_TRAINING_PICTURES
-                    - round(OFFICIAL_TRAINING_PICTURES * config.validation_split)) * config.epochs
-        self.estimate.setText(estimate_text(
-            estimate(config.architecture, config.batch_size, config.precision, config.augment,
-                     pictures), config.epochs))
+        self.estimate.setText(estimate_text(run_estimate(config), config.epochs))
 
     def _matching_preset(self, config: dict) -> str:
         for name, values in presets(config["dataset"]).items():

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from training.core.atomic import WriteError, write_text
 from training.core.cpu import cpu_key
+from training.core.datasets import OFFICIAL_TRAINING_PICTURES
 from training.core.paths import user_home
 
 CACHE_FILE = "tuning.json"
@@ -231,3 +232,12 @@ def estimate(architecture: str, batch_size: int, precision: str, augment: bool,
             return None
         speed, basis = best.images_per_second, "benchmark"
     return Estimate(pictures / speed, speed, int(pictures), basis)
+
+
+def run_estimate(config, machine: dict | None = None) -> Estimate | None:
+    """``estimate`` for a TrainingConfig on a built-in dataset (its official 60,000 training
+    pictures, less the validation split, every epoch): the panel's and the bench's figure."""
+    per_epoch = OFFICIAL_TRAINING_PICTURES - round(OFFICIAL_TRAINING_PICTURES
+                                                   * config.validation_split)
+    return estimate(config.architecture, config.batch_size, config.precision, config.augment,
+                    per_epoch * config.epochs, machine)

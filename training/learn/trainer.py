@@ -149,11 +149,7 @@ def fit(config: TrainingConfig, progress: ProgressFn | None = None,
         # an input of unknown length (the gate's) gets an extra, empty step at each epoch's end
         callbacks.insert(0, keras.callbacks.LambdaCallback(
             on_train_batch_end=lambda batch, logs: gate.poll()))
-    classes = np.unique(y_train)
-    if len(classes) < 2:
-        progress({"event": "warning",
-                  "message": f"The training images hold only {len(classes)} class: the model "
-                             "will answer that class whatever it sees."})
+    _warn_of_one_class(y_train, progress)
     progress({"event": "train_begin", "epochs": config.epochs, "steps": steps_per_epoch,
               "train_samples": len(x_train), "val_samples": len(x_val),
               "source": data.source, "steps_per_execution": speed.steps_per_execution,
@@ -171,7 +167,7 @@ def fit(config: TrainingConfig, progress: ProgressFn | None = None,
                           shuffle=False, callbacks=callbacks)
     train_seconds = time.perf_counter() - started
     status = "stopped" if reporter.stopped else "finished"
-    if status == "finished" and strategy is None:
+    if status == "finished" and strategy is None:  # what a whole run trained at: the estimate
         _remember_speed(config, speed, len(x_train) * config.epochs, train_seconds)
     if strategy is not None:
         model = distribute.plain_copy(model)
@@ -198,6 +194,14 @@ def _chosen_speed(config: TrainingConfig, strategy, threads: tuple[int, int],
 
     return replace(tuning.choose(config, strategy is not None, progress),
                    intra_threads=threads[0], inter_threads=threads[1])
+
+
+def _warn_of_one_class(labels: np.ndarray, progress: ProgressFn) -> None:
+    classes = np.unique(labels)
+    if len(classes) < 2:
+        progress({"event": "warning",
+                  "message": f"The training images hold only {len(classes)} class: the model "
+                             "will answer that class whatever it sees."})
 
 
 def _remember_speed(config: TrainingConfig, speed, pictures: int, seconds: float) -> None:
