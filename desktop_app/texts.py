@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from training.core.datasets import dataset_title
+from training.core.speed_cache import spoken_duration
 
 if TYPE_CHECKING:  # for the annotation only
     from training.runtime.numbers import NumberReading
@@ -96,20 +97,6 @@ def teach_progress_text(event: dict) -> str:
     eta = event.get("eta_seconds")
     left = f" · {eta:.0f} s left" if finite(eta) else ""
     return f"{phase.capitalize()}{fold}{steps}{left}"
-
-
-def spoken_duration(seconds: float) -> str:
-    """A time in words, as precise as an estimate deserves: "40 s", "4 min 50 s", "1 h 12 min"."""
-    seconds = max(1, round(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    if seconds < 600:
-        return f"{seconds // 60} min {seconds % 60 // 10 * 10} s".replace(" 0 s", "")
-    minutes = round(seconds / 60)
-    if minutes < 60:
-        return f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
 
 
 def estimate_text(estimate, epochs: int) -> str:

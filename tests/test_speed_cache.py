@@ -9,9 +9,17 @@ import math
 
 import pytest
 
-from desktop_app.texts import estimate_text, spoken_duration
+from desktop_app.texts import estimate_text
+from training.cli.tune_command import say_preset_times
 from training.core import speed_cache
-from training.core.speed_cache import Trial, estimate, record_fit, record_trials, save_to_cache
+from training.core.speed_cache import (
+    Trial,
+    estimate,
+    record_fit,
+    record_trials,
+    save_to_cache,
+    spoken_duration,
+)
 
 WIDE = ("wide_cnn", 128)
 
@@ -91,3 +99,13 @@ def test_times_are_said_as_precisely_as_an_estimate_deserves():
     assert [spoken_duration(s) for s in (0.2, 42, 60, 61, 290, 599, 601, 3599, 4320)] == [
         "1 s", "42 s", "1 min", "1 min", "4 min 50 s", "9 min 50 s", "10 min", "1 h",
         "1 h 12 min"]
+
+
+def test_tune_ends_with_each_presets_time_here(private_home):
+    keep(record_trials("wide_cnn", 128, trials(("float32", 4, 1900.0))),
+         record_fit("compact_cnn", 128, "float32", False, pictures=114_000, seconds=40.0))
+    said = []
+    say_preset_times(said.append)
+    assert "  Quick, MNIST: about 40 s" in said  # 2 epochs of 57,000, as its last run
+    assert "  Thorough, Fashion-MNIST: about 4 min 30 s" in said  # 9 of 57,000 at 1,900 a second
+    assert "  Best, MNIST: not measured" in said

@@ -18,10 +18,12 @@ import sys
 from dataclasses import replace
 
 from training.cli.plumbing import JsonLines
+from training.core import speed_cache
 from training.core.cpu import cpu_line
+from training.core.datasets import DATASETS, dataset_title
 from training.protocol.config import ARCHITECTURES
 from training.protocol.messages import TuneResult, decode, speed_text
-from training.protocol.presets import PRESETS, preset_values
+from training.protocol.presets import PRESETS, preset_config, preset_values
 
 THREAD_PROBE = ("compact_cnn", 128)  # the quick preset's MNIST model: times the thread choices
 
@@ -45,7 +47,6 @@ def add_parsers(sub) -> None:
 
 def _tune(args, protocol: JsonLines | None) -> int:
     from training.cli.plumbing import import_keras_quietly
-    from training.core import speed_cache
     from training.learn import tuning
 
     pairs = _models(args)
@@ -84,7 +85,20 @@ def _tune(args, protocol: JsonLines | None) -> int:
         protocol.write(result)
     elif args.save:
         say(f"kept in {speed_cache.cache_path()}")
+        if not args.architecture:
+            say_preset_times(say)
     return 0
+
+
+def say_preset_times(say) -> None:
+    """How long each preset trains here, as the training panel says it before Start."""
+    say("Training time of each preset on this CPU:")
+    for preset in PRESETS.values():
+        for dataset in DATASETS:
+            guess = speed_cache.run_estimate(preset_config(preset.name, dataset))
+            time = (f"about {speed_cache.spoken_duration(guess.seconds)}" if guess
+                    else "not measured")
+            say(f"  {preset.title}, {dataset_title(dataset)}: {time}")
 
 
 def _models(args) -> list[tuple[str, int]]:

@@ -241,3 +241,17 @@ def run_estimate(config, machine: dict | None = None) -> Estimate | None:
                                                    * config.validation_split)
     return estimate(config.architecture, config.batch_size, config.precision, config.augment,
                     per_epoch * config.epochs, machine)
+
+
+def spoken_duration(seconds: float) -> str:
+    """A time in words, as precise as an estimate deserves: "40 s", "4 min 50 s", "1 h 12 min"."""
+    seconds = max(1, round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 600:
+        return f"{seconds // 60} min {seconds % 60 // 10 * 10} s".replace(" 0 s", "")
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
