@@ -86,10 +86,17 @@ def test_a_damaged_speed_reads_as_not_measured(private_home, damaged):
     assert estimate(*WIDE, "auto", False, 513_000) is None
 
 
-@pytest.mark.parametrize("content", ["{broken", "[]", '{"version": 1, "machines": []}'])
+@pytest.mark.parametrize("content", [
+    "{broken", "[]", {"version": 1, "machines": []}, {"models": [1]}, {"models": "x"},
+    {"models": {"wide_cnn/128": "x"}}, {"models": {"wide_cnn/128": {"fit": [1], "trials": 3}}},
+    {"models": {"wide_cnn/128": {"fit": {"float32": "fast"}}}}])
 def test_a_damaged_cache_is_no_estimate_and_the_next_record_repairs_it(private_home, content):
+    if isinstance(content, dict) and "version" not in content:  # one machine's entry damaged
+        content = {"version": speed_cache.CACHE_VERSION,
+                   "machines": {speed_cache.machine_key(): content}}
     speed_cache.cache_path().parent.mkdir(parents=True)
-    speed_cache.cache_path().write_text(content)
+    speed_cache.cache_path().write_text(content if isinstance(content, str)
+                                        else json.dumps(content))
     assert estimate(*WIDE, "auto", False, 513_000) is None
     keep(record_fit(*WIDE, "float32", False, pictures=513_000, seconds=300.0))
     assert estimate(*WIDE, "auto", False, 513_000).seconds == pytest.approx(300.0)
@@ -109,3 +116,12 @@ def test_tune_ends_with_each_presets_time_here(private_home):
     assert "  Quick, MNIST: about 40 s" in said  # 2 epochs of 57,000, as its last run
     assert "  Thorough, Fashion-MNIST: about 4 min 30 s" in said  # 9 of 57,000 at 1,900 a second
     assert "  Best, MNIST: not measured" in said
+
+
+def test_a_record_that_cannot_be_written_says_why_and_raises_nothing(private_home):
+    private_home.mkdir(parents=True)
+    (private_home / "cache").write_text("a file where the folder should be")
+    note = save_to_cache(speed_cache.machine_key(), record_fit(
+        *WIDE, "float32", False, pictures=513_000, seconds=300.0))
+    assert "could not be kept" in note
+    assert estimate(*WIDE, "auto", False, 513_000) is None
