@@ -10,7 +10,6 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from training.core.datasets import dataset_title
-from training.core.speed_cache import spoken_duration
 
 if TYPE_CHECKING:  # for the annotation only
     from training.runtime.numbers import NumberReading
@@ -102,6 +101,8 @@ def teach_progress_text(event: dict) -> str:
 def estimate_text(estimate, epochs: int) -> str:
     """The training panel's line on how long a run's training will take on this CPU
     (``estimate``: a training.core.speed_cache.Estimate, or None when nothing was measured)."""
+    from training.core.speed_cache import spoken_duration  # (not on the way to the first frame)
+
     if estimate is None:
         return ("Time on this CPU: not measured yet for this model. Its first run measures "
                 "the speed here for a few seconds, then shows the time left.")

@@ -15,7 +15,6 @@ The definition is stored data: read through a validator, written atomically.
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import re
 from dataclasses import dataclass
@@ -121,6 +120,8 @@ def create(title: str, class_names: tuple[str, ...] | str) -> Classifier:
 
 
 def save(classifier: Classifier) -> None:
+    import datetime as _dt  # here: the window's first frame imports this module
+
     record = {"format": FORMAT, "name": classifier.name, "title": classifier.title,
               "class_names": list(classifier.class_names),
               "saved_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
@@ -154,6 +155,8 @@ def delete(classifier: Classifier) -> Path:
     home's own layout: moving them back restores it) and return that folder. Nothing is
     removed for good. A folder that cannot be moved raises WriteError, with everything put
     back where it was."""
+    import datetime as _dt
+
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     target = user_home() / "deleted" / f"{classifier.name}-{stamp}"
     for n in range(2, 100):    # two deletions in one second (a classifier made again)

@@ -15,7 +15,6 @@ first frame needs the datasets' names (``DATASETS``), not numpy.
 
 from __future__ import annotations
 
-import gzip
 import os
 import re
 import zlib
@@ -224,6 +223,8 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     try:
         raw = path.read_bytes()
         if raw[:2] == b"\x1f\x8b":
+            import gzip  # here: the window's first frame imports this module
+
             raw = gzip.decompress(raw)
     except (OSError, EOFError, zlib.error) as exc:
         raise DatasetError(f"{path}: cannot read or decompress ({exc}). "

@@ -112,7 +112,9 @@ class Detector:
         arrays["centroids"] = self.centroids.astype(np.float16)  # half the size, same answers
         arrays["format"] = np.array(FORMAT)
         buffer = io.BytesIO()
-        np.savez_compressed(buffer, **arrays)
+        # Stored, not deflated: the window reads this file on the way to its first answer,
+        # and unzipping took 12 of the 22 ms (3.0 MB instead of 1.7 MB for the shipped MNIST's)
+        np.savez(buffer, **arrays)
         return buffer.getvalue()
 
     @classmethod
