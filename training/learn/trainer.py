@@ -138,7 +138,7 @@ def fit(config: TrainingConfig, progress: ProgressFn | None = None,
     x_train, y_train, x_val, y_val = _split(data, config)
 
     steps_per_epoch = math.ceil(len(x_train) / config.batch_size)
-    model, trained = _compiled_model(config, speed, strategy, steps_per_epoch)
+    model, trained = _compiled_model(config, speed, strategy, steps_per_epoch, x_train)
     train_ds, val_ds = _input_pipelines(config, x_train, y_train, x_val, y_val)
     gate = StopGate(should_stop, stop_poll_interval(model, config.batch_size, speed.precision))
     reporter = ProgressReporter(progress, gate, config.epochs, steps_per_epoch)
@@ -239,18 +239,24 @@ def _training_data(config: TrainingConfig, dataset: Dataset | None) -> Dataset:
     return data
 
 
-def _compiled_model(config: TrainingConfig, speed, strategy, steps_per_epoch: int):
+def _compiled_model(config: TrainingConfig, speed, strategy, steps_per_epoch: int,
+                    x_train: np.ndarray):
     """(the model, the one to ``fit``), both compiled with the settings chosen for this CPU
     (``tuning.Speed``). The second is ``models.training_twin``: the same function on the same
     variables, faster to train (a strided convolution and its pooling in one), so fitting it
-    trains the first; without a twin (or under a distribution strategy) the model itself."""
+    trains the first; without a twin (or under a distribution strategy) the model itself.
+    An architecture of ``models.FROZEN_FIRST_CONV`` gets its first convolution from the
+    training pictures ``x_train``, frozen (``models.whiten_first_conv``)."""
     import keras
 
     from training.learn import strategy as distribute
-    from training.learn.models import build_model, training_twin
+    from training.learn.models import (
+        FROZEN_FIRST_CONV, build_model, training_twin, whiten_first_conv)
 
     with distribute.scope(strategy):  # the model's and the optimizer's variables: mirrored
         model = build_model(config.architecture, config.dropout, precision=speed.precision)
+        if config.architecture in FROZEN_FIRST_CONV:
+            whiten_first_conv(model, x_train)
         trained = model if strategy is not None else training_twin(model)
         smoothing = config.label_smoothing
         optimizer = _optimizer(config, steps_per_epoch * config.epochs)

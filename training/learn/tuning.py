@@ -217,10 +217,13 @@ def time_candidate(architecture: str, dropout: float, batch_size: int, precision
     import keras
     import tensorflow as tf
 
-    from training.learn.models import build_model, training_twin
+    from training.learn.models import FROZEN_FIRST_CONV, build_model, training_twin
 
     keras.backend.clear_session()  # each candidate compiles its own graph
-    model = training_twin(build_model(architecture, dropout, precision=precision))  # as trained
+    model = build_model(architecture, dropout, precision=precision)
+    if architecture in FROZEN_FIRST_CONV:  # as trained: no backward pass through it
+        model.layers[0].trainable = False
+    model = training_twin(model)
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy",
                   steps_per_execution=steps, jit_compile=jit_compile)
     rng = np.random.default_rng(0)
