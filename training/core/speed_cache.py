@@ -27,7 +27,7 @@ from training.core.datasets import OFFICIAL_TRAINING_PICTURES
 from training.core.paths import user_home
 
 CACHE_FILE = "tuning.json"
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: strided_cnn and mid_cnn train ~20 % faster (a frozen first convolution)
 BFLOAT16_GAIN = 1.15    # bfloat16 is chosen only when at least this much faster
 # The names TensorFlow is installed under (its version is part of the key; read without
 # importing it: the window must not)
