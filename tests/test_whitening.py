@@ -95,3 +95,24 @@ def test_the_training_twin_of_a_frozen_first_convolution_trains_nothing_of_it(ti
     twin.compile(optimizer=keras.optimizers.Adam(1e-2), loss="sparse_categorical_crossentropy")
     twin.fit(pictures, tiny_fashion.y_train[:64], epochs=2, batch_size=16, verbose=0)
     np.testing.assert_array_equal(np.asarray(model.layers[0].kernel), kernel)
+
+
+@pytest.mark.slow
+def test_the_filters_do_not_depend_on_the_signs_eigh_returns(tiny_fashion, monkeypatch):
+    """Another CPU's LAPACK may return -v for a component: the frozen filters must be the same
+    everywhere (workers of one distributed run each compute them from the same pictures)."""
+    from training.learn.models import build_model, whiten_first_conv
+
+    def kernel():
+        model = whiten_first_conv(build_model("strided_cnn", 0.0), tiny_fashion.x_train[:200])
+        return np.asarray(model.layers[0].kernel)
+
+    here = kernel()
+    eigh = np.linalg.eigh
+
+    def flipped(matrix):
+        values, vectors = eigh(matrix)
+        return values, vectors * np.where(np.arange(vectors.shape[1]) % 2, -1.0, 1.0)
+
+    monkeypatch.setattr(np.linalg, "eigh", flipped)
+    np.testing.assert_array_equal(kernel(), here)

@@ -248,6 +248,9 @@ def whiten_first_conv(model, images, eps_scale: float = PATCH_EPS_SCALE,
     flat = picked.reshape(patches, kh * kw).astype(np.float64) / 255.0
     values, vectors = np.linalg.eigh(flat.T @ flat / patches)
     values, vectors = values[::-1], vectors[:, ::-1]              # largest first
+    # Each component's sign fixed (its largest entry positive): eigh may return -v on another
+    # CPU or BLAS, and workers training one model together must set the same frozen filters.
+    vectors = vectors * np.sign(vectors[np.abs(vectors).argmax(axis=0), np.arange(len(values))])
     scaled = vectors[:, :pairs] / np.sqrt(values[:pairs] + eps_scale * values.mean())
     kernel = np.concatenate([scaled, -scaled], axis=1).reshape(kh, kw, 1, conv.filters)
     conv.kernel.assign(kernel.astype(np.float32))
