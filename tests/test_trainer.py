@@ -125,20 +125,34 @@ def test_fit_then_evaluate_and_a_temperature_even_without_a_validation_split(tin
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("architecture", ["strided_cnn", "wide_cnn", "compact_cnn"])
+@pytest.mark.parametrize("architecture", ["strided_cnn", "wide_cnn", "compact_cnn", "mid_cnn"])
 def test_the_training_twin_is_the_same_function_on_the_same_variables(architecture):
     """Issue #22: a strided (or plain) first convolution and its 2x2 pooling are trained as one
-    convolution over the four pooling phases; training the twin trains the model itself."""
+    convolution over the four pooling phases; training the twin trains the model itself: the
+    same outputs and the same gradients, on the same variables."""
+    import keras
+    import tensorflow as tf
+
     from training.learn.models import build_model, training_twin
 
     model = build_model(architecture, 0.0)
     twin = training_twin(model)
-    assert twin is not model
+    assert twin is not model and len(twin.layers) < len(model.layers)  # rewritten
     assert [id(v) for v in twin.trainable_variables] == [id(v) for v in model.trainable_variables]
     rng = np.random.default_rng(0)
     for variable in model.trainable_variables:  # biases too (a new model's are all zero)
         variable.assign(rng.normal(0.0, 0.1, variable.shape).astype(np.float32))
     pictures = (rng.random((8, 28, 28, 1)) * (rng.random((8, 28, 28, 1)) > 0.5)).astype(np.float32)
     np.testing.assert_allclose(np.asarray(twin(pictures)), np.asarray(model(pictures)), atol=1e-6)
+    labels = np.arange(8) % 10
+
+    def gradients(net):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(
+                labels, net(pictures, training=True)))
+        return tape.gradient(loss, net.trainable_variables)
+
+    for ours, theirs in zip(gradients(twin), gradients(model)):
+        np.testing.assert_allclose(np.asarray(ours), np.asarray(theirs), atol=1e-5)
     dense = build_model("lecture_dense")
     assert training_twin(dense) is dense
