@@ -217,16 +217,18 @@ def time_candidate(architecture: str, dropout: float, batch_size: int, precision
     import keras
     import tensorflow as tf
 
-    from training.learn.models import FROZEN_FIRST_CONV, build_model, training_twin
+    from training.learn.models import (
+        FROZEN_FIRST_CONV, INPUT_SHAPE, build_model, training_twin, whiten_first_conv)
 
     keras.backend.clear_session()  # each candidate compiles its own graph
+    rng = np.random.default_rng(0)
     model = build_model(architecture, dropout, precision=precision)
-    if architecture in FROZEN_FIRST_CONV:  # as trained: no backward pass through it
-        model.layers[0].trainable = False
+    if architecture in FROZEN_FIRST_CONV:  # as the trainer trains it: set and frozen
+        whiten_first_conv(model, rng.integers(0, 256, (64, *INPUT_SHAPE[:2]), dtype=np.uint8),
+                          patches=1_000)
     model = training_twin(model)
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy",
                   steps_per_execution=steps, jit_compile=jit_compile)
-    rng = np.random.default_rng(0)
     shape = (batch_size, *tuple(model.input_shape[1:]))
     pictures = rng.random(shape, dtype=np.float32)
     labels = rng.integers(0, 10, batch_size).astype(np.int32)
