@@ -36,7 +36,13 @@ def fail_at(monkeypatch, step: str, error=errno.ENOSPC) -> None:
         raise OSError(error, os.strerror(error))
 
     if step == "create the temporary file":
-        monkeypatch.setattr(atomic.tempfile, "mkstemp", boom)
+        real_os_open = os.open
+
+        def failing_os_open(path, flags, *args, **kwargs):
+            if ".partial" in str(path):
+                boom()
+            return real_os_open(path, flags, *args, **kwargs)
+        monkeypatch.setattr(atomic.os, "open", failing_os_open)
     elif step == "write":
         real_open = open
 
@@ -436,32 +442,40 @@ def test_temporaries_of_a_killed_writer_are_removed_later_but_not_a_live_ones(tm
 
 
 SWALLOWING_WRITER = """
-import os, sys, time
+import sys, time
 from training.core.atomic import atomic_path, end_cleanly_on_sigterm
 end_cleanly_on_sigterm()
-with atomic_path(sys.argv[1]) as temp:
-    temp.write_bytes(b"half")
-    try:
+
+
+class Slow:
+    def __del__(self):  # the signal comes while this runs: an exit raised here is dropped
         print("writing", flush=True)
         time.sleep(60)
-    except SystemExit:  # a library that swallows the exit and ends the process its own way
-        os._exit(3)
+
+
+with atomic_path(sys.argv[1]) as temp:
+    temp.write_bytes(b"half")
+    slow = Slow()
+    del slow
+    temp.write_bytes(b"half, then the rest")  # a writer that went on would finish the file
+print("went on", flush=True)
 """
 
 
-def test_sigterm_removes_the_temporary_even_when_a_writer_swallows_the_exit(tmp_path):
-    """SIGTERM during a write leaves no temporary, even when the writer's code never lets the
-    exit reach the ``finally`` that removes it (one was left beside a model while its LiteRT
-    twin was being written)."""
+def test_sigterm_ends_the_process_and_removes_the_temporary_even_inside_a_del(tmp_path):
+    """SIGTERM during a write ends the process and leaves no temporary and no file, even when
+    it comes while a ``__del__`` runs, where Python drops an exception (a model's LiteRT twin
+    was left half-made, and another run went on to finish its evaluation)."""
     target = tmp_path / "model.tflite"
     child = subprocess.Popen([sys.executable, "-c", SWALLOWING_WRITER, str(target)], cwd=REPO,
-                             stdout=subprocess.PIPE, text=True)
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert child.stdout.readline().strip() == "writing"
         assert [p for p in tmp_path.iterdir() if ".partial" in p.name]  # being written
         child.send_signal(signal.SIGTERM)
-        assert child.wait(timeout=30) == 3
+        assert child.wait(timeout=30) == 128 + signal.SIGTERM
     finally:
         if child.poll() is None:
             child.kill()
+    assert child.stdout.read() == ""  # it did not go on
     assert list(tmp_path.iterdir()) == []  # neither the temporary nor a half file

@@ -13,12 +13,13 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import secrets
 import tempfile
 import time
 from pathlib import Path
 from typing import Callable, Iterator
 
-FILE_MODE = 0o644  # an ordinary, shareable file (mkstemp would make it 0600)
+FILE_MODE = 0o644  # an ordinary, shareable file
 
 
 class WriteError(OSError):
@@ -112,17 +113,22 @@ def write_with(path: str | os.PathLike, writer: Callable, suffix: str | None = N
 
 
 def end_cleanly_on_sigterm() -> None:
-    """Make SIGTERM (how the window ends a child process) raise SystemExit, so the ``finally``
-    clauses above run and no temporary file is left behind. Main thread only."""
+    """Make SIGTERM (how the window ends a child process) remove the temporaries being written
+    and end the process at once. Main thread only.
+
+    Not by raising SystemExit: a signal's handler runs wherever the main thread is, and an
+    exception raised inside a ``__del__`` or a weakref callback (TensorFlow runs many while it
+    converts a model) is printed and dropped. Ended that way, one run went on to finish its
+    whole evaluation; another left its LiteRT twin's temporary beside the model."""
     import signal
     import threading
 
-    def _exit(signum, frame):
-        _remove_in_flight()  # also those whose ``finally`` the exit would not reach
-        raise SystemExit(128 + signum)
+    def _end(signum, frame):
+        _remove_in_flight()
+        os._exit(128 + signum)
 
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _exit)
+        signal.signal(signal.SIGTERM, _end)
 
 
 def remove_stale_temps(target: str | os.PathLike, older_than_s: float = 3600) -> None:
@@ -149,17 +155,29 @@ def _remove_in_flight() -> None:
 
 
 def _temp_file(target: Path, suffix: str) -> Path:
+    """A new empty file beside ``target``, registered as in flight before it exists, so a
+    SIGTERM at any moment finds it."""
     folder = target.parent if str(target.parent) else Path(".")
+    temp = None
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=f".{target.stem}-", suffix=f".partial{suffix}",
-                                    dir=folder)
-        _in_flight.add(Path(name))
+        while True:
+            temp = folder / f".{target.stem}-{secrets.token_hex(4)}.partial{suffix}"
+            _in_flight.add(temp)
+            try:
+                fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+                break
+            except FileExistsError:
+                _in_flight.discard(temp)
         os.close(fd)
-        os.chmod(name, FILE_MODE)
+        os.chmod(temp, FILE_MODE)  # whatever the umask: an ordinary, shareable file
     except OSError as exc:
+        if temp is not None:
+            _in_flight.discard(temp)
+            with contextlib.suppress(OSError):
+                temp.unlink()
         raise WriteError(f"cannot write in {folder}: {_reason(exc)}.") from None
-    return Path(name)
+    return temp
 
 
 def _fsync_file(path: Path) -> None:
