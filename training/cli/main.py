@@ -30,7 +30,7 @@ then ``result``. A reader may end the process after ``saved`` (SIGTERM): the kep
 complete and valid, only without the figures not yet measured.
 
 Exit status: 0 done, 1 some pictures could not be classified, 2 error (nothing done), 3 trained
-but not saved where asked (kept in the recovery folder), 130 interrupted.
+but not saved where asked (kept in the recovery folder), 130 interrupted, 143 ended by SIGTERM.
 
 This module assembles the parser and maps errors to exit statuses; the commands live in
 train_command.py (train), tune_command.py (tune), model_commands.py (evaluate, summary, predict, explain, calibrate),
