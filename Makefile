@@ -23,6 +23,9 @@ run: install
 # on real data) run in `make bench`.
 test: install
 	$(VENV)/bin/lint-imports --no-cache
+	@# Compiled once here: where PYTHONDONTWRITEBYTECODE is set (as on CI), each of the tests'
+	@# child processes would otherwise compile the project again (~0.1 s each).
+	$(PY) -m compileall -q training desktop_app tests > /dev/null
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -n 2 -m "not long" $(PYTEST_ARGS)
 
 # The edit loop: the contract, the lint and the tests that load no TensorFlow (not marked slow).

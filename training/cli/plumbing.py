@@ -180,11 +180,19 @@ def import_keras_quietly() -> None:
         return
     sys.stderr.flush()
     saved = os.dup(2)
+    # Keras imports matplotlib's pyplot for two gallery-plotting helpers we never call: ~0.9 s
+    # of every child's start here. Seen as missing while Keras loads, it is left out; a later
+    # import of matplotlib works as usual.
+    hide_matplotlib = "matplotlib" not in sys.modules
+    if hide_matplotlib:
+        sys.modules["matplotlib"] = None
     with tempfile.TemporaryFile() as capture:
         os.dup2(capture.fileno(), 2)
         try:
             import keras  # noqa: F401
         finally:
+            if hide_matplotlib and sys.modules.get("matplotlib", ...) is None:
+                del sys.modules["matplotlib"]
             os.dup2(saved, 2)
             os.close(saved)
             capture.seek(0)
