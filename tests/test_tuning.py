@@ -8,7 +8,7 @@ import json
 import pytest
 
 from cli_runner import run_main
-from training.core.cpu import cpu_key
+from training.core.cpu import cpu_info, cpu_key
 from training.core import speed_cache
 from training.core.speed_cache import estimate
 from training.learn import tuning
@@ -24,6 +24,31 @@ def measuring(monkeypatch):
     """The benchmark switched on (tests run with DRAW_CLASSIFY_TUNE=0), and kept short."""
     monkeypatch.setenv(tuning.TUNE_ENV_VAR, "1")
     monkeypatch.setattr(tuning, "TRIAL_SECONDS", 0.05)
+
+
+CPUINFO = """processor\t: {n}
+vendor_id\t: AuthenticAMD
+cpu family\t: {family}
+model\t\t: {model}
+model name\t: AMD EPYC
+flags\t\t: fpu sse2 avx fma avx2
+"""
+
+
+def test_two_generations_under_one_cpu_name_keep_their_speeds_apart(tmp_path):
+    """A cloud VM said "AMD EPYC" on a Zen 1 (family 23) and on a Zen 3 (family 25), half as
+    fast: the speeds cached under the name alone would have told one the other's times."""
+    def described(family: int, model: int) -> dict:
+        path = tmp_path / f"cpuinfo-{family}-{model}"
+        path.write_text("".join(CPUINFO.format(n=n, family=family, model=model) for n in (0, 1)))
+        return cpu_info(str(path))
+
+    zen1, zen3 = described(23, 1), described(25, 1)
+    assert zen1["model"] == "AMD EPYC (family 23 model 1)" and zen1["avx2"]
+    assert zen3["model"] == "AMD EPYC (family 25 model 1)"
+    arm = tmp_path / "cpuinfo-arm"  # no family numbers: the name as it is
+    arm.write_text("processor\t: 0\nmodel name\t: ARMv8 Processor rev 1 (v8l)\n")
+    assert cpu_info(str(arm))["model"] == "ARMv8 Processor rev 1 (v8l)"
 
 
 def refuse(wanted, progress):

@@ -10,20 +10,29 @@ import os
 import platform
 
 
-def cpu_info() -> dict:
+def cpu_info(cpuinfo: str = "/proc/cpuinfo") -> dict:
     """{"model", "cores", "avx2", "avx512", "bf16", "amx"} from /proc/cpuinfo (Linux), else
-    what ``platform`` knows (no flags: nothing is assumed)."""
-    model, flags = platform.processor() or platform.machine(), set()
+    what ``platform`` knows (no flags: nothing is assumed).
+
+    ``model`` names the generation too where the name does not: a cloud VM's "AMD EPYC" was a
+    Zen 1 one day and a Zen 3 the next, twice as fast, so the x86 family and model numbers are
+    added ("AMD EPYC (family 23 model 1)")."""
+    model, flags, numbers = platform.processor() or platform.machine(), set(), {}
     try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="ignore") as f:
+        with open(cpuinfo, encoding="ascii", errors="ignore") as f:
             for line in f:
                 key, _, value = line.partition(":")
-                if key.strip() == "model name":
+                key = key.strip()
+                if key == "model name":
                     model = value.strip()
-                elif key.strip() == "flags" and not flags:
+                elif key == "flags" and not flags:
                     flags = set(value.split())
+                elif key in ("cpu family", "model") and key not in numbers:
+                    numbers[key] = value.strip()
     except OSError:
         pass
+    if len(numbers) == 2:
+        model = f"{model} (family {numbers['cpu family']} model {numbers['model']})"
     return {"model": model, "cores": usable_cores(), "avx2": "avx2" in flags,
             "avx512": "avx512f" in flags, "bf16": bool({"avx512_bf16", "amx_bf16"} & flags),
             "amx": "amx_tile" in flags}
@@ -43,7 +52,8 @@ def cpu_supports_bfloat16() -> bool:
 
 
 def cpu_line() -> str:
-    """e.g. "CPU: AMD EPYC, 2 cores, AVX2, no AVX-512, no BF16 (bfloat16 emulated: slow)"."""
+    """e.g. "CPU: AMD EPYC (family 23 model 1), 2 cores, AVX2, no AVX-512, no BF16 (bfloat16
+    emulated: slow)"."""
     info = cpu_info()
     parts = [f"CPU: {info['model']}", f"{info['cores']} cores",
              "AVX2" if info["avx2"] else "no AVX2",
