@@ -266,7 +266,21 @@ def _compiled_model(config: TrainingConfig, speed, strategy, steps_per_epoch: in
                                if smoothing else "sparse_categorical_crossentropy"),
                          metrics=["accuracy"], steps_per_execution=speed.steps_per_execution,
                          jit_compile=speed.jit_compile)
+            _evaluate_without_xla(each)
     return model, trained
+
+
+def _evaluate_without_xla(model) -> None:
+    """XLA for the training steps only. Evaluating and predicting (the validation split each
+    epoch, then the test set) are light, and XLA compiles them again for each batch shape: ~1 s
+    a shape on a 2-core Zen 1, three of a dense run's five compilations. Keras keeps the
+    functions made here; the model still says ``jit_compile``, as its training did."""
+    if not model.jit_compile:
+        return
+    model.jit_compile = False
+    model.make_test_function()
+    model.make_predict_function()
+    model.jit_compile = True
 
 
 def _input_pipelines(config: TrainingConfig, x_train, y_train, x_val, y_val):
