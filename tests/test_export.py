@@ -119,23 +119,63 @@ def test_export_into_a_file_posing_as_a_folder_fails_cleanly(tmp_path):
 
 
 @pytest.mark.slow
-def test_failed_export_keeps_the_previous_file(tmp_path, monkeypatch):
+@pytest.mark.parametrize("fails", ["converting", "writing"])
+def test_failed_export_keeps_the_previous_file(tmp_path, monkeypatch, fails):
     import keras
 
+    from training.core import atomic
+    from training.learn import export
     from training.learn.models import build_model
 
     target = tmp_path / "m.tflite"
     target.write_bytes(b"previous")
+    if fails == "converting":  # both ways: the frozen function's and Keras's own export
 
-    def half_written_then_fails(self, filepath, **kwargs):
-        open(filepath, "wb").write(b"half")
-        raise RuntimeError("converter crashed")
+        def no_fast_path(*args):
+            raise TypeError("this TensorFlow converts no frozen functions")
 
-    monkeypatch.setattr(keras.Model, "export", half_written_then_fails)
-    with pytest.raises(RuntimeError, match="converter crashed"):
+        def half_written_then_fails(self, filepath, **kwargs):
+            open(filepath, "wb").write(b"half")
+            raise RuntimeError("converter crashed")
+
+        monkeypatch.setattr(export, "_frozen_and_converted", no_fast_path)
+        monkeypatch.setattr(keras.Model, "export", half_written_then_fails)
+        expected = "converter crashed"
+    else:  # the disk turns out full when the written file is flushed
+
+        def full_disk(fd):
+            raise OSError(28, "No space left on device")
+
+        monkeypatch.setattr(atomic.os, "fsync", full_disk)
+        expected = "the disk is full"
+    with pytest.raises(Exception, match=expected):
         export_tflite(build_model("lecture_dense"), target)
     assert target.read_bytes() == b"previous"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.tflite"]
+
+
+@pytest.mark.slow
+def test_without_the_frozen_way_keras_exports_the_same_model(tmp_path, monkeypatch):
+    """A TensorFlow that cannot convert a frozen function still exports, through Keras."""
+    import keras
+
+    from training.learn import export
+    from training.learn.models import build_model
+
+    keras.utils.set_random_seed(4)
+    model = build_model("lecture_dense")
+    fast = LiteModel(export_tflite(model, tmp_path / "fast.tflite"))
+
+    def no_fast_path(*args):
+        raise TypeError("this TensorFlow converts no frozen functions")
+
+    monkeypatch.setattr(export, "_frozen_and_converted", no_fast_path)
+    slow = LiteModel(export_tflite(model, tmp_path / "keras.tflite"))
+    pictures = np.random.default_rng(1).random((50, 28, 28), dtype=np.float32)
+    expected = keras_float32(model, pictures)
+    for lite in (fast, slow):
+        assert np.abs(lite.predict_batch(pictures) - expected).max() <= 1e-4
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fast.tflite", "keras.tflite"]
 
 
 def test_runtime_never_imports_tensorflow_or_keras():

@@ -175,11 +175,11 @@ def _kmeans(flat: np.ndarray, seed: int, centroids: int = CENTROIDS) -> np.ndarr
     for _ in range(KMEANS_ITERATIONS):
         nearest = np.concatenate([(unit[i:i + 4096] @ centroids.T).argmax(axis=1)
                                   for i in range(0, len(unit), 4096)])
-        sums = np.zeros_like(centroids)
-        np.add.at(sums, nearest, unit)
-        counts = np.bincount(nearest, minlength=k)
-        filled = counts > 0
-        centroids[filled] = sums[filled]
+        # each centroid's sum of its members (np.add.at took 2 s an iteration on 4,000 x 1,152)
+        order = np.argsort(nearest, kind="stable")
+        members = nearest[order]
+        starts = np.flatnonzero(np.r_[True, members[1:] != members[:-1]])
+        centroids[members[starts]] = np.add.reduceat(unit[order], starts, axis=0)
         centroids /= np.linalg.norm(centroids, axis=1, keepdims=True) + 1e-8
     return centroids.astype(np.float32)
 

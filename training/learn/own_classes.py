@@ -36,7 +36,7 @@ import numpy as np
 
 from training.core.classifiers import model_name
 from training.learn.teach import Stopped, folds_for
-from training.learn.teach_head import HeadModel, augmented
+from training.learn.teach_head import HeadModel, HeadSteps, augmented, cosine_rates
 from training.runtime.picture_folders import DRAWING_STYLE, PictureFolder, read
 
 ProgressFn = Callable[[dict], None]
@@ -371,6 +371,8 @@ class _Fitter:
         self.base_taps = dict(zip(names, _split(HeadModel(base).taps(np.concatenate(parts)),
                                                 tuple(map(len, parts)))))
         self.features = self.base_taps["pool"]["flat"]
+        self.head = _new_head(self.features.shape[1], classes, settings)
+        self.head_steps = HeadSteps(self.head.layers, settings.learning_rate)
         self.lower = {}   # activations where the fine-tuned layers begin
         if settings.fine_tune_steps:
             self.split = _last_stage(base.layers)
@@ -378,19 +380,24 @@ class _Fitter:
             self.lower = dict(zip(names, np.split(below, np.cumsum(list(map(len, parts)))[:-1])))
 
     def fit(self, mine: np.ndarray, steps: int, seed: int, fold: int | None):
-        """(head, the whole fine-tuned model or None) trained on the copies ``mine``."""
+        """(head, the whole fine-tuned model or None) trained on the copies ``mine``. The head
+        is this fitter's one head, trained from fresh weights each time (one compiled loop of
+        steps serves every fold): what a fit returns holds until the next fit."""
         on_step = self.clock.stepper("cross_validation" if fold else "final", fold)
         s = self.settings
-        head = _fit_head(self.features[mine], self.labels[mine], self.classes, steps, s, seed,
-                         on_step)
+        _fresh_weights(self.head, seed)
+        _train_steps(self.head_steps, self.labels[mine], self.classes, steps, s.learning_rate,
+                     s, seed, on_step, self.features[mine])
         if not s.fine_tune_steps:
-            return head, None
-        model = _whole_model(self.base, head, self.name)
+            return self.head, None
+        model = _whole_model(self.base, self.head, self.name)
         tuned_layers = model.layers[self.split:]
         for layer in tuned_layers:
             layer.trainable = type(layer).__name__ != "BatchNormalization"
-        _train_steps(_stack(model, self.split), self.lower["pool"][mine], self.labels[mine],
-                     self.classes, s.fine_tune_steps, s.fine_tune_rate, s, seed, on_step)
+        stack = _stack(model, self.split)
+        _train_steps(HeadSteps(stack.layers, s.fine_tune_rate), self.labels[mine],
+                     self.classes, s.fine_tune_steps, s.fine_tune_rate, s, seed, on_step,
+                     self.lower["pool"][mine])
         for layer in tuned_layers[:_flatten_index(tuned_layers) + 1]:
             layer.trainable = False   # as _whole_model leaves a base: teaching trains the head
         return _head_of(model), model
@@ -449,44 +456,29 @@ def _stack(model, start: int):
                              *model.layers[start:]])
 
 
-def _fit_head(features: np.ndarray, labels: np.ndarray, classes: int, steps: int, settings,
-              seed: int, on_step: Callable[[int, float], None]):
-    """A fresh head trained ``steps`` batches on ``features``."""
-    import keras
-
-    keras.utils.set_random_seed(seed)
-    head = _new_head(features.shape[1], classes, settings)
-    _train_steps(head, features, labels, classes, steps, settings.learning_rate, settings, seed,
-                 on_step)
-    return head
-
-
-def _train_steps(model, x: np.ndarray, labels: np.ndarray, classes: int, steps: int,
-                 rate: float, settings, seed: int, on_step: Callable[[int, float], None]):
-    """``steps`` batches of Adam with cosine decay; each batch draws its classes evenly, so a
-    class with fewer drawings is not drowned out."""
-    import keras
-    import tensorflow as tf
-
-    optimizer = keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(rate, max(1, steps)))
-    loss_of = keras.losses.CategoricalCrossentropy(label_smoothing=settings.label_smoothing)
-    eye = np.eye(classes, dtype=np.float32)
-    weights = 1.0 / np.bincount(labels, minlength=classes)[labels]
+def _fresh_weights(model, seed: int) -> None:
+    """Glorot-uniform kernels and zero biases (Keras's Dense defaults), drawn from ``seed``."""
     rng = np.random.default_rng(seed)
-    picks = rng.choice(len(labels), (steps, settings.batch_size), p=weights / weights.sum())
+    for layer in model.layers:
+        if type(layer).__name__ == "Dense":
+            fan_in, fan_out = layer.kernel.shape
+            limit = math.sqrt(6.0 / (fan_in + fan_out))
+            layer.kernel.assign(rng.uniform(-limit, limit, (fan_in, fan_out)).astype(np.float32))
+            layer.bias.assign(np.zeros(fan_out, np.float32))
 
-    @tf.function  # (XLA: 20 % slower a fine-tuning step here)
-    def step(inputs, targets):
-        with tf.GradientTape() as tape:
-            loss = loss_of(targets, model(inputs, training=True))
-        variables = model.trainable_variables
-        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
-        return loss
 
-    for i in range(steps):
-        batch = picks[i]
-        on_step(i + 1, float(step(tf.constant(x[batch], tf.float32),
-                                  tf.constant(eye[labels[batch]]))))
+def _train_steps(loop, labels: np.ndarray, classes: int, steps: int, rate: float,
+                 settings, seed: int, on_step: Callable[[int, float], None], features) -> None:
+    """``steps`` batches of ``loop`` (teach_head.HeadSteps) on ``features``, Adam with cosine
+    decay and label smoothing; each batch draws its classes evenly, so a class with fewer
+    drawings is not drowned out."""
+    smoothing = settings.label_smoothing
+    targets = np.eye(classes, dtype=np.float32)[labels] * (1 - smoothing) + smoothing / classes
+    weights = 1.0 / np.bincount(labels)[labels]
+    picks = np.random.default_rng(seed).choice(len(labels), (steps, settings.batch_size),
+                                               p=weights / weights.sum())
+    loop.run(features, targets, labels, picks, cosine_rates(rate, steps),
+             lambda i, loss, accuracy: on_step(i, loss))
 
 
 def _predict(head, features: np.ndarray) -> np.ndarray:

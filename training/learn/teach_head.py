@@ -15,7 +15,6 @@ time (docs/benchmarks.md, "Teaching your handwriting").
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import numpy as np
@@ -127,30 +126,32 @@ def augmented(images: np.ndarray, digits: bool, seed: int) -> tuple[np.ndarray, 
     return warped, source
 
 
-STEPS_PER_CALL = 20          # teaching steps run in one call of the compiled loop
+STEPS_PER_CALL = 20          # steps run in one call of the compiled loop
 
 
-class HeadTeacher:
-    """The head's optimizer and one compiled loop of steps, reused for every fold and the final
-    run: a run starts from the base's head and a fresh optimizer state, without retracing.
-    Each step gathers its batch from the features in the graph: about 5 ms a step here."""
+class HeadSteps:
+    """Adam on the variables of ``layers``, as one compiled loop of steps that every run reuses
+    (teaching's folds and final run, a classifier of your own classes' folds and final head):
+    tracing a new step for each run took longer than its steps. Each step gathers its batch
+    from the run's features in the graph (about 5 ms a step here). A run's steps report in
+    calls of ``STEPS_PER_CALL``: ``on_step`` may raise to end the run there, and nothing after
+    that step is reported."""
 
-    def __init__(self, head_model: HeadModel, settings):
+    def __init__(self, layers, learning_rate: float):
         import keras
         import tensorflow as tf
 
-        self.settings, self.head_model = settings, head_model
-        self.variables = [v for layer in head_model.head for v in layer.trainable_variables]
-        self.base_values = [v.numpy().copy() for v in self.variables]
-        self.optimizer = keras.optimizers.Adam(settings.learning_rate)
-        self.optimizer.build(self.variables)
-        self.optimizer_start = [v.numpy().copy() for v in self.optimizer.variables]
-        head, variables, optimizer = head_model.head, self.variables, self.optimizer
+        self.variables = [v for layer in layers for v in layer.trainable_variables]
+        optimizer = keras.optimizers.Adam(learning_rate)
+        optimizer.build(self.variables)
+        self.optimizer = optimizer
+        self.optimizer_start = [v.numpy().copy() for v in optimizer.variables]
+        variables = self.variables
 
         def one_step(features, targets, labels):
             with tf.GradientTape() as tape:
                 out = features
-                for layer in head:
+                for layer in layers:
                     out = layer(out, training=True)
                 probabilities = tf.cast(out, tf.float32)
                 loss = tf.reduce_mean(keras.losses.categorical_crossentropy(
@@ -176,10 +177,43 @@ class HeadTeacher:
 
         self._steps = steps
 
-    def reset(self) -> None:
-        for variable, value in zip(self.variables, self.base_values):
-            variable.assign(value)
+    def run(self, features: np.ndarray, targets: np.ndarray, labels: np.ndarray,
+            picks: np.ndarray, rates: np.ndarray,
+            on_step: Callable[[int, float, float], None]) -> None:
+        """``len(rates)`` steps from a fresh optimizer state: step i trains on the rows
+        ``picks[i]`` of ``features`` (their ``targets``, probabilities; their ``labels`` for
+        the accuracy) at the rate ``rates[i]``; ``on_step(i + 1, loss, accuracy)`` after it."""
+        import tensorflow as tf
+
         for variable, value in zip(self.optimizer.variables, self.optimizer_start):
+            variable.assign(value)
+        features, targets = (tf.constant(np.asarray(a, np.float32)) for a in (features, targets))
+        labels = tf.constant(np.asarray(labels, np.int32))
+        picks, rates = np.asarray(picks, np.int32), np.asarray(rates, np.float32)
+        for first in range(0, len(rates), STEPS_PER_CALL):
+            last = min(len(rates), first + STEPS_PER_CALL)
+            losses, hits = self._steps(features, targets, labels, tf.constant(picks[first:last]),
+                                       tf.constant(rates[first:last]))
+            for i, (loss, accuracy) in enumerate(zip(losses.numpy(), hits.numpy())):
+                on_step(first + i + 1, float(loss), float(accuracy))
+
+
+def cosine_rates(rate: float, steps: int) -> np.ndarray:
+    """The rate of each of ``steps`` steps, decayed to zero along a half cosine."""
+    return (rate * 0.5 * (1 + np.cos(np.pi * np.arange(steps) / max(1, steps)))).astype(
+        np.float32)
+
+
+class HeadTeacher:
+    """Teaching's runs of the model's head (``HeadSteps``): each starts from the base's head."""
+
+    def __init__(self, head_model: HeadModel, settings):
+        self.settings, self.head_model = settings, head_model
+        self.loop = HeadSteps(head_model.head, settings.learning_rate)
+        self.base_values = [v.numpy().copy() for v in self.loop.variables]
+
+    def reset(self) -> None:
+        for variable, value in zip(self.loop.variables, self.base_values):
             variable.assign(value)
 
     def teach(self, mine: tuple, replay: tuple, steps: int,
@@ -187,27 +221,16 @@ class HeadTeacher:
         """``steps`` batches of personal features (oversampled) + replay; on_step after each.
         ``mine`` = (features, labels) of the personal pool; ``replay`` = (features, the base's
         probabilities, labels) of the replay pictures."""
-        import tensorflow as tf
-
         s = self.settings
         mine_x, mine_y = mine
         replay_x, replay_p, replay_y = replay
         eye = np.eye(replay_p.shape[1], dtype=np.float32)
-        features = tf.constant(np.concatenate([mine_x, replay_x]))
-        targets = tf.constant(np.concatenate(
-            [eye[mine_y], replay_p if s.distill else eye[replay_y]]).astype(np.float32))
-        labels = tf.constant(np.concatenate([mine_y, replay_y]).astype(np.int32))
-        picks = batch_picks(len(mine_x), replay_y, steps, s, seed, confused)
-        rates = np.array([s.learning_rate * (0.5 * (1 + math.cos(math.pi * i / steps))
-                                             if s.schedule == "cosine" else 1.0)
-                          for i in range(steps)], np.float32)
-        for first in range(0, steps, STEPS_PER_CALL):
-            last = min(steps, first + STEPS_PER_CALL)
-            losses, hits = self._steps(features, targets, labels,
-                                       tf.constant(picks[first:last]),
-                                       tf.constant(rates[first:last]))
-            for i, (loss, accuracy) in enumerate(zip(losses.numpy(), hits.numpy())):
-                on_step(first + i + 1, float(loss), float(accuracy))
+        rates = (cosine_rates(s.learning_rate, steps) if s.schedule == "cosine"
+                 else np.full(steps, s.learning_rate, np.float32))
+        self.loop.run(np.concatenate([mine_x, replay_x]),
+                      np.concatenate([eye[mine_y], replay_p if s.distill else eye[replay_y]]),
+                      np.concatenate([mine_y, replay_y]),
+                      batch_picks(len(mine_x), replay_y, steps, s, seed, confused), rates, on_step)
 
 
 def batch_picks(mine: int, replay_y: np.ndarray, steps: int, s, seed: int,
