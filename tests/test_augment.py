@@ -85,3 +85,22 @@ def test_the_training_pipeline_draws_them(monkeypatch):
     plain, _ = next(iter(augment.make_train_dataset(x, y, 16, seed=0, augment_for=None)))
     # A flag and a base widen a bar three pixels wide: far more ink than a warp can add.
     assert batch.numpy().sum() > plain.numpy().sum() * 1.4
+
+
+@pytest.mark.parametrize("count, batch, epoch", [(40, 16, [16, 16]), (10, 16, [10])])
+def test_an_epoch_is_full_batches_and_the_rest_comes_in_later_epochs(count, batch, epoch):
+    """One shape for XLA to compile: only full batches (the pictures left over differ from
+    epoch to epoch, so every picture is trained on); fewer pictures than a batch: all of them."""
+    from training.learn import augment
+
+    x = np.arange(count, dtype=np.uint8)[:, None, None] * np.ones((1, 28, 28), np.uint8)
+    dataset = augment.make_train_dataset(x, np.zeros(count, np.int64), batch, seed=0)
+    seen = set()
+    for _ in range(6):  # epochs
+        sizes = []
+        for images, _ in dataset:
+            sizes.append(len(images))
+            seen |= {int(round(v)) for v in images.numpy()[:, 0, 0, 0] * 255}
+        assert sizes == epoch
+    assert len(epoch) == augment.train_batches(count, batch)
+    assert seen == set(range(count))

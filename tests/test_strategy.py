@@ -119,7 +119,7 @@ def test_mirrored_on_two_logical_cpus_trains_an_ordinary_model(mirrored_child):
     begin = next(e for e in events if e["event"] == "train_begin")
     assert begin["replicas"] == 2 and begin["strategy"] == "mirrored"
     assert begin["devices"] == "2 replicas: /cpu:0, /cpu:1"
-    assert begin["steps"] == 9  # 270 training images in global batches of 32
+    assert begin["steps"] == 8  # 270 training images in full global batches of 32
     # Keras cannot run several batches per call under a strategy, nor XLA-compile the step
     # (the dense net gets both without one: test_the_default_strategy_trains_as_before)
     assert begin["steps_per_execution"] == 1
@@ -132,9 +132,9 @@ def test_mirrored_on_two_logical_cpus_trains_an_ordinary_model(mirrored_child):
     assert "tflite_sha256" in sidecar
     import keras
 
-    # The optimizer's state came along, and the epoch had its 9 steps, not one more (Keras
+    # The optimizer's state came along, and the epoch had its 8 steps, not one more (Keras
     # adds an empty one to an input of unknown length under a strategy).
-    assert int(keras.saving.load_model(out).optimizer.iterations.numpy()) == 9
+    assert int(keras.saving.load_model(out).optimizer.iterations.numpy()) == 8
 
 
 @pytest.mark.slow
@@ -206,7 +206,7 @@ def test_multi_worker_with_two_workers_gives_the_same_model_on_both(tiny_data, t
     for worker, (stdout, stderr) in zip(workers, finished):
         assert worker.returncode == 0, stderr
         begin = next(e for e in json_lines(stdout) if e["event"] == "train_begin")
-        assert begin["replicas"] == 2 and begin["steps"] == 9
+        assert begin["replicas"] == 2 and begin["steps"] == 8
     from training.learn.saving import load_model
 
     first, second = (load_model(out).model.get_weights() for out in outs)

@@ -175,7 +175,7 @@ def _kmeans(flat: np.ndarray, seed: int, centroids: int = CENTROIDS) -> np.ndarr
     for _ in range(KMEANS_ITERATIONS):
         nearest = np.concatenate([(unit[i:i + 4096] @ centroids.T).argmax(axis=1)
                                   for i in range(0, len(unit), 4096)])
-        # each centroid's sum of its members (np.add.at took 2 s an iteration on 4,000 x 1,152)
+        # each centroid's sum of its members (np.add.at: 91 ms an iteration on 4,096 x 1,152; 62)
         order = np.argsort(nearest, kind="stable")
         members = nearest[order]
         starts = np.flatnonzero(np.r_[True, members[1:] != members[:-1]])

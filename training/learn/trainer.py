@@ -14,7 +14,6 @@ nets without convolutions are compiled by XLA).
 from __future__ import annotations
 
 import contextlib
-import math
 import time
 import warnings
 from dataclasses import dataclass, field, replace
@@ -130,6 +129,7 @@ def fit(config: TrainingConfig, progress: ProgressFn | None = None,
 
     import keras  # slow import: only when training really starts
 
+    from training.learn.augment import train_batches
     from training.learn.callbacks import ProgressReporter, StopGate
 
     data = _training_data(config, dataset)
@@ -137,7 +137,7 @@ def fit(config: TrainingConfig, progress: ProgressFn | None = None,
     keras.utils.set_random_seed(config.seed)  # after the benchmark's own models
     x_train, y_train, x_val, y_val = _split(data, config)
 
-    steps_per_epoch = math.ceil(len(x_train) / config.batch_size)
+    steps_per_epoch = train_batches(len(x_train), config.batch_size)
     model, trained = _compiled_model(config, speed, strategy, steps_per_epoch, x_train)
     train_ds, val_ds = _input_pipelines(config, x_train, y_train, x_val, y_val)
     gate = StopGate(should_stop, stop_poll_interval(model, config.batch_size, speed.precision))
