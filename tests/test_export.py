@@ -210,3 +210,29 @@ def test_shipped_tflite_matches_its_keras_model(shared_data, name):
     mixed = np.asarray(model(images[..., None] / np.float32(255), training=False))
     assert np.abs(lite - float32).max() <= 1e-4
     assert (lite.argmax(1) == mixed.argmax(1)).mean() >= 0.999
+
+
+@pytest.mark.slow
+def test_named_outputs_keep_their_names_without_keras_export(tmp_path, monkeypatch):
+    """The answer check's features model (a dict of outputs) is converted the frozen way and
+    read by its signature's names, as a Keras export would be; Keras's export is not used."""
+    import keras
+
+    from training.learn.models import build_model
+    from training.learn.ood_fit import feature_model
+    from training.runtime.lite import LiteRunner
+
+    def no_keras_export(self, *args, **kwargs):
+        raise AssertionError("Keras's export was used")
+
+    monkeypatch.setattr(keras.Model, "export", no_keras_export)
+    keras.utils.set_random_seed(5)
+    features, _ = feature_model(build_model("compact_cnn"))
+    path = export_tflite(features, tmp_path / "f.tflite")
+    runner = LiteRunner(path, 1, "features model", by_signature=True)
+    pictures = np.random.default_rng(2).random((7, 28, 28, 1), dtype=np.float32)
+    expected = {name: np.asarray(value) for name, value in features(pictures).items()}
+    got = dict(zip((out.name for out in runner.outputs), runner.run(pictures)))
+    assert sorted(got) == sorted(expected) == ["early", "flat", "penult"]
+    for name, value in expected.items():
+        assert np.abs(got[name] - value).max() <= 1e-4, name
