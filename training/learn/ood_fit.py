@@ -6,6 +6,7 @@ the two thresholds. Needs Keras (a child process); the window only scores, with 
 from __future__ import annotations
 
 import os
+import weakref
 
 import numpy as np
 
@@ -216,17 +217,67 @@ def feature_model(model):
     return keras.Model(runner.inputs, outputs), last
 
 
-def compute_features(features_model, images: np.ndarray, batch: int = 1000) -> dict:
-    """Taps of uint8 (n, 28, 28) or float [0, 1] images, as float32 numpy arrays."""
-    images = np.asarray(images)
-    x = images.astype(np.float32) / (255.0 if images.dtype == np.uint8 else 1.0)
-    shape = tuple(features_model.inputs[0].shape)[1:]
-    parts: dict[str, list] = {}
-    for start in range(0, len(x), batch):
-        out = features_model.predict_on_batch(x[start:start + batch].reshape(-1, *shape))
-        for key, value in out.items():
-            parts.setdefault(key, []).append(np.asarray(value, np.float32))
-    return {key: np.concatenate(value) for key, value in parts.items()}
+FEATURE_BATCH = 1000        # pictures per call of a features model
+XLA_FROM = 500              # pictures in one call from which XLA's compile (once) pays
+
+
+class FeatureRunner:
+    """A features model (``feature_model``'s) run over many pictures: XLA-compiled for one
+    batch shape (the last batch padded to it), 1.1 s per 1,000 pictures of the shipped
+    vgg_cnn on a 2-core Zen 1 against 3.7 s through ``predict_on_batch``, for a compile of
+    ~1.3 s made once (teaching reads ~25,000 pictures, a trained model's check ~75,000). A
+    call of fewer pictures than ``XLA_FROM`` before anything was compiled takes the plain
+    way, as does a model XLA cannot compile."""
+
+    def __init__(self, features_model):
+        import tensorflow as tf
+
+        self.features_model = features_model
+        self._shape = tuple(features_model.inputs[0].shape)[1:]
+        self._xla = tf.function(lambda x: features_model(x, training=False), jit_compile=True)
+        self._compiled = False
+
+    def __call__(self, images: np.ndarray, on_batch=None) -> dict:
+        """Float32 taps of uint8 (n, 28, 28) or float [0, 1] images (n, 28, 28[, 1]);
+        ``on_batch(count)`` after each batch."""
+        images = np.asarray(images)
+        x = images.astype(np.float32) / (255.0 if images.dtype == np.uint8 else 1.0)
+        x = x.reshape(-1, *self._shape)
+        use_xla = self._xla is not None and (self._compiled or len(x) >= XLA_FROM)
+        parts: dict[str, list] = {}
+        for start in range(0, len(x), FEATURE_BATCH):
+            batch = x[start:start + FEATURE_BATCH]
+            out = self._with_xla(batch) if use_xla and self._xla is not None else None
+            if out is None:
+                out = self.features_model.predict_on_batch(batch)
+            for key, value in out.items():
+                parts.setdefault(key, []).append(np.asarray(value, np.float32))
+            if on_batch is not None:
+                on_batch(len(batch))
+        return {key: np.concatenate(value) for key, value in parts.items()}
+
+    def _with_xla(self, batch: np.ndarray) -> dict | None:
+        padded = np.zeros((FEATURE_BATCH, *self._shape), np.float32)
+        padded[:len(batch)] = batch
+        try:
+            out = {k: v.numpy()[:len(batch)] for k, v in self._xla(padded).items()}
+        except Exception:  # noqa: BLE001 - no XLA for this model here: the plain way
+            self._xla = None
+            return None
+        self._compiled = True
+        return out
+
+
+def compute_features(features_model, images: np.ndarray) -> dict:
+    """Taps of uint8 (n, 28, 28) or float [0, 1] images, as float32 numpy arrays (one
+    ``FeatureRunner`` per features model: its XLA compile is made once)."""
+    runner = _RUNNERS.get(features_model)
+    if runner is None:
+        runner = _RUNNERS[features_model] = FeatureRunner(features_model)
+    return runner(images)
+
+
+_RUNNERS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 def build(model, x_train, y_train, x_held, seed: int = 0, label_smoothing: float = 0.0,

@@ -19,7 +19,6 @@ from collections.abc import Callable
 
 import numpy as np
 
-FEATURE_BATCH = 1000
 AUGMENTED_COPIES = 128      # augmented copies of each personal sample (the pool steps draw from)
 AUGMENTED_POOL = 4096       # at most this many in all: fewer copies each for many samples
 
@@ -37,7 +36,7 @@ class HeadModel:
     def __init__(self, model):
         import tensorflow as tf
 
-        from training.learn.ood_fit import feature_model
+        from training.learn.ood_fit import FeatureRunner, feature_model
 
         self.model = model
         self.features_model, _ = feature_model(model)  # float32 taps of the base
@@ -55,36 +54,12 @@ class HeadModel:
             return tf.cast(features, tf.float32)
 
         self._run = run
-        features = self.features_model
-        # Compiled by XLA, one batch shape: 0.65 s per 1,000 pictures here against 4.2 s
-        # through predict_on_batch (2-core EPYC), which matters: teaching reads ~25,000.
-        self._taps_xla = tf.function(lambda x: features(x, training=False), jit_compile=True)
-
-    def _taps_of_batch(self, batch: np.ndarray) -> dict:
-        count = len(batch)
-        if self._taps_xla is not None:
-            padded = np.zeros((FEATURE_BATCH, 28, 28, 1), np.float32)
-            padded[:count] = batch
-            try:
-                return {k: v.numpy()[:count] for k, v in self._taps_xla(padded).items()}
-            except Exception:  # noqa: BLE001 - no XLA for this model here: the plain way
-                self._taps_xla = None
-        return self.features_model.predict_on_batch(batch)
+        self._features = FeatureRunner(self.features_model)
 
     def taps(self, images: np.ndarray, on_batch: Callable[[int], None] | None = None) -> dict:
         """Float32 taps of uint8 (n, 28, 28) or float [0, 1] images (n, 28, 28[, 1]);
         ``on_batch(count)`` after each batch."""
-        images = np.asarray(images)
-        x = images.astype(np.float32) / (255.0 if images.dtype == np.uint8 else 1.0)
-        x = x.reshape(-1, 28, 28, 1)
-        parts: dict[str, list] = {}
-        for start in range(0, len(x), FEATURE_BATCH):
-            out = self._taps_of_batch(x[start:start + FEATURE_BATCH])
-            for key, value in out.items():
-                parts.setdefault(key, []).append(np.asarray(value, np.float32))
-            if on_batch is not None:
-                on_batch(len(x[start:start + FEATURE_BATCH]))
-        taps = {key: np.concatenate(value) for key, value in parts.items()}
+        taps = self._features(images, on_batch)
         if not taps:
             return {}
         taps["head"] = taps[self.head_key]
