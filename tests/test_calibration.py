@@ -435,3 +435,25 @@ def test_the_window_says_a_letter_does_not_look_like_a_digit(qtbot, window):
     window.show_picture(np.asarray(image))
     qtbot.waitUntil(lambda: window.prediction_label.text().startswith("7 — "), timeout=TIMEOUT)
     assert results[-1].verdict == "ok"
+
+
+@pytest.mark.slow
+def test_features_are_computed_once_compiled_and_the_model_is_not_kept_alive():
+    """compute_features keeps one XLA-compiled runner per features model (its taps match the
+    model's own), and only while the model lives: a process that trains or checks many models
+    (a test worker, a long session) does not keep every one of them."""
+    import gc
+
+    from training.learn.models import build_model
+
+    before = len(ood_fit._RUNNERS)
+    features, _ = ood_fit.feature_model(build_model("lecture_dense"))
+    pictures = np.random.default_rng(0).integers(0, 256, (ood_fit.XLA_FROM, 28, 28), np.uint8)
+    taps = ood_fit.compute_features(features, pictures)
+    expected = features.predict_on_batch(pictures[..., None].astype(np.float32) / 255)
+    for name, value in expected.items():
+        assert np.abs(taps[name] - value).max() <= 1e-4, name
+    assert len(ood_fit._RUNNERS) == before + 1
+    del features, expected
+    gc.collect()
+    assert len(ood_fit._RUNNERS) == before

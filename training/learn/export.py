@@ -16,7 +16,6 @@ import warnings
 from pathlib import Path
 
 
-
 def export_tflite(model, path: str | os.PathLike) -> Path:
     """Write ``model`` as a float32 LiteRT model at ``path`` (atomically); returns the path.
 
@@ -34,7 +33,7 @@ def export_tflite(model, path: str | os.PathLike) -> Path:
     # cannot run; its float32 twin computes the same function with built-in ops.
     runner = float32_version(model)
     spec = tf.TensorSpec((None, *tuple(runner.inputs[0].shape)[1:]), tf.float32)
-    builtins_only = {"supported_ops": {tf.lite.OpsSet.TFLITE_BUILTINS}}
+    builtins_only = {tf.lite.OpsSet.TFLITE_BUILTINS}
     with _quiet_absl():
         try:
             data = _frozen_and_converted(runner, spec, builtins_only)
@@ -46,11 +45,11 @@ def export_tflite(model, path: str | os.PathLike) -> Path:
         # checks it, fsyncs it and renames it over ``path``, or removes it on any failure.
         with atomic_path(path, suffix=".tflite") as temp:
             runner.export(str(temp), format="litert", verbose=False, input_signature=[spec],
-                          target_spec=builtins_only)
+                          target_spec={"supported_ops": builtins_only})
     return path
 
 
-def _frozen_and_converted(runner, spec, target_spec: dict) -> bytes:
+def _frozen_and_converted(runner, spec, supported_ops: set) -> bytes:
     """The model's inference function with its weights made constants, converted, and given
     the signature Keras's export gives (input ``args_0``, outputs named by the model's output
     dict, else ``output_0``): 0.5 s for vgg_cnn on a 2-core Zen 1 where Keras's export (a
@@ -67,7 +66,7 @@ def _frozen_and_converted(runner, spec, target_spec: dict) -> bytes:
                                ).get_concrete_function(spec)
     frozen = convert_variables_to_constants_v2(concrete)
     converter = tf.lite.TFLiteConverter.from_concrete_functions([frozen])
-    converter.target_spec.supported_ops = target_spec["supported_ops"]
+    converter.target_spec.supported_ops = supported_ops
     model = flatbuffer_utils.convert_bytearray_to_object(bytearray(converter.convert()))
     graph = model.subgraphs[0]
     structure = concrete.structured_outputs

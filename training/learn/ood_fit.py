@@ -232,9 +232,11 @@ class FeatureRunner:
     def __init__(self, features_model):
         import tensorflow as tf
 
-        self.features_model = features_model
+        # Held weakly: compute_features keeps a runner per live model, which a strong
+        # reference from the runner (or its compiled function) would keep alive forever.
+        self._model = weakref.ref(features_model)
         self._shape = tuple(features_model.inputs[0].shape)[1:]
-        self._xla = tf.function(lambda x: features_model(x, training=False), jit_compile=True)
+        self._xla = tf.function(lambda x: self._model()(x, training=False), jit_compile=True)
         self._compiled = False
 
     def __call__(self, images: np.ndarray, on_batch=None) -> dict:
@@ -249,7 +251,7 @@ class FeatureRunner:
             batch = x[start:start + FEATURE_BATCH]
             out = self._with_xla(batch) if use_xla and self._xla is not None else None
             if out is None:
-                out = self.features_model.predict_on_batch(batch)
+                out = self._model().predict_on_batch(batch)
             for key, value in out.items():
                 parts.setdefault(key, []).append(np.asarray(value, np.float32))
             if on_batch is not None:
