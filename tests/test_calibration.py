@@ -443,17 +443,18 @@ def test_features_are_computed_once_compiled_and_the_model_is_not_kept_alive():
     model's own), and only while the model lives: a process that trains or checks many models
     (a test worker, a long session) does not keep every one of them."""
     import gc
+    import weakref
 
     from training.learn.models import build_model
 
-    before = len(ood_fit._RUNNERS)
     features, _ = ood_fit.feature_model(build_model("lecture_dense"))
     pictures = np.random.default_rng(0).integers(0, 256, (ood_fit.XLA_FROM, 28, 28), np.uint8)
     taps = ood_fit.compute_features(features, pictures)
     expected = features.predict_on_batch(pictures[..., None].astype(np.float32) / 255)
     for name, value in expected.items():
         assert np.abs(taps[name] - value).max() <= 1e-4, name
-    assert len(ood_fit._RUNNERS) == before + 1
-    del features, expected
+    assert features in ood_fit._RUNNERS
+    alive = weakref.ref(features)
+    del features, expected, _
     gc.collect()
-    assert len(ood_fit._RUNNERS) == before
+    assert alive() is None  # neither the cache nor its runner kept the model
