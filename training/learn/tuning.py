@@ -220,7 +220,9 @@ def time_candidate(architecture: str, dropout: float, batch_size: int, precision
     from training.learn.models import (
         FROZEN_FIRST_CONV, INPUT_SHAPE, build_model, training_twin, whiten_first_conv)
 
-    keras.backend.clear_session()  # each candidate compiles its own graph
+    # No keras.backend.clear_session() here: each candidate's model compiles its own functions
+    # anyway, and clearing TensorFlow's kernel cache waits for the process's pending work (seen
+    # idle 30 s of a 56 s test in a busy test worker).
     rng = np.random.default_rng(0)
     model = build_model(architecture, dropout, precision=precision)
     if architecture in FROZEN_FIRST_CONV:  # as the trainer trains it: set and frozen
@@ -250,13 +252,6 @@ def time_candidate(architecture: str, dropout: float, batch_size: int, precision
     seconds = TRIAL_SECONDS if seconds is None else seconds
     calls = max(3, round(seconds / (per_step * steps))) + 1
     per_step = min(per_step, timed(calls))
-    return Trial(precision, jit_compile, steps, batch_size / per_step)
-    seconds = TRIAL_SECONDS if seconds is None else seconds
-    calls = max(2, round(seconds / (per_step * steps))) + 1
-    per_step = timed(calls)
-    return Trial(precision, jit_compile, steps, batch_size / per_step)
-    calls = max(2, round(seconds / (per_step * steps)))
-    per_step = timed(steps * calls)
     return Trial(precision, jit_compile, steps, batch_size / per_step)
 
 
