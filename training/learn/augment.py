@@ -19,6 +19,8 @@ SIDE = 28
 DIGIT_WARP = dict(shift=2.0, rotation_deg=12.0, scale=(0.85, 1.1), shear=0.15)
 # Fashion-MNIST: items are centred and upright; mirror images are still the same class.
 FASHION_WARP = dict(shift=1.5, rotation_deg=5.0, scale=(0.92, 1.05), shear=0.05)
+# Batches gathered at once and waiting ready: fixed, so tf.data's autotuner stays off (below).
+PARALLEL_BATCHES = 2
 
 
 def to_float(images: np.ndarray) -> np.ndarray:
@@ -49,7 +51,7 @@ def make_train_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int,
     ds = (tf.data.Dataset.range(count)
           .shuffle(count, seed=seed, reshuffle_each_iteration=True)
           .batch(batch_size, drop_remainder=count >= batch_size)
-          .map(gather, num_parallel_calls=tf.data.AUTOTUNE))
+          .map(gather, num_parallel_calls=PARALLEL_BATCHES))
     if augment_for:
         generator = tf.random.Generator.from_seed(seed)
         digits = augment_for == "mnist"
@@ -61,11 +63,22 @@ def make_train_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int,
             return augment_batch(batch, generator, digits, recentre), batch_labels
 
         ds = ds.map(augment, num_parallel_calls=1)  # the generator is stateful: keep one caller
-    return ds.prefetch(tf.data.AUTOTUNE)
+    return without_autotuner(ds.prefetch(PARALLEL_BATCHES))
 
 
 def make_eval_dataset(x: np.ndarray, y: np.ndarray, batch_size: int = 1000) -> tf.data.Dataset:
-    return tf.data.Dataset.from_tensor_slices((to_float(x), y.astype(np.int32))).batch(batch_size)
+    return without_autotuner(
+        tf.data.Dataset.from_tensor_slices((to_float(x), y.astype(np.int32))).batch(batch_size))
+
+
+def without_autotuner(dataset: tf.data.Dataset) -> tf.data.Dataset:
+    """``dataset`` with tf.data's autotuner off. The autotuner runs one thread per iterator (and
+    Keras makes an iterator per epoch), and a freed iterator waits for that thread's sleep to
+    end: up to 10 s each in a busy process. Our pipelines' sizes are fixed and small, so it had
+    nothing to tune (an epoch is as fast without it: docs/benchmarks.md, session 21)."""
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return dataset.with_options(options)
 
 
 def augment_batch(batch: tf.Tensor, generator: tf.random.Generator, digits: bool,

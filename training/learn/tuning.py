@@ -217,6 +217,7 @@ def time_candidate(architecture: str, dropout: float, batch_size: int, precision
     import keras
     import tensorflow as tf
 
+    from training.learn.augment import without_autotuner
     from training.learn.models import (
         FROZEN_FIRST_CONV, INPUT_SHAPE, build_model, training_twin, whiten_first_conv)
 
@@ -234,7 +235,7 @@ def time_candidate(architecture: str, dropout: float, batch_size: int, precision
     shape = (batch_size, *tuple(model.input_shape[1:]))
     pictures = rng.random(shape, dtype=np.float32)
     labels = rng.integers(0, 10, batch_size).astype(np.int32)
-    batches = tf.data.Dataset.from_tensors((pictures, labels)).repeat()
+    batches = without_autotuner(tf.data.Dataset.from_tensors((pictures, labels)).repeat())
 
     def timed(calls: int) -> float:
         """Seconds per step of the fastest call after the first (set-up, tracing and other
