@@ -23,24 +23,37 @@ EVENTS = 300
 LAUNCH_PROBE = r"""
 import sys, time
 started = float(sys.argv[1])
-from PySide6.QtCore import QPoint, Qt
-from PySide6.QtTest import QTest
+# Up to the shown window, what `python -m desktop_app` runs (desktop_app.app.main), nothing more:
+# the probe's own tools are imported after it (QtTest alone costs 20-40 ms the user never pays).
+from desktop_app.app import configure_process
+configure_process()
+from PySide6.QtCore import QCoreApplication
 from PySide6.QtWidgets import QApplication
+from desktop_app.settings import APPLICATION, ORGANIZATION
+QCoreApplication.setOrganizationName(ORGANIZATION)
+QCoreApplication.setApplicationName(APPLICATION)
 app = QApplication(sys.argv[:1])
-from desktop_app.app import configure_process; configure_process()
 from desktop_app.main_window import MainWindow
 window = MainWindow()
 window.show()
 app.processEvents()
 print("shown", time.time() - started, flush=True)
-# A user who draws at once: one stroke right after the window appears.
+# A user who draws at once: one stroke right after the window appears, as the mouse events Qt
+# delivers (QtGui is loaded already).
+from PySide6.QtCore import QEvent, QPointF, Qt
+from PySide6.QtGui import QMouseEvent
 results = []
 window.controller.resultReady.connect(lambda r: r.probabilities is not None and results.append(1))
 canvas = window.canvas
-QTest.mousePress(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, QPoint(196, 60))
+left, none = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
+def mouse(kind, x, y, button, buttons):
+    point = QPointF(x, y)
+    QApplication.sendEvent(canvas, QMouseEvent(kind, point, canvas.mapToGlobal(point), button,
+                                               buttons, Qt.KeyboardModifier.NoModifier))
+mouse(QEvent.Type.MouseButtonPress, 196, 60, left, left)
 for y in range(60, 330, 10):
-    QTest.mouseMove(canvas, QPoint(193, y))
-QTest.mouseRelease(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, QPoint(190, 330))
+    mouse(QEvent.Type.MouseMove, 193, y, none, left)
+mouse(QEvent.Type.MouseButtonRelease, 190, 330, left, none)
 while not results:
     app.processEvents(); time.sleep(0.001)
 print("predicted", time.time() - started, flush=True)
