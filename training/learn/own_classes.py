@@ -378,6 +378,18 @@ class _Fitter:
             self.split = _last_stage(base.layers)
             below = _run_layers(base.layers[:self.split], np.concatenate(parts))
             self.lower = dict(zip(names, np.split(below, np.cumsum(list(map(len, parts)))[:-1])))
+            # One whole model, with its loop of fine-tuning steps and its features function,
+            # serves every fit (each starts again from the base's weights and the fit's head):
+            # a model, a loop and their traces made anew for each fold cost more than its steps.
+            self.tuned = _whole_model(base, self.head, name)
+            self._sources = [*base.layers[:_flatten_index(base.layers) + 1], *self.head.layers]
+            self._tuning(True)
+            self.tune_steps = HeadSteps(_stack(self.tuned, self.split).layers,
+                                        settings.fine_tune_rate)
+            self._tuning(False)
+            self.tuned_head = _head_of(self.tuned)
+            upto = self.split + _flatten_index(self.tuned.layers[self.split:]) + 1
+            self._tuned_flat = _layers_function(self.tuned.layers[self.split:upto])
 
     def fit(self, mine: np.ndarray, steps: int, seed: int, fold: int | None):
         """(head, the whole fine-tuned model or None) trained on the copies ``mine``. The head
@@ -390,27 +402,33 @@ class _Fitter:
                      s, seed, on_step, self.features[mine])
         if not s.fine_tune_steps:
             return self.head, None
-        model = _whole_model(self.base, self.head, self.name)
-        tuned_layers = model.layers[self.split:]
-        for layer in tuned_layers:
-            layer.trainable = type(layer).__name__ != "BatchNormalization"
-        stack = _stack(model, self.split)
-        _train_steps(HeadSteps(stack.layers, s.fine_tune_rate), self.labels[mine],
-                     self.classes, s.fine_tune_steps, s.fine_tune_rate, s, seed, on_step,
-                     self.lower["pool"][mine])
-        for layer in tuned_layers[:_flatten_index(tuned_layers) + 1]:
-            layer.trainable = False   # as _whole_model leaves a base: teaching trains the head
-        return _head_of(model), model
+        for layer, source in zip(self.tuned.layers, self._sources):
+            layer.set_weights(source.get_weights())
+        self._tuning(True)
+        _train_steps(self.tune_steps, self.labels[mine], self.classes, s.fine_tune_steps,
+                     s.fine_tune_rate, s, seed, on_step, self.lower["pool"][mine])
+        self._tuning(False)
+        return self.tuned_head, self.tuned
+
+    def _tuning(self, on: bool) -> None:
+        """The base's last stage trainable (batch norm never: it keeps MNIST's statistics), or
+        frozen again as _whole_model leaves a base (teaching trains the head)."""
+        tuned_layers = self.tuned.layers[self.split:]
+        if on:
+            for layer in tuned_layers:
+                layer.trainable = type(layer).__name__ != "BatchNormalization"
+        else:
+            for layer in tuned_layers[:_flatten_index(tuned_layers) + 1]:
+                layer.trainable = False
 
     def taps(self, tuned, name: str, rows: np.ndarray | None = None) -> dict:
         """The check's base taps (``early``, ``flat``) of the pictures ``name`` (those at
         ``rows``), through the fine-tuned model ``tuned`` when there is one."""
         taps = self.base_taps[name]
         taps = {k: v if rows is None else v[rows] for k, v in taps.items() if k != "head"}
-        if tuned is not None:
+        if tuned is not None:  # (a fit's model: self.tuned, whose features function is kept)
             lower = self.lower[name] if rows is None else self.lower[name][rows]
-            upto = self.split + _flatten_index(tuned.layers[self.split:]) + 1
-            taps["flat"] = _run_layers(tuned.layers[self.split:upto], lower)
+            taps["flat"] = self._tuned_flat(lower)
         return taps
 
     def answers(self, head, tuned, rows: np.ndarray) -> np.ndarray:
@@ -430,8 +448,14 @@ def _flatten_index(layers) -> int:
     return next(i for i, layer in enumerate(layers) if type(layer).__name__ == "Flatten")
 
 
-def _run_layers(layers, x: np.ndarray, batch: int = 1000) -> np.ndarray:
+def _run_layers(layers, x: np.ndarray) -> np.ndarray:
     """``x`` through ``layers`` in inference mode, float32, in batches."""
+    return _layers_function(layers)(x)
+
+
+def _layers_function(layers, batch: int = 1000):
+    """``x -> x`` through ``layers`` in inference mode, float32, in batches: one traced
+    function for every call (with the layers' weights as they are at the call)."""
     import tensorflow as tf
 
     @tf.function(reduce_retracing=True)
@@ -440,11 +464,14 @@ def _run_layers(layers, x: np.ndarray, batch: int = 1000) -> np.ndarray:
             part = layer(part, training=False)
         return tf.cast(part, tf.float32)
 
-    x = np.asarray(x, np.float32)
-    if not layers:
-        return x
-    return np.concatenate([run(tf.constant(x[i:i + batch])).numpy()
-                           for i in range(0, len(x), batch)])
+    def apply(x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, np.float32)
+        if not layers:
+            return x
+        return np.concatenate([run(tf.constant(x[i:i + batch])).numpy()
+                               for i in range(0, len(x), batch)])
+
+    return apply
 
 
 def _stack(model, start: int):
