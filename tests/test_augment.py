@@ -104,3 +104,22 @@ def test_an_epoch_is_full_batches_and_the_rest_comes_in_later_epochs(count, batc
         assert sizes == epoch
     assert len(epoch) == augment.train_batches(count, batch)
     assert seen == set(range(count))
+
+
+def test_the_training_pipelines_run_without_tf_datas_autotuner():
+    """Each iterator of an autotuned pipeline runs a thread that a freed iterator waits for
+    (up to 10 s each in a busy process, docs/benchmarks.md session 20): the pipelines the
+    trainer gives Keras keep it off, through the stop gate and the one-hot map after them."""
+    from training.learn import augment
+    from training.learn.callbacks import StopGate
+    from training.learn.trainer import _one_hot
+
+    x, y = np.zeros((40, 28, 28), np.uint8), np.zeros(40, np.int64)
+    pipelines = [augment.make_train_dataset(x, y, 16, seed=0, augment_for=kind)
+                 for kind in (None, "mnist", "fashion_mnist")]
+    pipelines.append(augment.make_eval_dataset(x, y))
+    pipelines += [StopGate(lambda: False, every).apply(pipelines[0]) for every in (1, 4)]
+    pipelines += [ds.map(_one_hot) for ds in pipelines[:4]]
+    assert [ds.options().autotune.enabled for ds in pipelines] == [False] * len(pipelines)
+    images, labels = next(iter(pipelines[-1]))
+    assert images.shape == (40, 28, 28, 1) and labels.shape == (40, 10)
