@@ -364,7 +364,7 @@ class _Fitter:
     it learned on MNIST."""
 
     def __init__(self, base, name: str, pictures: dict, labels, classes: int, settings, clock):
-        self.base, self.name, self.labels, self.classes = base, name, labels, classes
+        self.labels, self.classes = labels, classes
         self.settings, self.clock = settings, clock
         names = list(pictures)
         parts = [pictures[n] for n in names]
