@@ -189,11 +189,13 @@ def _kmeans(flat: np.ndarray, seed: int, centroids: int = CENTROIDS) -> np.ndarr
     return centroids.astype(np.float32)
 
 
-def feature_model(model):
+def feature_model(model, lower_at: int | None = None):
     """A Keras model giving the three taps of ``model`` (float32): ``early`` (the first two
     pooling layers', else the first convolution's, per-channel mean and max; absent without
     convolutions), ``flat`` (the Flatten layer's output, else the input's pixels) and
-    ``penult`` (the input of the last layer, a Dense of one unit per class)."""
+    ``penult`` (the input of the last layer, a Dense of one unit per class). With
+    ``lower_at`` (> 0), also ``lower``: the input of layer ``lower_at`` itself, in the same
+    pass (where fine-tuning a classifier of one's own classes begins)."""
     import keras
     from keras import layers as kl
 
@@ -218,6 +220,8 @@ def feature_model(model):
         outputs["early"] = kl.Concatenate()(stats)
     outputs["flat"] = flatten.output if flatten is not None else kl.Flatten()(runner.inputs[0])
     outputs["penult"] = last.input
+    if lower_at:
+        outputs["lower"] = runner.layers[lower_at - 1].output
     return keras.Model(runner.inputs, outputs), last
 
 

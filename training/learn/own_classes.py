@@ -4,7 +4,7 @@ class (training.runtime.picture_folders), becomes a model in seconds by transfer
 The shipped digit model's convolutional base already sees strokes, corners, loops and crossings;
 only a new head is learned on top of it. Every drawing and its augmented copies (shifted,
 rotated, sheared, thinner or thicker: training.learn.augment, ~80-128 copies each) go through
-the base once (training.learn.teach_head.HeadModel, XLA-compiled), then a small head
+the base once (training.learn.ood_fit.FeatureRunner, XLA-compiled), then a small head
 (Dropout -> Dense 128 ReLU -> Dropout -> Dense <classes> softmax) is trained on those features:
 a few milliseconds a step. k-fold cross-validation (the folds split the drawings, never one
 drawing's copies) gives the held-out accuracy, the confusion matrix and the temperature of the
@@ -36,7 +36,7 @@ import numpy as np
 
 from training.core.classifiers import model_name
 from training.learn.teach import Stopped, folds_for
-from training.learn.teach_head import HeadModel, HeadSteps, augmented, cosine_rates
+from training.learn.teach_head import HeadSteps, augmented, cosine_rates
 from training.runtime.picture_folders import DRAWING_STYLE, PictureFolder, read
 
 ProgressFn = Callable[[dict], None]
@@ -366,18 +366,26 @@ class _Fitter:
     def __init__(self, base, name: str, pictures: dict, labels, classes: int, settings, clock):
         self.labels, self.classes = labels, classes
         self.settings, self.clock = settings, clock
+        from training.learn.ood_fit import FeatureRunner, feature_model
+
         names = list(pictures)
         parts = [pictures[n] for n in names]
-        self.base_taps = dict(zip(names, _split(HeadModel(base).taps(np.concatenate(parts)),
-                                                tuple(map(len, parts)))))
+        images = np.concatenate(parts)
+        # Fine-tuning starts from the activations below the base's last stage: they come out
+        # of the same pass as the check's taps (a pass of their own cost ~5 s on 6,000 copies).
+        self.split = _last_stage(base.layers) if settings.fine_tune_steps else 0
+        features_model, _ = feature_model(base, lower_at=self.split)
+        taps = FeatureRunner(features_model)(images)
+        if settings.fine_tune_steps and not self.split:
+            taps["lower"] = images.astype(np.float32)
+        self.base_taps = dict(zip(names, _split(taps, tuple(map(len, parts)))))
+        # activations where the fine-tuned layers begin
+        self.lower = {name: self.base_taps[name].pop("lower") for name in names
+                      if "lower" in self.base_taps[name]}
         self.features = self.base_taps["pool"]["flat"]
         self.head = _new_head(self.features.shape[1], classes, settings)
         self.head_steps = HeadSteps(self.head.layers, settings.learning_rate)
-        self.lower = {}   # activations where the fine-tuned layers begin
         if settings.fine_tune_steps:
-            self.split = _last_stage(base.layers)
-            below = _run_layers(base.layers[:self.split], np.concatenate(parts))
-            self.lower = dict(zip(names, np.split(below, np.cumsum(list(map(len, parts)))[:-1])))
             # One whole model, with its loop of fine-tuning steps and its features function,
             # serves every fit (each starts again from the base's weights and the fit's head):
             # a model, a loop and their traces made anew for each fold cost more than its steps.
@@ -425,7 +433,7 @@ class _Fitter:
         """The check's base taps (``early``, ``flat``) of the pictures ``name`` (those at
         ``rows``), through the fine-tuned model ``tuned`` when there is one."""
         taps = self.base_taps[name]
-        taps = {k: v if rows is None else v[rows] for k, v in taps.items() if k != "head"}
+        taps = {k: v if rows is None else v[rows] for k, v in taps.items()}
         if tuned is not None:  # (a fit's model: self.tuned, whose features function is kept)
             lower = self.lower[name] if rows is None else self.lower[name][rows]
             taps["flat"] = self._tuned_flat(lower)
@@ -446,11 +454,6 @@ def _last_stage(layers) -> int:
 
 def _flatten_index(layers) -> int:
     return next(i for i, layer in enumerate(layers) if type(layer).__name__ == "Flatten")
-
-
-def _run_layers(layers, x: np.ndarray) -> np.ndarray:
-    """``x`` through ``layers`` in inference mode, float32, in batches."""
-    return _layers_function(layers)(x)
 
 
 def _layers_function(layers, batch: int = 1000):
