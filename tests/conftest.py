@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
 import gzip
 import os
+import shutil
 import struct
+import tempfile
 import sys
 from pathlib import Path
 
@@ -26,6 +29,13 @@ from PySide6.QtWidgets import QApplication
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = os.environ.get("DRAW_CLASSIFY_DATA")
+
+# This test process's own temporary folder, gone when it ends. Its home is what the session's
+# and modules' fixtures (which come before each test's private_home) and their children see:
+# no test ever writes the user's real one.
+PROCESS_TEMP = Path(tempfile.mkdtemp(prefix="draw-classify-tests-"))
+atexit.register(shutil.rmtree, PROCESS_TEMP, True)
+os.environ["DRAW_CLASSIFY_HOME"] = str(PROCESS_TEMP / "home")
 
 
 # -- The slow rule: a test that loads TensorFlow, in this process or in a child it starts, is
@@ -54,9 +64,8 @@ sys.meta_path.insert(0, _TensorFlowWatch())
 
 
 def _watch_children() -> None:
-    import tempfile
-
-    folder = Path(tempfile.mkdtemp(prefix="tf-watch-"))
+    folder = PROCESS_TEMP / "tf-watch"
+    folder.mkdir()
     (folder / "sitecustomize.py").write_text(_WATCH)
     os.environ["PYTHONPATH"] = os.pathsep.join(
         [str(folder), *filter(None, [os.environ.get("PYTHONPATH")])])
