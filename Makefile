@@ -11,8 +11,8 @@ install: $(STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet --upgrade pip uv || $(PY) -m pip install --quiet --upgrade pip
+	$(PY) scripts/install_packages.py    # -e '.[test]' with uv (pip's settings), else pip
 	touch $(STAMP)
 
 run: install
