@@ -7,9 +7,16 @@ import types
 from desktop_app import app
 
 
+def unloadable(path):
+    raise OSError(f"{path}: cannot open shared object file")
+
+
 def test_missing_xcb_libraries_are_named_with_the_apt_command(monkeypatch):
     monkeypatch.setattr(sys, "platform", "linux")
     monkeypatch.setenv("QT_QPA_PLATFORM", "xcb")
+    import ctypes
+
+    monkeypatch.setattr(ctypes, "CDLL", unloadable)  # the plugin does not load: which is missing?
     ldd = ("\tlibxcb-icccm.so.4 => not found\n\tlibc.so.6 => /lib/libc.so.6\n"
            "\tlibxcb-keysyms.so.1 => not found\n")
     monkeypatch.setattr(subprocess, "run", lambda *a, **k: types.SimpleNamespace(stdout=ldd))
@@ -27,9 +34,15 @@ def test_nothing_is_reported_offscreen_or_when_all_is_there(monkeypatch):
     assert app.missing_xcb_libraries() == []
     monkeypatch.setattr(sys, "platform", "linux")
     monkeypatch.setenv("QT_QPA_PLATFORM", "xcb")
-    monkeypatch.setattr(subprocess, "run",
-                        lambda *a, **k: types.SimpleNamespace(stdout="\tlibc.so.6 => /x\n"))
+    import ctypes
     import ctypes.util
 
+    loaded = []
+    monkeypatch.setattr(ctypes, "CDLL", loaded.append)  # the plugin loads: no ldd is run
+    monkeypatch.setattr(subprocess, "run", unloadable)
+    assert app.missing_xcb_libraries() == [] and len(loaded) == 2
+    monkeypatch.setattr(ctypes, "CDLL", unloadable)  # ldd finds every library after all
+    monkeypatch.setattr(subprocess, "run",
+                        lambda *a, **k: types.SimpleNamespace(stdout="\tlibc.so.6 => /x\n"))
     monkeypatch.setattr(ctypes.util, "find_library", lambda name: "libxcb-cursor.so.0")
     assert app.missing_xcb_libraries() == []
