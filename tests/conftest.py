@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 
 # Two test workers on two cores: OpenBLAS's own threads (set before numpy loads, inherited by
-# the children) only spin beside the other worker. One each: the suite took 7 % less CPU
-# (17.4 vs 18.8 min on the Zen 1), as the window chooses for itself (desktop_app/app.py).
+# the children) only spin beside the other worker. One each, as the window chooses for itself
+# (desktop_app/app.py): 17.4 vs 18.8 CPU-min for the suite in one pair of runs on the Zen 1.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np
