@@ -7,8 +7,8 @@ import gzip
 import os
 import shutil
 import struct
-import tempfile
 import sys
+import tempfile
 from pathlib import Path
 
 # Two test workers on two cores: OpenBLAS's own threads (set before numpy loads, inherited by
