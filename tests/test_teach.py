@@ -311,3 +311,44 @@ def test_teaching_keeps_batch_norm_statistics(tiny_data, few_samples, tmp_path):
             np.testing.assert_array_equal(a, b)
     assert any(not np.array_equal(a, b) for a, b in zip(weights(taught, "Dense"),
                                                         weights(model, "Dense")))
+
+
+@pytest.mark.slow
+def test_the_loop_of_steps_is_traced_once_for_every_run():
+    """Teaching's folds and a classifier's folds reuse one compiled loop (HeadSteps): runs of
+    other row counts and step counts (a last call shorter than the others) must not trace it
+    again (three traces cost more than a fold's steps), and a run gives what a new loop gives."""
+    import keras
+
+    from training.learn.teach_head import HeadSteps
+
+    def head():
+        keras.utils.set_random_seed(0)
+        return keras.Sequential([keras.Input((6,)), keras.layers.Dense(8, activation="relu"),
+                                 keras.layers.Dense(3, activation="softmax")])
+
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 3, 90)
+    features = (rng.normal(size=(90, 6)) + labels[:, None]).astype(np.float32)
+    targets = np.eye(3, dtype=np.float32)[labels]
+
+    def run(loop, rows, steps):
+        losses = []
+        loop.run(features[:rows], targets[:rows], labels[:rows],
+                 rng.integers(0, rows, (steps, 16)), np.full(steps, 1e-2, np.float32),
+                 lambda i, loss, accuracy: losses.append(loss))
+        return losses
+
+    model = head()
+    loop = HeadSteps(model.layers, 1e-2)
+    for rows, steps in ((90, 45), (60, 25), (75, 7)):
+        assert len(run(loop, rows, steps)) == steps
+    assert loop._steps.experimental_get_tracing_count() == 1
+
+    weights = [w.copy() for w in model.get_weights()]
+    picks_state = rng.bit_generator.state
+    again = run(loop, 90, 30)
+    fresh_model = head()
+    fresh_model.set_weights(weights)
+    rng.bit_generator.state = picks_state
+    assert np.allclose(again, run(HeadSteps(fresh_model.layers, 1e-2), 90, 30), atol=1e-6)
