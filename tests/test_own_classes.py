@@ -266,6 +266,17 @@ def test_a_stop_stops_within_a_step_and_saves_nothing(tmp_path):
     assert steps[-1] == 20  # the step that saw the request was the last
     assert not list(tmp_path.glob("m.*"))
 
+    # before any step: the base's pass over the pictures (~8 s here) reads it after each batch
+    events = []
+    figures = train_classes(folder, tmp_path / "m.keras", progress=events.append,
+                            should_stop=lambda: len(events) >= 4,  # begin, loaded, augmented
+                            settings=ClassesSettings(cv_steps=100, steps=100))
+    assert figures["status"] == "stopped"
+    phases = [e.get("phase") for e in events if e["event"] == "batch"]
+    assert phases == ["reading"] * 3 and events[-1] == {"event": "teach_end",
+                                                       "status": "stopped"}
+    assert not list(tmp_path.glob("m.*"))
+
 
 @pytest.mark.slow
 def test_an_unreadable_picture_stops_the_cli_with_its_name(tmp_path):

@@ -96,11 +96,12 @@ def _train(folder, out_path: Path, base_model, progress, should_stop, seed, sett
               "per_class": pictures.per_class(), "folds": k, "cv_steps": settings.cv_steps,
               "steps": total_steps, "final_steps": settings.steps + tune, "skipped": 0,
               "source": str(pictures.folder), "base_model": str(base_model)})
+    clock = _Clock(progress, should_stop, total_steps)
     loaded = load_model(base_model)
     import keras
 
     keras.utils.set_random_seed(seed)
-    clock = _Clock(progress, should_stop, total_steps)
+    clock.phase("reading")  # (a stop is read here, and after each batch of the base's pass)
     pool, source = augmented(pictures.images, digits=True, seed=seed)
     checked, junk = _check_pictures(pictures, seed)
     clock.phase("reading")
@@ -375,7 +376,8 @@ class _Fitter:
         # of the same pass as the check's taps (a pass of their own cost ~5 s on 6,000 copies).
         self.split = _last_stage(base.layers) if settings.fine_tune_steps else 0
         features_model, _ = feature_model(base, lower_at=self.split)
-        taps = FeatureRunner(features_model)(images)
+        # ~1 s a batch here: a stop is read after each, not only after the whole pass
+        taps = FeatureRunner(features_model)(images, lambda count: clock.phase("reading"))
         if settings.fine_tune_steps and not self.split:
             taps["lower"] = images.astype(np.float32)
         self.base_taps = dict(zip(names, _split(taps, tuple(map(len, parts)))))
