@@ -23,9 +23,9 @@ AUGMENTED_COPIES = 128      # augmented copies of each personal sample (the pool
 AUGMENTED_POOL = 4096       # at most this many in all: fewer copies each for many samples
 
 
-def copies_for(samples: int) -> int:
-    """Augmented copies of each of ``samples`` personal samples in the pool."""
-    return max(4, min(AUGMENTED_COPIES, AUGMENTED_POOL // max(1, samples)))
+def copies_for(samples: int, pool: int = AUGMENTED_POOL) -> int:
+    """Augmented copies of each of ``samples`` personal samples in a pool of at most ``pool``."""
+    return max(4, min(AUGMENTED_COPIES, pool // max(1, samples)))
 
 
 class HeadModel:
@@ -83,7 +83,8 @@ class HeadModel:
         return np.concatenate(out) if out else np.zeros((0, 10), np.float32)
 
 
-def augmented(images: np.ndarray, digits: bool, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def augmented(images: np.ndarray, digits: bool, seed: int,
+              pool: int = AUGMENTED_POOL) -> tuple[np.ndarray, np.ndarray]:
     """(float (m, 28, 28, 1) augmented copies, index of the sample each copy comes from, in
     order): the pool every teaching step draws its personal pictures from. The first copy of
     each sample is the sample itself."""
@@ -92,7 +93,7 @@ def augmented(images: np.ndarray, digits: bool, seed: int) -> tuple[np.ndarray, 
     from training.learn.augment import augment_batch, to_float
 
     n = len(images)
-    copies = copies_for(n)
+    copies = copies_for(n, pool)
     source = np.repeat(np.arange(n), copies)
     batch = tf.constant(to_float(images)[source])
     warped = augment_batch(batch, tf.random.Generator.from_seed(seed), digits).numpy()
