@@ -279,6 +279,30 @@ def test_a_stop_stops_within_a_step_and_saves_nothing(tmp_path):
 
 
 @pytest.mark.slow
+def test_few_drawings_get_a_check_set_on_other_copies_of_them(tmp_path):
+    """Two drawings of each of two letters: four held out in all, too few to set the check's
+    units and limits, so other augmented copies of the drawings set them (with ten or more
+    held out those copies are not even made)."""
+    from training.learn.own_classes import ClassesSettings, train_classes
+    from training.runtime.answer_check import Detector
+
+    folder = tmp_path / "letters"
+    rng = np.random.default_rng(3)
+    for letter in "AH":
+        (folder / letter).mkdir(parents=True)
+        for i in range(2):
+            Image.fromarray(letter_drawing(letter, rng, FAMILIES["fit"])).save(
+                folder / letter / f"{i}.png")
+    figures = train_classes(folder, tmp_path / "m.keras",
+                            settings=ClassesSettings(cv_steps=20, steps=40))
+    assert figures["cross_validation"]["held_out"] == 4
+    block = json.loads((tmp_path / "m.json").read_text())["ood"]
+    assert figures["check"]["reject_above"] > 0 and block["measured"]["images"] > 100
+    detector = Detector.from_file(tmp_path / "m.ood.npz")
+    assert np.all(detector.scale > 0) and np.all(np.isfinite(detector.centre))
+
+
+@pytest.mark.slow
 def test_an_unreadable_picture_stops_the_cli_with_its_name(tmp_path):
     folder = letters_folder(tmp_path / "letters", 2, "fit", 0)
     (folder / "K" / "half.png").write_bytes(

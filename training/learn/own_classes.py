@@ -103,7 +103,8 @@ def _train(folder, out_path: Path, base_model, progress, should_stop, seed, sett
     keras.utils.set_random_seed(seed)
     clock.phase("reading")  # (a stop is read here, and after each batch of the base's pass)
     pool, source = augmented(pictures.images, digits=True, seed=seed, pool=POOL)
-    checked, junk = _check_pictures(pictures, seed)
+    held_out = len(pictures.labels) if k >= 2 else 0   # each drawing held out once
+    checked, junk = _check_pictures(pictures, seed, copies=held_out < HELD_FOR_UNITS)
     clock.phase("reading")
     pool_labels = pictures.labels[source]
     originals = np.flatnonzero(np.r_[True, source[1:] != source[:-1]])  # each first copy
@@ -180,20 +181,27 @@ def _cross_validate(fitter, source, originals, pictures: PictureFolder, k: int, 
 # 2,048 took 31-36 CPU-s a run against 41-50 (the base's pass over the copies is the most).
 POOL = 2048
 CHECK_COPIES = 1000        # other augmented copies of the drawings: where the check's limits sit
+HELD_FOR_UNITS = 10        # ... unless this many drawings are held out by cross-validation
 JUNK_EACH = 300            # scribbles, digits and letters not among the classes, 100 noise
 
 
-def _check_pictures(pictures: PictureFolder, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def _check_pictures(pictures: PictureFolder, seed: int,
+                    copies: bool) -> tuple[np.ndarray, np.ndarray]:
     """(other augmented copies of the drawings, junk): the "none of my classes" check is
     fitted to accept the first and refuse the second. Junk is what a user may draw that is not
-    a class: scribbles, noise, and the digits and letters that are not among the classes."""
-    copies, _ = augmented(pictures.images, digits=True, seed=seed + 7919)
-    rng = np.random.default_rng(seed)
-    copies = copies[rng.permutation(len(copies))[:CHECK_COPIES]]
+    a class: scribbles, noise, and the digits and letters that are not among the classes.
+    Without ``copies`` (enough drawings held out set the check's units) the first is empty:
+    the base's pass over 1,000 copies was a quarter of a run's reading."""
+    if copies:
+        checked, _ = augmented(pictures.images, digits=True, seed=seed + 7919)
+        rng = np.random.default_rng(seed)
+        checked = checked[rng.permutation(len(checked))[:CHECK_COPIES]]
+    else:
+        checked = np.zeros((0, 28, 28, 1), np.float32)
     junk, tags = _junk_pool()
     own = {name.lower() for name in pictures.class_names}
     keep = np.array([tag.split(":")[-1].lower() not in own for tag in tags], bool)
-    return copies, junk[keep][..., None].astype(np.float32) / 255.0
+    return checked, junk[keep][..., None].astype(np.float32) / 255.0
 
 
 JUNK_FILE = "own_classes_junk-1.npz"   # a new version of the junk: a new name
@@ -295,10 +303,14 @@ class _Check:
         try:
             taps = self.fitter.taps
             detector = self._fit(head, taps(tuned, "pool"), self.labels, taps(tuned, "junk"))
-            checked = detector.raw_scores(_with_head(head, taps(tuned, "checked")))
             held = self.held_raw[~np.isnan(self.held_raw).any(axis=1)]
-            ood_fit.normalise_on(detector, held if len(held) >= 10 else checked)
-            scores = detector.normalise(held if len(held) else checked).sum(axis=1)
+            if len(held) >= HELD_FOR_UNITS:
+                ood_fit.normalise_on(detector, held)
+            else:  # too few drawings held out to set the units: other copies of them do
+                checked = detector.raw_scores(_with_head(head, taps(tuned, "checked")))
+                ood_fit.normalise_on(detector, checked)
+                held = held if len(held) else checked
+            scores = detector.normalise(held).sum(axis=1)
             limits = _limits(scores)
             features_model, _ = ood_fit.feature_model(model)
             block = ood_fit.write_files(features_model, detector, path, limits, len(scores),
