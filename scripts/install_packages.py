@@ -17,9 +17,16 @@ UV_OPTIONS = {"find-links": "--find-links", "constraint": "--constraint",
               "index-url": "--index-url", "extra-index-url": "--extra-index-url"}
 
 
+def has_pip(python: str) -> bool:
+    return subprocess.run([python, "-m", "pip", "--version"], capture_output=True,
+                          check=False).returncode == 0
+
+
 def pip_config() -> dict[str, list[str]]:
-    """`pip config list` as {key: values}; env settings (`:env:.key`) override files."""
-    listing = subprocess.run([sys.executable, "-m", "pip", "config", "list"],
+    """`pip config list` as {key: values}; env settings (`:env:.key`) override files. A venv
+    made without pip reads them through the Python it was made from (the same files)."""
+    python = sys.executable if has_pip(sys.executable) else sys._base_executable
+    listing = subprocess.run([python, "-m", "pip", "config", "list"],
                              capture_output=True, text=True, check=False).stdout
     found: dict[str, list[str]] = {}
     for line in listing.splitlines():
@@ -45,6 +52,8 @@ def main() -> int:
     if subprocess.run(uv_command(), check=False).returncode == 0:
         return 0
     print("uv could not install the packages; installing with pip instead", file=sys.stderr)
+    if not has_pip(sys.executable):
+        subprocess.run([sys.executable, "-m", "ensurepip", "--default-pip"], check=False)
     pip = [sys.executable, "-m", "pip", "install", "--quiet", *PACKAGES]
     return subprocess.run(pip, check=False).returncode
 

@@ -175,7 +175,6 @@ class HeadSteps:
             for i, (loss, accuracy) in enumerate(zip(losses.numpy(), hits.numpy())):
                 on_step(first + i + 1, float(loss), float(accuracy))
 
-
     def _loop_for(self, features, targets):
         """The loop traced once for any number of rows and steps: traced for the first run's
         exact shapes, a fold's other row count and a run's last, shorter call traced it twice
