@@ -9,14 +9,12 @@ export TF_CPP_MIN_LOG_LEVEL ?= 3
 
 install: $(STAMP)
 
-# A venv without pip (0.2 s; with pip 6.8 s here) that the system's pip puts uv into; where that
-# cannot be done, the venv gets its own pip (ensurepip) and pip installs uv or, failing that,
-# everything (scripts/install_packages.py).
+# A venv without pip (0.2 s; with pip 6.8 s here): the system's pip puts uv into it, and where
+# it cannot, scripts/install_packages.py gives the venv its own pip.
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv --without-pip $(VENV)
 	$(PY) -m uv --version > /dev/null 2>&1 || $(PYTHON) -m pip --python $(PY) install --quiet uv \
-	    || { $(PY) -m pip --version > /dev/null 2>&1 || $(PY) -m ensurepip --default-pip; \
-	         $(PY) -m pip install --quiet uv || true; }
+	    > /dev/null 2>&1 || true
 	$(PY) scripts/install_packages.py    # -e '.[test]' with uv (pip's settings), else pip
 	touch $(STAMP)
 

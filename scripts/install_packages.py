@@ -40,7 +40,7 @@ def pip_config() -> dict[str, list[str]]:
 def uv_command() -> list[str]:
     # unsafe-best-match: the newest allowed version across all indexes, as pip picks (uv's
     # default takes a package from the first index that has it, an older PySide6 here).
-    command = [sys.executable, "-m", "uv", "pip", "install", "--quiet", "--compile-bytecode",
+    command = ["-m", "uv", "pip", "install", "--quiet", "--compile-bytecode",
                "--index-strategy", "unsafe-best-match", "--python", sys.executable]
     for key, values in pip_config().items():
         for value in values:
@@ -48,14 +48,26 @@ def uv_command() -> list[str]:
     return command + PACKAGES
 
 
+def run(*args: str, quiet: bool = False) -> bool:
+    """``python ARGS`` in the venv; True when it succeeds."""
+    return subprocess.run([sys.executable, *args], capture_output=quiet,
+                          check=False).returncode == 0
+
+
 def main() -> int:
-    if subprocess.run(uv_command(), check=False).returncode == 0:
+    """uv if the venv has it (the Makefile asks the system's pip for it); else the venv's own
+    pip (made by ensurepip in a venv made without one) installs uv, or everything."""
+    has_uv = run("-m", "uv", "--version", quiet=True) or (
+        ensure_pip() and run("-m", "pip", "install", "--quiet", "uv"))
+    if has_uv and run(*uv_command()):
         return 0
     print("uv could not install the packages; installing with pip instead", file=sys.stderr)
-    if not has_pip(sys.executable):
-        subprocess.run([sys.executable, "-m", "ensurepip", "--default-pip"], check=False)
-    pip = [sys.executable, "-m", "pip", "install", "--quiet", *PACKAGES]
-    return subprocess.run(pip, check=False).returncode
+    return 0 if ensure_pip() and run("-m", "pip", "install", "--quiet", *PACKAGES) else 1
+
+
+def ensure_pip() -> bool:
+    """The venv's own pip, made by ensurepip in a venv made without one."""
+    return has_pip(sys.executable) or run("-m", "ensurepip", "--default-pip")
 
 
 if __name__ == "__main__":
