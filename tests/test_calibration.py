@@ -273,13 +273,17 @@ def official_sample(name: str, shared_data):
 
 @pytest.mark.slow  # official test pictures
 @pytest.mark.parametrize("name", SHIPPED_MODELS)
-def test_the_temperature_lowers_the_ece_on_the_official_test_set(name, lite_models,
-                                                                  shared_data):
+def test_official_test_answers_are_right_and_the_temperature_lowers_their_ece(name,
+                                                                             lite_models,
+                                                                             shared_data):
     """Fitted on the validation split (training pictures held out), measured on test pictures
-    the fit never saw, with the window's own runtime (LiteRT)."""
+    the fit never saw, with the window's own runtime (LiteRT); its answers there are as right
+    as the model's figure on all 10,000 (tests/test_shipped_models.py checks that figure)."""
     lite, metadata, _ = lite_models[name]
     pictures, labels = official_sample(name, shared_data)
     raw = lite.predict_batch(pictures)
+    # a third of the set: MNIST 99.60 % (99.62 % on all), Fashion-MNIST 94.07 % (94.39 %)
+    assert np.mean(raw.argmax(axis=1) == labels) >= metadata["test_accuracy"] - 0.005
     calibrated = calibration.apply_temperature(raw, metadata["temperature"])
     before = calibration.expected_calibration_error(raw, labels)
     after = calibration.expected_calibration_error(calibrated, labels)

@@ -196,17 +196,29 @@ def test_a_folder_of_letters_becomes_a_classifier_that_predict_reads(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_fine_tune_trains_the_bases_last_stage_and_the_check_sees_through_it(tmp_path):
+def test_a_fine_tune_trains_the_bases_last_stage_and_the_check_sees_through_it(tmp_path,
+                                                                              monkeypatch):
     """``--fine-tune``: after the head, the base's last convolutions learn the drawings too
     (the layers below and every batch norm stay the shipped model's), in every fold as in the
-    final model; the "none of my classes" check is fitted on what the tuned base sees, so it
-    still accepts new drawings of the classes and refuses scribbles and digits."""
+    final model, each starting again from the base's weights (one model serves every fold);
+    the "none of my classes" check is fitted on what the tuned base sees, so it still accepts
+    new drawings of the classes and refuses scribbles and digits."""
     import keras
 
+    from training.learn import own_classes
+    from training.learn.own_classes import ClassesSettings, train_classes
     from training.learn.saving import load_model
 
-    from training.learn.own_classes import ClassesSettings, train_classes
+    # The convolutions' weights as each fine-tune begins (its features are the activations
+    # below the last stage, 4-D; a head's are flat): every fold's and the final run's.
+    starts, train_steps = [], own_classes._train_steps
 
+    def watched(loop, *args):
+        if np.ndim(args[-1]) == 4:
+            starts.append([v.numpy().copy() for v in loop.variables if len(v.shape) == 4])
+        return train_steps(loop, *args)
+
+    monkeypatch.setattr(own_classes, "_train_steps", watched)
     train = letters_folder(tmp_path / "letters", 6, "fit", 1)
     held = letters_folder(tmp_path / "held", 6, "eval", 2)
     out = tmp_path / "letters.keras"
@@ -228,6 +240,11 @@ def test_a_fine_tune_trains_the_bases_last_stage_and_the_check_sees_through_it(t
         same = all(np.array_equal(x, y) for x, y in zip(a.get_weights(), b.get_weights()))
         changes = kinds[i] == "Conv2D" and i >= last_stage
         assert same != changes, (i, kinds[i])
+    base_kernels = [layer.kernel.numpy() for i, layer in enumerate(base.layers)
+                    if i >= last_stage and kinds[i] == "Conv2D"]
+    assert len(starts) == 3 and len(base_kernels) == 2  # two folds and the final model
+    for kernels in starts:
+        assert all(np.array_equal(a, b) for a, b in zip(kernels, base_kernels, strict=True))
 
     # the check's centroids lie among the drawings' features as the tuned base sees them
     from training.runtime.answer_check import Detector, centroid_distance

@@ -36,6 +36,11 @@ def test_shipped_models_exist_are_small_and_describe_themselves(shipped):
         assert len(meta["history"]["loss"]) == meta["config"]["epochs"]
 
 
+# The whole 10,000 through Keras: ~25 CPU-s a model here (vgg_cnn, ~2.3 ms a picture), for
+# files that do not change between runs; `make bench` runs it. `make test` checks the figure
+# each was made with (above) and their answers on 3,000 of the pictures through the window's
+# runtime (tests/test_calibration.py).
+@pytest.mark.long
 @pytest.mark.parametrize("name", SHIPPED_MODELS)
 def test_shipped_model_reaches_its_target_on_the_official_test_set(shipped, shared_data, name):
     data = load_dataset(name, shared_data, allow_download=False)

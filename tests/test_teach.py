@@ -111,7 +111,13 @@ def few_samples(tmp_path):
 
 
 @pytest.mark.slow
-def test_cli_json_lines_parse_and_end_in_result(tiny_data, few_samples, tmp_path):
+def test_cli_json_lines_parse_and_end_in_result_and_only_the_head_is_taught(tiny_data,
+                                                                           few_samples,
+                                                                           tmp_path):
+    """The CLI's JSON lines, and what it taught: the shipped model (vgg_cnn, with batch norm)
+    keeps its convolutional base as it was, normalisation included (updated on a few personal
+    drawings, its statistics would drift and every other picture would suffer); only the head
+    after the Flatten is taught."""
     out = tmp_path / "taught.keras"
     done = run_cli("--model", SHIPPED, "--samples", few_samples, "--dataset", "mnist",
                    "--out", out, "--data-dir", tiny_data, "--progress", "json",
@@ -143,6 +149,18 @@ def test_cli_json_lines_parse_and_end_in_result(tiny_data, few_samples, tmp_path
     assert loaded.metadata["test_accuracy"] == result["after"]["test_accuracy"]
     assert lineage["samples"] == 6 and lineage["base_model"] == str(SHIPPED)
     assert len(lineage["base_sha256"]) == 64 and lineage["before"] == result["before"]
+
+    def weights(m, kind):
+        return [w for layer in m.layers if type(layer).__name__ == kind
+                for w in layer.get_weights()]
+
+    base = load_model(SHIPPED).model
+    assert weights(base, "BatchNormalization")  # the subject: a base with batch norm
+    for kind in ("BatchNormalization", "Conv2D"):  # the base is not taught: only its head is
+        for a, b in zip(weights(loaded.model, kind), weights(base, kind), strict=True):
+            np.testing.assert_array_equal(a, b)
+    assert any(not np.array_equal(a, b) for a, b in zip(weights(loaded.model, "Dense"),
+                                                        weights(base, "Dense")))
 
 
 @pytest.mark.slow
@@ -284,33 +302,6 @@ def test_one_sample_is_taught_without_cross_validation(tiny_data, tmp_path):
     assert "cross-validation needs at least 2 samples" in done.stdout
     assert "official test accuracy (100 images)" in done.stdout
     assert (tmp_path / "t.keras").is_file()
-
-
-@pytest.mark.slow
-def test_teaching_keeps_batch_norm_statistics(tiny_data, few_samples, tmp_path):
-    """A model with batch norm (vgg_cnn) keeps its convolutional base as it was, normalisation
-    included (updated on a few personal drawings, its statistics would drift and every other
-    picture would suffer): only the head after the Flatten is taught."""
-    from training.learn.models import build_model
-    from training.learn.saving import load_model, save_model
-
-    model = build_model("vgg_cnn")
-    base = save_model(model, tmp_path / "vgg.keras", {"dataset": "mnist"}, with_tflite=False)
-    out = tmp_path / "taught.keras"
-    done = run_cli("--model", base, "--samples", few_samples, "--dataset", "mnist", "--out", out,
-                   "--data-dir", tiny_data, "--steps", 6, "--cv-steps", 0)  # no folds: not the subject
-    assert done.returncode == 0, done.stderr[-2000:]
-
-    def weights(m, kind):
-        return [w for layer in m.layers if type(layer).__name__ == kind
-                for w in layer.get_weights()]
-
-    taught = load_model(out).model
-    for kind in ("BatchNormalization", "Conv2D"):  # the base is not taught: only its head is
-        for a, b in zip(weights(taught, kind), weights(model, kind), strict=True):
-            np.testing.assert_array_equal(a, b)
-    assert any(not np.array_equal(a, b) for a, b in zip(weights(taught, "Dense"),
-                                                        weights(model, "Dense")))
 
 
 @pytest.mark.slow

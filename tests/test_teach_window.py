@@ -44,43 +44,6 @@ def models_in(home):
     return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
 
 
-@pytest.mark.slow
-def test_teach_keep_uses_and_names_the_taught_model(qtbot, teach_window, private_home):
-    win = teach_window
-    store_samples(qtbot, win, 1, 3)
-    dialog = run_teaching(qtbot, win)
-    table = dialog.findChild(QLabel, "teachResults").text()
-    assert "Official test set (100 pictures)" in table and "Your 3 samples" in table
-    assert "→" in table
-    saved = models_in(private_home)
-    assert len([n for n in saved if n.endswith(".keras")]) == 1
-    assert any(n.endswith(".tflite") for n in saved) and any(n.endswith(".json") for n in saved)
-
-    qtbot.mouseClick(dialog.findChild(QPushButton, "keepTaught"), Qt.MouseButton.LeftButton)
-    name = win.findChild(QLabel, "modelName")
-    qtbot.waitUntil(lambda: name.text() == "MNIST · taught with 3 samples", timeout=TIMEOUT)
-    info = win.controller.model()
-    assert info.metadata["lineage"]["samples"] == 3
-    assert info.calibrated  # its own temperature, fitted after teaching
-    assert win.settings.model_path("mnist") == info.path   # remembered for the next launch
-    stroke(qtbot, win.canvas, line((196, 60), (190, 330)))
-    qtbot.waitUntil(lambda: win.prediction_label.text() != "Draw something", timeout=TIMEOUT)
-    assert not dialog.isVisible()
-
-
-@pytest.mark.slow
-def test_discard_removes_the_taught_model_and_keeps_the_one_in_use(qtbot, teach_window,
-                                                                  private_home):
-    win = teach_window
-    before = win.findChild(QLabel, "modelName").text()
-    store_samples(qtbot, win, 7, 2)
-    dialog = run_teaching(qtbot, win)
-    qtbot.mouseClick(dialog.findChild(QPushButton, "discardTaught"), Qt.MouseButton.LeftButton)
-    assert models_in(private_home) == []
-    assert win.findChild(QLabel, "modelName").text() == before
-    assert win.controller.model().shipped
-
-
 def test_the_bar_is_the_whole_run_and_says_the_seconds_left(qtbot):
     """The child's ``done`` of ``work`` fill the bar (reading the pictures and saving are part
     of the run, not only the teaching steps), and its text gives the whole run's time left."""
@@ -207,16 +170,34 @@ def test_ctrl_q_quits_while_the_teach_dialog_has_the_focus(qtbot, teach_window, 
 
 
 @pytest.mark.slow
-def test_teaching_a_taught_model_again_says_so_and_starts_from_the_original(
-        qtbot, teach_window, monkeypatch):
+def test_keep_names_the_taught_model_and_teaching_it_again_starts_from_the_original(
+        qtbot, teach_window, private_home, monkeypatch):
+    """Keep puts the taught model in use, named and remembered; teaching it again asks first
+    when no sample is new, and starts from the original when one is; Discard removes that
+    second model and keeps the one in use. (One journey: each teaching is a TensorFlow child.)"""
     from PySide6.QtWidgets import QMessageBox
 
     win = teach_window
     store_samples(qtbot, win, 1, 3)
     dialog = run_teaching(qtbot, win)
+    table = dialog.findChild(QLabel, "teachResults").text()
+    assert "Official test set (100 pictures)" in table and "Your 3 samples" in table
+    assert "→" in table
+    kept = models_in(private_home)
+    assert len([n for n in kept if n.endswith(".keras")]) == 1
+    assert any(n.endswith(".tflite") for n in kept) and any(n.endswith(".json") for n in kept)
+
     qtbot.mouseClick(dialog.findChild(QPushButton, "keepTaught"), Qt.MouseButton.LeftButton)
     name = win.findChild(QLabel, "modelName")
     qtbot.waitUntil(lambda: name.text() == "MNIST · taught with 3 samples", timeout=TIMEOUT)
+    info = win.controller.model()
+    assert info.metadata["lineage"]["samples"] == 3
+    assert info.calibrated  # its own temperature, fitted after teaching
+    assert win.settings.model_path("mnist") == info.path   # remembered for the next launch
+    stroke(qtbot, win.canvas, line((196, 60), (190, 330)))
+    qtbot.waitUntil(lambda: win.prediction_label.text() != "Draw something", timeout=TIMEOUT)
+    assert not dialog.isVisible()
+    win.canvas.clear()
 
     questions = asked(monkeypatch, QMessageBox.StandardButton.No)   # nothing new: ask first
     win.findChild(type(win.teach_action), "teachModel").trigger()
@@ -228,5 +209,11 @@ def test_teaching_a_taught_model_again_says_so_and_starts_from_the_original(
     win.findChild(type(win.teach_action), "teachModel").trigger()
     assert questions == [] and dialog.controller.is_running()
     assert "the original of MNIST · taught with 3 samples" in dialog.heading.text()
-    dialog.controller.request_stop()
-    qtbot.waitUntil(lambda: not dialog.controller.is_running(), timeout=TIMEOUT)
+    keep = dialog.findChild(QPushButton, "keepTaught")
+    qtbot.waitUntil(lambda: keep.isVisible() or dialog.message.text() != "", timeout=120_000)
+    assert keep.isVisible(), dialog.message.text()
+    assert len(models_in(private_home)) > len(kept)                  # the second model, written
+
+    qtbot.mouseClick(dialog.findChild(QPushButton, "discardTaught"), Qt.MouseButton.LeftButton)
+    assert models_in(private_home) == kept
+    assert name.text() == "MNIST · taught with 3 samples" and win.controller.model().path == info.path

@@ -5,10 +5,38 @@ a stored problem said once, in a notice that passes."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
 
+import pytest
 from conftest import REPO, TIMEOUT, open_window
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QFileDialog, QLabel
+
+
+@pytest.fixture(scope="session")
+def homes_before_any_test() -> tuple[Path, Path]:
+    """The home a session's fixture sees (made before any test's own home, as the recorded
+    runs are) and the one a child it starts sees."""
+    from training.core.paths import user_home
+
+    child = subprocess.run([sys.executable, "-c", "from training.core.paths import user_home; "
+                            "print(user_home())"], cwd=REPO, capture_output=True, text=True,
+                           timeout=60, check=True)
+    return user_home(), Path(child.stdout.strip())
+
+
+def test_no_fixture_test_or_child_sees_the_users_own_home(homes_before_any_test, private_home,
+                                                          monkeypatch):
+    from training.core.paths import HOME_ENV_VAR, user_home
+
+    monkeypatch.delenv(HOME_ENV_VAR)
+    users_own, temporary = user_home(), Path(tempfile.gettempdir()).resolve()
+    for home in (*homes_before_any_test, private_home):
+        assert home != users_own and home.resolve().is_relative_to(temporary), home
+    assert private_home not in homes_before_any_test  # and each test has one of its own
 
 
 def test_settings_live_under_the_app_home(private_home):
