@@ -32,6 +32,12 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
+from desktop_app.app import ignore_pyside_features
+
+# As in the app: PySide6 reads the source of no module imported from here on (TensorFlow's
+# ~3,000 included, ~1 s of each test process).
+ignore_pyside_features()
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = os.environ.get("DRAW_CLASSIFY_DATA")
 
