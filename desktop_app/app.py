@@ -130,11 +130,11 @@ def configure_process() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    configure_process()  # first: the check below imports PySide6 (and so its import hook)
     missing = missing_xcb_libraries()
     if missing:
         print(xcb_fix_message(missing), file=sys.stderr)
         return 1
-    configure_process()
 
     from PySide6.QtCore import QCoreApplication
     from PySide6.QtWidgets import QApplication
