@@ -62,12 +62,14 @@ def held_out_split(metadata: dict, data):
 
 def calibrate_saved_model(model_path: str | os.PathLike, data_dir=None, with_ood: bool = True,
                           progress=None, loaded=None, data=None,
-                          max_ood_train: int | None = None, outputs=None) -> dict:
+                          max_ood_train: int | None = None, outputs=None,
+                          centroids: int | np.ndarray = ood_fit.CENTROIDS) -> dict:
     """Fit, measure and store; returns {"temperature", "calibration", "ood"?, "path"}.
     ``max_ood_train``: fit the OOD check on at most that many training pictures (faster).
     ``outputs``: what the model gives for the pictures used, when the caller has it already
     (an object with ``probabilities(name, images)`` for "held" and "eval" and ``taps(name,
-    images)``, see ood_fit.build); else it is computed here."""
+    images)``, see ood_fit.build); else it is computed here. ``centroids``: see
+    ``ood_fit.fit_detector``."""
     from training.core.datasets import load_dataset
     from training.learn.saving import load_model
     from training.learn.trainer import predict_probabilities
@@ -96,7 +98,8 @@ def calibrate_saved_model(model_path: str | os.PathLike, data_dir=None, with_ood
                                  held_name, x_eval, y_eval, eval_name, eval_p,
                                  max_train=max_ood_train,
                                  label_smoothing=_label_smoothing(loaded.metadata),
-                                 dataset=dataset, taps=outputs and outputs.taps)
+                                 dataset=dataset, taps=outputs and outputs.taps,
+                                 centroids=centroids)
     update_sidecar(loaded.path, changes)
     progress({"event": "calibrate_end", "temperature": block["temperature"],
               "ece_before": block["ece_before"], "ece_after": block["ece_after"]})
@@ -105,14 +108,16 @@ def calibrate_saved_model(model_path: str | os.PathLike, data_dir=None, with_ood
 
 def fit_ood(model, model_path, x_train, y_train, x_held, y_held, held_name, x_eval, y_eval,
             eval_name, eval_probabilities=None, max_train: int | None = None,
-            label_smoothing: float = 0.0, dataset: str | None = None, taps=None) -> dict:
+            label_smoothing: float = 0.0, dataset: str | None = None, taps=None,
+            centroids: int | np.ndarray = ood_fit.CENTROIDS) -> dict:
     """Fit the out-of-distribution check, write its two files beside ``model_path`` and return
     the sidecar's ``ood`` block (with what it measured on the evaluation pictures).
 
     ``dataset`` given: the check is fitted on drawings of its classes and on junk too
     (``training.learn.drawn_sets.fit_examples``, about a minute more): fitted on the photos alone, it
     refused 55-75 % of garment drawings (issue #20). ``taps``: see ood_fit.build ("eval"
-    too); the training pictures it is given are then ``ood_train_pick``'s."""
+    too); the training pictures it is given are then ``ood_train_pick``'s. ``centroids``: see
+    ``ood_fit.fit_detector``."""
     from training.learn.drawn_sets import fit_examples
     from training.learn.trainer import predict_probabilities
 
@@ -122,7 +127,7 @@ def fit_ood(model, model_path, x_train, y_train, x_held, y_held, held_name, x_ev
     examples = fit_examples(dataset) if dataset is not None else None
     detector, features_model, held_scores, drawn_scores = ood_fit.build(
         model, x_train, y_train, x_held, label_smoothing=label_smoothing, examples=examples,
-        taps=taps)
+        taps=taps, centroids=centroids)
     limits = ood_fit.thresholds(held_scores, drawn_scores)
     if examples is not None:
         held_name += (f" + {len(examples.drawn_held):,} drawings; fitted with "

@@ -82,8 +82,13 @@ def score_weights(label_smoothing: float = 0.0) -> np.ndarray:
 def fit_detector(train: dict, train_labels: np.ndarray, held_out: dict, kernel: np.ndarray,
                  bias: np.ndarray, seed: int = 0, weights: np.ndarray | None = None,
                  drawn: dict | None = None, drawn_labels: np.ndarray | None = None,
-                 junk: dict | None = None, centroids: int = CENTROIDS) -> Detector:
+                 junk: dict | None = None,
+                 centroids: int | np.ndarray = CENTROIDS) -> Detector:
     """Statistics from the training pictures' features, normalisation from the held-out ones.
+
+    ``centroids``: how many k-means centroids of the training pictures' ``flat`` features, or
+    the centroids themselves when the caller has them (a taught model's convolutions are its
+    base's: so are its ``flat`` features, and the base's check found their centroids already).
 
     ``drawn``: features of pictures drawn the way users draw them (``training.learn.drawn_sets``),
     with their classes. Drawings are not the dataset's photos (an outline-and-fill coat has
@@ -106,10 +111,13 @@ def fit_detector(train: dict, train_labels: np.ndarray, held_out: dict, kernel: 
     early_means, early_precision = (_gaussian(joined("early"), labels, components)
                                     if train.get("early") is not None else (None, None))
     penult_means, penult_precision = _gaussian(joined("penult"), labels, components)
-    centroids = _kmeans(np.asarray(train["flat"], np.float32), seed, centroids)
-    if drawn is not None:
-        centroids = np.concatenate([centroids, _kmeans(np.asarray(drawn["flat"], np.float32),
-                                                       seed, DRAWN_CENTROIDS)])
+    if isinstance(centroids, np.ndarray):
+        centroids = np.asarray(centroids, np.float32)
+    else:
+        centroids = _kmeans(np.asarray(train["flat"], np.float32), seed, centroids)
+        if drawn is not None:
+            centroids = np.concatenate([centroids, _kmeans(
+                np.asarray(drawn["flat"], np.float32), seed, DRAWN_CENTROIDS)])
     detector = Detector(
         penult_means=penult_means, penult_precision=penult_precision,
         kernel=np.asarray(kernel, np.float32), bias=np.asarray(bias, np.float32),
@@ -291,12 +299,13 @@ _RUNNERS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 def build(model, x_train, y_train, x_held, seed: int = 0, label_smoothing: float = 0.0,
-          examples=None, taps=None):
+          examples=None, taps=None, centroids: int | np.ndarray = CENTROIDS):
     """(detector, features model, held-out scores, held-out drawings' scores or None):
     everything ``write_files`` needs. ``examples``: a ``drawn_sets.FitExamples`` (drawings
     with their classes, held-out drawings, junk), or None for the photos alone. ``taps``:
     ``taps(name, images)`` -> the taps of ``images`` ("train", "held", "drawn", "junk",
-    "drawn_held"), when the caller has them already (teaching: training.learn.teach_head)."""
+    "drawn_held"), when the caller has them already (teaching: training.learn.teach_head).
+    ``centroids``: see ``fit_detector``."""
     features_model, last = feature_model(model)
     kernel, bias = (np.asarray(w, np.float32) for w in last.get_weights())
     if taps is None:
@@ -309,7 +318,7 @@ def build(model, x_train, y_train, x_held, seed: int = 0, label_smoothing: float
         extra = {"drawn": taps("drawn", examples.drawn), "drawn_labels": examples.drawn_labels,
                  "junk": taps("junk", examples.junk)}
     detector = fit_detector(train, y_train, held, kernel, bias, seed,
-                            score_weights(label_smoothing), **extra)
+                            score_weights(label_smoothing), centroids=centroids, **extra)
     drawn_held = (detector.score(taps("drawn_held", examples.drawn_held))
                   if examples is not None else None)
     return detector, features_model, detector.score(held), drawn_held
