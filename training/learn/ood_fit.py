@@ -111,17 +111,11 @@ def fit_detector(train: dict, train_labels: np.ndarray, held_out: dict, kernel: 
     early_means, early_precision = (_gaussian(joined("early"), labels, components)
                                     if train.get("early") is not None else (None, None))
     penult_means, penult_precision = _gaussian(joined("penult"), labels, components)
-    if isinstance(centroids, np.ndarray):
-        centroids = np.asarray(centroids, np.float32)
-    else:
-        centroids = _kmeans(np.asarray(train["flat"], np.float32), seed, centroids)
-        if drawn is not None:
-            centroids = np.concatenate([centroids, _kmeans(
-                np.asarray(drawn["flat"], np.float32), seed, DRAWN_CENTROIDS)])
     detector = Detector(
         penult_means=penult_means, penult_precision=penult_precision,
         kernel=np.asarray(kernel, np.float32), bias=np.asarray(bias, np.float32),
-        centroids=centroids, centre=np.zeros(4, np.float32), scale=np.ones(4, np.float32),
+        centroids=_centroids(train, drawn, seed, centroids),
+        centre=np.zeros(4, np.float32), scale=np.ones(4, np.float32),
         early_means=early_means, early_precision=early_precision,
         weights=None if weights is None else np.asarray(weights, np.float32))
     if junk is not None:
@@ -140,6 +134,19 @@ def fit_detector(train: dict, train_labels: np.ndarray, held_out: dict, kernel: 
     # what the saved file will hold (float16 centroids): the thresholds are set on exactly that
     detector.centroids = detector.centroids.astype(np.float16).astype(np.float32)
     return detector
+
+
+def _centroids(train: dict, drawn: dict | None, seed: int,
+               centroids: int | np.ndarray) -> np.ndarray:
+    """The given centroids, else k-means's of the training pictures' and the drawings' ``flat``
+    features (``centroids`` and DRAWN_CENTROIDS of them)."""
+    if isinstance(centroids, np.ndarray):
+        return np.asarray(centroids, np.float32)
+    found = _kmeans(np.asarray(train["flat"], np.float32), seed, centroids)
+    if drawn is None:
+        return found
+    return np.concatenate([found, _kmeans(np.asarray(drawn["flat"], np.float32), seed,
+                                          DRAWN_CENTROIDS)])
 
 
 def normalise_on(detector: Detector, raw: np.ndarray) -> None:
