@@ -526,16 +526,18 @@ def _calibrate(model, path: str, data, progress, outputs: _TaughtOutputs,
     test set (never taught), measured on the other half, with the centroids of the ``base``
     model's check. A failure costs only the check."""
     from training.learn.confidence import MIN_HELD_OUT, calibrate_saved_model
+    from training.learn.ood_fit import CENTROIDS
     from training.learn.saving import LoadedModel
     from training.modelfile.sidecar import read_metadata_checked
 
     try:
         metadata, _ = read_metadata_checked(path)
         loaded = LoadedModel(model=model, path=Path(path), metadata=metadata)
+        with_ood = len(data.x_test) // 2 >= MIN_HELD_OUT
         block = calibrate_saved_model(path, loaded=loaded, data=data, progress=progress,
-                                      with_ood=len(data.x_test) // 2 >= MIN_HELD_OUT,
-                                      max_ood_train=OOD_TRAIN_PICTURES, outputs=outputs,
-                                      centroids=_base_centroids(base))
+                                      with_ood=with_ood, max_ood_train=OOD_TRAIN_PICTURES,
+                                      outputs=outputs,  # the base's check read only if used
+                                      centroids=_base_centroids(base) if with_ood else CENTROIDS)
     except Exception as exc:  # noqa: BLE001 - the taught model stands without it
         progress({"event": "warning", "message": f"the taught model could not be calibrated "
                                                  f"({exc}); its confidences are uncalibrated"})
