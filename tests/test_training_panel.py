@@ -113,8 +113,13 @@ def test_full_run_charts_results_and_use_model(qtbot, app_settings, tiny_data, u
     assert child(panel, QPushButton, "stopTraining").isEnabled()
     assert not child(panel, QSpinBox, "epochsField").isEnabled()  # the run's config is fixed
     pid = child_pid(qtbot, panel)
+    # The next run's time is known from this one's as soon as Start works again, while the
+    # kept model is still being measured (this slot runs after the panel's own)
+    said_when_kept = []
+    panel.controller.kept.connect(lambda saved: said_when_kept.append(estimate.text()))
 
     wait_until_idle(qtbot, panel)
+    assert len(said_when_kept) == 1 and "as its last run here" in said_when_kept[0]
     assert start_button.isEnabled()
     assert process_gone(pid)  # the child ended and was reaped
     result = panel.last_result()

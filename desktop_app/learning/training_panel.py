@@ -562,6 +562,7 @@ class TrainingPanel(QWidget):
         if saved.message:  # saved, but not where asked (kept in the recovery folder)
             text += " " + saved.message
         self._show_message(text, error=bool(saved.message))
+        self._update_estimate()  # Start works again, and the run's speed was kept before its model
         self._update_buttons()
 
     @Slot(object)
