@@ -37,11 +37,11 @@ for name in {names!r}:
     model.predict(np.zeros((28, 28), np.float32))
 print(next(line.split()[1] for line in open("/proc/self/status") if line.startswith("VmRSS:")))
 """
-LITE = dict(setup="from training.learn.export import tflite_path\n"
-                  "from training.runtime.lite import LiteModel\n"
-                  "from training.modelfile.sidecar import shipped_model_path",
+LITE = dict(setup="from training.runtime.lite import LiteModel\n"
+                  "from training.modelfile.sidecar import shipped_model_path, tflite_path",
             load="LiteModel(tflite_path(shipped_model_path(name)))")
-TF = dict(setup="from training.learn.predictor import Predictor\nfrom training.modelfile.sidecar import load_model",
+TF = dict(setup="from training.learn.predictor import Predictor\n"
+                "from training.learn.saving import load_model",
           load="Predictor(load_model(name).model)")
 
 
