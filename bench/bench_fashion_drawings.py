@@ -34,10 +34,9 @@ TEST_COUNT = 2000
 
 
 def layouts(picture) -> tuple[np.ndarray, np.ndarray]:
-    """(as before, with filling) 28x28 model inputs of one picture."""
-    ink = preprocess.ink_map(picture)
-    return (preprocess._fashion_layout(ink),
-            preprocess._fashion_layout(fill_enclosed(ink)))
+    """(without filling, as the app reads it: with filling) 28x28 model inputs of one picture."""
+    unfilled = preprocess._fashion_layout(preprocess.ink_map(picture, strokes=False))
+    return unfilled, preprocess.to_model_input(picture, "fashion_mnist")
 
 
 def accuracy(model: LiteModel, inputs: np.ndarray, labels: np.ndarray) -> np.ndarray:
