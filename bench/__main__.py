@@ -2,7 +2,8 @@
 
 Speed is reported as ratios against a baseline run in the same process, so a busy or slower
 machine moves both sides together. Needs the real datasets (DRAW_CLASSIFY_DATA or Keras cache).
-Results are printed and written to bench/results/<name>.json.
+Results are printed and written to bench/results/<name>.json. With several names (or none),
+each runs in a fresh process, and a failing one does not stop the others.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -22,17 +24,28 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def main(argv: list[str]) -> int:
+    names = argv or list(SUITES)
+    if len(names) == 1:
+        return run_one(names[0])
+    # Each suite in a process of its own: what one imports and holds (TensorFlow, datasets)
+    # would otherwise count in the next one's figures (the window's memory, its start-up).
+    failed = [name for name in names
+              if subprocess.run([sys.executable, "-m", "bench", name]).returncode != 0]
+    if failed:
+        print(f"benchmarks that failed: {', '.join(failed)}", flush=True)
+    return 1 if failed else 0
+
+
+def run_one(name: str) -> int:
     from training.core.cpu import cpu_line
 
-    names = argv or list(SUITES)
     RESULTS.mkdir(exist_ok=True)
-    for name in names:
-        module = importlib.import_module(f"bench.bench_{name}")
-        print(f"== {name} == {cpu_line()}", flush=True)  # a speed holds only on its CPU
-        result = module.run()
-        if isinstance(result, dict):
-            result.setdefault("cpu", cpu_line())
-        (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=1))
+    module = importlib.import_module(f"bench.bench_{name}")
+    print(f"== {name} == {cpu_line()}", flush=True)  # a speed holds only on its CPU
+    result = module.run()
+    if isinstance(result, dict):
+        result.setdefault("cpu", cpu_line())
+    (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=1))
     return 0
 
 

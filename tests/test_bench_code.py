@@ -38,3 +38,14 @@ def test_every_benchmark_imports_and_its_child_code_names_what_exists():
                     f"{path.name}: {statement.module} has no {alias.name}")
                 checked += 1
     assert checked >= 4  # bench_lite's LiteRT and TensorFlow set-ups at least
+
+
+def test_several_benchmarks_run_each_in_its_own_process_and_a_failure_stops_none():
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "bench", "no_such_a", "no_such_b"],
+                          capture_output=True, text=True, cwd=BENCH.parent, timeout=120)
+    assert done.returncode == 1
+    assert done.stderr.count("No module named 'bench.bench_no_such_") == 2  # both were tried
+    assert "benchmarks that failed: no_such_a, no_such_b" in done.stdout
