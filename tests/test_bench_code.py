@@ -49,3 +49,35 @@ def test_several_benchmarks_run_each_in_its_own_process_and_a_failure_stops_none
     assert done.returncode == 1
     assert done.stderr.count("No module named 'bench.bench_no_such_") == 2  # both were tried
     assert "benchmarks that failed: no_such_a, no_such_b" in done.stdout
+
+
+def test_a_suite_that_hosts_the_window_runs_in_a_process_set_up_as_the_apps(tmp_path):
+    """Before numpy loads: one OpenBLAS thread, as `python -m desktop_app` has (with two, the
+    window's figures were of a process the app never runs); a training suite keeps the user's."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    probe = f"""
+import json, os, sys, types
+from pathlib import Path
+import bench.__main__ as runner
+seen = {{}}
+def suite(name):
+    seen[name] = [os.environ.get("OPENBLAS_NUM_THREADS"), "numpy" in sys.modules]
+    return types.SimpleNamespace(run=lambda: None)
+runner.importlib.import_module = suite
+runner.RESULTS = Path({str(tmp_path)!r})
+runner.run_one(sys.argv[1])
+print(json.dumps(seen))
+"""
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+
+    def seen(suite: str) -> list:
+        done = subprocess.run([sys.executable, "-c", probe, suite], capture_output=True,
+                              text=True, cwd=BENCH.parent, env=env, timeout=120, check=True)
+        return json.loads(done.stdout.splitlines()[-1])[f"bench.bench_{suite}"]
+
+    assert seen("explain") == ["1", False]
+    assert seen("budget") == [None, False]
