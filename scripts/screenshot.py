@@ -62,6 +62,7 @@ def flagged_one(shift=0, flag=40, drop=30):
 def teach(app, window, out: str) -> None:
     from PySide6.QtWidgets import QPushButton
 
+    window.canvas.clear()  # the drawing left by the shots before is not a sample
     for k in range(10):
         draw_stroke(window.canvas, flagged_one(shift=6 * k - 30, flag=130 + 4 * k, drop=15))
         wait(app, 0.2)

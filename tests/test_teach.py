@@ -300,8 +300,9 @@ def test_teaching_flagged_ones_fixes_other_styles_and_keeps_mnist(part_of_mnist,
     # No cross-validation here (make test's budget): bench/bench_teach.py measures it.
     seconds = time.perf_counter() - started
 
-    held_out = {style: model_inputs(make_flagged_ones.make_set(style, 30, seed=5, invert_every=3))
-                for style in make_flagged_ones.HELD_OUT_STYLES}
+    held_out = {style: model_inputs(make_flagged_ones.make_set(
+        style, 100 if style == make_flagged_ones.TEACH_STYLE else 30, seed=5, invert_every=3))
+        for style in make_flagged_ones.HELD_OUT_STYLES}
     controls = {style: model_inputs(make_flagged_ones.make_set(style, 20, seed=5))
                 for style in make_flagged_ones.CONTROL_STYLES}
     untaught = {style: model_inputs(make_flagged_ones.make_set(style, 30, seed=5))
@@ -321,8 +322,9 @@ def test_teaching_flagged_ones_fixes_other_styles_and_keeps_mnist(part_of_mnist,
     assert result["test_images"] == 2000
     assert result["after"]["test_accuracy"] >= result["before"]["test_accuracy"] - 0.005
     assert np.mean(list(after.values())) >= np.mean(list(before.values())) + 0.3
-    assert after[make_flagged_ones.TEACH_STYLE] >= 0.85  # new drawings of the hand taught
-    assert min(after.values()) >= 0.5                     # kindred hands, never taught
+    assert after[make_flagged_ones.TEACH_STYLE] >= 0.98  # new drawings of the hand taught
+    kindred = [v for s, v in after.items() if s != make_flagged_ones.TEACH_STYLE]
+    assert np.mean(kindred) >= 0.6                        # kindred hands, never taught
     assert min(read(taught, controls).values()) >= 0.95  # 7s, crossed 7s, plain 1s keep theirs
     assert np.mean(list(read(taught, untaught).values())) >= np.mean(
         list(read(base, untaught).values())) - 0.05

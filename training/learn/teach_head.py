@@ -83,11 +83,11 @@ class HeadModel:
         return np.concatenate(out) if out else np.zeros((0, 10), np.float32)
 
 
-def augmented(images: np.ndarray, digits: bool, seed: int,
-              pool: int = AUGMENTED_POOL) -> tuple[np.ndarray, np.ndarray]:
+def augmented(images: np.ndarray, digits: bool, seed: int, pool: int = AUGMENTED_POOL,
+              warp: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(float (m, 28, 28, 1) augmented copies, index of the sample each copy comes from, in
     order): the pool every teaching step draws its personal pictures from. The first copy of
-    each sample is the sample itself."""
+    each sample is the sample itself. ``warp``: augment_batch's ranges (its default when None)."""
     import tensorflow as tf
 
     from training.learn.augment import augment_batch, to_float
@@ -96,7 +96,8 @@ def augmented(images: np.ndarray, digits: bool, seed: int,
     copies = copies_for(n, pool)
     source = np.repeat(np.arange(n), copies)
     batch = tf.constant(to_float(images)[source])
-    warped = augment_batch(batch, tf.random.Generator.from_seed(seed), digits).numpy()
+    warped = augment_batch(batch, tf.random.Generator.from_seed(seed), digits,
+                           warp=warp).numpy()
     first = np.arange(n) * copies
     warped[first] = to_float(images)
     return warped, source
@@ -230,7 +231,7 @@ class HeadTeacher:
 def batch_picks(mine: int, replay_y: np.ndarray, steps: int, s, seed: int,
                 confused=()) -> np.ndarray:
     """(steps, batch) rows of the features teaching draws from: ``mine`` personal ones first
-    (drawn with replacement: 10 samples fill 16 places), then the replay's (offset by
+    (drawn with replacement: 10 samples fill 32 places), then the replay's (offset by
     ``mine``): some of the classes the base mistook the samples for, the rest at random."""
     rng = np.random.default_rng(seed)
     personal = min(s.personal_per_batch, s.batch_size - 1)
