@@ -16,6 +16,7 @@ if TYPE_CHECKING:  # for the annotation only
 
 BLANK = "Draw something"
 LOADING = "Loading model…"
+NO_MODEL = "No model to read it yet"  # the status bar says why (e.g. a classifier not trained)
 CANNOT_CLASSIFY = "Cannot classify"
 UNLIKE = {"mnist": "a digit", "fashion_mnist": "a garment"}  # "That doesn't look like …"
 NUMBER_TIP = "A number: each digit's probabilities are in the chart; the % is the chance all " \

@@ -13,6 +13,7 @@ from PIL import Image
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QApplication, QDialogButtonBox, QLabel, QLineEdit, QPushButton
+from desktop_app.texts import BLANK, NO_MODEL
 
 
 def bar(qtbot, canvas, k):
@@ -223,6 +224,9 @@ def test_a_classifier_of_the_letters_a_to_z_opens_with_26_buttons_and_no_model_y
     assert win.model_name.text() == "No model"   # not "Loading model…" for ever
     assert win.findChild(QPushButton, "trainClasses").isVisible()
     stroke(qtbot, win.canvas, line((100, 300), (200, 80)) + line((200, 80), (300, 300)))
+    qtbot.waitUntil(lambda: win.prediction_label.text() != BLANK, timeout=TIMEOUT)
+    qtbot.wait(300)
+    assert win.prediction_label.text() == NO_MODEL  # not "Loading model…" for ever
     win.canvas.setFocus()
     qtbot.keyClick(win.canvas, Qt.Key.Key_C)   # C: its own key, kept in its folder
     assert len(list((classifier.samples / "C").glob("*.png"))) == 1

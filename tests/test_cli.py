@@ -160,6 +160,30 @@ def test_stop_on_stdin_saves_the_partial_model(tiny_data, tmp_path, user_home):
     assert out.is_file() and result["path"] == str(out)  # JSON mode keeps a stopped run
 
 
+@pytest.mark.slow
+def test_a_stop_before_the_first_batch_keeps_no_model(tiny_data, tmp_path, user_home):
+    """Stop while the child still starts (imports, data, set-up): an untrained model is no
+    model; it must not be offered as one ("Use this model" on random weights)."""
+    out = tmp_path / "out" / "never.keras"
+    out.parent.mkdir()
+    child = start_cli("train", "--data-dir", tiny_data, "--architecture", "lecture_dense",
+                      "--epochs", "2", "--out", out, "--progress", "json")
+    events = []
+    try:
+        child.stdin.write("stop\n")  # before anything: the child reads it once it listens
+        child.stdin.flush()
+        read_until(child, lambda e: e["event"] in ("error", "result", "saved"), events)
+    except BaseException:
+        child.kill()
+        raise
+    finally:
+        child.wait(timeout=60)
+    assert child.returncode == 130
+    assert events[-1]["event"] == "error" and "no model to keep" in events[-1]["message"]
+    assert not any(e["event"] == "batch" for e in events)
+    assert list(out.parent.iterdir()) == []  # no model, nothing half-written either
+
+
 @pytest.mark.parametrize("where", ["folder", "device", "under a file", "read-only folder"])
 def test_an_unusable_out_is_refused_before_training(tiny_data, tmp_path, where):
     if where == "folder":

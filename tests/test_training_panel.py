@@ -198,6 +198,24 @@ def test_stop_mid_run_returns_to_idle(qtbot, app_settings, tiny_data, recorded_c
     # Batch lines are limited to 10 a second once, in the child (tests/test_protocol.py).
 
 
+@pytest.mark.slow
+def test_a_stop_before_the_first_batch_leaves_no_model_to_use(qtbot, app_settings, tiny_data):
+    """Stop pressed while the training child still starts: it trained nothing, so there is no
+    "model so far" to use or save, and the panel says so as the answer to the user's stop."""
+    panel = make_panel(qtbot, app_settings, tiny_data)
+    start(qtbot, panel)
+    qtbot.mouseClick(child(panel, QPushButton, "stopTraining"), Qt.MouseButton.LeftButton)
+    wait_until_idle(qtbot, panel)
+
+    message = child(panel, QLabel, "trainingMessage")
+    assert "no model to keep" in message.text() and message.text()[0].isupper()
+    assert message.styleSheet() == ""  # not painted as an error
+    assert panel.last_result() is None
+    assert not child(panel, QPushButton, "useModel").isEnabled()
+    assert not child(panel, QPushButton, "saveModel").isEnabled()
+    assert child(panel, QPushButton, "startTraining").isEnabled()
+
+
 def stop_and_wait_until_kept(qtbot, panel, events) -> float:
     """Press Stop as a user does; returns the seconds until Start is enabled again."""
     start_button = child(panel, QPushButton, "startTraining")

@@ -604,7 +604,10 @@ class TrainingPanel(QWidget):
 
     @Slot(str)
     def _on_failed(self, message: str) -> None:
-        self._show_message(message[:1].upper() + message[1:], error=True)  # CLI errors: lower case
+        # CLI errors are lower case; a run the user stopped before it trained ends here too,
+        # and that is no error.
+        self._show_message(message[:1].upper() + message[1:],
+                           error=not self.controller.stop_requested())
 
     def _show_confidence(self, metadata: dict) -> None:
         """The Confidence tab: the reliability diagram, and the "doesn't look like" check's

@@ -14,6 +14,7 @@ from desktop_app.texts import (
     BLANK,
     CANNOT_CLASSIFY,
     LOADING,
+    NO_MODEL,
     NUMBER_TIP,
     answer_text,
     number_text,
@@ -114,7 +115,9 @@ class AnswersMixin:
         if chart is not None:
             chart.set_probabilities(probabilities)
         if probabilities is None:
-            self.prediction_label.setText(CANNOT_CLASSIFY if reply.error is not None else LOADING)
+            self.prediction_label.setText(
+                CANNOT_CLASSIFY if reply.error is not None
+                else LOADING if self.controller.is_loading() else NO_MODEL)
             return
         info = self.controller.model()
         names = (pinned["names"] if pinned else (info.class_names if info else None)

@@ -23,17 +23,21 @@ from training.cli.plumbing import (
     JsonLines,
     ProgressBar,
     StopRequests,
+    fail,
     import_keras_quietly,
     progress_argument,
 )
 from training.core.atomic import WriteError, check_writable_target
 from training.learn.strategy import check_tf_config
+
 from training.protocol.config import TrainingConfig
 from training.protocol.messages import Saved, TrainResult
 from training.protocol.options import add_config_options
 from training.protocol.presets import PRESETS, preset_values
 from training.protocol.wire import json_safe
 
+NOTHING_TRAINED = ("stopped before the first batch was trained: there is no model to keep, and "
+                   "nothing was saved")
 GALLERY_LIMIT = 60          # misclassified test indices reported in the result event
 MAX_FINE_TUNE_STEPS = 2000  # train --fine-tune: a short fine-tune, not a training run
 
@@ -105,6 +109,8 @@ def _train(args, protocol: JsonLines | None) -> int:
         fitted = fit(config, progress=progress, should_stop=stop, dataset=data)
     if protocol is not None and protocol.broken:
         return EXIT_INTERRUPTED  # whoever read our output is gone: nobody wants this model
+    if fitted.stopped and fitted.batches_trained == 0:  # an untrained model is no model
+        return fail(protocol, NOTHING_TRAINED, EXIT_INTERRUPTED)
     if fitted.stopped and protocol is None:
         result = evaluate(fitted, progress)
         print(f"stopped after {result.epochs_completed} whole epoch(s); nothing saved "

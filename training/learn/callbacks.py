@@ -63,6 +63,7 @@ class ProgressReporter(keras.callbacks.Callback):
         self.epochs, self.steps = epochs, steps
         self.history: dict[str, list[float]] = {"loss": [], "accuracy": []}
         self._epoch = 0
+        self.batches_trained = 0
         self._last_report = 0.0
         self._started = self._epoch_started = time.perf_counter()
 
@@ -78,22 +79,22 @@ class ProgressReporter(keras.callbacks.Callback):
         self._epoch_started = time.perf_counter()
 
     def on_train_batch_end(self, batch, logs=None):
+        # Keras numbers a call by its last step; the last call of an epoch may run fewer.
+        done = min(self.steps, batch + 1)
+        self.batches_trained = self._epoch * self.steps + done  # a call ends trained, stop or not
         if self.stopped:
             self.model.stop_training = True
             return
         now = time.perf_counter()
-        # Keras numbers a call by its last step; the last call of an epoch may run fewer.
-        done = min(self.steps, batch + 1)
         if now - self._last_report < PROGRESS_INTERVAL and done < self.steps:
             return  # keep per-call work tiny: no tensor reads between reports
         self._last_report = now
-        batches_done = self._epoch * self.steps + done
-        remaining = self.epochs * self.steps - batches_done
+        remaining = self.epochs * self.steps - self.batches_trained
         self.progress({
             "event": "batch", "epoch": self._epoch + 1, "epochs": self.epochs,
             "batch": done, "steps": self.steps,
             "loss": float(logs["loss"]), "accuracy": float(logs["accuracy"]),
-            "eta_seconds": (now - self._started) / batches_done * remaining,
+            "eta_seconds": (now - self._started) / self.batches_trained * remaining,
         })
 
     def on_test_batch_end(self, batch, logs=None):

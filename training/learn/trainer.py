@@ -91,6 +91,7 @@ class Fitted:
     history: dict[str, list[float]]
     status: str                        # "finished" or "stopped"
     train_seconds: float
+    batches_trained: int = 0           # 0: stopped before the first batch (an untrained model)
 
     @property
     def stopped(self) -> bool:
@@ -173,7 +174,8 @@ def fit(config: TrainingConfig, progress: ProgressFn | None = None,
         model = distribute.plain_copy(model)
 
     return Fitted(model=model, config=config, data=data, x_val=x_val, y_val=y_val,
-                  history=reporter.history, status=status, train_seconds=train_seconds)
+                  history=reporter.history, status=status, train_seconds=train_seconds,
+                  batches_trained=reporter.batches_trained)
 
 
 def _apply_threads(config: TrainingConfig, progress: ProgressFn) -> tuple[int, int]:
