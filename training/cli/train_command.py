@@ -29,7 +29,6 @@ from training.cli.plumbing import (
 )
 from training.core.atomic import WriteError, check_writable_target
 from training.learn.strategy import check_tf_config
-
 from training.protocol.config import TrainingConfig
 from training.protocol.messages import Saved, TrainResult
 from training.protocol.options import add_config_options
