@@ -129,8 +129,37 @@ def configure_process() -> None:
         os.environ["DRAW_CLASSIFY_WINDOW_BLAS"] = "1"  # = jobs/child.py's WINDOW_BLAS_MARK
 
 
+def parse_arguments(argv: list[str]) -> list[str]:
+    """The app's own options (``--help``, ``--data-dir``); the rest, for Qt (``-platform``,
+    ``-style``…). ``--data-dir`` becomes DRAW_CLASSIFY_DATA for this session, where the window
+    and the training children it starts look for the datasets. Exits on --help or a bad
+    option, as command lines do."""
+    if len(argv) <= 1:
+        return argv  # (argparse is not imported on the way to every window)
+    import argparse
+
+    from training.core.datasets import DATA_ENV_VAR
+
+    parser = argparse.ArgumentParser(
+        prog="python -m desktop_app",
+        description="Draw & Classify: draw or drop a picture and watch a neural network read it;"
+                    " train, teach and compare models. Qt options (-platform, -style…) pass "
+                    "through.")
+    parser.add_argument("--data-dir", metavar="DIR",
+                        help=f"the folder holding MNIST / Fashion-MNIST (as {DATA_ENV_VAR}; "
+                             "the training panel's data folder, if set, comes first)")
+    options, rest = parser.parse_known_args(argv[1:])
+    if options.data_dir is not None:
+        folder = Path(options.data_dir).expanduser()
+        if not folder.is_dir():
+            parser.error(f"--data-dir {options.data_dir}: no such folder")
+        os.environ[DATA_ENV_VAR] = str(folder.resolve())
+    return argv[:1] + rest
+
+
 def main(argv: list[str] | None = None) -> int:
     configure_process()  # first: the check below imports PySide6 (and so its import hook)
+    argv = parse_arguments(sys.argv if argv is None else argv)
     missing = missing_xcb_libraries()
     if missing:
         print(xcb_fix_message(missing), file=sys.stderr)
@@ -143,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
 
     QCoreApplication.setOrganizationName(ORGANIZATION)
     QCoreApplication.setApplicationName(APPLICATION)
-    app = QApplication(sys.argv if argv is None else argv)
+    app = QApplication(argv)
     app.setApplicationDisplayName(APPLICATION)
     app.setDesktopFileName("draw-classify")
 

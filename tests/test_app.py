@@ -1,5 +1,6 @@
 """Start-up on a bare Linux box: the missing system libraries are named with the fix."""
 
+import os
 import subprocess
 import sys
 import types
@@ -46,3 +47,24 @@ def test_nothing_is_reported_offscreen_or_when_all_is_there(monkeypatch):
                         lambda *a, **k: types.SimpleNamespace(stdout="\tlibc.so.6 => /x\n"))
     monkeypatch.setattr(ctypes.util, "find_library", lambda name: "libxcb-cursor.so.0")
     assert app.missing_xcb_libraries() == []
+
+
+def test_the_command_line_gives_help_and_a_data_folder(tmp_path, monkeypatch):
+    """``python -m desktop_app --help`` prints what it takes and ends (it started the window,
+    which never returned); --data-dir is where this session looks for the datasets; a folder
+    that does not exist is refused before any window opens."""
+    from training.core.datasets import DATA_ENV_VAR
+
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    shown = subprocess.run([sys.executable, "-m", "desktop_app", "--help"], env=env,
+                           capture_output=True, text=True, timeout=60)
+    assert shown.returncode == 0 and "--data-dir" in shown.stdout
+    refused = subprocess.run([sys.executable, "-m", "desktop_app", "--data-dir",
+                              str(tmp_path / "nowhere")], env=env, capture_output=True,
+                             text=True, timeout=60)
+    assert refused.returncode == 2 and "no such folder" in refused.stderr
+
+    monkeypatch.delenv(DATA_ENV_VAR, raising=False)
+    qt_args = app.parse_arguments(["prog", "--data-dir", str(tmp_path), "-style", "fusion"])
+    assert qt_args == ["prog", "-style", "fusion"]
+    assert os.environ[DATA_ENV_VAR] == str(tmp_path.resolve())
