@@ -13,9 +13,11 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
+    QFileDialog,
     QLabel,
     QLineEdit,
     QListWidget,
+    QMessageBox,
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
@@ -277,11 +279,16 @@ def test_stop_keeps_the_model_at_once_and_measures_it_in_the_background(
 
 
 @pytest.mark.slow
-def test_start_while_the_kept_model_is_measured_starts_a_new_run(qtbot, app_settings, tiny_data,
-                                                                 user_home, recorded_children):
+def test_start_while_the_kept_model_is_measured_starts_a_new_run(
+        qtbot, app_settings, tiny_data, user_home, recorded_children, monkeypatch, tmp_path):
     """Pressing Start during the measuring abandons it cleanly: the kept model stays usable
-    (its sidecar complete and valid, no half-written file) and the new run starts at once."""
+    (its sidecar complete and valid, no half-written file) and the new run starts at once.
+    (Saved when asked: a discarded one is deleted.)"""
     from training.learn.saving import load_model
+
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Save)
+    monkeypatch.setattr(QFileDialog, "getSaveFileName",
+                        lambda *a, **k: (str(tmp_path / "mine.keras"), "Keras models (*.keras)"))
 
     panel = make_panel(qtbot, app_settings, tiny_data, epochs=200, batch_size=1)
     events = record_events(panel)
@@ -293,7 +300,7 @@ def test_start_while_the_kept_model_is_measured_starts_a_new_run(qtbot, app_sett
     assert "result" not in events and not process_gone(first_pid)  # still being measured
     events.clear()
 
-    start(qtbot, panel)  # the autouse fixture answers "Discard" to "not saved: save it?"
+    start(qtbot, panel)  # "not saved: save it?" Save, as mine.keras
     assert panel.is_training()
     assert not child(panel, QPushButton, "startTraining").isEnabled()
     assert child(panel, QPushButton, "stopTraining").isEnabled()

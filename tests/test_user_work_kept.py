@@ -5,9 +5,12 @@ window, the canvas and the training form share one dataset."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from conftest import TIMEOUT, line, open_window, stroke
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QFileDialog, QMessageBox, QPushButton
 from test_training_panel import child, choose, start
 from test_window_training import configure, wait_until_idle
@@ -73,11 +76,28 @@ def test_start_again_with_save_saves_first_then_trains(qtbot, trained, monkeypat
 
 def test_discard_drops_it_and_the_new_run_starts(qtbot, trained, monkeypatch):
     win, panel = trained
+    run_folder = Path(panel.last_result().path).parent
+    assert run_folder.parent.name == "runs" and run_folder.is_dir()
     asked = answer(monkeypatch, QMessageBox.StandardButton.Discard)
     start(qtbot, panel)
     assert len(asked) == 1 and "not saved" in asked[0]
     assert panel.last_result() is None and not panel.has_unsaved_model()  # dropped
+    assert not run_folder.exists()  # runs/ holds the models not yet saved or discarded
     assert not child(panel, QPushButton, "saveModel").isEnabled()
+    qtbot.waitUntil(panel.is_training, timeout=TIMEOUT)
+    panel.request_stop()
+    wait_until_idle(qtbot, panel)
+
+
+def test_a_discarded_model_the_canvas_uses_keeps_its_files(qtbot, trained, monkeypatch):
+    win, panel = trained
+    path = panel.last_result().path
+    qtbot.mouseClick(child(panel, QPushButton, "useModel"), Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: path in win.controller.model_paths(), timeout=TIMEOUT)
+    answer(monkeypatch, QMessageBox.StandardButton.Discard)
+    start(qtbot, panel)
+    assert not panel.has_unsaved_model()
+    assert Path(path).is_file()  # the canvas reads with it: its files stay
     qtbot.waitUntil(panel.is_training, timeout=TIMEOUT)
     panel.request_stop()
     wait_until_idle(qtbot, panel)

@@ -23,6 +23,7 @@ import datetime as _dt
 import functools
 import json
 import logging
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,6 +59,15 @@ def new_run_path(config: TrainingConfig) -> Path:
         n += 1
         folder = runs_dir() / f"{stamp}-{n}"
     return folder / f"{config.dataset}_{config.architecture}.keras"
+
+
+def _delete_run_folder(folder: Path) -> None:
+    try:
+        shutil.rmtree(folder)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:  # a file still open elsewhere: it stays, and so is only clutter
+        log.warning("could not delete the discarded run %s: %s", folder, exc)
 
 
 @dataclass(frozen=True)
@@ -108,6 +118,7 @@ class TrainingController(QObject):
         self._retired: dict[int, ChildJob] = {}  # run -> its abandoned measuring child
         self._run = 0                      # number of the current run
         self._run_path: Path | None = None
+        self._doomed: set[Path] = set()    # discarded run folders, deleted again at a child's end
         self._summaries: dict[tuple, str] = shipped_summaries()  # no TensorFlow child needed
         self._summary_job: ChildJob | None = None
         self._summary_key: tuple | None = None
@@ -167,6 +178,21 @@ class TrainingController(QObject):
         if self._job is not None and not self.model_kept():
             self._job.request_stop()
 
+    def discard(self, path: str, keep_files: bool = False) -> None:
+        """The user discarded the run's model at ``path``: a child still measuring it is ended,
+        and its run folder deleted (``runs/`` holds models not yet saved or discarded) unless
+        ``keep_files`` (the canvas uses it). A measuring child ended now may still write
+        its last file: the folder is deleted again when that child has ended."""
+        folder = Path(path).parent
+        if folder.parent != runs_dir():
+            return  # not a run folder of this app: never delete anything else
+        if self.model_kept() and self._kept is not None and self._kept.path == path:
+            self._abandon_measuring()
+        if keep_files:
+            return
+        self._doomed.add(folder)
+        _delete_run_folder(folder)
+
     def _abandon_measuring(self) -> None:
         """End the child measuring the kept model, without waiting (it is forgotten when it
         ends); none of its signals reach the panel any more."""
@@ -185,6 +211,8 @@ class TrainingController(QObject):
         for job in jobs:
             job.stop()
         ok = all([job.wait(timeout_ms / 1000) for job in jobs])
+        for folder in self._doomed:  # what an ended measuring child wrote last goes too
+            _delete_run_folder(folder)
         return ok and self._job is None and self._summary_job is None
 
     # Run ``run``'s signals; an abandoned run's are ignored.
@@ -214,6 +242,8 @@ class TrainingController(QObject):
         retired = self._retired.pop(run, None)
         if retired is not None:  # an abandoned measuring child has ended
             retired.deleteLater()
+            for folder in self._doomed:
+                _delete_run_folder(folder)
             return
         if run != self._run or self._job is None:
             return

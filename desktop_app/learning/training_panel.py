@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
@@ -114,6 +115,9 @@ class TrainingPanel(QWidget):
         self._result: Saved | TrainResult | None = None
         self._saved_to: str | None = None   # where the user saved this result (None: unsaved)
         self._discarded: str | None = None  # path of a kept model the user discarded
+        # The model files the window has loaded (set by the window): a discarded run's files
+        # stay while the canvas uses them.
+        self.models_in_use: Callable[[], set[str]] = set
         self._warnings: list[str] = []      # the running run's warnings, kept on screen
         self._results_dataset = "mnist"     # dataset of the results on display
         self._shown = False
@@ -688,6 +692,8 @@ class TrainingPanel(QWidget):
             return self._saved_to is not None  # the save dialog may have been cancelled
         if answer == QMessageBox.StandardButton.Discard:
             self._discarded = self._result.path
+            self.controller.discard(self._result.path,
+                                    keep_files=self._result.path in self.models_in_use())
             self._result = None
             self.results.clear()
             self.charts.reset()

@@ -158,6 +158,10 @@ class PredictionController(QObject):
     def model(self, dataset: str | None = None) -> ModelInfo | None:
         return self._models.get(dataset or self._dataset)
 
+    def model_paths(self) -> set[str]:
+        """The files of the models loaded for every dataset."""
+        return {info.path for info in self._models.values() if info is not None and info.path}
+
     def is_loading(self) -> bool:
         return self._dataset in self._loading
 
