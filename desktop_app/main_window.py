@@ -99,6 +99,7 @@ class MainWindow(AnswersMixin, PicturesMixin, ModelsMixin, ClassifiersMixin, Tea
         self._last_input = None   # the 28x28 of the last answer (a number shows its digits')
         self._number_awaited = False  # the drawing shown may be a number: its reading follows
         self._error_shown_at = -ERROR_HOLD_S
+        self._model_problem = ""  # the status bar's message of the last model that failed
         self._chart_placeholder = QLabel("…")
         self._chart_placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.prediction_label = QLabel(BLANK)

@@ -230,4 +230,8 @@ def test_a_classifier_of_the_letters_a_to_z_opens_with_26_buttons_and_no_model_y
     win.canvas.setFocus()
     qtbot.keyClick(win.canvas, Qt.Key.Key_C)   # C: its own key, kept in its folder
     assert len(list((classifier.samples / "C").glob("*.png"))) == 1
+    # Back to MNIST: the classifier's missing model is no longer the window's problem.
+    win.dataset_selector.setCurrentIndex(win.dataset_selector.findData("mnist"))
+    qtbot.waitUntil(lambda: win.controller.model() is not None, timeout=TIMEOUT)
+    assert "has no model yet" not in win.statusBar().currentMessage()
     win.close()

@@ -39,6 +39,13 @@ class MessagesMixin:
         self._error_shown_at = time.monotonic()
         self.statusBar().showMessage(message, NOTICE_MS)
 
+    def withdraw_message(self, message: str) -> None:
+        """Take ``message`` off the status bar if it is still there (a problem that no longer
+        holds, e.g. one dataset's missing model after switching to another)."""
+        if message and self.statusBar().currentMessage() == message:
+            self.statusBar().clearMessage()
+            self._error_shown_at = -ERROR_HOLD_S
+
     def show_info(self, message: str) -> None:
         """A routine message: shown for a few seconds, unless a recent problem is on display."""
         if time.monotonic() - self._error_shown_at >= ERROR_HOLD_S:

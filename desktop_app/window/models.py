@@ -101,6 +101,7 @@ class ModelsMixin:
 
     def _model_failed(self, message: str) -> None:
         self.show_message(message)
+        self._model_problem = message  # this dataset's: withdrawn when another is chosen
         if self.controller.model() is None and not self.controller.is_loading():
             self.model_status.setText("No model")
             self.model_name.setText("No model")  # not "Loading model…" for ever
@@ -151,6 +152,7 @@ class ModelsMixin:
         return panel is None or panel.keep_or_discard(action)
 
     def _dataset_changed(self, dataset: str) -> None:
+        self.withdraw_message(self._model_problem)
         self._check_classifier(dataset)
         self._select_dataset_in_combo(dataset)
         self._update_classifier_actions()
