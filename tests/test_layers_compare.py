@@ -257,7 +257,7 @@ def test_compare_view_runs_the_three_default_models(qtbot, window):
     assert view.names.names[0] == "T-shirt/top"
 
 
-def test_compare_view_takes_a_fourth_model(qtbot, window):
+def test_compare_view_takes_a_fourth_model(qtbot, window, tmp_path):
     show(window, "compareView")
     view = window.compare_view
     fourth = view.columns[3]
@@ -266,9 +266,19 @@ def test_compare_view_takes_a_fourth_model(qtbot, window):
     qtbot.waitUntil(lambda: all(c.probabilities is not None for c in view.columns),
                     timeout=TIMEOUT)
     assert np.allclose(fourth.probabilities, view.columns[1].probabilities)
+    qtbot.waitUntil(lambda: view.status.text() == "All 4 models answer 1.", timeout=TIMEOUT)
     fourth.choice.setCurrentIndex(fourth.choice.findText("— none —"))
     fourth.choice.activated.emit(fourth.choice.currentIndex())
     assert fourth.probabilities is None and not fourth.bars.isVisible()
+    qtbot.waitUntil(lambda: view.status.text() == "All 3 models answer 1.", timeout=TIMEOUT)
+
+    # A file that is no model: the column says so, and the summary no longer counts it.
+    broken = tmp_path / "broken.keras"
+    broken.write_text("not a model")
+    view.add_model_file(str(broken), 3)
+    qtbot.waitUntil(lambda: fourth.answer.text() == "—", timeout=TIMEOUT)
+    assert "not a Keras model" in fourth.details.text()
+    assert view.status.text() == "All 3 models answer 1."
 
 
 def test_compare_choices_are_remembered_per_dataset(qtbot, app_settings, tmp_path):

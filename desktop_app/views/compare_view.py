@@ -452,6 +452,7 @@ class CompareView(FollowsModelInput, QWidget):
         column.probabilities = None
         column.bars.set_probabilities(None)
         column.set_visible(True)
+        self._show_agreement()  # the answer being replaced is no longer part of it
         # A column with no model is only its box: the models shown share the bars' width.
         self._grid.setColumnStretch(column.index + 1, 0 if request is None else 1)
         if request is None:
@@ -481,6 +482,7 @@ class CompareView(FollowsModelInput, QWidget):
             column.info = column.pending = None
             column.answer.setText("—")
             column.details.setText(result.reply.message)
+            self._show_agreement()  # without the column that has no model now
         elif isinstance(result.reply, NeedsConversion):
             self._on_needs_conversion(column, result.reply.keras)
 
@@ -512,6 +514,7 @@ class CompareView(FollowsModelInput, QWidget):
                 self.columns[index].pending = None
                 self.columns[index].answer.setText("—")
                 self.columns[index].details.setText(message)
+            self._show_agreement()
 
     # -- inputs from the controller
     @Slot(object)
@@ -571,8 +574,11 @@ class CompareView(FollowsModelInput, QWidget):
                 column.answer.setText(f"{names[top]} {probabilities[top]:.0%}")
                 column.answer.setToolTip(f"{names[top]}: {probabilities[top]:.1%}")
             column.bars.set_probabilities(column.probabilities)
-        self.status.setText(_agreement(self.columns, names))
+        self._show_agreement(names)
         self.comparisons += 1
+
+    def _show_agreement(self, names: list[str] | None = None) -> None:
+        self.status.setText(_agreement(self.columns, names or self._class_names()))
 
     def shutdown(self, timeout_ms: int = 1000) -> bool:
         self._job.stop()
