@@ -44,7 +44,6 @@ import make_paper_set  # a script, not a package: imported from its folder  # no
 SET_FOLDER = Path(os.environ.get("PAPER_SET", make_paper_set.DEFAULT_FOLDER))
 SHADING_FOLDER = Path(os.environ.get("PAPER_SHADING_SET", make_paper_set.SHADING_FOLDER))
 BEFORE_SHADING = "9fadd30"  # the preprocessing before issue #20 item 3 (stains, canvas margins)
-CANVAS_SIDE = 560           # desktop_app.views.canvas_widget.IMAGE_SIDE (not imported: no Qt here)
 RESULTS = ROOT / "bench" / "results" / "paper_shading.json"
 
 
@@ -205,20 +204,6 @@ def preprocess_at(commit: str):
     return module
 
 
-def on_canvas(grey: np.ndarray) -> np.ndarray:
-    """A uint8 grey picture as the window's canvas shows it: fitted, margins of the median of
-    its border (DrawingCanvas.set_picture; Pillow's bilinear for QPainter's smooth transform)."""
-    h, w = grey.shape
-    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
-    canvas = np.full((CANVAS_SIDE, CANVAS_SIDE), int(np.median(border)), np.uint8)
-    scale = CANVAS_SIDE / max(h, w)
-    width, height = max(1, round(w * scale)), max(1, round(h * scale))
-    top, left = (CANVAS_SIDE - height) // 2, (CANVAS_SIDE - width) // 2
-    canvas[top:top + height, left:left + width] = np.asarray(
-        Image.fromarray(grey).resize((width, height), Image.Resampling.BILINEAR))
-    return canvas
-
-
 def answer_check():
     """(predict, check) for the shipped MNIST model as the window runs it."""
     from training.modelfile.sidecar import read_metadata, shipped_model_path
@@ -251,7 +236,7 @@ def run_shading() -> dict:
         picture = preprocess.open_picture(SHADING_FOLDER / row["file"])
         grey = (preprocess.to_grey(picture) * 255 + 0.5).astype(np.uint8)
         cell = (row["condition"], float(row["strength"]), row["polarity"])
-        for path, shown in (("photo", picture), ("window", on_canvas(grey))):
+        for path, shown in (("photo", picture), ("window", preprocess.on_canvas(grey))):
             for name, module in pipelines.items():
                 try:
                     x = module.to_model_input(shown, "mnist")
@@ -308,7 +293,7 @@ def run_speed(repeats: int = 10) -> dict:
     photo = np.asarray(photo.resize((2000, 1500)))
     grey = (preprocess.to_grey(photo) * 255 + 0.5).astype(np.uint8)
     cases = {"canvas drawing 280x280": (np.asarray(drawing), 300),
-             "photo 2000x1500": (photo, 15), "photo on the canvas 560x560": (on_canvas(grey), 40)}
+             "photo 2000x1500": (photo, 15), "photo on the canvas 560x560": (preprocess.on_canvas(grey), 40)}
     result = {}
     for name, (picture, count) in cases.items():
         times = {"before": [], "after": []}

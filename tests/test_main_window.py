@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from conftest import TIMEOUT, digit_picture, drop_file, line, open_window, stroke, wait_label  # noqa: F401
 from conftest import canvas_point as conftest_point
-from PIL import Image
+from PIL import Image, ImageDraw
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication, QImage
 from PySide6.QtTest import QTest
@@ -94,6 +94,25 @@ def test_dropped_picture_is_shown_and_classified(qtbot, window, tmp_path):
     text = wait_label(qtbot, window, lambda t: t != "Draw something")
     assert text.startswith("3 —"), text
     assert not window.canvas.is_empty()
+
+
+def test_a_dropped_photo_is_read_on_the_pixels_predict_reads(qtbot, window, tmp_path):
+    """The window and ``python -m training predict`` answer on the same pixels: the canvas
+    holds ``on_canvas`` of the file (each resampled it its own way before, and a borderline
+    photo read "Bag" in one, "doesn't look like a garment" in the other)."""
+    from training.runtime.preprocess import on_canvas, open_picture, to_model_input
+
+    yy, xx = np.mgrid[:300, :420]
+    paper = 200 + 40 * xx / 420 - 20 * yy / 300           # uneven light, not square
+    photo = Image.fromarray(paper.astype(np.uint8)).convert("RGB")
+    ImageDraw.Draw(photo).line([(170, 70), (250, 70), (190, 240)], fill=(40, 40, 60), width=14)
+    path = tmp_path / "seven-photo.jpg"
+    photo.save(path, quality=90)
+    drop_file(window.canvas, path)
+    wait_label(qtbot, window, lambda t: t != "Draw something")
+    expected = on_canvas(open_picture(path))
+    assert np.array_equal(window.canvas.grey_array(), expected)
+    assert np.abs(window.model_input.array() - to_model_input(expected, "mnist")).max() < 1e-6
 
 
 def test_dropped_mnist_test_digit_is_classified(qtbot, window, tmp_path, shared_data):

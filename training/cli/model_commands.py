@@ -15,6 +15,7 @@ from training.protocol.wire import dumps, json_safe
 from training.runtime.preprocess import (
     BlankPictureError,
     PictureError,
+    on_canvas,
     open_picture,
     to_model_input,
 )
@@ -117,7 +118,7 @@ def _predict(args, protocol: JsonLines | None) -> int:
     failures = 0
     for file in args.files:
         try:
-            image = open_picture(file)
+            image = on_canvas(open_picture(file))  # the pixels the window would show
             picture = to_model_input(image, dataset)
         except BlankPictureError:
             record = {"file": file, "error": "blank picture: nothing to classify"}
@@ -186,7 +187,7 @@ def _explain(args, protocol: JsonLines | None) -> int:
     failures = 0
     for file in args.files:
         try:
-            picture = to_model_input(open_picture(file), dataset)
+            picture = to_model_input(on_canvas(open_picture(file)), dataset)  # as the window
         except BlankPictureError:
             record = {"file": file, "error": "blank picture: nothing to explain"}
         except PictureError as exc:

@@ -106,16 +106,9 @@ def _train(args, protocol: JsonLines | None) -> int:
         data = load_dataset(config.dataset, config.data_dir, progress=progress)
         import_keras_quietly()
         fitted = fit(config, progress=progress, should_stop=stop, dataset=data)
-    if protocol is not None and protocol.broken:
-        return EXIT_INTERRUPTED  # whoever read our output is gone: nobody wants this model
-    if fitted.stopped and fitted.batches_trained == 0:  # an untrained model is no model
-        return fail(protocol, NOTHING_TRAINED, EXIT_INTERRUPTED)
-    if fitted.stopped and protocol is None:
-        result = evaluate(fitted, progress)
-        print(f"stopped after {result.epochs_completed} whole epoch(s); nothing saved "
-              f"(test accuracy of the partial model: {_percent(result.test_accuracy)})",
-              file=sys.stderr)
-        return EXIT_INTERRUPTED
+    ended = _ended_unkept(fitted, protocol, progress)
+    if ended is not None:
+        return ended
 
     # Kept first (the .keras and its sidecar: a tenth of a second), measured after.
     path, problem = _keep(fitted.model, target, _finite_metadata(fitted.metadata()))
@@ -154,6 +147,25 @@ def _check_dataset(dataset) -> None:
     if isinstance(dataset, str) and normalize_name(dataset) not in DATASETS:
         raise CliError(f"--dataset {dataset}: not {' or '.join(DATASETS)}, and no folder of "
                        f"that name (a folder with one sub-folder of pictures per class) exists.")
+
+
+def _ended_unkept(fitted, protocol: JsonLines | None, progress) -> int | None:
+    """The exit status of a run whose model is not kept (None: keep it): nobody reads our
+    output any more, the stop came before the first batch (an untrained model is no model), or
+    a stop on the command line (the partial model's figure is printed, nothing saved)."""
+    from training.learn.trainer import evaluate
+
+    if protocol is not None and protocol.broken:
+        return EXIT_INTERRUPTED  # whoever read our output is gone: nobody wants this model
+    if fitted.stopped and fitted.batches_trained == 0:
+        return fail(protocol, NOTHING_TRAINED, EXIT_INTERRUPTED)
+    if fitted.stopped and protocol is None:
+        result = evaluate(fitted, progress)
+        print(f"stopped after {result.epochs_completed} whole epoch(s); nothing saved "
+              f"(test accuracy of the partial model: {_percent(result.test_accuracy)})",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return None
 
 
 def _train_classes(args, protocol: JsonLines | None) -> int:

@@ -41,6 +41,30 @@ class PictureError(ValueError):
     """A file could not be read as a picture; the message is meant for the user."""
 
 
+CANVAS_SIDE = 560  # desktop_app.views.canvas_widget.IMAGE_SIDE: the window's picture (no Qt here)
+
+
+def on_canvas(picture) -> np.ndarray:
+    """``picture`` (a PIL image or an array) as the window's canvas holds an opened or pasted
+    one: its grey (``to_grey``) as uint8, fitted into CANVAS_SIDE x CANVAS_SIDE between margins
+    of its border's median colour (bilinear). The window puts these very pixels on the canvas,
+    and ``python -m training predict`` reads files through here, so both answer on the same
+    pixels: one borderline photo read "Bag" in the window and "doesn't look like a garment" in
+    ``predict`` when each resampled it its own way."""
+    grey = np.round(to_grey(picture) * 255).astype(np.uint8)
+    if grey.size == 0:
+        raise PictureError("The picture holds no pixels.")
+    h, w = grey.shape
+    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
+    canvas = np.full((CANVAS_SIDE, CANVAS_SIDE), int(np.median(border)), np.uint8)
+    scale = CANVAS_SIDE / max(h, w)
+    width, height = max(1, round(w * scale)), max(1, round(h * scale))
+    top, left = (CANVAS_SIDE - height) // 2, (CANVAS_SIDE - width) // 2
+    canvas[top:top + height, left:left + width] = np.asarray(
+        Image.fromarray(grey).resize((width, height), Image.Resampling.BILINEAR))
+    return canvas
+
+
 def open_picture(path) -> Image.Image:
     """Read an image file (first frame), reduced to at most MAX_WORKING_SIDE pixels a side.
 
