@@ -115,6 +115,29 @@ def test_a_dropped_photo_is_read_on_the_pixels_predict_reads(qtbot, window, tmp_
     assert np.abs(window.model_input.array() - to_model_input(expected, "mnist")).max() < 1e-6
 
 
+def test_strokes_drawn_over_a_photo_of_white_paper_count(qtbot, window, tmp_path):
+    """The pen takes an opened picture's ink: with the default white pen, strokes over a photo
+    of white paper were no ink to the model (the 4 stayed a 4 whatever was drawn on it)."""
+    paper = Image.new("RGB", (400, 400), (225, 222, 215))
+    ImageDraw.Draw(paper).line([(200, 60), (200, 340)], fill=(30, 30, 40), width=22)  # a 1
+    path = tmp_path / "one-on-paper.png"
+    paper.save(path)
+    drop_file(window.canvas, path)
+    wait_label(qtbot, window, lambda t: t.startswith("1"))
+
+    def inked_columns() -> int:
+        return int((window.model_input.array().reshape(28, 28).max(axis=0) > 0.3).sum())
+
+    assert inked_columns() <= 6  # a stem
+    # A bar across the top, left of the stem: drawn with the mouse, the user's white pen.
+    stroke(qtbot, window.canvas, line((60, 75), (200, 75)))
+    qtbot.waitUntil(lambda: inked_columns() >= 10, timeout=TIMEOUT)  # the bar is ink too
+    assert window.canvas.pen_style == "white_on_black"  # the user's choice is unchanged
+    window.canvas.clear()
+    stroke(qtbot, window.canvas, line((196, 60), (190, 330)))
+    wait_label(qtbot, window, lambda t: t.startswith("1"))  # white ink on black again
+
+
 def test_dropped_mnist_test_digit_is_classified(qtbot, window, tmp_path, shared_data):
     from training.core.datasets import load_dataset
 

@@ -121,7 +121,7 @@ class DrawingCanvas(QWidget):
         if style == self._pen_style or style not in PEN_COLOURS:
             return
         self._pen_style = style
-        self._ink, self._paper = PEN_COLOURS[style]
+        self._ink, self._paper = self._paper, self._ink  # inverted with the picture (below)
         for image in [self._image, *self._undo, *self._redo]:
             image.invertPixels()  # Grayscale8: 255 - value
         self.update()
@@ -151,6 +151,7 @@ class DrawingCanvas(QWidget):
             return
         self.userEdited.emit()
         self._push_undo()
+        self._ink, self._paper = PEN_COLOURS[self._pen_style]  # (a picture's ink ends here)
         self._image.fill(self._paper)
         self._has_content = False
         self.update()
@@ -184,8 +185,14 @@ class DrawingCanvas(QWidget):
         height, width = grey.shape
         source = QImage(grey.data, width, height, width, QImage.Format.Format_Grayscale8).copy()
         border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
+        paper = int(np.median(border))
         self._push_undo()
-        self._image.fill(QColor(*(int(np.median(border)),) * 3))
+        self._image.fill(QColor(*(paper,) * 3))
+        # The pen takes the picture's ink: white strokes on a photo of white paper were no ink
+        # at all to the model (it reads the ink's contrast with the paper). Clear gives the
+        # user's own colours back.
+        self._ink, self._paper = PEN_COLOURS["black_on_white" if paper >= 128
+                                             else "white_on_black"]
         side = IMAGE_SIDE
         scale = side / max(width, height)
         target = QRectF((side - width * scale) / 2, (side - height * scale) / 2,
