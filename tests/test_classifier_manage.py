@@ -365,6 +365,26 @@ def test_a_classifier_made_again_after_a_delete_has_not_the_deleted_ones_model(
     win.close()
 
 
+@pytest.mark.slow
+def test_a_classifiers_export_is_named_after_it(qtbot, app_settings, private_home, monkeypatch,
+                                                tmp_path):
+    from PySide6.QtWidgets import QFileDialog
+
+    from training.learn.export_all import SUFFIXES
+
+    classifier = with_a_model(create("Digits", "0-9"))
+    win = open_on(qtbot, app_settings, classifier)
+    qtbot.waitUntil(lambda: win.controller.model() is not None, timeout=TIMEOUT)
+    out = tmp_path / "exported"
+    out.mkdir()
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(out))
+    action(win, "exportModel").trigger()
+    qtbot.waitUntil(lambda: "Exported to" in win.statusBar().currentMessage(),
+                    timeout=TIMEOUT * 3)
+    assert sorted(p.name for p in out.iterdir()) == sorted(f"digits{s}" for s in SUFFIXES)
+    win.close()
+
+
 def test_a_new_classifier_of_twelve_classes_names_its_keys(qtbot, app_settings, monkeypatch):
     from conftest import open_window
     from test_classifier_window import new_classifier

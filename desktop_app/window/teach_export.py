@@ -119,9 +119,18 @@ class TeachExportMixin:
             self._exporter = ModelExporter(self, self.jobs)
             self._exporter.exported.connect(self._model_exported)
             self._exporter.failed.connect(self.show_message)
-        name = "" if not info.shipped else Path(info.path).stem
-        self._exporter.export(info.path, folder, name)
+        self._exporter.export(info.path, folder, _export_name(info))
         self.show_info(f"Exporting {info.name} as .keras, .tflite and ONNX into {folder}…")
 
     def _model_exported(self, files: list) -> None:
         self.show_info(exported_text(files))
+
+
+def _export_name(info) -> str:
+    """The exported files' stem: a shipped model's file name, a classifier's own name (its
+    model file is ``model.keras``, which said nothing once exported), else the file's (""). """
+    from training.core.datasets import DATASETS
+
+    if info.shipped:
+        return Path(info.path).stem
+    return info.dataset if info.dataset not in DATASETS else ""
