@@ -167,7 +167,8 @@ def test_a_stop_before_the_first_batch_keeps_no_model(tiny_data, tmp_path, user_
     out = tmp_path / "out" / "never.keras"
     out.parent.mkdir()
     child = start_cli("train", "--data-dir", tiny_data, "--architecture", "lecture_dense",
-                      "--epochs", "2", "--out", out, "--progress", "json")
+                      "--epochs", "2", "--batch-size", "32", "--out", out, "--progress",
+                      "json", env_extra={"DRAW_CLASSIFY_TUNE": "1"})  # a first run measures
     events = []
     try:
         child.stdin.write("stop\n")  # before anything: the child reads it once it listens
@@ -182,6 +183,10 @@ def test_a_stop_before_the_first_batch_keeps_no_model(tiny_data, tmp_path, user_
     assert events[-1]["event"] == "error" and "no model to keep" in events[-1]["message"]
     assert not any(e["event"] == "batch" for e in events)
     assert list(out.parent.iterdir()) == []  # no model, nothing half-written either
+    from training.core import speed_cache  # and no speed test for a run that trains nothing
+
+    machine = speed_cache.cached_machine(speed_cache.machine_key())
+    assert speed_cache.cached_trials(machine, "lecture_dense", 32) == []
 
 
 @pytest.mark.parametrize("where", ["folder", "device", "under a file", "read-only folder"])

@@ -134,7 +134,7 @@ def fit(config: TrainingConfig, progress: ProgressFn | None = None,
     from training.learn.callbacks import ProgressReporter, StopGate
 
     data = _training_data(config, dataset)
-    speed = _chosen_speed(config, strategy, threads, progress)
+    speed = _chosen_speed(config, strategy, threads, progress, should_stop)
     keras.utils.set_random_seed(config.seed)  # after the benchmark's own models
     x_train, y_train, x_val, y_val = _split(data, config)
 
@@ -190,11 +190,13 @@ def _apply_threads(config: TrainingConfig, progress: ProgressFn) -> tuple[int, i
 
 
 def _chosen_speed(config: TrainingConfig, strategy, threads: tuple[int, int],
-                  progress: ProgressFn):
-    """Precision, XLA and batches per call for this CPU (training/learn/tuning.py)."""
+                  progress: ProgressFn, should_stop: StopFn):
+    """Precision, XLA and batches per call for this CPU (training/learn/tuning.py); not
+    measured when a stop has come already (the run will train nothing: seconds saved)."""
     from training.learn import tuning
 
-    return replace(tuning.choose(config, strategy is not None, progress),
+    measure = (lambda wanted, progress: []) if should_stop() else None
+    return replace(tuning.choose(config, strategy is not None, progress, measure),
                    intra_threads=threads[0], inter_threads=threads[1])
 
 
