@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -93,6 +94,18 @@ def start_cli(*args, env_extra=None):
                             text=True, env=env)
 
 
+@contextmanager
+def reaped(child):
+    """A child the test talks to: killed if the test fails meanwhile, always waited for."""
+    try:
+        yield child
+    except BaseException:
+        child.kill()
+        raise
+    finally:
+        child.wait(timeout=60)
+
+
 def read_until(process, predicate, events):
     for line in process.stdout:
         events.append(json.loads(line))
@@ -139,17 +152,12 @@ def test_stop_on_stdin_saves_the_partial_model(tiny_data, tmp_path, user_home):
     child = start_cli("train", "--data-dir", tiny_data, "--architecture", "lecture_dense",
                       "--epochs", "200", "--batch-size", "1", "--out", out, "--progress", "json")
     events = []
-    try:
+    with reaped(child):
         read_until(child, lambda e: e["event"] == "batch" and e["epoch"] >= 2, events)
         child.stdin.write("stop\n")
         child.stdin.flush()
         stopped_at = len(events)
         read_until(child, lambda e: e["event"] == "result", events)
-    except BaseException:
-        child.kill()
-        raise
-    finally:
-        child.wait(timeout=60)
     assert child.returncode == 0
     # The one line on stderr is ours: no TensorFlow start-up lines, no progress bar.
     assert child.stderr.read() == "\nstop requested on stdin: stopping after this batch...\n"
@@ -170,15 +178,10 @@ def test_a_stop_before_the_first_batch_keeps_no_model(tiny_data, tmp_path, user_
                       "--epochs", "2", "--batch-size", "32", "--out", out, "--progress",
                       "json", env_extra={"DRAW_CLASSIFY_TUNE": "1"})  # a first run measures
     events = []
-    try:
+    with reaped(child):
         child.stdin.write("stop\n")  # before anything: the child reads it once it listens
         child.stdin.flush()
         read_until(child, lambda e: e["event"] in ("error", "result", "saved"), events)
-    except BaseException:
-        child.kill()
-        raise
-    finally:
-        child.wait(timeout=60)
     assert child.returncode == 130
     assert events[-1]["event"] == "error" and "no model to keep" in events[-1]["message"]
     assert not any(e["event"] == "batch" for e in events)
