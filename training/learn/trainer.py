@@ -195,7 +195,9 @@ def _chosen_speed(config: TrainingConfig, strategy, threads: tuple[int, int],
     measured when a stop has come already (the run will train nothing: seconds saved)."""
     from training.learn import tuning
 
-    measure = (lambda wanted, progress: []) if should_stop() else None
+    def measure(wanted, progress):  # asked only when the speed test would run
+        return [] if should_stop() else tuning.measure_trials(wanted, progress)
+
     return replace(tuning.choose(config, strategy is not None, progress, measure),
                    intra_threads=threads[0], inter_threads=threads[1])
 
