@@ -109,6 +109,18 @@ def test_stop_stops_and_the_model_in_use_stays(qtbot, teach_window, private_home
     assert models_in(private_home) == [] and win.controller.model().shipped
 
 
+@pytest.mark.slow
+def test_escape_stops_teaching_as_closing_does(qtbot, teach_window, private_home,
+                                               recorded_teaching):
+    """Esc only hid the dialog: teaching went on unseen and left its model in models/."""
+    win = teach_window
+    dialog = start_long_teaching(qtbot, win)
+    qtbot.keyClick(dialog, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: not dialog.controller.is_running(), timeout=TIMEOUT)
+    assert not dialog.isVisible()
+    assert models_in(private_home) == [] and win.controller.model().shipped
+
+
 def asked(monkeypatch, answer):
     """Answer every question box with ``answer``; the list of (title, text) asked."""
     from PySide6.QtWidgets import QMessageBox

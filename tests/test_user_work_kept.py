@@ -89,18 +89,22 @@ def test_discard_drops_it_and_the_new_run_starts(qtbot, trained, monkeypatch):
     wait_until_idle(qtbot, panel)
 
 
-def test_a_discarded_model_the_canvas_uses_keeps_its_files(qtbot, trained, monkeypatch):
+def test_a_discarded_model_leaves_the_canvas_too(qtbot, trained, monkeypatch):
+    """Discard means gone: the canvas, which used it, goes back to the shipped model, and its
+    files go (kept in use, it came back on a switch of dataset and at the next launch)."""
     win, panel = trained
     path = panel.last_result().path
     qtbot.mouseClick(child(panel, QPushButton, "useModel"), Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: path in win.controller.model_paths(), timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: win.controller.model().path == path, timeout=TIMEOUT)
     answer(monkeypatch, QMessageBox.StandardButton.Discard)
-    start(qtbot, panel)
-    assert not panel.has_unsaved_model()
-    assert Path(path).is_file()  # the canvas reads with it: its files stay
-    qtbot.waitUntil(panel.is_training, timeout=TIMEOUT)
-    panel.request_stop()
-    wait_until_idle(qtbot, panel)
+    win.dataset_selector.setCurrentIndex(win.dataset_selector.findData("fashion_mnist"))
+    qtbot.waitUntil(lambda: win.controller.dataset == "fashion_mnist", timeout=TIMEOUT)
+    assert not panel.has_unsaved_model() and not Path(path).exists()
+    win.dataset_selector.setCurrentIndex(win.dataset_selector.findData("mnist"))
+    qtbot.waitUntil(lambda: win.controller.model() is not None
+                    and win.controller.model().dataset == "mnist", timeout=TIMEOUT)
+    assert win.controller.model().shipped
+    assert win.settings.model_path("mnist") == ""  # nor at the next launch
 
 
 def test_switching_dataset_asks_and_cancel_keeps_both_the_model_and_the_dataset(
@@ -109,6 +113,7 @@ def test_switching_dataset_asks_and_cancel_keeps_both_the_model_and_the_dataset(
     asked = answer(monkeypatch, QMessageBox.StandardButton.Cancel)
     win.dataset_selector.setCurrentIndex(win.dataset_selector.findData("fashion_mnist"))
     assert asked and win.controller.dataset == "mnist"
+    assert "before you switch to Fashion-MNIST?" in asked[0]  # its name, as the menu says it
     assert win.dataset_selector.currentData() == "mnist"          # put back, visibly
     assert child(panel, QComboBox, "datasetField").currentData() == "mnist"
     assert panel.has_unsaved_model()

@@ -168,6 +168,11 @@ class TeachDialog(QDialog):
         return self.controller.shutdown(timeout_ms)
 
     # -- events
+    def reject(self) -> None:
+        """Esc: the same as closing the dialog (QDialog's own only hid it, and teaching went on
+        unseen, its model left in models/ with no word)."""
+        self.close()
+
     def closeEvent(self, event) -> None:
         if self.controller.is_running():
             self.controller.request_stop()  # closing the dialog means "never mind"

@@ -178,18 +178,16 @@ class TrainingController(QObject):
         if self._job is not None and not self.model_kept():
             self._job.request_stop()
 
-    def discard(self, path: str, keep_files: bool = False) -> None:
+    def discard(self, path: str) -> None:
         """The user discarded the run's model at ``path``: a child still measuring it is ended,
-        and its run folder deleted (``runs/`` holds models not yet saved or discarded) unless
-        ``keep_files`` (the canvas uses it). A measuring child ended now may still write
-        its last file: the folder is deleted again when that child has ended."""
+        and its run folder deleted (``runs/`` holds models not yet saved or discarded). A
+        measuring child ended now may still write its last file: the folder is deleted again
+        when that child has ended."""
         folder = Path(path).parent
         if folder.parent != runs_dir():
             return  # not a run folder of this app: never delete anything else
         if self.model_kept() and self._kept is not None and self._kept.path == path:
             self._abandon_measuring()
-        if keep_files:
-            return
         self._doomed.add(folder)
         _delete_run_folder(folder)
 

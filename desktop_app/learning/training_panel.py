@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
@@ -101,6 +100,7 @@ class TrainingPanel(QWidget):
     dataFolderChanged = Signal(str)         # the data-folder setting was edited
     datasetChosen = Signal(str)             # the user picked another dataset in the form
     modelMeasured = Signal(list)            # paths of a kept model (run folder, saved copy)
+    modelDiscarded = Signal(str)            # the run's model the user discarded: drop it
     #                                         whose test figures and checks have just arrived
 
     def __init__(self, settings: AppSettings, parent=None, jobs=None):
@@ -115,9 +115,6 @@ class TrainingPanel(QWidget):
         self._result: Saved | TrainResult | None = None
         self._saved_to: str | None = None   # where the user saved this result (None: unsaved)
         self._discarded: str | None = None  # path of a kept model the user discarded
-        # The model files the window has loaded (set by the window): a discarded run's files
-        # stay while the canvas uses them.
-        self.models_in_use: Callable[[], set[str]] = set
         self._warnings: list[str] = []      # the running run's warnings, kept on screen
         self._results_dataset = "mnist"     # dataset of the results on display
         self._shown = False
@@ -684,7 +681,7 @@ class TrainingPanel(QWidget):
         answer = QMessageBox.question(
             self, "Unsaved trained model",
             f"The model trained in this session ({_score(self._result)}) is not saved. Save it "
-            f"before you {action.lower()}?",
+            f"before you {action[:1].lower() + action[1:]}?",
             QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
             | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Save)
         if answer == QMessageBox.StandardButton.Save:
@@ -692,8 +689,8 @@ class TrainingPanel(QWidget):
             return self._saved_to is not None  # the save dialog may have been cancelled
         if answer == QMessageBox.StandardButton.Discard:
             self._discarded = self._result.path
-            self.controller.discard(self._result.path,
-                                    keep_files=self._result.path in self.models_in_use())
+            self.modelDiscarded.emit(self._result.path)  # the canvas lets go of it first
+            self.controller.discard(self._result.path)
             self._result = None
             self.results.clear()
             self.charts.reset()

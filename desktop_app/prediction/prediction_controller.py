@@ -158,9 +158,18 @@ class PredictionController(QObject):
     def model(self, dataset: str | None = None) -> ModelInfo | None:
         return self._models.get(dataset or self._dataset)
 
-    def model_paths(self) -> set[str]:
-        """The files of the models loaded for every dataset."""
-        return {info.path for info in self._models.values() if info is not None and info.path}
+    def drop_model_file(self, path: str) -> None:
+        """A model the user discarded: no dataset keeps it; the active one goes back to its
+        shipped model (another one will load its shipped model when chosen). The window may
+        run its .keras or its LiteRT twin: both are that model."""
+        model = os.path.splitext(os.path.abspath(path))[0]
+        for dataset, info in list(self._models.items()):
+            if info is None or os.path.splitext(os.path.abspath(info.path))[0] != model:
+                continue
+            del self._models[dataset]
+            self._settings.set_model_path(dataset, "")
+            if dataset == self._dataset:
+                self._ensure_model(dataset)  # (not a user's choice: the dataset stays)
 
     def is_loading(self) -> bool:
         return self._dataset in self._loading

@@ -144,7 +144,7 @@ class DocksMixin:
             self.show_message(f"The training panel is unavailable: {exc}")
             return
         self.training_panel.modelReady.connect(self._use_trained_model)
-        self.training_panel.models_in_use = self.controller.model_paths
+        self.training_panel.modelDiscarded.connect(self.controller.drop_model_file)
         self.training_panel.trainingStateChanged.connect(self._update_classifier_actions)
         self.training_panel.modelMeasured.connect(self._reload_if_in_use)
         self.training_panel.sampleChosen.connect(self._show_sample_of)
