@@ -150,6 +150,21 @@ def _running_state(points: int, epochs_planned: int = 5, peak_loss: float = 2.0)
             "epochs": epochs_planned}
 
 
+@pytest.mark.parametrize("width", [300, 360, 600, 1200])
+def test_the_loss_axis_labels_fit_at_any_width(width):
+    """In the training dock (about 360 px at 1280x800) the loss labels read ".00" for "1.00"."""
+    from desktop_app.figures.figure_drawings import draw_training_charts
+    from desktop_app.figures.figure_process import Drawer
+
+    drawer = Drawer()
+    drawer.draw(1, draw_training_charts, _running_state(30, peak_loss=1.0), width, 300, 1.0)
+    figure = drawer._figures[1]
+    renderer = figure.canvas.get_renderer()
+    lefts = [label.get_window_extent(renderer).x0 for label in figure.axes[0].get_yticklabels()
+             if label.get_text()]
+    assert lefts and min(lefts) >= 0
+
+
 def test_a_new_running_point_redraws_only_the_curves_and_looks_the_same():
     """While a run trains, a new point of the running curve is drawn onto the kept picture of
     the axes; the result must be the picture a whole new drawing gives."""
