@@ -112,3 +112,31 @@ def test_an_unusable_stored_value_is_said_once_and_the_notice_passes(qtbot, app_
     assert again.problems() == []
     assert "unusable" not in second.statusBar().currentMessage()
     second.close()
+
+
+def test_importing_the_same_folder_twice_adds_nothing_the_second_time(
+        qtbot, app_settings, private_home, tmp_path, monkeypatch):
+    """My samples ▸ Import… of a folder already imported doubled every sample."""
+    import numpy as np
+    from PIL import Image
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QPushButton
+
+    folder = tmp_path / "mine" / "3"
+    folder.mkdir(parents=True)
+    for k in range(3):
+        picture = np.zeros((56, 56), np.uint8)
+        picture[10:46, 20 + 4 * k:26 + 4 * k] = 255
+        Image.fromarray(picture).save(folder / f"three-{k}.png")
+    win = open_window(qtbot, app_settings)
+    win.ensure_ready()
+    qtbot.waitUntil(lambda: win.personal is not None, timeout=TIMEOUT)
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(folder.parent))
+    button = win.personal.findChild(QPushButton, "importSamples")
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    assert len(list((private_home / "samples" / "mnist" / "3").glob("*.png"))) == 3
+    assert "3 samples" in win.personal.findChild(QLabel, "sampleCounts").text()
+    assert win.statusBar().currentMessage() == (
+        "Imported 0 samples; 3 were already among your samples.")
+    win.close()

@@ -32,7 +32,7 @@ from desktop_app.views.class_keys import KEYS, class_keys, keys_text
 from desktop_app.views.fitting import ButtonGrid
 from training.core.atomic import WriteError
 from training.core.datasets import DATASETS
-from training.runtime.samples import Sample, SampleStore
+from training.runtime.samples import ALREADY, Sample, SampleStore
 
 THUMB = 48
 
@@ -290,8 +290,11 @@ class PersonalSamplesPanel(QWidget):
             self.message.emit(f"Import failed: {exc}")
             return
         self.refresh()
-        self.message.emit(f"Imported {count} samples" + (f"; skipped {len(skipped)}" if skipped
-                                                          else "") + ".")
+        already = sum(reason.endswith(ALREADY) for reason in skipped)
+        others = len(skipped) - already
+        self.message.emit(f"Imported {count} samples"
+                          + (f"; {already} were already among your samples" if already else "")
+                          + (f"; skipped {others}" if others else "") + ".")
 
     def _export(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Export samples to a folder")

@@ -10,6 +10,7 @@ numpy + Pillow only: the window uses this directly.
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import io
 import os
 import shutil
@@ -29,6 +30,9 @@ TRASH = ".trash"
 
 def class_folder(name: str) -> str:
     return name.replace("/", "-").replace("\\", "-").strip() or "unnamed"
+
+
+ALREADY = "already one of your samples"  # import_folder's reason for a file it leaves out
 
 
 @dataclass(frozen=True)
@@ -96,6 +100,8 @@ class SampleStore:
             raise WriteError(f"{folder} is not a folder.")
         by_name = {name.lower(): i for i, name in enumerate(self.folders)}
         by_name.update({n.lower(): i for i, n in enumerate(self.info.class_names)})
+        # The same folder imported twice doubled every sample: a file already here is skipped.
+        held = {(sample.label, _digest(sample.path.read_bytes())) for sample in self.samples()}
         for sub in sorted(p for p in folder.iterdir() if p.is_dir()):
             label = by_name.get(sub.name.lower())
             if label is None:
@@ -107,8 +113,12 @@ class SampleStore:
                 try:
                     with Image.open(picture) as image:
                         image.verify()  # a picture, not just a name that ends in .png
-                    write_bytes(self._new_path(label, picture.suffix.lower()),
-                                picture.read_bytes())
+                    content = picture.read_bytes()
+                    if (label, _digest(content)) in held:
+                        skipped.append(f"{sub.name}/{picture.name}: {ALREADY}")
+                        continue
+                    write_bytes(self._new_path(label, picture.suffix.lower()), content)
+                    held.add((label, _digest(content)))
                     imported += 1
                 except WriteError:
                     raise
@@ -198,3 +208,7 @@ def taught_before(lineage, samples: list[Sample]) -> TeachingHistory | None:
     return TeachingHistory(when, nothing_new, original,
                            name if isinstance(name, str) and name else
                            (original.stem if original else "the original model"))
+
+
+def _digest(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()
