@@ -29,11 +29,6 @@ from training.core.paths import user_home
 CACHE_FILE = "tuning.json"
 CACHE_VERSION = 2  # 2: strided_cnn and mid_cnn train ~20 % faster (a frozen first convolution)
 BFLOAT16_GAIN = 1.15    # bfloat16 is chosen only when at least this much faster
-# A whole run trains slower than its speed test's best candidate (tracing, the input pipeline,
-# each epoch's validation, the least disturbed call timed): 0.44-0.81 of it, median 0.74, for
-# eleven runs of seven models on a 2-core Zen 5 (session 26). A first run's estimate uses the
-# share this machine's earlier runs showed, else this.
-RUN_SHARE = 0.7
 # The names TensorFlow is installed under (its version is part of the key; read without
 # importing it: the window must not)
 TENSORFLOW_DISTRIBUTIONS = ("tensorflow", "tensorflow-cpu", "tensorflow-intel",
@@ -235,28 +230,8 @@ def estimate(architecture: str, batch_size: int, precision: str, augment: bool,
         best = best_trial([t for t in trials if t.precision == precision])
         if best is None:
             return None
-        speed, basis = best.images_per_second * run_share(machine, augment), "benchmark"
+        speed, basis = best.images_per_second, "benchmark"
     return Estimate(pictures / speed, speed, int(pictures), basis)
-
-
-def run_share(machine: dict, augment: bool) -> float:
-    """How fast whole runs trained here against their speed test's best candidate of the same
-    precision (the median over the models measured both ways, with or without augmentation as
-    asked), else RUN_SHARE."""
-    shares = []
-    models = machine.get("models")
-    for key in models if isinstance(models, dict) else ():
-        architecture, _, batch = str(key).rpartition("/")
-        if not batch.isdigit():
-            continue
-        trials = cached_trials(machine, architecture, int(batch))
-        for precision in ("float32", "bfloat16"):
-            fit = cached_fit_speed(machine, architecture, int(batch), precision, augment)
-            best = max((t.images_per_second for t in trials if t.precision == precision),
-                       default=None)
-            if fit and best:
-                shares.append(fit / best)
-    return float(sorted(shares)[len(shares) // 2]) if shares else RUN_SHARE
 
 
 def run_estimate(config, machine: dict | None = None) -> Estimate | None:
