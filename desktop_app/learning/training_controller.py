@@ -186,7 +186,7 @@ class TrainingController(QObject):
         folder = Path(path).parent
         if folder.parent != runs_dir():
             return  # not a run folder of this app: never delete anything else
-        if self.model_kept() and self._kept is not None and self._kept.path == path:
+        if self.model_kept() and self._kept.path == path:
             self._abandon_measuring()
         self._doomed.add(folder)
         _delete_run_folder(folder)

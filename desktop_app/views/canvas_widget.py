@@ -174,33 +174,25 @@ class DrawingCanvas(QWidget):
         return bool(self._redo)
 
     def set_picture(self, grey: np.ndarray) -> None:
-        """Show a picture (uint8 grey array, ink bright or dark) fitted, aspect ratio kept.
-
-        The margins take the picture's own border colour, so its background looks continuous
-        and the model sees the same paper all around.
-        """
+        """Show a picture (uint8 grey array, ink bright or dark) fitted as ``on_canvas`` fits it
+        (aspect ratio kept, margins of its border's colour: the model sees the same paper all
+        around); an opened one arrives fitted already."""
         import numpy as np
 
+        from training.runtime.preprocess import CANVAS_SIDE, on_canvas
+
+        if np.shape(grey) != (CANVAS_SIDE, CANVAS_SIDE):
+            grey = on_canvas(grey)
         grey = np.ascontiguousarray(grey, dtype=np.uint8)
-        height, width = grey.shape
-        source = QImage(grey.data, width, height, width, QImage.Format.Format_Grayscale8).copy()
-        border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
-        paper = int(np.median(border))
+        paper = int(np.median(np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])))
         self._push_undo()
-        self._image.fill(QColor(*(paper,) * 3))
+        self._image = QImage(grey.data, IMAGE_SIDE, IMAGE_SIDE, IMAGE_SIDE,
+                             QImage.Format.Format_Grayscale8).copy()
         # The pen takes the picture's ink: white strokes on a photo of white paper were no ink
         # at all to the model (it reads the ink's contrast with the paper). Clear gives the
         # user's own colours back.
         self._ink, self._paper = PEN_COLOURS["black_on_white" if paper >= 128
                                              else "white_on_black"]
-        side = IMAGE_SIDE
-        scale = side / max(width, height)
-        target = QRectF((side - width * scale) / 2, (side - height * scale) / 2,
-                        width * scale, height * scale)
-        painter = QPainter(self._image)
-        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
-        painter.drawImage(target, source)
-        painter.end()
         self._has_content = True
         self.update()
         self.changed.emit()

@@ -101,7 +101,7 @@ class SampleStore:
         by_name = {name.lower(): i for i, name in enumerate(self.folders)}
         by_name.update({n.lower(): i for i, n in enumerate(self.info.class_names)})
         # The same folder imported twice doubled every sample: a file already here is skipped.
-        held = {(sample.label, _digest(sample.path.read_bytes())) for sample in self.samples()}
+        held = self._held()
         for sub in sorted(p for p in folder.iterdir() if p.is_dir()):
             label = by_name.get(sub.name.lower())
             if label is None:
@@ -114,17 +114,28 @@ class SampleStore:
                     with Image.open(picture) as image:
                         image.verify()  # a picture, not just a name that ends in .png
                     content = picture.read_bytes()
-                    if (label, _digest(content)) in held:
+                    key = (label, _digest(content))
+                    if key in held:
                         skipped.append(f"{sub.name}/{picture.name}: {ALREADY}")
                         continue
                     write_bytes(self._new_path(label, picture.suffix.lower()), content)
-                    held.add((label, _digest(content)))
+                    held.add(key)
                     imported += 1
                 except WriteError:
                     raise
                 except Exception as exc:  # noqa: BLE001 - a bad file is skipped, not fatal
                     skipped.append(f"{sub.name}/{picture.name}: {type(exc).__name__}")
         return imported, skipped
+
+    def _held(self) -> set[tuple[int, str]]:
+        """(class, digest) of every sample now kept; one that cannot be read is left out."""
+        held = set()
+        for sample in self.samples():
+            try:
+                held.add((sample.label, _digest(sample.path.read_bytes())))
+            except OSError:
+                continue
+        return held
 
     def export_folder(self, folder: str | os.PathLike) -> int:
         """Copy every sample to ``<folder>/<class>/`` (what import_folder and Keras read)."""
