@@ -38,6 +38,12 @@ ROOT = Path(__file__).resolve().parents[1]
 def reference_run(reference: str, seed: int) -> tuple[float, float]:
     """(fit seconds, test accuracy) of the lecture's script, in its own process."""
     _, model, epochs = REFERENCES[reference]
+    return lecture_run(model, epochs, seed)
+
+
+def lecture_run(model: str, epochs: int, seed: int) -> tuple[float, float]:
+    """(fit seconds, test accuracy) of the lecture's dense net or CNN as a plain script: in
+    TensorFlow's own configuration, as a user runs it."""
     done = subprocess.run([sys.executable, str(ROOT / "bench" / "lecture_reference.py"), model,
                            "--epochs", str(epochs), "--seed", str(seed)],
                           capture_output=True, text=True, check=True, cwd=ROOT)
@@ -45,12 +51,14 @@ def reference_run(reference: str, seed: int) -> tuple[float, float]:
     return line["fit_seconds"], line["test_accuracy"]
 
 
-def preset_run(preset: str, dataset: str, seed: int, folder: str) -> tuple[float, float, dict]:
-    """(fit seconds, test accuracy, the speed settings) of the preset through the CLI; the
-    settings also hold what the training panel would have said the run takes (``estimate``)."""
+def preset_run(preset: str, dataset: str, seed: int, folder: str,
+               *options: str) -> tuple[float, float, dict]:
+    """(fit seconds, test accuracy, the speed settings) of the preset through the CLI (with
+    more ``options``, e.g. "--epochs", "1"), as the window's child runs it; the settings also
+    hold what the training panel would have said the run takes (``estimate``)."""
     before = run_estimate(preset_config(preset, dataset))
     done = subprocess.run([sys.executable, "-m", "training", "train", "--preset", preset,
-                           "--dataset", dataset, "--seed", str(seed), "--no-ood",
+                           "--dataset", dataset, "--seed", str(seed), "--no-ood", *options,
                            "--progress", "json", "--out", os.path.join(folder, "m.keras")],
                           capture_output=True, text=True, cwd=ROOT)
     messages = [m for m in map(decode, done.stdout.splitlines()) if m is not None]

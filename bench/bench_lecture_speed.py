@@ -1,14 +1,14 @@
-"""The lecture's two nets: the lecture's own plain script versus this app's ``train()`` with the
-matching preset, side by side in one process (same architecture, batch size, optimizer, epochs,
-the same data in memory), alternating so both see the same machine state.
+"""The lecture's two nets: the lecture's own plain script versus this app's training with the
+matching preset (same architecture, batch size, optimizer, epochs, data), each in a process of
+its own and alternating, so both see the same machine state.
 
-Goal (issue #11): the dense net <= 0.6x and the CNN <= 0.9x the lecture's epoch time, at equal
-test accuracy (within 0.3 %, mean of the repeats; each repeat uses its own seed on both sides).
-Epoch time = seconds of ``fit`` / epochs, tracing and compiling included on both sides.
+The script runs as a user runs it, in TensorFlow's own configuration; ours runs as the window's
+child does (``python -m training train``), with the settings chosen for this CPU
+(training/learn/tuning.py: precision, XLA, batches per call, threads, oneDNN's kernels).
 
-What ``train()`` does that the script does not: several batches per Keras call and XLA for the
-dense net (no per-step overhead), bfloat16 on CPUs that have it for the CNN (the "Lecture CNN"
-preset; float32 elsewhere, where the CNN ratio is about 1.0).
+Goal (issue #11, #22): the dense net <= 0.6x and the CNN <= 0.9x the lecture's epoch time, at
+equal test accuracy (within 0.3 %, mean of the repeats; each repeat uses its own seed on both
+sides). Epoch time = seconds of ``fit`` / epochs, tracing and compiling included on both sides.
 
 Environment: BENCH_LECTURE_REPEATS (default 3 dense / 2 CNN), BENCH_LECTURE_CNN_EPOCHS (default 1;
 the lecture ran 5, about 100 s each here).
@@ -18,26 +18,24 @@ from __future__ import annotations
 
 import os
 import statistics
+import tempfile
 
 import numpy as np
 
-from bench.lecture_reference import lecture_script
-from training.core.datasets import load_dataset
-from training.learn.trainer import train
+from bench.bench_budget import lecture_run, preset_run
 from training.protocol.presets import preset_config
 
 ACCURACY_TOLERANCE = 0.003
-LECTURE_MODEL = {"lecture-dense": "dense", "lecture-cnn": "cnn"}
-CASES = (  # (preset, dataset as in the lecture, epochs, repeats, goal ratio)
-    ("lecture-dense", "fashion_mnist", 5, 3, 0.6),
-    ("lecture-cnn", "mnist", int(os.environ.get("BENCH_LECTURE_CNN_EPOCHS", "1")), 2, 0.9),
+CASES = (  # (preset, dataset as in the lecture, the script's model, epochs, repeats, goal ratio)
+    ("lecture-dense", "fashion_mnist", "dense", 5, 3, 0.6),
+    ("lecture-cnn", "mnist", "cnn", int(os.environ.get("BENCH_LECTURE_CNN_EPOCHS", "1")), 2, 0.9),
 )
 
 
-def ours(preset: str, data, epochs: int, seed: int) -> tuple[float, float]:
-    config = preset_config(preset, data.name, epochs=epochs, validation_split=0.0, seed=seed)
-    result = train(config, dataset=data)
-    return result.train_seconds, result.test_accuracy
+def ours(preset: str, dataset: str, epochs: int, seed: int, folder: str) -> tuple[float, float]:
+    seconds, accuracy, _ = preset_run(preset, dataset, seed, folder, "--epochs", str(epochs),
+                                      "--validation-split", "0")
+    return seconds, accuracy
 
 
 def _times(values) -> str:
@@ -47,15 +45,13 @@ def _times(values) -> str:
 def run() -> dict:
     results = {}
     repeats_env = os.environ.get("BENCH_LECTURE_REPEATS")
-    for preset, dataset, epochs, repeats, goal in CASES:
+    for preset, dataset, script, epochs, repeats, goal in CASES:
         repeats = int(repeats_env or repeats)
-        data = load_dataset(dataset)
-        x = (data.x_train.astype(np.float32) / 255.0)
-        x_test = (data.x_test.astype(np.float32) / 255.0)
         plain, mine = [], []
         for seed in range(repeats):
-            plain.append(lecture_script(LECTURE_MODEL[preset], x, data.y_train, x_test, data.y_test, epochs, seed))
-            mine.append(ours(preset, data, epochs, seed))
+            plain.append(lecture_run(script, epochs, seed))
+            with tempfile.TemporaryDirectory() as folder:
+                mine.append(ours(preset, dataset, epochs, seed, folder))
         plain_epoch = [s / epochs for s, _ in plain]
         our_epoch = [s / epochs for s, _ in mine]
         best = min(our_epoch) / min(plain_epoch)

@@ -33,10 +33,14 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
 from desktop_app.app import ignore_pyside_features
+from training.learn.tuning import apply_onednn, onednn_choice
 
 # As in the app: PySide6 reads the source of no module imported from here on (TensorFlow's
 # ~3,000 included, ~1 s of each test process).
 ignore_pyside_features()
+# This process's own training runs with oneDNN's kernels as a CLI run chooses (before
+# TensorFlow loads; the children choose for themselves).
+apply_onednn(onednn_choice())
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = os.environ.get("DRAW_CLASSIFY_DATA")

@@ -4,6 +4,9 @@ the TensorFlow version, reused, overridable, and float32 when the benchmark cann
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -105,6 +108,64 @@ def test_given_threads_are_used_and_the_cached_choice_otherwise(private_home, mo
     assert tuning.thread_choice(TrainingConfig()) == (2, 1)
     monkeypatch.setenv(tuning.TUNE_ENV_VAR, "0")
     assert tuning.thread_choice(TrainingConfig()) == (0, 0)
+
+
+def test_onednn_is_on_where_avx2_unless_measured_otherwise(private_home, monkeypatch):
+    """TensorFlow leaves oneDNN off on an AVX2-only CPU (0.6-0.8x the speed here); the
+    measured choice (``tune``) wins over that guess, and a damaged one is ignored."""
+    monkeypatch.setenv(tuning.TUNE_ENV_VAR, "1")
+    monkeypatch.setattr(tuning, "cpu_info", lambda: {"avx2": True})
+    assert tuning.onednn_choice() is True  # nothing measured yet: on with AVX2
+    assert tuning.save_onednn(False, {True: 900.0, False: 1000.0}) == ""
+    assert tuning.onednn_choice() is False  # measured: reused
+    monkeypatch.setenv(tuning.TUNE_ENV_VAR, "0")
+    assert tuning.onednn_choice() is True  # switched off: the guess, not the cache
+    monkeypatch.setenv(tuning.TUNE_ENV_VAR, "1")
+    for stored in ("yes", 1, None, ["on"]):  # wrong-typed: as if never measured
+        assert tuning.save_onednn(stored, {}) == ""
+        assert tuning.onednn_choice() is True
+    monkeypatch.setattr(tuning, "cpu_info", lambda: {"avx2": False})
+    assert tuning.onednn_choice() is None  # no AVX2: TensorFlow's own default
+    assert tuning.pick_onednn({True: 1000.0, False: 1020.0}) is True   # a tie: on
+    assert tuning.pick_onednn({True: 1000.0, False: 1100.0}) is False
+    assert tuning.pick_onednn({True: 0.0, False: 0.0}) is True  # both children failed
+
+
+def test_onednn_is_set_before_tensorflow_loads_and_the_users_setting_wins(monkeypatch):
+    monkeypatch.delenv(tuning.ONEDNN_ENV_VAR, raising=False)
+    monkeypatch.delitem(sys.modules, "tensorflow", raising=False)
+    assert tuning.apply_onednn(False) == "" and os.environ[tuning.ONEDNN_ENV_VAR] == "0"
+    assert tuning.apply_onednn(True) == "" and os.environ[tuning.ONEDNN_ENV_VAR] == "0"  # kept
+    monkeypatch.delenv(tuning.ONEDNN_ENV_VAR)
+    monkeypatch.setitem(sys.modules, "tensorflow", object())  # loaded: too late to switch
+    assert "already loaded" in tuning.apply_onednn(True)
+    assert tuning.ONEDNN_ENV_VAR not in os.environ
+    assert tuning.apply_onednn(None) == ""  # no choice: TensorFlow's default
+
+
+@pytest.mark.slow
+def test_a_training_child_runs_the_chosen_kernels_and_the_environment_overrides(
+        tiny_data, private_home, tmp_path, monkeypatch):
+    """What the window's child trains with: the cached choice, unless TF_ENABLE_ONEDNN_OPTS is
+    set (TensorFlow's own switch: the user's override); train_begin says which."""
+    monkeypatch.setenv(tuning.TUNE_ENV_VAR, "1")
+
+    def kernels(**env) -> bool:
+        environment = {k: v for k, v in os.environ.items() if k != tuning.ONEDNN_ENV_VAR}
+        done = subprocess.run(
+            [sys.executable, "-m", "training", "train", "--data-dir", str(tiny_data),
+             "--architecture", "lecture_dense", "--epochs", "1", "--precision", "float32",
+             "--jit-compile", "off", "--steps-per-execution", "1", "--no-ood",
+             "--progress", "json", "--out", str(tmp_path / "m.keras")],
+            capture_output=True, text=True, timeout=300, env={**environment, **env})
+        assert done.returncode == 0, done.stderr[-2000:]
+        begin = next(m for m in map(decode, done.stdout.splitlines()) if isinstance(m, TrainBegin))
+        return begin.speed["onednn"]
+
+    for measured in (False, True):  # either way, whatever TensorFlow's default on this CPU
+        assert tuning.save_onednn(measured, {}) == ""
+        assert kernels() is measured
+    assert kernels(**{tuning.ONEDNN_ENV_VAR: "0"}) is False  # the user's setting wins
 
 
 # ----------------------------------------------------------------------------- measured

@@ -60,6 +60,7 @@ from training.cli.plumbing import (  # noqa: E402
 )
 from training.core.atomic import WriteError, end_cleanly_on_sigterm  # noqa: E402
 from training.core.datasets import DatasetError  # noqa: E402
+from training.learn import tuning  # noqa: E402
 from training.modelfile.sidecar import ModelLoadError  # noqa: E402
 from training.protocol.config import ConfigError, TrainingConfig  # noqa: E402
 
@@ -69,6 +70,8 @@ OUT_OF_MEMORY = "out of memory; try a smaller batch size or a smaller model"
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     end_cleanly_on_sigterm()  # the window ends us with SIGTERM: temporaries must not stay
+    if not getattr(args, "measures_onednn", False):  # before any command loads TensorFlow
+        tuning.apply_onednn(tuning.onednn_choice())
     protocol = None  # a JsonLines writer when this run speaks JSON lines on stdout
     if getattr(args, "progress", None) == "json" or getattr(args, "json", False):
         protocol = JsonLines(take_stdout())

@@ -2,9 +2,10 @@
 
 The first training run of a model measures its precision, XLA and batches per call by itself
 (training/learn/tuning.py); this command measures them again for the presets' models at once,
-and also the one thing a run cannot measure: TensorFlow's thread counts, fixed before its first
-operation. So each thread setting is timed in a child process (this same command with
-``--threads I,J --no-save``), and the models are then measured here with the fastest.
+and also what a run cannot measure: whether TensorFlow runs oneDNN's kernels (fixed as it
+loads) and its thread counts (fixed before its first operation). So each of these is timed in
+a child process (this same command with ``--threads I,J --no-save`` and TF_ENABLE_ONEDNN_OPTS
+set), and the models are then measured here with the fastest.
 
     python -m training tune                          # the presets' models, threads first
     python -m training tune --architecture compact_cnn --batch-size 128 --json
@@ -13,6 +14,7 @@ operation. So each thread setting is timed in a child process (this same command
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 from dataclasses import replace
@@ -21,6 +23,7 @@ from training.cli.plumbing import JsonLines
 from training.core import speed_cache
 from training.core.cpu import cpu_line
 from training.core.datasets import DATASETS, dataset_title
+from training.learn import tuning
 from training.protocol.config import ARCHITECTURES
 from training.protocol.messages import TuneResult, decode, speed_text
 from training.protocol.presets import PRESETS, preset_config, preset_values
@@ -42,28 +45,30 @@ def add_parsers(sub) -> None:
                       help="keep what is measured for later runs (default: on)")
     tune.add_argument("--json", action="store_true",
                       help="one JSON result line on stdout instead of the table")
-    tune.set_defaults(run=_tune)
+    tune.set_defaults(run=_tune, measures_onednn=True)  # main() leaves oneDNN to it
 
 
 def _tune(args, protocol: JsonLines | None) -> int:
     from training.cli.plumbing import import_keras_quietly
-    from training.learn import tuning
 
     pairs = _models(args)
     say = (lambda text: None) if protocol else (lambda text: print(text, file=sys.stderr,
                                                                    flush=True))
     say(cpu_line())
-    if args.threads is not None:
+    if args.threads is not None:  # a probe (or a choice given): oneDNN as the environment says
         threads, measured = args.threads, {}
+        tuning.apply_onednn(tuning.onednn_choice())
     else:
+        onednn = _measure_onednn(say, args.save)
         say("threads: timing each choice in a child process (about 10 s each)...")
-        measured = {pair: _probe_threads(pair) for pair in tuning.thread_candidates()}
+        measured = {pair: _probe_threads(pair, onednn) for pair in tuning.thread_candidates()}
         threads = tuning.pick_threads(measured)
         if args.save:
             _warn(say, tuning.save_threads(threads, measured))
         for (intra, inter), speed in measured.items():
             say(f"  intra {intra or 'default'}, inter {inter or 'default'}: "
                 f"{speed:,.0f} pictures/s")
+        tuning.apply_onednn(onednn)
     note = tuning.apply_threads(*threads)
     _warn(say, note)
     import_keras_quietly()
@@ -71,7 +76,8 @@ def _tune(args, protocol: JsonLines | None) -> int:
     for architecture, batch_size in pairs:
         best, trials = tuning.tune_model(architecture, batch_size, save=args.save)
         _warn(say, best.note)
-        best = replace(best, intra_threads=threads[0], inter_threads=threads[1], note="")
+        best = replace(best, intra_threads=threads[0], inter_threads=threads[1],
+                       onednn=tuning.onednn_in_use(), note="")
         say(f"{architecture}, batch {batch_size}: {speed_text(best.to_dict())}; "
             f"{best.images_per_second:,.0f} pictures/s ({best.seconds:.1f} s to measure)")
         results.append({"architecture": architecture, "batch_size": batch_size,
@@ -115,14 +121,34 @@ def _models(args) -> list[tuple[str, int]]:
     return list(dict.fromkeys(pairs))
 
 
-def _probe_threads(pair: tuple[int, int]) -> float:
-    """Pictures per second of the probe model with these threads, measured in a child (the
-    pools are fixed for a process's life); 0 when the child fails."""
+def _measure_onednn(say, save: bool) -> bool | None:
+    """oneDNN on or off, each timed in a child with TensorFlow's thread counts; the choice
+    (kept unless ``save`` is off), or the environment's when the user set it there."""
+    if tuning.ONEDNN_ENV_VAR in os.environ:
+        say(f"oneDNN: as {tuning.ONEDNN_ENV_VAR} sets it (not measured)")
+        return None
+    say("oneDNN: timing its kernels and TensorFlow's default ones in a child process each...")
+    measured = {on: _probe_threads((0, 0), on) for on in (True, False)}
+    choice = tuning.pick_onednn(measured)
+    if save:
+        _warn(say, tuning.save_onednn(choice, measured))
+    say(f"  oneDNN on: {measured[True]:,.0f}, off: {measured[False]:,.0f} pictures/s: "
+        f"{'on' if choice else 'off'}")
+    return choice
+
+
+def _probe_threads(pair: tuple[int, int], onednn: bool | None = None) -> float:
+    """Pictures per second of the probe model with these threads (and oneDNN on or off;
+    None: as this process's environment says), measured in a child (both are fixed for a
+    process's life); 0 when the child fails."""
     architecture, batch_size = THREAD_PROBE
     command = [sys.executable, "-m", "training", "tune", "--architecture", architecture,
                "--batch-size", str(batch_size), "--threads", f"{pair[0]},{pair[1]}",
                "--no-save", "--json"]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    env = dict(os.environ)
+    if onednn is not None:
+        env[tuning.ONEDNN_ENV_VAR] = "1" if onednn else "0"
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
     for line in done.stdout.splitlines():
         message = decode(line)
         if isinstance(message, TuneResult) and message.models:

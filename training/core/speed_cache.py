@@ -27,7 +27,8 @@ from training.core.datasets import OFFICIAL_TRAINING_PICTURES
 from training.core.paths import user_home
 
 CACHE_FILE = "tuning.json"
-CACHE_VERSION = 2  # 2: strided_cnn and mid_cnn train ~20 % faster (a frozen first convolution)
+CACHE_VERSION = 3  # 3: oneDNN on where the CPU has AVX2 (speeds measured before are stale)
+# 2: strided_cnn and mid_cnn train ~20 % faster (a frozen first convolution)
 BFLOAT16_GAIN = 1.15    # bfloat16 is chosen only when at least this much faster
 # The names TensorFlow is installed under (its version is part of the key; read without
 # importing it: the window must not)
@@ -130,6 +131,13 @@ def cached_threads(machine: dict) -> tuple[int, int]:
         return max(0, int(threads.get("intra", 0))), max(0, int(threads.get("inter", 0)))
     except (AttributeError, TypeError, ValueError):
         return 0, 0
+
+
+def cached_onednn(machine: dict) -> bool | None:
+    """The measured oneDNN choice (``tune``), or None when none was kept or it is unreadable."""
+    choice = machine.get("onednn")
+    on = choice.get("on") if isinstance(choice, dict) else None
+    return on if isinstance(on, bool) else None
 
 
 def cached_fit_speed(machine: dict, architecture: str, batch_size: int, precision: str,

@@ -199,7 +199,8 @@ def _chosen_speed(config: TrainingConfig, strategy, threads: tuple[int, int],
         return [] if should_stop() else tuning.measure_trials(wanted, progress)
 
     return replace(tuning.choose(config, strategy is not None, progress, measure),
-                   intra_threads=threads[0], inter_threads=threads[1])
+                   intra_threads=threads[0], inter_threads=threads[1],
+                   onednn=tuning.onednn_in_use())
 
 
 def _warn_of_one_class(labels: np.ndarray, progress: ProgressFn) -> None:

@@ -9,9 +9,10 @@ A setting left "automatic" in the TrainingConfig (``precision="auto"``, ``jit_co
   setting varied at a time from the heuristic choice), about five candidates, a few seconds for
   the small models. bfloat16 must be clearly faster (>= ``BFLOAT16_GAIN``) to be chosen: it
   changes the numbers a little, so a tie goes to float32.
-* **Per machine**: TensorFlow's thread pools can only be sized before its first operation, so
-  thread counts are measured by ``python -m training tune``, which times one model in a child
-  process per candidate. Until then TensorFlow's own default is used.
+* **Per machine**: TensorFlow's thread pools can only be sized before its first operation, and
+  its oneDNN kernels switched on or off only before it loads, so both are measured by
+  ``python -m training tune``, which times one model in a child process per candidate. Until
+  then TensorFlow's own thread counts are used, and oneDNN is on where the CPU has AVX2.
 
 The choices are cached in ``<home>/cache/tuning.json`` under the CPU (model, usable cores) and
 the TensorFlow version: another CPU or another TensorFlow measures again. A cache that cannot be
@@ -23,6 +24,7 @@ scripts), the run falls back to float32 and the estimates of ``trainer.auto_*``.
 from __future__ import annotations
 
 import os
+import sys
 import time
 
 import numpy as np
@@ -31,11 +33,12 @@ from functools import partial
 
 from training.core.cpu import cpu_info, usable_cores
 from training.core.speed_cache import (
-    BFLOAT16_GAIN, Trial, best_trial, cached_machine, cached_threads,
+    BFLOAT16_GAIN, Trial, best_trial, cached_machine, cached_onednn, cached_threads,
     cached_trials, machine_key, record_trials, save_to_cache)
 from training.protocol.messages import speed_text
 
 TUNE_ENV_VAR = "DRAW_CLASSIFY_TUNE"      # "0": never measure, use the fallback
+ONEDNN_ENV_VAR = "TF_ENABLE_ONEDNN_OPTS"  # TensorFlow's own switch, read once as it loads
 TRIAL_SECONDS = 0.3     # timed training per candidate, after its warm-up
 OTHER_GAIN = 1.03       # any other change of setting: at least this much faster (noise)
 MAX_STEPS_PER_CALL = 128
@@ -55,6 +58,7 @@ class Speed:
     steps_per_execution: int
     intra_threads: int = 0              # 0: TensorFlow's default
     inter_threads: int = 0
+    onednn: bool | None = None          # oneDNN's kernels in this process (None: not known)
     source: str = "fallback"            # measured | cached | given | fallback
     images_per_second: float | None = None
     seconds: float = 0.0                # spent measuring in this run
@@ -323,6 +327,54 @@ def apply_threads(intra: int, inter: int) -> str:
     except RuntimeError:
         return "thread counts kept: TensorFlow was already running in this process"
     return ""
+
+
+# ----------------------------------------------------------------------------- oneDNN
+
+def onednn_choice() -> bool | None:
+    """oneDNN's kernels for this process: the machine's measured choice (``tune``), else on
+    where the CPU has AVX2, else None (TensorFlow's default). TensorFlow switches them on by
+    itself only on CPUs with AVX512-VNNI, BF16 or AMX; on an AVX2-only AMD EPYC its default
+    kernels trained the presets' CNNs at 0.6-0.8x oneDNN's speed (docs/benchmarks.md, session
+    27). Reads no TensorFlow."""
+    if tuning_allowed():
+        cached = cached_onednn(cached_machine(machine_key()))
+        if cached is not None:
+            return cached
+    return True if cpu_info()["avx2"] else None
+
+
+def apply_onednn(on: bool | None) -> str:
+    """Set TensorFlow's oneDNN switch for this process, before TensorFlow loads; a value set in
+    the environment (the user's override) is kept. "" or why it could not be set."""
+    if on is None or ONEDNN_ENV_VAR in os.environ:
+        return ""
+    if "tensorflow" in sys.modules:
+        return "oneDNN setting kept: TensorFlow was already loaded in this process"
+    os.environ[ONEDNN_ENV_VAR] = "1" if on else "0"
+    return ""
+
+
+def onednn_in_use() -> bool | None:
+    """Whether this process's TensorFlow runs oneDNN's kernels (None: cannot tell)."""
+    try:
+        from tensorflow.python.util import _pywrap_util_port
+
+        return bool(_pywrap_util_port.IsMklEnabled())
+    except (ImportError, AttributeError):
+        return None
+
+
+def pick_onednn(measured: dict[bool, float]) -> bool:
+    """oneDNN on unless off is clearly faster (the heuristic's choice wins a tie)."""
+    return not measured.get(False, 0.0) > OTHER_GAIN * measured.get(True, 0.0)
+
+
+def save_onednn(choice: bool, measured: dict[bool, float]) -> str:
+    def update(machine: dict) -> None:
+        machine["onednn"] = {"on": choice, "measured": {
+            "on" if on else "off": round(speed, 1) for on, speed in measured.items()}}
+    return save_to_cache(machine_key(), update)
 
 
 # ----------------------------------------------------------------------------- estimates

@@ -125,7 +125,7 @@ class TrainBegin(Message):
 
 def speed_text(speed: dict) -> str:
     """A train_begin's ``speed`` in words, for the CLI and the window, e.g. "float32, XLA off,
-    4 batches per call, TensorFlow's threads (measured on this CPU)"."""
+    4 batches per call, TensorFlow's threads, oneDNN (measured on this CPU)"."""
     try:
         steps = int(speed["steps_per_execution"])
         threads = (f"{speed['intra_threads']} threads" if speed.get("intra_threads")
@@ -133,8 +133,9 @@ def speed_text(speed: dict) -> str:
         where = {"measured": "measured on this CPU now", "cached": "measured on this CPU",
                  "given": "as set", "fallback": "estimated, not measured"}.get(
                      speed.get("source"), str(speed.get("source")))
+        kernels = {True: ", oneDNN", False: ", TensorFlow's own kernels"}.get(speed.get("onednn"), "")
         return (f"{speed['precision']}, XLA {'on' if speed['jit_compile'] else 'off'}, "
-                f"{steps} batch{'es' if steps > 1 else ''} per call, {threads} ({where})")
+                f"{steps} batch{'es' if steps > 1 else ''} per call, {threads}{kernels} ({where})")
     except (KeyError, TypeError, ValueError, AttributeError):
         return str(speed)
 
