@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import numpy as np
+from PySide6.QtGui import QFont
 
 from desktop_app.views.probability_chart import BAR_COLOUR, TOP_COLOUR, ProbabilityChart
 
@@ -55,6 +56,25 @@ def test_bars_and_value_labels_follow_the_probabilities(qtbot):
     assert _darkness_right_of_bar(chart, image, 1) == 0
     chart.set_probabilities(None)
     assert not any(chart.value_labels())
+
+
+def test_the_class_names_keep_their_room_when_they_or_the_font_change(qtbot):
+    """Their width is measured once, not per bar of every paint: it must still follow new
+    class names (MNIST -> Fashion-MNIST) and a new font, in the geometry and in the paint."""
+    chart = shown_chart(qtbot)
+    chart.set_probabilities(np.full(10, 0.1, np.float32))
+    digits = chart.bar_rect(0).left()
+    chart.set_class_names(["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal",
+                           "Shirt", "Sneaker", "Bag", "Ankle boot"])
+    chart.set_probabilities(np.full(10, 0.1, np.float32))
+    garments = chart.bar_rect(0).left()
+    assert garments > digits + 30
+    chart.setFont(QFont(chart.font().family(), chart.font().pointSize() * 2))
+    assert chart.bar_rect(0).left() > garments + 30
+    image = chart.grab().toImage()  # and the bars are painted where the geometry says
+    assert _colour_in_bar(image, chart, 0) == TOP_COLOUR
+    assert image.pixelColor(int(chart.bar_rect(0).left()) - 3,
+                            int(chart.bar_rect(0).center().y())) != TOP_COLOUR
 
 
 def test_number_mode_has_a_column_per_digit_and_bars_come_back(qtbot):

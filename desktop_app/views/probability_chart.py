@@ -46,6 +46,7 @@ class ProbabilityChart(QWidget):
         self._probabilities = np.zeros(10, np.float32)
         self._shown = False       # False: no answer yet (a cleared chart has no top bar)
         self._digits: np.ndarray | None = None  # number mode: (digits, classes) probabilities
+        self._label_width_of: tuple = (None, 0)  # (font and names, their width): measured once
         self.set_class_names(class_names)
 
     def sizeHint(self) -> QSize:
@@ -100,14 +101,23 @@ class ProbabilityChart(QWidget):
 
     def bar_rect(self, index: int) -> QRectF:
         """Where bar ``index`` is painted (widget pixels; zero width for a zero value)."""
-        plot, row = self._plot_area(), self._row_height()
+        plot = self._plot_area()
+        return self._bar_rect(index, plot, self._row_height(plot))
+
+    # -- geometry
+    def _bar_rect(self, index: int, plot: QRectF, row: float) -> QRectF:
         width = plot.width() * float(self._probabilities[index]) / X_MAX
         return QRectF(plot.left(), plot.top() + row * (index + 0.15), max(0.0, width), row * 0.7)
 
-    # -- geometry
     def _label_width(self) -> int:
-        metrics = self.fontMetrics()
-        return max((metrics.horizontalAdvance(n) for n in self._names), default=0) + 6
+        # Measured once per font and class names, not per bar of every paint: the chart is
+        # repainted on every stroke move (measuring was 2-3 ms of the GUI thread's per move).
+        key = (self.font().key(), tuple(self._names))
+        if self._label_width_of[0] != key:
+            metrics = self.fontMetrics()
+            width = max((metrics.horizontalAdvance(n) for n in self._names), default=0) + 6
+            self._label_width_of = (key, width)
+        return self._label_width_of[1]
 
     def _plot_area(self) -> QRectF:
         """Bars mode: the rectangle the bars span (x: 0 .. X_MAX, one row per class)."""
@@ -121,8 +131,9 @@ class ProbabilityChart(QWidget):
         return QRectF(left, MARGIN, max(1, self.width() - left - MARGIN - room),
                       max(1, self.height() - 2 * MARGIN - bottom))
 
-    def _row_height(self) -> float:
-        return self._plot_area().height() / max(1, len(self._names))
+    def _row_height(self, plot: QRectF | None = None) -> float:
+        plot = self._plot_area() if plot is None else plot
+        return plot.height() / max(1, len(self._names))
 
     # -- painting
     def paintEvent(self, event) -> None:
@@ -137,13 +148,15 @@ class ProbabilityChart(QWidget):
 
     def _paint_class_names(self, painter: QPainter, top: float, row: float) -> None:
         painter.setPen(self.palette().text().color())
+        width = self._label_width() - 6
         for index, name in enumerate(self._names):
-            box = QRectF(MARGIN, top + row * index, self._label_width() - 6, row)
+            box = QRectF(MARGIN, top + row * index, width, row)
             painter.drawText(box, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
                              name)
 
     def _paint_bars(self, painter: QPainter) -> None:
-        plot, row = self._plot_area(), self._row_height()
+        plot = self._plot_area()
+        row = self._row_height(plot)
         metrics = self.fontMetrics()
         for value, text in TICKS:   # grid lines and the x axis's labels
             x = plot.left() + plot.width() * value / X_MAX
@@ -164,7 +177,7 @@ class ProbabilityChart(QWidget):
         painter.setFont(small)
         labels = self.value_labels()
         for index, label in enumerate(labels):
-            bar = self.bar_rect(index)
+            bar = self._bar_rect(index, plot, row)
             if bar.width() >= 0.5:
                 painter.fillRect(bar, TOP_COLOUR if index == top else BAR_COLOUR)
             if label:
