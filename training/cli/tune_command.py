@@ -69,9 +69,9 @@ def _tune(args, protocol: JsonLines | None) -> int:
             say(f"  intra {intra or 'default'}, inter {inter or 'default'}: "
                 f"{speed:,.0f} pictures/s")
         tuning.apply_onednn(onednn)
+    import_keras_quietly()  # TensorFlow's start-up lines filtered (the pools are not sized yet)
     note = tuning.apply_threads(*threads)
     _warn(say, note)
-    import_keras_quietly()
     results = []
     for architecture, batch_size in pairs:
         best, trials = tuning.tune_model(architecture, batch_size, save=args.save)
