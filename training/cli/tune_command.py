@@ -56,8 +56,7 @@ def _tune(args, protocol: JsonLines | None) -> int:
                                                                    flush=True))
     say(cpu_line())
     if args.threads is not None:  # a probe (or a choice given): oneDNN as the environment says
-        threads, measured = args.threads, {}
-        tuning.apply_onednn(tuning.onednn_choice())
+        threads, measured, onednn = args.threads, {}, tuning.onednn_choice()
     else:
         onednn = _measure_onednn(say, args.save)
         say("threads: timing each choice in a child process (about 10 s each)...")
@@ -68,7 +67,7 @@ def _tune(args, protocol: JsonLines | None) -> int:
         for (intra, inter), speed in measured.items():
             say(f"  intra {intra or 'default'}, inter {inter or 'default'}: "
                 f"{speed:,.0f} pictures/s")
-        tuning.apply_onednn(onednn)
+    tuning.apply_onednn(onednn)  # before TensorFlow loads, as main() does for other commands
     import_keras_quietly()  # TensorFlow's start-up lines filtered (the pools are not sized yet)
     note = tuning.apply_threads(*threads)
     _warn(say, note)
