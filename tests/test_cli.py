@@ -393,7 +393,7 @@ def test_describe_prints_the_summary_table_without_tensorflow_noise():
     summaries = {e["architecture"]: e for e in events if e["event"] == "summary"}
     assert {name: s["parameters"] for name, s in summaries.items()} == {
         "lecture_dense": 101_770, "lecture_cnn": 65_994, "compact_cnn": 98_442,
-        "mid_cnn": 412_266, "strided_cnn": 316_890, "wide_cnn": 241_546, "vgg_cnn": 436_650}
+        "mid_cnn": 815_082, "strided_cnn": 316_890, "wide_cnn": 241_546, "vgg_cnn": 436_650}
     assert "Total parameters: 101,770" in summaries["lecture_dense"]["text"]
     assert "Dropout" not in summaries["compact_cnn"]["text"]
     assert events[-1] == {"event": "result", "count": 7}

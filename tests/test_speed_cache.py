@@ -50,6 +50,22 @@ def test_the_speed_tests_best_candidate_gives_the_time(private_home):
     assert "speed test" in text
 
 
+@pytest.mark.parametrize("damaged", ["slow", -1, None, [2], math.nan, math.inf])
+def test_a_first_run_is_foretold_with_its_start_up(private_home, damaged):
+    """A run traces its training step and its validation before the pictures flow: 1.5x the
+    start-up the speed test's first call showed, then the pictures at the test's speed. A
+    damaged start-up reads as none: the speed still counts."""
+    keep(record_trials(*WIDE, [Trial("float32", False, 4, 2000.0, start_seconds=4.0)]))
+    guess = estimate(*WIDE, "auto", False, 100_000)
+    assert guess.basis == "benchmark" and guess.seconds == pytest.approx(6.0 + 50.0)
+    assert guess.images_per_second == pytest.approx(100_000 / 56.0)  # the run's, start-up in
+    cache = json.loads(speed_cache.cache_path().read_text())
+    (machine,) = cache["machines"].values()
+    machine["models"]["wide_cnn/128"]["trials"][0]["start_seconds"] = damaged
+    speed_cache.cache_path().write_text(json.dumps(cache))
+    assert estimate(*WIDE, "auto", False, 100_000).seconds == pytest.approx(50.0)
+
+
 def test_a_whole_runs_speed_wins_over_the_speed_test_and_survives_new_trials(private_home):
     keep(record_trials(*WIDE, trials(("float32", 4, 1900.0))),
          record_fit(*WIDE, "float32", False, pictures=513_000, seconds=300.0))

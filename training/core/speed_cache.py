@@ -27,7 +27,8 @@ from training.core.datasets import OFFICIAL_TRAINING_PICTURES
 from training.core.paths import user_home
 
 CACHE_FILE = "tuning.json"
-CACHE_VERSION = 3  # 3: oneDNN on where the CPU has AVX2 (speeds measured before are stale)
+CACHE_VERSION = 4  # 4: mid_cnn's dense layer 128 -> 256 (its speeds measured before are stale)
+# 3: oneDNN on where the CPU has AVX2 (speeds measured before are stale)
 # 2: strided_cnn and mid_cnn train ~20 % faster (a frozen first convolution)
 BFLOAT16_GAIN = 1.15    # bfloat16 is chosen only when at least this much faster
 # The names TensorFlow is installed under (its version is part of the key; read without
@@ -36,17 +37,31 @@ TENSORFLOW_DISTRIBUTIONS = ("tensorflow", "tensorflow-cpu", "tensorflow-intel",
                             "tensorflow-macos", "tf-nightly", "tf-nightly-cpu")
 
 
+# A run traces two functions before its first batch (training, then validation at the first
+# epoch's end); the speed test times the first. The first epoch of a run was 1.45-1.7 s longer
+# than the next ones where the test's first call took 1.0 s more than a warm one (session 28,
+# AMD EPYC Zen 2: strided_cnn, mid_cnn).
+RUN_START_PER_TRIAL_START = 1.5
+
+
 @dataclass(frozen=True)
 class Trial:
-    """One candidate's measured speed (images per second of training, warm)."""
+    """One candidate's measured speed: images per second of training, warm (its median call),
+    and what its first call took beyond a warm one (``start_seconds``: tracing; 0 when not
+    measured)."""
 
     precision: str
     jit_compile: bool
     steps_per_execution: int
     images_per_second: float
+    start_seconds: float = 0.0
 
     def setting(self) -> tuple:
         return self.precision, self.jit_compile, self.steps_per_execution
+
+    def run_seconds(self, pictures: int) -> float:
+        """How long a run training ``pictures`` with this setting should take here."""
+        return RUN_START_PER_TRIAL_START * self.start_seconds + pictures / self.images_per_second
 
 
 @dataclass(frozen=True)
@@ -118,11 +133,21 @@ def cached_trials(machine: dict, architecture: str, batch_size: int) -> list[Tri
         try:
             trials.append(Trial(str(item["precision"]), bool(item["jit_compile"]),
                                 int(item["steps_per_execution"]),
-                                float(item["images_per_second"])))
+                                float(item["images_per_second"]),
+                                _optional_figure(item, "start_seconds")))
         except (KeyError, TypeError, ValueError):
             continue  # one damaged entry: measured again
     return [t for t in trials if t.precision in ("float32", "bfloat16")
             and t.steps_per_execution >= 1 and 0 < t.images_per_second < math.inf]
+
+
+def _optional_figure(item: dict, key: str) -> float:
+    """A figure added to the trials later: 0 (not measured) when missing or damaged."""
+    try:
+        value = float(item.get(key, 0.0))
+    except (TypeError, ValueError):
+        return 0.0
+    return value if 0 <= value < math.inf else 0.0
 
 
 def cached_threads(machine: dict) -> tuple[int, int]:
@@ -223,7 +248,7 @@ def estimate(architecture: str, batch_size: int, precision: str, augment: bool,
              pictures: int, machine: dict | None = None) -> Estimate | None:
     """How long training ``pictures`` (all epochs) should take on this CPU: from the last whole
     run of this model (same precision and augmentation) if there was one, else from the speed
-    benchmark's best candidate; None when neither was measured here. ``precision`` "auto" is
+    benchmark's best candidate (with its start-up: ``Trial.run_seconds``); None when neither was measured here. ``precision`` "auto" is
     the one the benchmark chose (float32 when it has not run)."""
     if pictures <= 0:
         return None
@@ -233,13 +258,13 @@ def estimate(architecture: str, batch_size: int, precision: str, augment: bool,
         chosen = best_trial(trials)
         precision = chosen.precision if chosen else "float32"
     speed = cached_fit_speed(machine, architecture, batch_size, precision, augment)
-    basis = "run"
-    if speed is None:
-        best = best_trial([t for t in trials if t.precision == precision])
-        if best is None:
-            return None
-        speed, basis = best.images_per_second, "benchmark"
-    return Estimate(pictures / speed, speed, int(pictures), basis)
+    if speed is not None:
+        return Estimate(pictures / speed, speed, int(pictures), "run")
+    best = best_trial([t for t in trials if t.precision == precision])
+    if best is None:
+        return None
+    seconds = best.run_seconds(pictures)
+    return Estimate(seconds, pictures / seconds, int(pictures), "benchmark")
 
 
 def run_estimate(config, machine: dict | None = None) -> Estimate | None:

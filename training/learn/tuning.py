@@ -4,8 +4,9 @@ A setting left "automatic" in the TrainingConfig (``precision="auto"``, ``jit_co
 ``steps_per_execution=0``, ``threads=0``) is decided here; a setting given is used as given.
 
 * **Per model** (architecture and batch size), on its first run: a short micro-benchmark trains
-  the model on random pictures for about half a second per candidate and keeps the fastest of
-  float32 / bfloat16, XLA on / off and a few batches-per-call. It is a coordinate search (one
+  the model on random pictures for about half a second per candidate (its speed: the median
+  call; its start-up: what the first call took beyond a warm one, for the panel's estimate) and
+  keeps the fastest of float32 / bfloat16, XLA on / off and a few batches-per-call. It is a coordinate search (one
   setting varied at a time from the heuristic choice), about five candidates, a few seconds for
   the small models. bfloat16 must be clearly faster (>= ``BFLOAT16_GAIN``) to be chosen: it
   changes the numbers a little, so a tie goes to float32.
@@ -216,8 +217,9 @@ def time_candidate(architecture: str, dropout: float, batch_size: int, precision
                    jit_compile: bool, steps: int, beat: float = 0.0,
                    seconds: float | None = None) -> Trial:
     """Images per second of training ``architecture`` with these settings, on random pictures
-    held in memory (the input pipeline is the same for every candidate). A candidate whose
-    warm-up already runs at under half of ``beat`` is not timed further."""
+    held in memory (the input pipeline is the same for every candidate), and its start-up
+    seconds. A candidate whose warm-up already runs at under half of ``beat`` is not timed
+    further."""
     import keras
     import tensorflow as tf
 
@@ -241,23 +243,29 @@ def time_candidate(architecture: str, dropout: float, batch_size: int, precision
     labels = rng.integers(0, 10, batch_size).astype(np.int32)
     batches = without_autotuner(tf.data.Dataset.from_tensors((pictures, labels)).repeat())
 
-    def timed(calls: int) -> float:
-        """Seconds per step of the fastest call after the first (set-up, tracing and other
-        programs' bursts left out: the least disturbed call is the machine's speed)."""
+    def timed(calls: int) -> tuple[list[float], float]:
+        """Seconds per step of each call after the first, and the first call's seconds."""
         ends = []  # (index of the call's last batch, when it ended)
         clock = keras.callbacks.LambdaCallback(
             on_train_batch_end=lambda batch, logs: ends.append((batch, time.perf_counter())))
+        started = time.perf_counter()
         model.fit(batches, steps_per_epoch=steps * calls, epochs=1, verbose=0, shuffle=False,
                   callbacks=[clock])
-        return min((t1 - t0) / max(1, b1 - b0) for (b0, t0), (b1, t1) in zip(ends, ends[1:]))
+        return ([(t1 - t0) / max(1, b1 - b0) for (b0, t0), (b1, t1) in zip(ends, ends[1:])],
+                ends[0][1] - started)
 
-    per_step = timed(2)  # the first call traces and compiles; the second is timed
-    if beat and batch_size / per_step < beat / 2:
-        return Trial(precision, jit_compile, steps, batch_size / per_step)
+    # The first call traces and compiles; the next ones are timed. Their median is the speed:
+    # other programs' bursts do not move it, and unlike the fastest call it does not favour
+    # short calls (the fastest of many short calls is the luckiest: it chose 1 batch a call for
+    # mid_cnn, whose runs then trained 8 % slower than at 8; session 28).
+    warm, first = timed(2)
+    start = max(0.0, first - warm[0] * steps)
+    if beat and batch_size / warm[0] < beat / 2:
+        return Trial(precision, jit_compile, steps, batch_size / warm[0], start)
     seconds = TRIAL_SECONDS if seconds is None else seconds
-    calls = max(3, round(seconds / (per_step * steps))) + 1
-    per_step = min(per_step, timed(calls))
-    return Trial(precision, jit_compile, steps, batch_size / per_step)
+    calls = max(3, round(seconds / (warm[0] * steps))) + 1
+    warm += timed(calls)[0]
+    return Trial(precision, jit_compile, steps, batch_size / float(np.median(warm)), start)
 
 
 # ----------------------------------------------------------------------------- tune command

@@ -50,7 +50,7 @@ ARCHITECTURES: dict[str, Architecture] = {
         Architecture("compact_cnn", "Compact CNN (fast)",
                      "Conv 16/32/64 with 2×2 pooling → Dense 10"),
         Architecture("mid_cnn", "Mid CNN (quick to train)",
-                     "Conv 16 (fixed, from the pictures) / 64 with 2×2 pooling → Dense 128 → "
+                     "Conv 16 (fixed, from the pictures) / 64 with 2×2 pooling → Dense 256 → "
                      "Dense 10"),
         Architecture("strided_cnn", "Strided CNN (fastest to train)",
                      "Conv 32 4×4 stride 2 (fixed, from the pictures) → 2×2 pooling → Conv 48 → "
