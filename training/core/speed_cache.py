@@ -248,8 +248,9 @@ def estimate(architecture: str, batch_size: int, precision: str, augment: bool,
              pictures: int, machine: dict | None = None) -> Estimate | None:
     """How long training ``pictures`` (all epochs) should take on this CPU: from the last whole
     run of this model (same precision and augmentation) if there was one, else from the speed
-    benchmark's best candidate (with its start-up: ``Trial.run_seconds``); None when neither was measured here. ``precision`` "auto" is
-    the one the benchmark chose (float32 when it has not run)."""
+    benchmark's best candidate (with its start-up: ``Trial.run_seconds``); None when neither
+    was measured here. ``precision`` "auto" is the one the benchmark chose (float32 when it
+    has not run)."""
     if pictures <= 0:
         return None
     machine = cached_machine(machine_key()) if machine is None else machine

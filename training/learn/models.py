@@ -169,9 +169,8 @@ def strided_cnn(dropout: float = 0.1, l2: float = 0.0, dtype=None) -> "keras.Mod
     maps. On the 2-core EPYC (float32, no BF16) it trains about 2.3x as many pictures per CPU
     second as mid_cnn with Dense 128 did, for as much accuracy per epoch: Fashion-MNIST 91.48 /
     91.33 % after 4 epochs (seeds 0 / 1, one-cycle 5e-3, no dropout), mid_cnn 91.37 % after 3.
-    With Conv 64
-    second it was 20 % slower for the same accuracy (91.37 / 91.34 %). Its first convolution
-    is not learned but set from the training pictures (``whiten_first_conv``).
+    With Conv 64 second it was 20 % slower for the same accuracy (91.37 / 91.34 %). Its first
+    convolution is not learned but set from the training pictures (``whiten_first_conv``).
     """
     import keras
     from keras import layers

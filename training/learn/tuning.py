@@ -6,9 +6,9 @@ A setting left "automatic" in the TrainingConfig (``precision="auto"``, ``jit_co
 * **Per model** (architecture and batch size), on its first run: a short micro-benchmark trains
   the model on random pictures for about half a second per candidate (its speed: the median
   call; its start-up: what the first call took beyond a warm one, for the panel's estimate) and
-  keeps the fastest of float32 / bfloat16, XLA on / off and a few batches-per-call. It is a coordinate search (one
-  setting varied at a time from the heuristic choice), about five candidates, a few seconds for
-  the small models. bfloat16 must be clearly faster (>= ``BFLOAT16_GAIN``) to be chosen: it
+  keeps the fastest of float32 / bfloat16, XLA on / off and a few batches-per-call. It is a
+  coordinate search (one setting varied at a time from the heuristic choice), about five
+  candidates, a few seconds for the small models. bfloat16 must be clearly faster (>= ``BFLOAT16_GAIN``) to be chosen: it
   changes the numbers a little, so a tie goes to float32.
 * **Per machine**: TensorFlow's thread pools can only be sized before its first operation, and
   its oneDNN kernels switched on or off only before it loads, so both are measured by

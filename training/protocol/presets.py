@@ -106,10 +106,10 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
            # (models.whiten_first_conv: the 28x28 stage then runs forward only, and the net
            # learns faster), 6 epochs, one-cycle 5e-3, no dropout. Session 28 (AMD EPYC Zen 2,
            # 2 cores, AVX2 only, oneDNN): 93.45 / 93.43 / 93.34 % (seeds 0-2) in 50-53 s of fit
-           # (the lecture dense net's 5 epochs: ~21 s here, ~2.5x). With Dense 128 it sat at
-           # 92.90 / 93.10 / 93.07 % however long it trained (8 epochs, seed 0: 92.98 %), and
-           # weight decay, EMA, batch 64, other rates moved seed 0 by -0.1 .. +0.1 %. Before:
-           # wide_cnn, 9 epochs, 93.01 % at 15.2x (docs/benchmarks.md).
+           # (the lecture dense net's 5 epochs: 18-21 s here; make bench: 2.81x). With Dense
+           # 128 it sat at 92.90 / 93.10 / 93.07 % however long it trained (8 epochs, seed 0:
+           # 92.98 %), and weight decay, EMA, batch 64, other rates moved seed 0 by -0.1 ..
+           # +0.1 %. Before: wide_cnn, 9 epochs, 93.01 % at 15.2x (docs/benchmarks.md).
            per_dataset={"fashion_mnist": dict(architecture="mid_cnn", epochs=6, learning_rate=5e-3,
                                               lr_schedule="onecycle", dropout=0.0)},
            budgets={"mnist": Budget(0.994, 4.0, "lecture-cnn-1"),
